@@ -1,0 +1,91 @@
+// Command alert is the sigmawatch alert function: on each scheduled run it
+// evaluates z-score anomaly rules and threshold rules over PromQL results,
+// keeps alert state in the store, and notifies through one SNS topic.
+//
+// With AWS_LAMBDA_RUNTIME_API set it runs as a Lambda function whose event is
+// {"time": "<scheduled time>"}; without it, it is a CLI over the same runOnce
+// that runs once and exits:
+//
+//	alert -config rules.yaml [-at RFC3339] [-dry-run] [-verify-config]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/sigmawatch/sigmawatch/shared/config"
+	"github.com/sigmawatch/sigmawatch/shared/logging"
+	"github.com/sigmawatch/sigmawatch/shared/rules"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "alert:", err)
+		os.Exit(1)
+	}
+}
+
+const cliTimeout = 5 * time.Minute
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	lambdaMode := getenv("AWS_LAMBDA_RUNTIME_API") != ""
+	fs := flag.NewFlagSet("alert", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	configPath := fs.String("config", "", "rules.yaml (default $SIGMAWATCH_CONFIG)")
+	atFlag := fs.String("at", "", "scheduled time, RFC 3339 (default now)")
+	dryRun := fs.Bool("dry-run", false, "print the notifications instead of sending them")
+	verify := fs.Bool("verify-config", false, "check the rules and exit")
+	if !lambdaMode {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+	}
+	env, envErr := config.FromEnv(getenv)
+	logger := logging.New(stdout, env.LogLevel).With("function", "alert")
+	path := *configPath
+	if path == "" {
+		path = env.ConfigPath
+	}
+	if path == "" {
+		return errors.Join(envErr, errors.New("no config: pass -config FILE or set SIGMAWATCH_CONFIG"))
+	}
+	file, cfgErr := rules.LoadFile(path)
+	if *verify {
+		if err := errors.Join(cfgErr, envErr); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: ok (%d rules)\n", path, len(file.Rules()))
+		return nil
+	}
+	if err := errors.Join(cfgErr, envErr); err != nil {
+		return err
+	}
+	at := time.Now().UTC()
+	if *atFlag != "" {
+		t, err := time.Parse(time.RFC3339, *atFlag)
+		if err != nil {
+			return fmt.Errorf("-at: %q is not RFC 3339", *atFlag)
+		}
+		at = t
+	}
+	h := &handler{rules: file, log: logger, dryRun: *dryRun}
+	if lambdaMode {
+		lambda.StartWithOptions(h.handle, lambda.WithContext(ctx))
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, cliTimeout)
+	defer cancel()
+	_, err := h.runOnce(ctx, at)
+	return err
+}

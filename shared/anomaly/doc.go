@@ -1,0 +1,44 @@
+// Package anomaly is the pure z-score maths behind sigmawatch's anomaly rules:
+// baselines, floors under the spread, smoothing of the current value, the
+// signed z-score and the fire/resolve decision with hysteresis.
+//
+// It does no I/O, reads no clock and never imports AWS or HTTP code, so the
+// deployed alert function, the backtest and the tests all run the very same
+// arithmetic.
+//
+// # Baselines
+//
+// A [Baseline] is a centre, a spread and the number of points behind them.
+// It can be built from raw points or from aggregates computed elsewhere:
+//
+//   - method window: [WindowBaseline] over raw points, or [BaselineFromMoments]
+//     over what PromQL returns for avg_over_time, stddev_over_time and
+//     count_over_time of the same range. Both use the population standard
+//     deviation, as stddev_over_time does, so the two agree.
+//   - method robust: [RobustBaseline] (median and 1.4826·MAD, which estimates σ
+//     for Gaussian data) over raw points; there is no exact PromQL form of the
+//     MAD, so callers fetch (possibly downsampled) points. [RobustFromSorted]
+//     computes it in O(log n) from an already sorted window, which lets a
+//     sliding-window caller such as the backtest avoid sorting every tick.
+//   - method seasonal: the same time-of-week 1, 2 and 3 weeks back. Each week
+//     is a season summarised by its moments ([WindowBaseline] over raw points,
+//     or [BaselineFromMoments] over avg/stddev/count_over_time … offset 1w);
+//     [SeasonalBaseline] pools them with the law of total variance, so a
+//     level that differs between weeks widens the band instead of paging.
+//
+// NaN and ±Inf points are ignored everywhere. Sums are computed on values
+// scaled by the largest magnitude, so values near the float64 limits do not
+// overflow into Inf or NaN.
+//
+// # Scoring
+//
+// [Params.Score] applies the floors (σ' = max(σ, min_stddev,
+// min_relative_stddev·|centre|), so a flat or near-constant series does not
+// page on noise), checks the minimum history (too few points, or too few
+// seasons, give [StatusInsufficientData], never an anomaly) and returns the
+// signed z of the current value. [Current] smooths the current value over
+// the last K points. [Params.Anomalous] turns z into a decision: the fire
+// threshold applies while the alert is inactive, the lower resolve threshold
+// while it is pending or firing, which is what stops an alert from flapping
+// around a single threshold.
+package anomaly

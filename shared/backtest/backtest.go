@@ -1,0 +1,260 @@
+package backtest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/sigmawatch/sigmawatch/shared/alerting"
+	"github.com/sigmawatch/sigmawatch/shared/anomaly"
+)
+
+// Week is the season of the seasonal method.
+const Week = 7 * 24 * time.Hour
+
+// Seasons is how many weeks back the seasonal method looks (1w, 2w, 3w).
+const Seasons = 3
+
+// Point is one sample.
+type Point struct {
+	Time  time.Time
+	Value float64
+}
+
+// Rule is one anomaly rule as the alert function evaluates it.
+type Rule struct {
+	// Name and Fingerprint feed the notification ids.
+	Name        string
+	Fingerprint string
+	Params      anomaly.Params
+	// Baseline is the length of the trailing baseline window; for the
+	// seasonal method, the length of the window taken around the same time
+	// in each earlier week.
+	Baseline time.Duration
+	// Gap leaves the newest Gap before the tick out of the baseline, so an
+	// anomaly that lasts does not pull its own baseline towards it.
+	Gap time.Duration
+	// MinHistory: a tick less than MinHistory after the first point is
+	// insufficient data.
+	MinHistory time.Duration
+	Timing     alerting.Timing
+}
+
+// Validate reports every invalid field.
+func (r Rule) Validate() error {
+	var errs []error
+	if err := r.Params.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("anomaly: %w", err))
+	}
+	if r.Baseline <= 0 {
+		errs = append(errs, fmt.Errorf("baseline: must be positive (got %s)", r.Baseline))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"gap", r.Gap}, {"min_history", r.MinHistory}, {"for", r.Timing.For}, {"keep_firing_for", r.Timing.KeepFiringFor}, {"repeat_interval", r.Timing.RepeatInterval}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s: must not be negative (got %s)", d.name, d.v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Tick is the outcome of one evaluation.
+type Tick struct {
+	Time   time.Time
+	Result anomaly.Result
+	// Missing: no finite value to score at this tick.
+	Missing      bool
+	State        alerting.State
+	Notification alerting.Notification
+	// Fired: the alert went firing at this tick (from pending, or from
+	// inactive when for is 0). This is NAB's anomaly_score.
+	Fired bool
+}
+
+// Summary counts what a run did.
+type Summary struct {
+	Ticks         int
+	Insufficient  int
+	Missing       int
+	Pendings      int
+	Firings       int
+	Resolves      int
+	Repeats       int
+	Notifications int
+}
+
+func (s *Summary) add(t Tick, prev alerting.State) {
+	s.Ticks++
+	switch {
+	case t.Missing:
+		s.Missing++
+	case !t.Result.OK():
+		s.Insufficient++
+	}
+	if t.State == alerting.StatePending && prev != alerting.StatePending {
+		s.Pendings++
+	}
+	switch t.Notification.Kind {
+	case alerting.KindFiring:
+		s.Firings++
+	case alerting.KindResolved:
+		s.Resolves++
+	case alerting.KindRepeat:
+		s.Repeats++
+	}
+	if t.Notification.Kind != alerting.KindNone {
+		s.Notifications++
+	}
+}
+
+// Run evaluates r at every point, one tick per point at that point's time,
+// the way the alert function evaluates it at every scheduled run: the tick
+// at index t sees only points[0..t]. Timestamps are expected in
+// non-decreasing order, as a time series is; repeated timestamps are
+// separate ticks.
+func Run(points []Point, r Rule) ([]Tick, Summary, error) {
+	if err := r.Validate(); err != nil {
+		return nil, Summary{}, fmt.Errorf("rule %s: %w", r.Name, err)
+	}
+	e := newEvaluator(r, len(points))
+	ticks := make([]Tick, 0, len(points))
+	var sum Summary
+	for _, p := range points {
+		prev := e.state.State
+		t := e.observe(p)
+		sum.add(t, prev)
+		ticks = append(ticks, t)
+	}
+	return ticks, sum, nil
+}
+
+// evaluator holds what one series needs between ticks: the points seen so
+// far, the bounds of the sliding baseline window, that window kept sorted
+// for the robust method, and the alert state.
+type evaluator struct {
+	r      Rule
+	times  []time.Time
+	values []float64
+	lo, hi int       // baseline window is values[lo:hi]
+	sorted []float64 // finite values of the window, ascending (robust only)
+	state  alerting.AlertState
+	key    alerting.Key
+}
+
+func newEvaluator(r Rule, capacity int) *evaluator {
+	return &evaluator{
+		r:      r,
+		times:  make([]time.Time, 0, capacity),
+		values: make([]float64, 0, capacity),
+		key:    alerting.Key{Rule: r.Name, Fingerprint: r.Fingerprint},
+	}
+}
+
+func (e *evaluator) observe(p Point) Tick {
+	e.times = append(e.times, p.Time)
+	e.values = append(e.values, p.Value)
+	t := len(e.values) - 1
+	at := p.Time
+
+	tick := Tick{Time: at}
+	cur, ok := anomaly.Current(e.values[max(0, t+1-max(e.r.Params.SmoothingPoints, 1)):], e.r.Params.SmoothingPoints, e.r.Params.Smoothing)
+	b := e.baseline(at)
+	if at.Sub(e.times[0]) < e.r.MinHistory {
+		// Too young: force insufficient data whatever the point count.
+		b = anomaly.Baseline{}
+	}
+	if ok {
+		tick.Result = e.r.Params.Score(cur, b)
+	} else {
+		tick.Missing = true
+		tick.Result = anomaly.Result{Status: anomaly.StatusInsufficientData, Value: cur}
+	}
+	obs := alerting.Observation{
+		Missing: tick.Missing,
+		Holds:   tick.Result.OK() && e.r.Params.Anomalous(tick.Result.Z, e.state.State.Active()),
+		Value:   tick.Result.Value,
+		Z:       tick.Result.Z,
+	}
+	e.state, tick.Notification = alerting.Step(e.key, e.state, obs, at, e.r.Timing)
+	tick.State = e.state.State
+	tick.Fired = tick.Notification.Kind == alerting.KindFiring
+	return tick
+}
+
+// baseline slides the window to (at-gap-baseline, at-gap] (PromQL's range
+// semantics: left-open, right-closed) over the points seen so far.
+func (e *evaluator) baseline(at time.Time) anomaly.Baseline {
+	if e.r.Params.Method == anomaly.MethodSeasonal {
+		return e.seasonal(at)
+	}
+	end := at.Add(-e.r.Gap)
+	start := end.Add(-e.r.Baseline)
+	robust := e.r.Params.Method == anomaly.MethodRobust
+	for e.hi < len(e.values) && !e.times[e.hi].After(end) {
+		if robust && finite(e.values[e.hi]) {
+			i, _ := slices.BinarySearch(e.sorted, e.values[e.hi])
+			e.sorted = slices.Insert(e.sorted, i, e.values[e.hi])
+		}
+		e.hi++
+	}
+	for e.lo < e.hi && !e.times[e.lo].After(start) {
+		if robust && finite(e.values[e.lo]) {
+			i, _ := slices.BinarySearch(e.sorted, e.values[e.lo])
+			e.sorted = slices.Delete(e.sorted, i, i+1)
+		}
+		e.lo++
+	}
+	if robust {
+		return anomaly.RobustFromSorted(e.sorted)
+	}
+	return anomaly.WindowBaseline(e.values[e.lo:e.hi])
+}
+
+// seasonal takes, for each of the Seasons earlier weeks, the points in
+// (at-k·week-baseline/2, at-k·week+baseline/2]: the same time of the week,
+// centred, so a daily ramp is compared with the same ramp.
+func (e *evaluator) seasonal(at time.Time) anomaly.Baseline {
+	half := e.r.Baseline / 2
+	seasons := make([]anomaly.Baseline, 0, Seasons)
+	for k := 1; k <= Seasons; k++ {
+		mid := at.Add(-time.Duration(k) * Week)
+		from := sort.Search(len(e.times), func(i int) bool { return e.times[i].After(mid.Add(-half)) })
+		to := sort.Search(len(e.times), func(i int) bool { return e.times[i].After(mid.Add(half)) })
+		if to > from {
+			seasons = append(seasons, anomaly.WindowBaseline(e.values[from:to]))
+		}
+	}
+	return anomaly.SeasonalBaseline(seasons)
+}
+
+func finite(v float64) bool { return v == v && v-v == 0 }
+
+// Default rule settings, chosen by the NAB backtest (RESULTS.md).
+const (
+	DefaultBaseline   = 60 * time.Hour
+	DefaultGap        = 0
+	DefaultMinHistory = 24 * time.Hour
+	DefaultFor        = 0
+	DefaultKeepFiring = 12 * time.Hour
+	DefaultRepeat     = 4 * time.Hour
+)
+
+// DefaultRule is the rule the example rules ship with, at 5-minute data.
+func DefaultRule() Rule {
+	return Rule{
+		Name:       "default",
+		Params:     anomaly.DefaultParams(),
+		Baseline:   DefaultBaseline,
+		Gap:        DefaultGap,
+		MinHistory: DefaultMinHistory,
+		Timing: alerting.Timing{
+			For:            DefaultFor,
+			KeepFiringFor:  DefaultKeepFiring,
+			RepeatInterval: DefaultRepeat,
+		},
+	}
+}

@@ -1,0 +1,20 @@
+// Package backtest replays an anomaly rule over history, one tick per
+// point, through the same anomaly maths (package anomaly) and the same state
+// machine (alerting.Step) as the deployed alert function, and reads and
+// writes the NAB-style CSV files that `alert -backtest -csv DIR` takes.
+//
+// No look-ahead: the tick at index t sees only the points at indices ≤ t,
+// which [Run] guarantees by construction (it feeds points one by one to an
+// evaluator that has never seen the later ones).
+//
+// Cost: the trailing window slides with two indices, so each point enters
+// and leaves it once; the robust method keeps the window's values sorted
+// (an insertion and a deletion per tick) and reads the median and MAD from
+// the sorted slice in O(log n) with anomaly.RobustFromSorted instead of
+// sorting at every tick. A 7-day window at 5 minutes (2,016 points) over
+// NAB's 67,740 rows runs in well under a second per configuration.
+//
+// The NAB output's anomaly_score is 1 exactly at the ticks where the alert
+// goes firing (pending → firing, or inactive → firing when for is 0), which
+// is when a person would be paged, and 0 elsewhere.
+package backtest

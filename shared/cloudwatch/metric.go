@@ -1,0 +1,76 @@
+package cloudwatch
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Dimension is one CloudWatch dimension.
+type Dimension struct {
+	Name, Value string
+}
+
+// Metric identifies one CloudWatch metric: namespace, name and dimensions
+// (sorted by name, so equal metrics compare equal).
+type Metric struct {
+	Namespace  string
+	Name       string
+	Dimensions []Dimension
+}
+
+// NewMetric returns a Metric with its dimensions sorted.
+func NewMetric(namespace, name string, dims []Dimension) Metric {
+	d := slices.Clone(dims)
+	slices.SortFunc(d, func(a, b Dimension) int { return cmp.Compare(a.Name, b.Name) })
+	return Metric{Namespace: namespace, Name: name, Dimensions: d}
+}
+
+// Key is a stable identity string for the metric.
+func (m Metric) Key() string {
+	var b strings.Builder
+	b.Grow(len(m.Namespace) + len(m.Name) + 16*len(m.Dimensions))
+	b.WriteString(m.Namespace)
+	b.WriteByte(0)
+	b.WriteString(m.Name)
+	for _, d := range m.Dimensions {
+		b.WriteByte(0)
+		b.WriteString(d.Name)
+		b.WriteByte('=')
+		b.WriteString(d.Value)
+	}
+	return b.String()
+}
+
+// Query asks for one statistic of one metric at one period over [Start, End).
+type Query struct {
+	Metric Metric
+	Stat   string
+	Period time.Duration
+	Start  time.Time
+	End    time.Time
+}
+
+// Point is one datapoint at its CloudWatch timestamp.
+type Point struct {
+	T time.Time
+	V float64
+}
+
+// Window is the span [Start, End) a query covers.
+type Window struct {
+	Start, End time.Time
+}
+
+// Empty reports whether the window covers nothing.
+func (w Window) Empty() bool { return !w.Start.Before(w.End) }
+
+// Align returns t rounded down to a multiple of period since the Unix epoch,
+// which is how CloudWatch places its period buckets.
+func Align(t time.Time, period time.Duration) time.Time {
+	if period <= 0 {
+		return t
+	}
+	return t.Truncate(period).UTC()
+}

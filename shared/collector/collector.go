@@ -1,0 +1,512 @@
+package collector
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	awscw "github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+
+	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
+	"github.com/sigmawatch/sigmawatch/shared/config"
+	"github.com/sigmawatch/sigmawatch/shared/naming"
+	"github.com/sigmawatch/sigmawatch/shared/promql"
+	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
+)
+
+// Series names the collector writes about itself.
+const (
+	ProgressMetric         = "sigmawatch_collect_progress_timestamp_seconds"
+	LastSuccessMetric      = "sigmawatch_collect_last_success_timestamp_seconds"
+	SamplesMetric          = "sigmawatch_collect_samples"
+	SeriesMetric           = "sigmawatch_collect_series"
+	SkippedMetric          = "sigmawatch_collect_skipped_seconds"
+	APICallsMetric         = "sigmawatch_collect_api_calls"
+	MetricsRequestedMetric = "sigmawatch_collect_metrics_requested"
+	CostMetric             = "sigmawatch_collect_cost_usd"
+)
+
+const (
+	// USDPerMetricRequested is GetMetricData's price: $0.01 per 1,000 metrics.
+	USDPerMetricRequested = 0.01 / 1000
+	// progressLookahead: progress is read as of T plus this, so a late retry
+	// of T (Lambda keeps async events up to 6 h) sees the runs after it.
+	progressLookahead = 6 * time.Hour
+	// progressLookback bounds how far back stored progress is looked for;
+	// older progress is treated as none (a first run).
+	progressLookback = 8 * 24 * time.Hour
+	// DefaultMaxSamplesPerRequest bounds a remote-write request (whole shards
+	// are never split, so one large shard may exceed it).
+	DefaultMaxSamplesPerRequest = 10000
+)
+
+// CloudWatchAPI is what the collector calls on CloudWatch.
+type CloudWatchAPI interface {
+	awscw.GetMetricDataAPIClient
+	awscw.ListMetricsAPIClient
+}
+
+// Target is CloudWatch in one region of one account.
+type Target struct {
+	API       CloudWatchAPI
+	AccountID string
+	// CacheKey identifies the credentials for the discovery cache.
+	CacheKey string
+}
+
+// Connector returns the CloudWatch target for a region, optionally through
+// an assumed role.
+type Connector interface {
+	Connect(ctx context.Context, region, roleARN, externalID string) (Target, error)
+}
+
+// Writer sends one remote-write request; the request is the unit of atomicity.
+type Writer interface {
+	Write(ctx context.Context, series []remotewrite.Series) error
+}
+
+// Querier reads stored progress back with PromQL.
+type Querier interface {
+	Query(ctx context.Context, query string, at time.Time) ([]promql.Sample, error)
+}
+
+// Options configure a Collector.
+type Options struct {
+	Config    *config.Collect
+	Connector Connector
+	Writer    Writer
+	// Progress reads stored progress; nil means no progress is stored (every
+	// run is a first run), which only -dry-run should use.
+	Progress Querier
+	Logger   *slog.Logger
+	Now      func() time.Time // for the discovery cache's TTL only
+	// MaxSamplesPerRequest defaults to DefaultMaxSamplesPerRequest.
+	MaxSamplesPerRequest int
+}
+
+// Collector runs scheduled collections. It keeps its discovery cache across
+// calls, so build it once per process (outside the Lambda handler).
+type Collector struct {
+	cfg        *config.Collect
+	conn       Connector
+	writer     Writer
+	progress   Querier
+	log        *slog.Logger
+	cache      *cloudwatch.DiscoveryCache
+	maxSamples int
+}
+
+// New checks opts and returns a Collector.
+func New(opts Options) (*Collector, error) {
+	var problems []error
+	if opts.Config == nil {
+		problems = append(problems, errors.New("collector: Options.Config is required"))
+	}
+	if opts.Connector == nil {
+		problems = append(problems, errors.New("collector: Options.Connector is required"))
+	}
+	if opts.Writer == nil {
+		problems = append(problems, errors.New("collector: Options.Writer is required"))
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	maxSamples := opts.MaxSamplesPerRequest
+	if maxSamples <= 0 {
+		maxSamples = DefaultMaxSamplesPerRequest
+	}
+	return &Collector{
+		cfg:        opts.Config,
+		conn:       opts.Connector,
+		writer:     opts.Writer,
+		progress:   opts.Progress,
+		log:        logger.With("component", "collector"),
+		cache:      cloudwatch.NewDiscoveryCache(opts.Config.DiscoveryTTL.D(), now),
+		maxSamples: maxSamples,
+	}, nil
+}
+
+// Summary describes one run.
+type Summary struct {
+	ScheduledTime    time.Time      `json:"scheduled_time"`
+	Jobs             []string       `json:"jobs"`
+	Targets          int            `json:"targets"`
+	TargetsCovered   int            `json:"targets_already_covered"`
+	Series           int            `json:"series"`
+	Samples          int            `json:"samples"`
+	Requests         int            `json:"requests"`
+	APICalls         map[string]int `json:"api_calls"`
+	MetricsRequested int            `json:"metrics_requested"`
+	CostUSD          float64        `json:"cost_usd"`
+	SkippedSeconds   float64        `json:"skipped_seconds"`
+	FailedShards     int            `json:"failed_shards"`
+}
+
+func (s *Summary) addCalls(op string, n int) {
+	if n == 0 {
+		return
+	}
+	if s.APICalls == nil {
+		s.APICalls = map[string]int{}
+	}
+	s.APICalls[op] += n
+}
+
+// Run collects the given jobs for the scheduled time at. It goes on past a
+// failed target or shard and returns every failure joined, so that Lambda's
+// retry (which redoes only what is not stored) and its on-failure
+// destination see it.
+func (c *Collector) Run(ctx context.Context, at time.Time, jobs []config.Job) (Summary, error) {
+	at = at.UTC()
+	sum := Summary{ScheduledTime: at}
+	var errs []error
+	for i := range jobs {
+		job := &jobs[i]
+		sum.Jobs = append(sum.Jobs, job.Name)
+		if err := c.runJob(ctx, at, job, &sum); err != nil {
+			errs = append(errs, fmt.Errorf("job %s: %w", job.Name, err))
+		}
+	}
+	sum.CostUSD = float64(sum.MetricsRequested) * USDPerMetricRequested
+	return sum, errors.Join(errs...)
+}
+
+type progressKey struct {
+	region, account string
+	shard           int
+}
+
+// jobStats is what one job asked of AWS in this run.
+type jobStats struct {
+	listCalls, dataCalls, metricsRequested int
+}
+
+func (c *Collector) runJob(ctx context.Context, at time.Time, job *config.Job, sum *Summary) error {
+	progress, err := c.readProgress(ctx, at, job.Name)
+	if err != nil {
+		return err
+	}
+	var stats jobStats
+	var errs []error
+	var health []remotewrite.Series
+	didWork := false
+	for _, region := range job.Regions {
+		sum.Targets++
+		th, worked, err := c.runTarget(ctx, at, job, region, progress, &stats, sum)
+		didWork = didWork || worked
+		if err != nil {
+			errs = append(errs, fmt.Errorf("region %s: %w", region, err))
+			continue
+		}
+		health = append(health, th...)
+	}
+	sum.addCalls("ListMetrics", stats.listCalls)
+	sum.addCalls("GetMetricData", stats.dataCalls)
+	sum.MetricsRequested += stats.metricsRequested
+	if len(errs) == 0 && didWork {
+		ts := at.UnixMilli()
+		cost := float64(stats.metricsRequested) * USDPerMetricRequested
+		health = append(health,
+			gauge(APICallsMetric, ts, float64(stats.listCalls), "job", job.Name, "operation", "ListMetrics"),
+			gauge(APICallsMetric, ts, float64(stats.dataCalls), "job", job.Name, "operation", "GetMetricData"),
+			gauge(MetricsRequestedMetric, ts, float64(stats.metricsRequested), "job", job.Name),
+			gauge(CostMetric, ts, cost, "job", job.Name),
+		)
+	}
+	if len(health) > 0 {
+		if err := c.writer.Write(ctx, health); err != nil {
+			errs = append(errs, fmt.Errorf("write health series: %w", err))
+		} else {
+			sum.Requests++
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// readProgress returns, per (region, account, shard), the scheduled time of
+// the last run whose data is stored.
+func (c *Collector) readProgress(ctx context.Context, at time.Time, job string) (map[progressKey]time.Time, error) {
+	out := map[progressKey]time.Time{}
+	if c.progress == nil {
+		return out, nil
+	}
+	q := fmt.Sprintf(`last_over_time(%s{job=%q}[%ds])`, ProgressMetric, job, int64((progressLookahead+progressLookback)/time.Second))
+	samples, err := c.progress.Query(ctx, q, at.Add(progressLookahead))
+	if err != nil {
+		return nil, fmt.Errorf("read stored progress (nothing was fetched or written): %w", err)
+	}
+	for _, s := range samples {
+		shard, err := strconv.Atoi(s.Labels["shard"])
+		if err != nil {
+			continue
+		}
+		k := progressKey{region: s.Labels["region"], account: s.Labels["account_id"], shard: shard}
+		t := time.Unix(0, int64(s.V*float64(time.Second))).UTC().Round(time.Millisecond)
+		if prev, ok := out[k]; !ok || t.After(prev) {
+			out[k] = t
+		}
+	}
+	return out, nil
+}
+
+// query is one CloudWatch query with where its data goes.
+type query struct {
+	cloudwatch.Query
+	shard   int
+	skipped time.Duration
+	name    string // the series' metric name
+}
+
+func (c *Collector) runTarget(ctx context.Context, at time.Time, job *config.Job, region string, progress map[progressKey]time.Time, stats *jobStats, sum *Summary) ([]remotewrite.Series, bool, error) {
+	target, err := c.conn.Connect(ctx, region, job.RoleARN, job.ExternalID)
+	if err != nil {
+		return nil, false, err
+	}
+	shards := max(c.cfg.Shards, 1)
+	metrics, err := c.metrics(ctx, target, job, stats)
+	if err != nil {
+		return nil, false, err
+	}
+	// Which shards still have something to cover at T?
+	pending := make([]bool, shards)
+	anyPending := false
+	for s := range shards {
+		p, ok := progress[progressKey{region: region, account: target.AccountID, shard: s}]
+		if !ok || p.Before(at) {
+			pending[s] = true
+			anyPending = true
+		}
+	}
+	if !anyPending {
+		sum.TargetsCovered++
+		c.log.DebugContext(ctx, "already covered", "job", job.Name, "region", region, "account_id", target.AccountID)
+		return nil, false, nil
+	}
+
+	var queries []query
+	for _, m := range metrics {
+		shard := shardOf(m.metric, shards)
+		if !pending[shard] {
+			continue
+		}
+		p, hasProgress := progress[progressKey{region: region, account: target.AccountID, shard: shard}]
+		for _, stat := range m.cfg.Statistics {
+			w, skipped := c.window(at, p, hasProgress, m.cfg)
+			if w.Empty() {
+				continue
+			}
+			queries = append(queries, query{
+				Query:   cloudwatch.Query{Metric: m.metric, Stat: stat, Period: m.cfg.Period.D(), Start: w.Start, End: w.End},
+				shard:   shard,
+				skipped: skipped,
+				name:    naming.MetricName(m.metric.Namespace, m.metric.Name, stat),
+			})
+		}
+	}
+	// Shard order keeps each request's shards together; metric order inside
+	// a shard keeps requests reproducible.
+	slices.SortStableFunc(queries, func(a, b query) int { return cmp.Compare(a.shard, b.shard) })
+
+	var skipped time.Duration
+	for _, q := range queries {
+		skipped = max(skipped, q.skipped)
+	}
+	if skipped > 0 {
+		c.log.ErrorContext(ctx, "gap longer than max_catch_up given up", "job", job.Name, "region", region,
+			"account_id", target.AccountID, "skipped_seconds", skipped.Seconds(), "max_catch_up", c.cfg.MaxCatchUp.String())
+	}
+
+	cwq := make([]cloudwatch.Query, len(queries))
+	for i := range queries {
+		cwq[i] = queries[i].Query
+	}
+	points := make([][]cloudwatch.Point, len(queries))
+	fstats, failed := cloudwatch.Fetch(ctx, target.API, cwq, func(i int, pts []cloudwatch.Point) { points[i] = pts })
+	stats.dataCalls += fstats.Calls
+	stats.metricsRequested += fstats.MetricsRequested
+	failedShard := make([]bool, shards)
+	var errs []error
+	for _, f := range failed {
+		if !failedShard[queries[f.Index].shard] {
+			failedShard[queries[f.Index].shard] = true
+			errs = append(errs, fmt.Errorf("shard %d not written: %w", queries[f.Index].shard, f.Err))
+		}
+	}
+
+	// Build requests of whole shards, each with its shards' progress.
+	base := []remotewrite.Label{
+		{Name: "job", Value: job.Name}, {Name: "region", Value: region}, {Name: "account_id", Value: target.AccountID},
+	}
+	resourceName := "global"
+	if job.Static != nil {
+		resourceName = job.Name
+	}
+	ts := at.UnixMilli()
+	var req []remotewrite.Series
+	reqSamples, reqDataSeries, reqDataSamples := 0, 0, 0
+	series, samples := 0, 0
+	flush := func() {
+		if len(req) == 0 {
+			return
+		}
+		if err := c.writer.Write(ctx, req); err != nil {
+			errs = append(errs, err)
+		} else {
+			sum.Requests++
+			series += reqDataSeries
+			samples += reqDataSamples
+		}
+		req, reqSamples, reqDataSeries, reqDataSamples = nil, 0, 0, 0
+	}
+	qi := 0
+	for s := range shards {
+		start := qi
+		for qi < len(queries) && queries[qi].shard == s {
+			qi++
+		}
+		if !pending[s] || failedShard[s] {
+			continue
+		}
+		var shardSeries []remotewrite.Series
+		n := 0
+		for i := start; i < qi; i++ {
+			if len(points[i]) == 0 {
+				continue
+			}
+			shardSeries = append(shardSeries, buildSeries(&queries[i], points[i], base, resourceName))
+			n += len(points[i])
+		}
+		dataSeries := len(shardSeries)
+		shardSeries = append(shardSeries, gauge(ProgressMetric, ts, float64(at.Unix()), "job", job.Name, "region", region, "account_id", target.AccountID, "shard", strconv.Itoa(s)))
+		if reqSamples > 0 && reqSamples+n > c.maxSamples {
+			flush()
+		}
+		req = append(req, shardSeries...)
+		reqSamples += n + 1
+		reqDataSeries += dataSeries
+		reqDataSamples += n
+	}
+	flush()
+	sum.Series += series
+	sum.Samples += samples
+	sum.SkippedSeconds += skipped.Seconds()
+	if len(errs) > 0 {
+		sum.FailedShards += len(errs)
+		return nil, true, errors.Join(errs...)
+	}
+	labels := []string{"job", job.Name, "region", region, "account_id", target.AccountID}
+	health := []remotewrite.Series{
+		gauge(LastSuccessMetric, ts, float64(at.Unix()), labels...),
+		gauge(SamplesMetric, ts, float64(samples), labels...),
+		gauge(SeriesMetric, ts, float64(series), labels...),
+		gauge(SkippedMetric, ts, skipped.Seconds(), labels...),
+	}
+	c.log.DebugContext(ctx, "target collected", "job", job.Name, "region", region, "account_id", target.AccountID,
+		"queries", len(queries), "series", series, "samples", samples)
+	return health, true, nil
+}
+
+type jobMetric struct {
+	metric cloudwatch.Metric
+	cfg    *config.Metric
+}
+
+// metrics lists the job's CloudWatch metrics: discovered (cached) or static.
+func (c *Collector) metrics(ctx context.Context, target Target, job *config.Job, stats *jobStats) ([]jobMetric, error) {
+	var out []jobMetric
+	for i := range job.Metrics {
+		mc := &job.Metrics[i]
+		if job.Static != nil {
+			for _, dims := range job.Static {
+				dd := make([]cloudwatch.Dimension, 0, len(dims))
+				for k, v := range dims {
+					dd = append(dd, cloudwatch.Dimension{Name: k, Value: v})
+				}
+				out = append(out, jobMetric{metric: cloudwatch.NewMetric(job.Namespace, mc.Name, dd), cfg: mc})
+			}
+			continue
+		}
+		found, calls, err := c.cache.Discover(ctx, target.CacheKey, target.API, job.Namespace, mc.Name, job.Dimensions)
+		stats.listCalls += calls
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range found {
+			out = append(out, jobMetric{metric: m, cfg: mc})
+		}
+	}
+	return out, nil
+}
+
+// window is what a metric still needs at T, given the scheduled time p of
+// the last run that covered its shard (hasProgress false: a first run).
+func (c *Collector) window(at, p time.Time, hasProgress bool, m *config.Metric) (cloudwatch.Window, time.Duration) {
+	period, delay := m.Period.D(), m.Delay.D()
+	end := cloudwatch.Align(at.Add(-delay), period)
+	if !hasProgress {
+		return cloudwatch.Window{Start: end.Add(-m.Length.D()), End: end}, 0
+	}
+	start := cloudwatch.Align(p.Add(-delay), period)
+	limit := alignUp(end.Add(-c.cfg.MaxCatchUp.D()), period)
+	var skipped time.Duration
+	if start.Before(limit) {
+		skipped = limit.Sub(start)
+		start = limit
+	}
+	return cloudwatch.Window{Start: start, End: end}, skipped
+}
+
+func alignUp(t time.Time, period time.Duration) time.Time {
+	a := cloudwatch.Align(t, period)
+	if a.Before(t) {
+		a = a.Add(period)
+	}
+	return a
+}
+
+// shardOf places a metric in one of n progress shards, stably across runs
+// and processes.
+func shardOf(m cloudwatch.Metric, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(m.Key()))
+	return int(h.Sum32() % uint32(n))
+}
+
+func buildSeries(q *query, pts []cloudwatch.Point, base []remotewrite.Label, resourceName string) remotewrite.Series {
+	labels := make([]remotewrite.Label, 0, 2+len(base)+len(q.Metric.Dimensions))
+	labels = append(labels, remotewrite.Label{Name: "__name__", Value: q.name})
+	labels = append(labels, base...)
+	labels = append(labels, remotewrite.Label{Name: "name", Value: resourceName})
+	for _, d := range q.Metric.Dimensions {
+		labels = append(labels, remotewrite.Label{Name: naming.DimensionLabel(d.Name), Value: d.Value})
+	}
+	samples := make([]remotewrite.Sample, len(pts))
+	for i, p := range pts {
+		samples[i] = remotewrite.Sample{T: p.T.UnixMilli(), V: p.V}
+	}
+	return remotewrite.Series{Labels: labels, Samples: samples}
+}
+
+// gauge is one sample of one of our own series; kv are label pairs.
+func gauge(name string, ts int64, v float64, kv ...string) remotewrite.Series {
+	labels := make([]remotewrite.Label, 0, 1+len(kv)/2)
+	labels = append(labels, remotewrite.Label{Name: "__name__", Value: name})
+	for i := 0; i+1 < len(kv); i += 2 {
+		labels = append(labels, remotewrite.Label{Name: kv[i], Value: kv[i+1]})
+	}
+	return remotewrite.Series{Labels: labels, Samples: []remotewrite.Sample{{T: ts, V: v}}}
+}

@@ -1,0 +1,580 @@
+package deploycheck
+
+import (
+	"encoding/json"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+)
+
+func loadTemplate(t testing.TB) map[string]any {
+	t.Helper()
+	return loadCFN(t, repoFile(t, "template.yaml"))
+}
+
+func resources(t testing.TB, tpl map[string]any) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
+	for id, r := range mapAt(t, tpl, "Resources") {
+		m, ok := r.(map[string]any)
+		require.True(t, ok, "resource %s is not a mapping", id)
+		out[id] = m
+	}
+	return out
+}
+
+func ofType(t testing.TB, tpl map[string]any, typ string) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
+	for id, r := range resources(t, tpl) {
+		if r["Type"] == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+func TestTemplateEnvironment(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	if g, ok := tpl["Globals"].(map[string]any); ok {
+		if f, ok := g["Function"].(map[string]any); ok {
+			// Globals would merge into both functions and blur who reads what.
+			require.NotContains(t, f, "Environment", "set SIGMAWATCH_* per function, not in Globals")
+		}
+	}
+	fns := ofType(t, tpl, "AWS::Serverless::Function")
+	require.ElementsMatch(t, slices.Collect(maps.Keys(envVars)), functionIDs(fns))
+
+	for fn, want := range envVars {
+		t.Run(string(fn), func(t *testing.T) {
+			t.Parallel()
+			vars := mapAt(t, fns[string(fn)], "Properties", "Environment", "Variables")
+			var got []string
+			for k := range vars {
+				if strings.HasPrefix(k, "SIGMAWATCH_") {
+					got = append(got, k)
+				}
+			}
+			require.ElementsMatch(t, slices.Collect(maps.Keys(want)), got, "SIGMAWATCH_* set for %s", fn)
+			for k, v := range want {
+				if v != "" {
+					require.Equal(t, v, vars[k], k)
+				}
+			}
+			for _, k := range localOnlyEnvVars {
+				require.NotContains(t, vars, k, "%s is for local use only", k)
+			}
+		})
+	}
+}
+
+func functionIDs(fns map[string]map[string]any) []function {
+	var out []function
+	for id := range fns {
+		out = append(out, function(id))
+	}
+	return out
+}
+
+var envRef = regexp.MustCompile(`SIGMAWATCH_[A-Z0-9_]*[A-Z0-9]`)
+
+// goSourceEnvVars lists the SIGMAWATCH_* names in the project's non-test Go
+// sources, this package excluded.
+func goSourceEnvVars(t testing.TB, root string) map[string][]string {
+	t.Helper()
+	found := map[string][]string{}
+	self := filepath.Join(root, "shared", "deploycheck")
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			name := d.Name()
+			if path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "vendor" || path == self) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		for _, name := range envRef.FindAllString(string(data), -1) {
+			found[name] = append(found[name], rel)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	return found
+}
+
+// TestCodeEnvironmentMatchesTemplate fails when the code reads a variable the
+// template does not know, and — once the code reads any — when the template
+// sets one the code never reads.
+func TestCodeEnvironmentMatchesTemplate(t *testing.T) {
+	t.Parallel()
+	known := map[string]bool{}
+	for _, vars := range envVars {
+		for k := range vars {
+			known[k] = true
+		}
+	}
+	for _, k := range localOnlyEnvVars {
+		known[k] = true
+	}
+	inCode := goSourceEnvVars(t, repoRoot(t))
+	for name, files := range inCode {
+		require.True(t, known[name], "%s (read in %v) is neither set by template.yaml nor local-only: add it to envVars and the template", name, files)
+	}
+	if len(inCode) == 0 {
+		return // no function code yet: the template side is pinned by TestTemplateEnvironment
+	}
+	for name := range known {
+		require.Contains(t, inCode, name, "template/contract has %s but no Go source reads it", name)
+	}
+}
+
+func TestCodeEnvironmentScanFindsNames(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	write := func(rel, body string) {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+	}
+	write("shared/config/env.go", `package config; const a = "SIGMAWATCH_CONFIG"; var p = "SIGMAWATCH_" + "X"`)
+	write("shared/config/env_test.go", `package config; const b = "SIGMAWATCH_TEST_ONLY"`)
+	write("shared/deploycheck/doc.go", `package deploycheck // SIGMAWATCH_SELF`)
+	write(".git/x.go", `SIGMAWATCH_HIDDEN`)
+	got := goSourceEnvVars(t, root)
+	require.Equal(t, map[string][]string{"SIGMAWATCH_CONFIG": {filepath.FromSlash("shared/config/env.go")}}, got)
+}
+
+// statements flattens a policy document's statements, taking both branches
+// of Fn::If and dropping AWS::NoValue.
+func statements(t testing.TB, doc map[string]any) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	var add func(v any)
+	add = func(v any) {
+		switch x := v.(type) {
+		case []any:
+			for _, e := range x {
+				add(e)
+			}
+		case map[string]any:
+			if br, ok := x["Fn::If"].([]any); ok {
+				require.Len(t, br, 3)
+				add(br[1])
+				add(br[2])
+				return
+			}
+			if x["Ref"] == "AWS::NoValue" {
+				return
+			}
+			out = append(out, x)
+		default:
+			t.Fatalf("unexpected statement %v", v)
+		}
+	}
+	add(doc["Statement"])
+	return out
+}
+
+// rolePolicies gathers every policy document attached to each IAM role.
+func rolePolicies(t testing.TB, tpl map[string]any) map[string][]map[string]any {
+	t.Helper()
+	out := map[string][]map[string]any{}
+	for id, r := range ofType(t, tpl, "AWS::IAM::Role") {
+		props := mapAt(t, r, "Properties")
+		require.NotContains(t, props, "ManagedPolicyArns", "%s: a managed policy hides what is granted", id)
+		out[id] = nil
+		if ps, ok := props["Policies"].([]any); ok {
+			for _, p := range ps {
+				out[id] = append(out[id], mapAt(t, p, "PolicyDocument"))
+			}
+		}
+	}
+	for id, r := range resources(t, tpl) {
+		switch r["Type"] {
+		case "AWS::IAM::RolePolicy":
+			role, ok := mapAt(t, r, "Properties", "RoleName")["Ref"].(string)
+			require.True(t, ok, "%s: RoleName must Ref a role of this template", id)
+			require.Contains(t, out, role, "%s", id)
+			out[role] = append(out[role], mapAt(t, r, "Properties", "PolicyDocument"))
+		case "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::UserPolicy", "AWS::IAM::GroupPolicy":
+			t.Fatalf("%s: attach policies as AWS::IAM::RolePolicy or inline (found %s)", id, r["Type"])
+		}
+	}
+	return out
+}
+
+func getAttArn(t testing.TB, v any) string {
+	t.Helper()
+	m, ok := v.(map[string]any)
+	require.True(t, ok, "%v is not !GetAtt X.Arn", v)
+	ga, ok := m["Fn::GetAtt"].([]any)
+	require.True(t, ok && len(ga) == 2 && ga[1] == "Arn", "%v is not !GetAtt X.Arn", v)
+	id, ok := ga[0].(string)
+	require.True(t, ok)
+	return id
+}
+
+func TestTemplateIAM(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	policies := rolePolicies(t, tpl)
+
+	// Which role plays which part.
+	expected := map[string][]string{}
+	for id, fn := range ofType(t, tpl, "AWS::Serverless::Function") {
+		props := mapAt(t, fn, "Properties")
+		require.NotContains(t, props, "Policies", "%s: SAM-generated policies are not visible to this test; use an explicit role", id)
+		role := getAttArn(t, props["Role"])
+		require.Contains(t, codeAPIs, function(id))
+		expected[role] = append(slices.Clone(codeAPIs[function(id)]), platformActions["function"]...)
+		for ev, e := range mapAt(t, props, "Events") {
+			if at(t, e, "Type") == "ScheduleV2" {
+				sr := getAttArn(t, at(t, e, "Properties", "RoleArn"))
+				if prev, ok := expected[sr]; ok {
+					require.Equal(t, platformActions["scheduler"], prev, "%s.%s: role shared with a function", id, ev)
+				}
+				expected[sr] = platformActions["scheduler"]
+			}
+		}
+	}
+	require.ElementsMatch(t, slices.Collect(maps.Keys(expected)), slices.Collect(maps.Keys(policies)),
+		"every IAM role must belong to a function or a schedule")
+
+	for role, docs := range policies {
+		t.Run(role, func(t *testing.T) {
+			t.Parallel()
+			granted := map[string]bool{}
+			for _, doc := range docs {
+				for _, st := range statements(t, doc) {
+					require.Equal(t, "Allow", st["Effect"])
+					require.NotContains(t, st, "NotAction")
+					require.NotContains(t, st, "NotResource")
+					actions := stringList(t, st["Action"])
+					for _, a := range actions {
+						granted[a] = true
+					}
+					res := st["Resource"]
+					if res == "*" {
+						for _, a := range actions {
+							require.Contains(t, unscopableActions, a, "%s granted on Resource *", a)
+						}
+						continue
+					}
+					for _, a := range actions {
+						if want, ok := scopedResources[a]; ok {
+							require.Empty(t, cmp.Diff(want, res), "%s must be granted on %v only", a, want)
+						}
+					}
+				}
+			}
+			want := map[string]bool{}
+			for _, a := range expected[role] {
+				want[a] = true
+			}
+			require.Empty(t, cmp.Diff(want, granted), "IAM actions of %s (-code/platform +template)", role)
+		})
+	}
+}
+
+// TestTopicKeyPolicy: CloudWatch alarms and the alert function must be able
+// to use the topic's key, and the topic must use it.
+func TestTopicKeyPolicy(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	topic := mapAt(t, tpl, "Resources", "AlertTopic", "Properties")
+	require.Equal(t, map[string]any{"Ref": "TopicKey"}, topic["KmsMasterKeyId"], "the topic must use the customer-managed key")
+	require.Equal(t, "AWS::KMS::Key", at(t, tpl, "Resources", "TopicKey", "Type"))
+	require.Equal(t, true, at(t, tpl, "Resources", "TopicKey", "Properties", "EnableKeyRotation"))
+
+	principals := map[string][]string{}
+	for _, st := range statements(t, mapAt(t, tpl, "Resources", "TopicKey", "Properties", "KeyPolicy")) {
+		p := mapAt(t, st, "Principal")
+		var who string
+		if s, ok := p["Service"].(string); ok {
+			who = s
+		} else if a, ok := p["AWS"].(map[string]any); ok && a["Fn::GetAtt"] != nil {
+			who = getAttArn(t, a)
+		} else {
+			continue // the account root, which delegates to IAM
+		}
+		principals[who] = stringList(t, st["Action"])
+	}
+	use := []string{"kms:Decrypt", "kms:GenerateDataKey*"}
+	require.ElementsMatch(t, use, principals["cloudwatch.amazonaws.com"])
+	alertRole := getAttArn(t, at(t, tpl, "Resources", "AlertFunction", "Properties", "Role"))
+	require.ElementsMatch(t, use, principals[alertRole])
+	require.Len(t, principals, 2)
+}
+
+// scheduleRate turns "rate(5 minutes)" into 5m.
+func scheduleRate(expr string) (time.Duration, bool) {
+	m := regexp.MustCompile(`^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$`).FindStringSubmatch(expr)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil {
+		return 0, false
+	}
+	unit := map[string]time.Duration{"minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}[strings.TrimSuffix(m[2], "s")]
+	return time.Duration(n) * unit, true
+}
+
+func TestScheduleRate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"minutes", "rate(5 minutes)", 5 * time.Minute, true},
+		{"one minute", "rate(1 minute)", time.Minute, true},
+		{"hours", "rate(2 hours)", 2 * time.Hour, true},
+		{"cron is not a rate", "cron(0/5 * * * ? *)", 0, false},
+		{"no unit", "rate(5)", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, ok := scheduleRate(tt.in)
+			require.Equal(t, tt.ok, ok)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func configInterval(t testing.TB, s, def string) time.Duration {
+	t.Helper()
+	if s == "" {
+		s = def
+	}
+	d, err := model.ParseDuration(s)
+	require.NoError(t, err)
+	return time.Duration(d)
+}
+
+func TestTemplateSchedules(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	collect := loadYAML[collectConfig](t, repoFile(t, "infra/examples/collect.yaml"))
+	rules := loadYAML[rulesConfig](t, repoFile(t, "infra/examples/rules.yaml"))
+	intervals := map[string]time.Duration{
+		"CollectScheduleRate": configInterval(t, collect.Interval, "5m"),
+		"AlertScheduleRate":   configInterval(t, rules.Settings.Interval, "1m"),
+	}
+	for param, want := range intervals {
+		got, ok := scheduleRate(stringAt(t, tpl, "Parameters", param, "Default"))
+		require.True(t, ok, "%s default is not rate(N unit)", param)
+		require.Equal(t, want, got, "%s must equal the config's interval", param)
+	}
+
+	wantRate := map[function]string{collectFn: "CollectScheduleRate", alertFn: "AlertScheduleRate"}
+	schedules := 0
+	for fn, rate := range wantRate {
+		events := mapAt(t, tpl, "Resources", string(fn), "Properties", "Events")
+		for name, e := range events {
+			require.Equal(t, "ScheduleV2", at(t, e, "Type"), "%s.%s", fn, name)
+			p := mapAt(t, e, "Properties")
+			schedules++
+			require.Equal(t, map[string]any{"Ref": rate}, p["ScheduleExpression"], "%s.%s", fn, name)
+			require.Contains(t, p, "RetryPolicy", "%s.%s", fn, name)
+			require.Contains(t, mapAt(t, p, "DeadLetterConfig"), "Arn", "%s.%s", fn, name)
+			for _, in := range renderInputs(t, p["Input"]) {
+				var ev struct {
+					Time string   `json:"time"`
+					Jobs []string `json:"jobs"`
+				}
+				require.NoError(t, json.Unmarshal([]byte(in), &ev), "%s.%s Input %s", fn, name, in)
+				require.Equal(t, "<aws.scheduler.scheduled-time>", ev.Time, "%s.%s", fn, name)
+				if fn == alertFn {
+					require.Nil(t, ev.Jobs)
+				}
+			}
+		}
+	}
+	require.Equal(t, 3, schedules, "collect, collect shard and alert")
+}
+
+// renderInputs evaluates a schedule Input for every branch of its Fn::If,
+// with every list parameter set to [ec2, rds].
+func renderInputs(t testing.TB, v any) []string {
+	t.Helper()
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case map[string]any:
+		if br, ok := x["Fn::If"].([]any); ok {
+			return append(renderInputs(t, br[1]), renderInputs(t, br[2])...)
+		}
+		if j, ok := x["Fn::Join"].([]any); ok {
+			sep, _ := j[0].(string)
+			return []string{"ec2" + sep + "rds"}
+		}
+		if s, ok := x["Fn::Sub"].([]any); ok {
+			out := []string{stringList(t, s[0])[0]}
+			for name, val := range mapAt(t, s, 1) {
+				var next []string
+				for _, o := range out {
+					for _, r := range renderInputs(t, val) {
+						next = append(next, strings.ReplaceAll(o, "${"+name+"}", r))
+					}
+				}
+				out = next
+			}
+			return out
+		}
+	}
+	t.Fatalf("cannot render Input %v", v)
+	return nil
+}
+
+func TestRenderInputs(t *testing.T) {
+	t.Parallel()
+	in := map[string]any{"Fn::If": []any{"C",
+		map[string]any{"Fn::Sub": []any{`{"jobs": ["${J}"]}`, map[string]any{"J": map[string]any{"Fn::Join": []any{`", "`, map[string]any{"Ref": "L"}}}}}},
+		`{}`,
+	}}
+	require.Equal(t, []string{`{"jobs": ["ec2", "rds"]}`, `{}`}, renderInputs(t, in))
+}
+
+// roleArnsDiff compares the role_arns of a collect config with the template's
+// CollectRoleArns default.
+func roleArnsDiff(c collectConfig, paramDefault string) string {
+	inConfig := map[string]bool{}
+	for _, j := range c.Jobs {
+		if j.RoleARN != "" {
+			inConfig[j.RoleARN] = true
+		}
+	}
+	inTemplate := map[string]bool{}
+	for a := range strings.SplitSeq(paramDefault, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			inTemplate[a] = true
+		}
+	}
+	return cmp.Diff(inConfig, inTemplate)
+}
+
+func TestTemplateRoleArnsMirrorCollectConfig(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	collect := loadYAML[collectConfig](t, repoFile(t, "infra/examples/collect.yaml"))
+	require.Equal(t, "CommaDelimitedList", at(t, tpl, "Parameters", "CollectRoleArns", "Type"))
+	def := stringAt(t, tpl, "Parameters", "CollectRoleArns", "Default")
+	require.Empty(t, roleArnsDiff(collect, def), "CollectRoleArns default must list the role_arns of collect.yaml (-config +template)")
+}
+
+func TestRoleArnsDiff(t *testing.T) {
+	t.Parallel()
+	c := collectConfig{Jobs: make([]collectJob, 3)}
+	c.Jobs[0].RoleARN = "arn:aws:iam::111122223333:role/a"
+	c.Jobs[2].RoleARN = "arn:aws:iam::444455556666:role/b"
+	tests := []struct {
+		name  string
+		param string
+		same  bool
+	}{
+		{"same, any order", "arn:aws:iam::444455556666:role/b,arn:aws:iam::111122223333:role/a", true},
+		{"one missing", "arn:aws:iam::111122223333:role/a", false},
+		{"one extra", "arn:aws:iam::111122223333:role/a,arn:aws:iam::444455556666:role/b,arn:aws:iam::1:role/c", false},
+		{"empty", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.same, roleArnsDiff(c, tt.param) == "")
+		})
+	}
+}
+
+// TestTemplateFailuresPage checks that every way a run can be lost reaches
+// the topic: function errors, the on-failure destinations and the scheduler's
+// dead-letter queue each have an alarm notifying it.
+func TestTemplateFailuresPage(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	topic := map[string]any{"Ref": "AlertTopic"}
+
+	alarmed := map[string]bool{} // "Errors:<fn>" or "Queue:<id>"
+	for id, a := range ofType(t, tpl, "AWS::CloudWatch::Alarm") {
+		p := mapAt(t, a, "Properties")
+		require.Contains(t, p["AlarmActions"], topic, "%s must notify the topic", id)
+		dims := at(t, p, "Dimensions").([]any)
+		require.Len(t, dims, 1, id)
+		val := mapAt(t, dims[0], "Value")
+		switch p["MetricName"] {
+		case "Errors":
+			alarmed["Errors:"+val["Ref"].(string)] = true
+		case "ApproximateNumberOfMessagesVisible":
+			ga := val["Fn::GetAtt"].([]any)
+			alarmed["Queue:"+ga[0].(string)] = true
+		}
+	}
+
+	for _, fn := range []function{collectFn, alertFn} {
+		p := mapAt(t, tpl, "Resources", string(fn), "Properties")
+		require.True(t, alarmed["Errors:"+string(fn)], "no Errors alarm for %s", fn)
+		eic := mapAt(t, p, "EventInvokeConfig")
+		require.Contains(t, eic, "MaximumRetryAttempts")
+		require.Contains(t, eic, "MaximumEventAgeInSeconds")
+		q := getAttArn(t, at(t, eic, "DestinationConfig", "OnFailure", "Destination"))
+		require.Equal(t, "SQS", at(t, eic, "DestinationConfig", "OnFailure", "Type"))
+		require.True(t, alarmed["Queue:"+q], "no alarm on %s's on-failure queue %s", fn, q)
+		for name, e := range mapAt(t, p, "Events") {
+			dlq := getAttArn(t, at(t, e, "Properties", "DeadLetterConfig", "Arn"))
+			require.True(t, alarmed["Queue:"+dlq], "no alarm on %s.%s's dead-letter queue", fn, name)
+		}
+		lg := mapAt(t, p, "LoggingConfig")
+		require.Equal(t, "JSON", lg["LogFormat"])
+		group := mapAt(t, lg, "LogGroup")["Ref"].(string)
+		require.Equal(t, "AWS::Logs::LogGroup", at(t, tpl, "Resources", group, "Type"))
+		require.Contains(t, mapAt(t, tpl, "Resources", group, "Properties"), "RetentionInDays")
+		require.Equal(t, "makefile", at(t, tpl, "Resources", string(fn), "Metadata", "BuildMethod"))
+	}
+	require.Equal(t, 1, at(t, tpl, "Resources", "AlertFunction", "Properties", "ReservedConcurrentExecutions"),
+		"two alert runs would race on the alert state")
+}
+
+func TestTemplateSubscriptions(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	subs := ofType(t, tpl, "AWS::SNS::Subscription")
+	byProtocol := map[string]map[string]any{}
+	for id, s := range subs {
+		p := mapAt(t, s, "Properties")
+		require.Equal(t, map[string]any{"Ref": "AlertTopic"}, p["TopicArn"], id)
+		require.NotEmpty(t, s["Condition"], "%s is created only when its parameter is given", id)
+		byProtocol[stringAt(t, p, "Protocol")] = p
+	}
+	require.ElementsMatch(t, []string{"email", "sms"}, slices.Collect(maps.Keys(byProtocol)))
+	require.Equal(t, map[string]any{"severity": []any{"critical"}}, byProtocol["sms"]["FilterPolicy"])
+	require.Equal(t, "MessageAttributes", byProtocol["sms"]["FilterPolicyScope"])
+	require.NotContains(t, byProtocol["email"], "FilterPolicy", "email also receives the alarms, which carry no attributes")
+
+	for _, out := range []string{"AlertTopicArn", "CollectFunctionName", "AlertFunctionName", "CollectScheduleName", "AlertScheduleName"} {
+		require.Contains(t, mapAt(t, tpl, "Outputs"), out)
+	}
+}
