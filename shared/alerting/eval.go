@@ -1,0 +1,435 @@
+package alerting
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/sigmawatch/sigmawatch/shared/anomaly"
+	"github.com/sigmawatch/sigmawatch/shared/promql"
+	"github.com/sigmawatch/sigmawatch/shared/rules"
+)
+
+// Querier is the part of a PromQL API that evaluation and the state store
+// need; *promql.Client implements it.
+type Querier interface {
+	Query(ctx context.Context, query string, at time.Time) ([]promql.Sample, error)
+	QuerySeries(ctx context.Context, query string, at time.Time) ([]promql.Series, error)
+}
+
+// Bounds of what one rule asks of the query engine.
+const (
+	// MaxRobustPoints caps the points per series a robust baseline pulls:
+	// the baseline is read through a subquery whose step is
+	// baseline/MaxRobustPoints, so 7d at 5-minute data is read as is and finer
+	// data is downsampled. Memory grows as series × MaxRobustPoints (about
+	// 60 B per point decoded, JSON included), which is what bounds how many
+	// series one robust rule may return in a 256 MB function.
+	MaxRobustPoints = 2016
+	// SeasonalWindow is the width of the window taken around the same time
+	// in each earlier week: long enough to hold several 5-minute points,
+	// short enough that a daily ramp is compared with the same ramp.
+	SeasonalWindow = time.Hour
+	// SmoothingResolution is the assumed spacing of points when the current
+	// value is smoothed over the last K points (CloudWatch's usual 5-minute
+	// period): the last K finite points within K × this are averaged, so
+	// coarser data is smoothed over fewer points.
+	SmoothingResolution = 5 * time.Minute
+	// minRange is the shortest range selector evaluation builds, so that a
+	// computed range never collapses to zero.
+	minRange = time.Minute
+)
+
+// Observed is one series of one rule at one evaluation.
+type Observed struct {
+	// Labels are the series labels without __name__ (and without alertname,
+	// which the alert sets), as PromQL aggregations return them.
+	Labels      map[string]string
+	Fingerprint string
+	// Missing: no finite current value at this tick.
+	Missing bool
+	// Result is the anomaly score; for threshold rules only Value is set and
+	// Status is OK.
+	Result anomaly.Result
+	// Active: a threshold rule returned the series (its condition holds).
+	Active bool
+}
+
+// Evaluation is one rule evaluated at one time.
+type Evaluation struct {
+	Rule rules.Rule
+	// Params is the anomaly maths of an anomaly rule (zero for threshold rules).
+	Params anomaly.Params
+	At     time.Time
+	Series []Observed
+	// Queries are the PromQL expressions run, in order (for logs and tests).
+	Queries []string
+}
+
+// Insufficient counts the series scored as insufficient data.
+func (e Evaluation) Insufficient() int {
+	n := 0
+	for _, s := range e.Series {
+		if !s.Missing && !s.Active && e.Rule.IsAnomaly() && !s.Result.OK() {
+			n++
+		}
+	}
+	return n
+}
+
+// ParamsFor turns a rule's anomaly block into the maths' parameters.
+// min_stddev 0 (the rules' default) becomes a tiny positive floor, which the
+// maths needs to keep z finite; the relative floor does the real work.
+// MinPoints is the maths' default (12 points): min_history, a duration, is
+// checked separately against the age of the series.
+func ParamsFor(r rules.Rule) anomaly.Params {
+	a := r.Anomaly
+	if a == nil {
+		return anomaly.Params{}
+	}
+	return anomaly.Params{
+		Method:            anomaly.Method(a.Method),
+		Direction:         anomaly.Direction(a.Direction),
+		Threshold:         a.Threshold,
+		ResolveThreshold:  a.ResolveThreshold,
+		MinStdDev:         max(a.MinStddev, anomaly.DefaultMinStdDev),
+		MinRelativeStdDev: a.MinRelativeStddev,
+		MinPoints:         anomaly.DefaultMinPoints,
+		MinSeasons:        anomaly.DefaultMinSeasons,
+		SmoothingPoints:   a.Smoothing,
+		Smoothing:         anomaly.SmoothingMean,
+	}
+}
+
+// TimingFor is the state machine's timing of a rule (its effective
+// repeat_interval, as rules.File.Rules returns it).
+func TimingFor(r rules.Rule) Timing {
+	md := MissingDataKeep
+	if r.MissingData == rules.MissingResolve {
+		md = MissingDataResolve
+	}
+	return Timing{
+		For:            time.Duration(r.For),
+		KeepFiringFor:  time.Duration(r.KeepFiringFor),
+		RepeatInterval: time.Duration(r.RepeatInterval),
+		MissingData:    md,
+	}
+}
+
+// Evaluate evaluates r at time at (the scheduled time minus any evaluation
+// delay). step is the resolution of subqueries for expressions that are not
+// a plain selector (the schedule interval is a good choice).
+//
+// Anomaly rules push the aggregation to the query engine: window and
+// seasonal baselines are avg/stddev/count_over_time, so the answer is three
+// numbers per series whatever the baseline length; only robust baselines pull
+// points, at most MaxRobustPoints per series.
+func Evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step time.Duration) (Evaluation, error) {
+	ev := Evaluation{Rule: r, At: at}
+	if !r.IsAnomaly() {
+		ev.Queries = append(ev.Queries, r.Expr)
+		samples, err := q.Query(ctx, r.Expr, at)
+		if err != nil {
+			return ev, fmt.Errorf("query %q: %w", r.Expr, err)
+		}
+		seen := map[string]bool{}
+		for _, s := range samples {
+			labels := SeriesLabels(s.Labels)
+			fp := Fingerprint(labels)
+			if seen[fp] {
+				continue
+			}
+			seen[fp] = true
+			ev.Series = append(ev.Series, Observed{Labels: labels, Fingerprint: fp, Active: true,
+				Result: anomaly.Result{Status: anomaly.StatusOK, Value: s.V}})
+		}
+		sortObserved(ev.Series)
+		return ev, nil
+	}
+	ev.Params = ParamsFor(r)
+	b, err := newBuilder(r.Expr, step)
+	if err != nil {
+		return ev, err
+	}
+	e := &evaluator{q: q, at: at, ev: &ev}
+	a := r.Anomaly
+	gap := time.Duration(a.ExcludeRecent)
+	baseline := time.Duration(a.Baseline)
+
+	current := e.current(ctx, b, max(a.Smoothing, 1), ev.Params.Smoothing)
+	var baselines map[string]anomaly.Baseline
+	switch a.Method {
+	case rules.MethodRobust:
+		baselines = e.robust(ctx, b, baseline, gap)
+	case rules.MethodSeasonal:
+		seasons := make([]map[string]anomaly.Baseline, 0, a.Seasons)
+		for k := 1; k <= a.Seasons; k++ {
+			offset := time.Duration(k)*time.Duration(rules.Season) - SeasonalWindow/2
+			seasons = append(seasons, e.moments(ctx, b, SeasonalWindow, offset))
+		}
+		baselines = pool(seasons)
+	default:
+		baselines = e.moments(ctx, b, baseline, gap)
+	}
+	// History: a point at least min_history old, within the baseline's reach.
+	minHistory := time.Duration(a.MinHistory)
+	reach := baseline + gap
+	if a.Method == rules.MethodSeasonal {
+		reach = baseline + SeasonalWindow/2
+	}
+	old := e.counts(ctx, b.rangeExpr(max(reach-minHistory, minRange), minHistory, "count_over_time"))
+	if e.err != nil {
+		return ev, e.err
+	}
+
+	for fp, cur := range current {
+		o := Observed{Labels: cur.labels, Fingerprint: fp}
+		if !cur.ok {
+			o.Missing = true
+			o.Result = anomaly.Result{Status: anomaly.StatusInsufficientData, Value: cur.value}
+			ev.Series = append(ev.Series, o)
+			continue
+		}
+		bl := baselines[fp]
+		if old[fp] <= 0 {
+			// Too young: insufficient data whatever the point count, as the
+			// backtest does.
+			bl = anomaly.Baseline{}
+		}
+		o.Result = ev.Params.Score(cur.value, bl)
+		ev.Series = append(ev.Series, o)
+	}
+	sortObserved(ev.Series)
+	return ev, nil
+}
+
+func sortObserved(s []Observed) {
+	slices.SortFunc(s, func(a, b Observed) int { return strings.Compare(a.Fingerprint, b.Fingerprint) })
+}
+
+// builder writes the PromQL of one expression.
+type builder struct {
+	expr     string
+	selector bool // a plain vector selector: ranges apply directly
+	step     time.Duration
+}
+
+func newBuilder(expr string, step time.Duration) (builder, error) {
+	parsed, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
+	if err != nil {
+		return builder{}, fmt.Errorf("expr: %w", err)
+	}
+	inner := parsed
+	for {
+		p, ok := inner.(*parser.ParenExpr)
+		if !ok {
+			break
+		}
+		inner = p.Expr
+	}
+	vs, ok := inner.(*parser.VectorSelector)
+	// A selector that already has an offset or @ cannot take another one.
+	selector := ok && vs.OriginalOffset == 0 && vs.Timestamp == nil && vs.StartOrEnd == 0
+	return builder{expr: strings.TrimSpace(expr), selector: selector, step: max(step, time.Second)}, nil
+}
+
+// rangeOf is expr over (at-offset-length, at-offset]: a range selector for a
+// plain selector, a subquery at the builder's step otherwise.
+func (b builder) rangeOf(length, offset, step time.Duration) string {
+	var s string
+	switch {
+	case step > 0:
+		s = fmt.Sprintf("(%s)[%s:%s]", b.expr, dur(length), dur(step))
+	case b.selector:
+		s = fmt.Sprintf("%s[%s]", b.expr, dur(length))
+	default:
+		s = fmt.Sprintf("(%s)[%s:%s]", b.expr, dur(length), dur(b.step))
+	}
+	if offset > 0 {
+		s += " offset " + dur(offset)
+	}
+	return s
+}
+
+func (b builder) rangeExpr(length, offset time.Duration, fn string) string {
+	return fmt.Sprintf("%s(%s)", fn, b.rangeOf(length, offset, 0))
+}
+
+func dur(d time.Duration) string { return model.Duration(d).String() }
+
+type current struct {
+	labels map[string]string
+	value  float64
+	ok     bool
+}
+
+// evaluator runs the queries of one rule, keeping the first error.
+type evaluator struct {
+	q   Querier
+	at  time.Time
+	ev  *Evaluation
+	err error
+}
+
+func (e *evaluator) query(ctx context.Context, query string) []promql.Sample {
+	if e.err != nil {
+		return nil
+	}
+	e.ev.Queries = append(e.ev.Queries, query)
+	s, err := e.q.Query(ctx, query, e.at)
+	if err != nil {
+		e.err = fmt.Errorf("query %q: %w", query, err)
+	}
+	return s
+}
+
+func (e *evaluator) series(ctx context.Context, query string) []promql.Series {
+	if e.err != nil {
+		return nil
+	}
+	e.ev.Queries = append(e.ev.Queries, query)
+	s, err := e.q.QuerySeries(ctx, query, e.at)
+	if err != nil {
+		e.err = fmt.Errorf("query %q: %w", query, err)
+	}
+	return s
+}
+
+func (e *evaluator) current(ctx context.Context, b builder, k int, how anomaly.Smoothing) map[string]current {
+	out := map[string]current{}
+	if k <= 1 {
+		for _, s := range e.query(ctx, b.expr) {
+			labels := SeriesLabels(s.Labels)
+			out[Fingerprint(labels)] = current{labels: labels, value: s.V, ok: finite(s.V)}
+		}
+		return out
+	}
+	window := time.Duration(k) * SmoothingResolution
+	step := time.Duration(0)
+	if !b.selector {
+		step = min(b.step, SmoothingResolution)
+	}
+	for _, s := range e.series(ctx, b.rangeOf(window, 0, step)) {
+		labels := SeriesLabels(s.Labels)
+		vals := make([]float64, len(s.Points))
+		for i, p := range s.Points {
+			vals[i] = p.V
+		}
+		v, ok := anomaly.Current(vals, k, how)
+		out[Fingerprint(labels)] = current{labels: labels, value: v, ok: ok}
+	}
+	return out
+}
+
+// moments is the window baseline over (at-offset-length, at-offset] from
+// PromQL's own aggregates.
+func (e *evaluator) moments(ctx context.Context, b builder, length, offset time.Duration) map[string]anomaly.Baseline {
+	mean := e.values(ctx, b.rangeExpr(length, offset, "avg_over_time"))
+	sd := e.values(ctx, b.rangeExpr(length, offset, "stddev_over_time"))
+	n := e.values(ctx, b.rangeExpr(length, offset, "count_over_time"))
+	out := make(map[string]anomaly.Baseline, len(mean))
+	for fp, m := range mean {
+		s, okS := sd[fp]
+		c, okC := n[fp]
+		if !okS || !okC {
+			continue
+		}
+		out[fp] = anomaly.BaselineFromMoments(m, s, int(c))
+	}
+	return out
+}
+
+func (e *evaluator) values(ctx context.Context, query string) map[string]float64 {
+	samples := e.query(ctx, query)
+	out := make(map[string]float64, len(samples))
+	for _, s := range samples {
+		out[Fingerprint(SeriesLabels(s.Labels))] = s.V
+	}
+	return out
+}
+
+func (e *evaluator) counts(ctx context.Context, query string) map[string]float64 {
+	return e.values(ctx, query)
+}
+
+// robust pulls the baseline's points through a subquery whose step keeps
+// every series at or under MaxRobustPoints points.
+func (e *evaluator) robust(ctx context.Context, b builder, length, offset time.Duration) map[string]anomaly.Baseline {
+	step := max((length+MaxRobustPoints-1)/MaxRobustPoints, time.Second).Round(time.Second)
+	if step*MaxRobustPoints < length {
+		step += time.Second
+	}
+	out := map[string]anomaly.Baseline{}
+	for _, s := range e.series(ctx, b.rangeOf(length, offset, step)) {
+		vals := make([]float64, len(s.Points))
+		for i, p := range s.Points {
+			vals[i] = p.V
+		}
+		out[Fingerprint(SeriesLabels(s.Labels))] = anomaly.RobustBaseline(vals)
+	}
+	return out
+}
+
+// pool joins per-season baselines series by series.
+func pool(seasons []map[string]anomaly.Baseline) map[string]anomaly.Baseline {
+	byFP := map[string][]anomaly.Baseline{}
+	for _, s := range seasons {
+		for fp, b := range s {
+			byFP[fp] = append(byFP[fp], b)
+		}
+	}
+	out := make(map[string]anomaly.Baseline, len(byFP))
+	for fp, bs := range byFP {
+		out[fp] = anomaly.SeasonalBaseline(bs)
+	}
+	return out
+}
+
+// SeriesLabels are the labels that name a series of a rule: the result's
+// labels without __name__ (PromQL's aggregations drop it, so the parts of an
+// evaluation match on the rest) and without alertname, which the alert sets.
+func SeriesLabels(labels map[string]string) map[string]string {
+	out := make(map[string]string, len(labels))
+	for k, v := range labels {
+		if k == model.MetricNameLabel || k == model.AlertNameLabel || k == FieldLabel || v == "" {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// Fingerprint is a stable id of a label set, independent of map order.
+func Fingerprint(labels map[string]string) string {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%d:%s;%d:%s;", len(k), k, len(labels[k]), labels[k])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// errRule wraps a rule's error with its name.
+func errRule(r rules.Rule, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("rule %s: %w", r.Alert, err)
+}
+
+var _ = errors.Join
