@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -424,12 +423,26 @@ func Fingerprint(labels map[string]string) string {
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-// errRule wraps a rule's error with its name.
-func errRule(r rules.Rule, err error) error {
-	if err == nil {
-		return nil
+// Recent returns the points of expr over (at-length, at], oldest first, per
+// series fingerprint: the sparkline of a notification. A plain selector
+// gives its raw points, another expression is sampled every step.
+func Recent(ctx context.Context, q Querier, expr string, at time.Time, length, step time.Duration) (map[string][]float64, error) {
+	b, err := newBuilder(expr, step)
+	if err != nil {
+		return nil, err
 	}
-	return fmt.Errorf("rule %s: %w", r.Alert, err)
+	query := b.rangeOf(length, 0, 0)
+	series, err := q.QuerySeries(ctx, query, at)
+	if err != nil {
+		return nil, fmt.Errorf("query %q: %w", query, err)
+	}
+	out := make(map[string][]float64, len(series))
+	for _, s := range series {
+		vals := make([]float64, len(s.Points))
+		for i, p := range s.Points {
+			vals[i] = p.V
+		}
+		out[Fingerprint(SeriesLabels(s.Labels))] = vals
+	}
+	return out, nil
 }
-
-var _ = errors.Join

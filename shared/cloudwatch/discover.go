@@ -37,6 +37,9 @@ func Discover(ctx context.Context, api awscw.ListMetricsAPIClient, namespace, me
 			return nil, calls, fmt.Errorf("list metrics %s %s: %w", namespace, metricName, err)
 		}
 		for _, m := range page.Metrics {
+			if aws.ToString(m.Namespace) != namespace || aws.ToString(m.MetricName) != metricName {
+				continue // moto ignores the namespace when dimensions are filtered
+			}
 			names := make([]string, 0, len(m.Dimensions))
 			dd := make([]Dimension, 0, len(m.Dimensions))
 			for _, d := range m.Dimensions {
@@ -47,7 +50,9 @@ func Discover(ctx context.Context, api awscw.ListMetricsAPIClient, namespace, me
 			if !slices.Equal(names, want) {
 				continue
 			}
-			metric := NewMetric(aws.ToString(m.Namespace), aws.ToString(m.MetricName), dd)
+			// The namespace and name are the ones asked for: share their
+			// strings instead of keeping one copy per listed metric.
+			metric := NewMetric(namespace, metricName, dd)
 			// CloudWatch lists a metric once; moto lists it once per datapoint.
 			if k := metric.Key(); !seen[k] {
 				seen[k] = true

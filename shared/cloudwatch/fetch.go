@@ -27,46 +27,30 @@ type FetchStats struct {
 	MetricsRequested int
 }
 
-// QueryError is a query whose data could not be fetched.
-type QueryError struct {
-	Index int // into the queries passed to Fetch
-	Err   error
-}
-
-func (e *QueryError) Error() string { return fmt.Sprintf("query %d: %v", e.Index, e.Err) }
-func (e *QueryError) Unwrap() error { return e.Err }
-
 // Fetch runs queries through GetMetricData: queries that share a window go
-// into calls of at most MaxQueriesPerCall, each paged with NextToken. For
-// each query that succeeded, emit receives its points in time order, inside
-// the query's window and aligned to its period, without NaN.
+// into calls of at most MaxQueriesPerCall, each paged with NextToken, in the
+// order the queries are given. emit is called exactly once per query, as soon
+// as its call is done: with its points in time order, inside the query's
+// window and aligned to its period, without NaN; or with the error that
+// failed it. Streaming lets the caller write and forget as it goes, so memory
+// does not grow with the number of series.
 //
 // A call that fails (after the SDK's own retries of throttling and 5xx) fails
-// only its own queries: they are returned as QueryErrors and the other calls
-// go on. emit is called at most once per query, never for a failed one.
-func Fetch(ctx context.Context, api awscw.GetMetricDataAPIClient, queries []Query, emit func(index int, points []Point)) (FetchStats, []QueryError) {
+// only its own queries; the other calls go on.
+func Fetch(ctx context.Context, api awscw.GetMetricDataAPIClient, queries []Query, emit func(index int, points []Point, err error)) FetchStats {
 	var stats FetchStats
-	var failed []QueryError
 	for _, group := range groupByWindow(queries) {
 		for start := 0; start < len(group); start += MaxQueriesPerCall {
 			chunk := group[start:min(start+MaxQueriesPerCall, len(group))]
 			calls, points, errs := fetchChunk(ctx, api, queries, chunk)
 			stats.Calls += calls
 			stats.MetricsRequested += calls * len(chunk)
-			failed = append(failed, errs...)
-			bad := make(map[int]bool, len(errs))
-			for _, e := range errs {
-				bad[e.Index] = true
-			}
 			for _, qi := range chunk {
-				if !bad[qi] {
-					emit(qi, points[qi])
-				}
+				emit(qi, points[qi], errs[qi])
 			}
 		}
 	}
-	sort.Slice(failed, func(i, j int) bool { return failed[i].Index < failed[j].Index })
-	return stats, failed
+	return stats
 }
 
 // groupByWindow returns query indices grouped by identical [Start, End), in
@@ -88,7 +72,7 @@ func groupByWindow(queries []Query) [][]int {
 	return groups
 }
 
-func fetchChunk(ctx context.Context, api awscw.GetMetricDataAPIClient, queries []Query, chunk []int) (int, map[int][]Point, []QueryError) {
+func fetchChunk(ctx context.Context, api awscw.GetMetricDataAPIClient, queries []Query, chunk []int) (int, map[int][]Point, map[int]error) {
 	first := queries[chunk[0]]
 	in := &awscw.GetMetricDataInput{
 		StartTime:         aws.Time(first.Start),
@@ -123,10 +107,10 @@ func fetchChunk(ctx context.Context, api awscw.GetMetricDataAPIClient, queries [
 		out, err := p.NextPage(ctx)
 		calls++
 		if err != nil {
-			errs := make([]QueryError, 0, len(chunk))
+			errs := make(map[int]error, len(chunk))
 			wrapped := fmt.Errorf("get metric data %s (%d queries): %w", first.Metric.Namespace, len(chunk), err)
 			for _, qi := range chunk {
-				errs = append(errs, QueryError{Index: qi, Err: wrapped})
+				errs[qi] = wrapped
 			}
 			return calls, nil, errs
 		}
@@ -156,14 +140,10 @@ func fetchChunk(ctx context.Context, api awscw.GetMetricDataAPIClient, queries [
 			}
 		}
 	}
-	var errs []QueryError
-	for qi, err := range statusErr {
-		errs = append(errs, QueryError{Index: qi, Err: err})
-	}
 	for qi, pts := range points {
 		points[qi] = normalise(pts)
 	}
-	return calls, points, errs
+	return calls, points, statusErr
 }
 
 // normalise sorts points by time and keeps the first of any repeated

@@ -82,8 +82,10 @@ func TestFetchBatchesOf500(t *testing.T) {
 			}}
 			qs := queriesFor(tt.queries, "Average", t0, t0.Add(5*time.Minute))
 			got := map[int]int{}
-			stats, failed := Fetch(context.Background(), api, qs, func(i int, pts []Point) { got[i] = len(pts) })
-			require.Empty(t, failed)
+			stats := Fetch(context.Background(), api, qs, func(i int, pts []Point, err error) {
+				require.NoError(t, err)
+				got[i] = len(pts)
+			})
 			require.Equal(t, tt.wantCalls, int(calls.Load()), "calls = ceil(queries/500)")
 			require.Equal(t, tt.wantCalls, stats.Calls)
 			require.Equal(t, tt.queries, stats.MetricsRequested)
@@ -103,8 +105,7 @@ func TestFetchGroupsWindows(t *testing.T) {
 		return echo(in), nil
 	}}
 	qs := append(queriesFor(3, "Average", t0, t0.Add(5*time.Minute)), queriesFor(2, "Sum", t0.Add(-20*time.Minute), t0.Add(5*time.Minute))...)
-	stats, failed := Fetch(context.Background(), api, qs, func(int, []Point) {})
-	require.Empty(t, failed)
+	stats := Fetch(context.Background(), api, qs, func(_ int, _ []Point, err error) { require.NoError(t, err) })
 	require.Equal(t, 2, stats.Calls, "one call per distinct window")
 	require.Equal(t, map[time.Time]int{t0: 3, t0.Add(-20 * time.Minute): 2}, windows)
 }
@@ -134,8 +135,10 @@ func TestFetchPagingAndPartialData(t *testing.T) {
 	}}
 	qs := queriesFor(2, "p99.9", t0, t0.Add(5*time.Minute))
 	got := map[int][]Point{}
-	stats, failed := Fetch(context.Background(), api, qs, func(i int, pts []Point) { got[i] = pts })
-	require.Empty(t, failed)
+	stats := Fetch(context.Background(), api, qs, func(i int, pts []Point, err error) {
+		require.NoError(t, err)
+		got[i] = pts
+	})
 	require.Equal(t, int64(2), pages.Load())
 	require.Equal(t, 2, stats.Calls)
 	require.Equal(t, 4, stats.MetricsRequested, "every page bills its queries")
@@ -155,8 +158,7 @@ func TestFetchPercentileStatPassedThrough(t *testing.T) {
 		return echo(in), nil
 	}}
 	qs := append(queriesFor(1, "p99", t0, t0.Add(time.Minute)), queriesFor(1, "TM(10%:90%)", t0, t0.Add(time.Minute))...)
-	_, failed := Fetch(context.Background(), api, qs, func(int, []Point) {})
-	require.Empty(t, failed)
+	Fetch(context.Background(), api, qs, func(_ int, _ []Point, err error) { require.NoError(t, err) })
 	require.Equal(t, []string{"p99", "TM(10%:90%)"}, stats)
 }
 
@@ -173,12 +175,20 @@ func TestFetchFailedCallFailsOnlyItsQueries(t *testing.T) {
 	}}
 	qs := append(queriesFor(2, "Average", t0, t0.Add(time.Minute)), queriesFor(2, "Average", t0.Add(time.Hour), t0.Add(time.Hour+time.Minute))...)
 	var emitted []int
-	_, failed := Fetch(context.Background(), api, qs, func(i int, _ []Point) { emitted = append(emitted, i) })
+	failed := map[int]error{}
+	Fetch(context.Background(), api, qs, func(i int, _ []Point, err error) {
+		if err != nil {
+			failed[i] = err
+			return
+		}
+		emitted = append(emitted, i)
+	})
 	require.Equal(t, []int{3}, emitted, "the healthy query of the healthy call goes through")
 	require.Len(t, failed, 3)
-	require.ErrorContains(t, failed[0].Err, "Throttling")
-	require.ErrorContains(t, failed[2].Err, "status Forbidden")
-	require.ErrorContains(t, failed[2].Err, "no access")
+	require.ErrorContains(t, failed[0], "Throttling")
+	require.ErrorContains(t, failed[1], "Throttling")
+	require.ErrorContains(t, failed[2], "status Forbidden")
+	require.ErrorContains(t, failed[2], "no access")
 }
 
 // TestThrottlingRetriedBySDK answers GetMetricData with CloudWatch's
@@ -201,8 +211,10 @@ func TestThrottlingRetriedBySDK(t *testing.T) {
 	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: aws.AnonymousCredentials{}}
 	client := awsconf.CloudWatch(cfg)
 	var got []Point
-	_, failed := Fetch(context.Background(), client, queriesFor(1, "Average", t0, t0.Add(time.Minute)), func(_ int, pts []Point) { got = pts })
-	require.Empty(t, failed)
+	Fetch(context.Background(), client, queriesFor(1, "Average", t0, t0.Add(time.Minute)), func(_ int, pts []Point, err error) {
+		require.NoError(t, err)
+		got = pts
+	})
 	require.Equal(t, int64(3), attempts.Load(), "two throttled attempts, then success")
 	require.Equal(t, []Point{{t0, 1.5}}, got)
 
@@ -213,8 +225,9 @@ func TestThrottlingRetriedBySDK(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, failed = Fetch(ctx, always, queriesFor(1, "Average", t0, t0.Add(time.Minute)), func(int, []Point) {})
-	require.Len(t, failed, 1)
+	var failedErr error
+	Fetch(ctx, always, queriesFor(1, "Average", t0, t0.Add(time.Minute)), func(_ int, _ []Point, err error) { failedErr = err })
+	require.Error(t, failedErr)
 	require.Less(t, time.Since(start), 5*time.Second, "retries stop at the deadline")
 }
 

@@ -1,13 +1,11 @@
 package collector
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"slices"
 	"strconv"
 	"time"
 
@@ -263,12 +261,10 @@ func (c *Collector) readProgress(ctx context.Context, at time.Time, job string) 
 	return out, nil
 }
 
-// query is one CloudWatch query with where its data goes.
-type query struct {
-	cloudwatch.Query
-	shard   int
-	skipped time.Duration
-	name    string // the series' metric name
+// queryMeta is where a query's data goes.
+type queryMeta struct {
+	shard int
+	name  string // the series' metric name
 }
 
 func (c *Collector) runTarget(ctx context.Context, at time.Time, job *config.Job, region string, progress map[progressKey]time.Time, stats *jobStats, sum *Summary) ([]remotewrite.Series, bool, error) {
@@ -282,10 +278,13 @@ func (c *Collector) runTarget(ctx context.Context, at time.Time, job *config.Job
 		return nil, false, err
 	}
 	// Which shards still have something to cover at T?
+	shardProgress := make([]time.Time, shards)
+	hasProgress := make([]bool, shards)
 	pending := make([]bool, shards)
 	anyPending := false
 	for s := range shards {
 		p, ok := progress[progressKey{region: region, account: target.AccountID, shard: s}]
+		shardProgress[s], hasProgress[s] = p, ok
 		if !ok || p.Before(at) {
 			pending[s] = true
 			anyPending = true
@@ -297,57 +296,48 @@ func (c *Collector) runTarget(ctx context.Context, at time.Time, job *config.Job
 		return nil, false, nil
 	}
 
-	var queries []query
-	for _, m := range metrics {
+	// Queries in shard order, so that shards complete one after another
+	// while the data streams in.
+	byShard := make([][]int, shards)
+	var skipped time.Duration
+	var queries []cloudwatch.Query
+	var meta []queryMeta
+	for mi, m := range metrics {
 		shard := shardOf(m.metric, shards)
 		if !pending[shard] {
 			continue
 		}
-		p, hasProgress := progress[progressKey{region: region, account: target.AccountID, shard: shard}]
-		for _, stat := range m.cfg.Statistics {
-			w, skipped := c.window(at, p, hasProgress, m.cfg)
-			if w.Empty() {
-				continue
+		w, sk := c.window(at, shardProgress[shard], hasProgress[shard], m.cfg)
+		if w.Empty() {
+			continue
+		}
+		skipped = max(skipped, sk)
+		byShard[shard] = append(byShard[shard], mi)
+	}
+	remaining := make([]int, shards)
+	for s, mis := range byShard {
+		for _, mi := range mis {
+			m := metrics[mi]
+			w, _ := c.window(at, shardProgress[s], hasProgress[s], m.cfg)
+			for _, stat := range m.cfg.Statistics {
+				queries = append(queries, cloudwatch.Query{Metric: m.metric, Stat: stat, Period: m.cfg.Period.D(), Start: w.Start, End: w.End})
+				meta = append(meta, queryMeta{shard: s, name: naming.MetricName(m.metric.Namespace, m.metric.Name, stat)})
+				remaining[s]++
 			}
-			queries = append(queries, query{
-				Query:   cloudwatch.Query{Metric: m.metric, Stat: stat, Period: m.cfg.Period.D(), Start: w.Start, End: w.End},
-				shard:   shard,
-				skipped: skipped,
-				name:    naming.MetricName(m.metric.Namespace, m.metric.Name, stat),
-			})
 		}
 	}
-	// Shard order keeps each request's shards together; metric order inside
-	// a shard keeps requests reproducible.
-	slices.SortStableFunc(queries, func(a, b query) int { return cmp.Compare(a.shard, b.shard) })
-
-	var skipped time.Duration
-	for _, q := range queries {
-		skipped = max(skipped, q.skipped)
+	// The queries hold what they need; let the listing go before the data
+	// streams in (the discovery cache keeps its own copy).
+	byShard, metrics = nil, nil
+	hadQuery := make([]bool, shards)
+	for s := range shards {
+		hadQuery[s] = remaining[s] > 0
 	}
 	if skipped > 0 {
 		c.log.ErrorContext(ctx, "gap longer than max_catch_up given up", "job", job.Name, "region", region,
 			"account_id", target.AccountID, "skipped_seconds", skipped.Seconds(), "max_catch_up", c.cfg.MaxCatchUp.String())
 	}
 
-	cwq := make([]cloudwatch.Query, len(queries))
-	for i := range queries {
-		cwq[i] = queries[i].Query
-	}
-	points := make([][]cloudwatch.Point, len(queries))
-	fstats, failed := cloudwatch.Fetch(ctx, target.API, cwq, func(i int, pts []cloudwatch.Point) { points[i] = pts })
-	stats.dataCalls += fstats.Calls
-	stats.metricsRequested += fstats.MetricsRequested
-	failedShard := make([]bool, shards)
-	var errs []error
-	for _, f := range failed {
-		if !failedShard[queries[f.Index].shard] {
-			failedShard[queries[f.Index].shard] = true
-			errs = append(errs, fmt.Errorf("shard %d not written: %w", queries[f.Index].shard, f.Err))
-		}
-	}
-
-	// Build requests of whole shards, each with its shards' progress.
 	base := []remotewrite.Label{
 		{Name: "job", Value: job.Name}, {Name: "region", Value: region}, {Name: "account_id", Value: target.AccountID},
 	}
@@ -356,6 +346,8 @@ func (c *Collector) runTarget(ctx context.Context, at time.Time, job *config.Job
 		resourceName = job.Name
 	}
 	ts := at.UnixMilli()
+	var errs []error
+	// Requests carry whole shards, each with its progress sample.
 	var req []remotewrite.Series
 	reqSamples, reqDataSeries, reqDataSamples := 0, 0, 0
 	series, samples := 0, 0
@@ -365,6 +357,7 @@ func (c *Collector) runTarget(ctx context.Context, at time.Time, job *config.Job
 		}
 		if err := c.writer.Write(ctx, req); err != nil {
 			errs = append(errs, err)
+			sum.FailedShards++
 		} else {
 			sum.Requests++
 			series += reqDataSeries
@@ -372,40 +365,56 @@ func (c *Collector) runTarget(ctx context.Context, at time.Time, job *config.Job
 		}
 		req, reqSamples, reqDataSeries, reqDataSamples = nil, 0, 0, 0
 	}
-	qi := 0
-	for s := range shards {
-		start := qi
-		for qi < len(queries) && queries[qi].shard == s {
-			qi++
+	shardSeries := make([][]remotewrite.Series, shards)
+	shardErr := make([]error, shards)
+	done := func(s int) {
+		if shardErr[s] != nil {
+			errs = append(errs, fmt.Errorf("shard %d not written: %w", s, shardErr[s]))
+			sum.FailedShards++
+			shardSeries[s] = nil
+			return
 		}
-		if !pending[s] || failedShard[s] {
-			continue
-		}
-		var shardSeries []remotewrite.Series
 		n := 0
-		for i := start; i < qi; i++ {
-			if len(points[i]) == 0 {
-				continue
-			}
-			shardSeries = append(shardSeries, buildSeries(&queries[i], points[i], base, resourceName))
-			n += len(points[i])
+		for _, ser := range shardSeries[s] {
+			n += len(ser.Samples)
 		}
-		dataSeries := len(shardSeries)
-		shardSeries = append(shardSeries, gauge(ProgressMetric, ts, float64(at.Unix()), "job", job.Name, "region", region, "account_id", target.AccountID, "shard", strconv.Itoa(s)))
 		if reqSamples > 0 && reqSamples+n > c.maxSamples {
 			flush()
 		}
-		req = append(req, shardSeries...)
+		req = append(req, shardSeries[s]...)
+		req = append(req, gauge(ProgressMetric, ts, float64(at.Unix()), "job", job.Name, "region", region, "account_id", target.AccountID, "shard", strconv.Itoa(s)))
 		reqSamples += n + 1
-		reqDataSeries += dataSeries
+		reqDataSeries += len(shardSeries[s])
 		reqDataSamples += n
+		shardSeries[s] = nil
+	}
+	fstats := cloudwatch.Fetch(ctx, target.API, queries, func(i int, pts []cloudwatch.Point, err error) {
+		s := meta[i].shard
+		switch {
+		case err != nil:
+			if shardErr[s] == nil {
+				shardErr[s] = err
+			}
+		case len(pts) > 0 && shardErr[s] == nil:
+			shardSeries[s] = append(shardSeries[s], buildSeries(&queries[i], meta[i].name, pts, base, resourceName))
+		}
+		if remaining[s]--; remaining[s] == 0 {
+			done(s)
+		}
+	})
+	// Pending shards without a query still record that T covered them.
+	for s := range shards {
+		if pending[s] && !hadQuery[s] {
+			done(s)
+		}
 	}
 	flush()
+	stats.dataCalls += fstats.Calls
+	stats.metricsRequested += fstats.MetricsRequested
 	sum.Series += series
 	sum.Samples += samples
 	sum.SkippedSeconds += skipped.Seconds()
 	if len(errs) > 0 {
-		sum.FailedShards += len(errs)
 		return nil, true, errors.Join(errs...)
 	}
 	labels := []string{"job", job.Name, "region", region, "account_id", target.AccountID}
@@ -486,9 +495,9 @@ func shardOf(m cloudwatch.Metric, n int) int {
 	return int(h.Sum32() % uint32(n))
 }
 
-func buildSeries(q *query, pts []cloudwatch.Point, base []remotewrite.Label, resourceName string) remotewrite.Series {
+func buildSeries(q *cloudwatch.Query, name string, pts []cloudwatch.Point, base []remotewrite.Label, resourceName string) remotewrite.Series {
 	labels := make([]remotewrite.Label, 0, 2+len(base)+len(q.Metric.Dimensions))
-	labels = append(labels, remotewrite.Label{Name: "__name__", Value: q.name})
+	labels = append(labels, remotewrite.Label{Name: "__name__", Value: name})
 	labels = append(labels, base...)
 	labels = append(labels, remotewrite.Label{Name: "name", Value: resourceName})
 	for _, d := range q.Metric.Dimensions {

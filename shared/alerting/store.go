@@ -1,0 +1,266 @@
+package alerting
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
+)
+
+// Our own series. Never ALERTS / ALERTS_FOR_STATE: those belong to the
+// user's own Prometheus rules.
+const (
+	// AlertsMetric is 1 while a series is pending or firing, like ALERTS.
+	AlertsMetric = "sigmawatch_alerts"
+	// StateMetric holds every field of an AlertState, one series per field
+	// (label FieldLabel); times are Unix seconds, 0 when unset.
+	StateMetric = "sigmawatch_alert_state"
+	// ZScoreMetric is the z of every scored series of an anomaly rule.
+	ZScoreMetric = "sigmawatch_alert_zscore"
+	// LastRunMetric is the scheduled time of the last completed run; it
+	// travels in the same write request as the state it vouches for.
+	LastRunMetric = "sigmawatch_alert_last_run_timestamp_seconds"
+	// FieldLabel names the AlertState field of a StateMetric series. It is
+	// prefixed so that it cannot collide with a label of the user's series.
+	FieldLabel = "sigmawatch_field"
+)
+
+// The fields of StateMetric.
+const (
+	fieldState           = "state" // 0 inactive, 1 pending, 2 firing
+	fieldActiveAt        = "active_at"
+	fieldFiredAt         = "fired_at"
+	fieldLastSentAt      = "last_sent_at"
+	fieldKeepFiringSince = "keep_firing_since"
+	fieldResolvedAt      = "resolved_at"
+	fieldLastValue       = "last_value"
+	fieldLastZ           = "last_z"
+)
+
+// Stored is the restored state of one series of one rule.
+type Stored struct {
+	Labels map[string]string
+	State  AlertState
+}
+
+// Restore reads the state every rule left before the scheduled time at:
+// last_over_time over lookback, evaluated just before at, so a retry of at
+// sees the same previous state as the first attempt did rather than its own
+// writes. lookback should be at least twice the schedule interval (an
+// instant query's 5-minute lookback would lose state on Prometheus 3, which
+// excludes a sample exactly 5 m old); a longer one survives missed runs.
+// The result is keyed by alertname, then by series fingerprint.
+func Restore(ctx context.Context, q Querier, at time.Time, lookback time.Duration) (map[string]map[string]Stored, error) {
+	query := fmt.Sprintf("last_over_time(%s[%s])", StateMetric, dur(lookback))
+	samples, err := q.Query(ctx, query, at.Add(-time.Millisecond))
+	if err != nil {
+		return nil, fmt.Errorf("restore state: %w", err)
+	}
+	out := map[string]map[string]Stored{}
+	for _, s := range samples {
+		rule, field := s.Labels[model.AlertNameLabel], s.Labels[FieldLabel]
+		if rule == "" || field == "" {
+			continue
+		}
+		labels := SeriesLabels(s.Labels)
+		fp := Fingerprint(labels)
+		if out[rule] == nil {
+			out[rule] = map[string]Stored{}
+		}
+		st := out[rule][fp]
+		st.Labels = labels
+		setField(&st.State, field, s.V)
+		out[rule][fp] = st
+	}
+	for _, byFP := range out {
+		for fp, st := range byFP {
+			if st.State.State == "" {
+				st.State.State = StateInactive
+				byFP[fp] = st
+			}
+		}
+	}
+	return out, nil
+}
+
+// LastRun is the newest scheduled time at or after at for which a run
+// completed (its state was written), found in (at, at+window]; ok is false
+// when there is none. A retry of at, or a late retry arriving after later
+// runs, must do nothing.
+func LastRun(ctx context.Context, q Querier, at time.Time, window time.Duration) (time.Time, bool, error) {
+	query := fmt.Sprintf("max_over_time(%s[%s])", LastRunMetric, dur(window+time.Millisecond))
+	samples, err := q.Query(ctx, query, at.Add(window))
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("last run: %w", err)
+	}
+	var newest time.Time
+	for _, s := range samples {
+		if !finite(s.V) {
+			continue
+		}
+		t := time.UnixMilli(int64(math.Round(s.V * 1000))).UTC()
+		if t.After(newest) {
+			newest = t
+		}
+	}
+	if newest.IsZero() || newest.Before(at) {
+		return time.Time{}, false, nil
+	}
+	return newest, true, nil
+}
+
+// RuleOutcomes is one rule's tick as the store persists it.
+type RuleOutcomes struct {
+	Rule     string
+	Anomaly  bool
+	Outcomes []Outcome
+	// AlertLabels gives the labels of sigmawatch_alerts for an outcome
+	// (AlertLabels of the rule); nil uses the series labels and alertname.
+	AlertLabels func(Outcome) map[string]string
+}
+
+// StateSeries is everything one run persists, all stamped at the scheduled
+// time at: sigmawatch_alerts for pending and firing series, the state of
+// every series that is active or just stopped being active (so the next
+// restore sees it inactive rather than an older active state), the z of
+// every scored series, and the run's own timestamp. Written in one request,
+// the state and the last-run mark are stored together or not at all.
+func StateSeries(at time.Time, rs []RuleOutcomes) []remotewrite.Series {
+	ms := at.UnixMilli()
+	var out []remotewrite.Series
+	add := func(name string, labels map[string]string, extra []remotewrite.Label, v float64) {
+		if math.IsNaN(v) {
+			return
+		}
+		ls := make([]remotewrite.Label, 0, len(labels)+len(extra)+1)
+		ls = append(ls, remotewrite.Label{Name: model.MetricNameLabel, Value: name})
+		for _, k := range slices.Sorted(maps.Keys(labels)) {
+			ls = append(ls, remotewrite.Label{Name: k, Value: labels[k]})
+		}
+		ls = append(ls, extra...)
+		out = append(out, remotewrite.Series{Labels: ls, Samples: []remotewrite.Sample{{T: ms, V: v}}})
+	}
+	for _, r := range rs {
+		for _, o := range r.Outcomes {
+			named := maps.Clone(o.Labels)
+			if named == nil {
+				named = map[string]string{}
+			}
+			named[model.AlertNameLabel] = r.Rule
+			if o.Next.State.Active() {
+				al := named
+				if r.AlertLabels != nil {
+					al = r.AlertLabels(o)
+				}
+				add(AlertsMetric, al, []remotewrite.Label{{Name: "alertstate", Value: string(o.Next.State)}}, 1)
+			}
+			if o.Next.State.Active() || o.Prev.State.Active() {
+				for _, f := range fields(o.Next) {
+					add(StateMetric, named, []remotewrite.Label{{Name: FieldLabel, Value: f.name}}, f.v)
+				}
+			}
+			if r.Anomaly && o.Observed != nil && o.Observed.Result.OK() {
+				add(ZScoreMetric, named, nil, o.Observed.Result.Z)
+			}
+		}
+	}
+	add(LastRunMetric, nil, nil, float64(ms)/1000)
+	return dedupe(out)
+}
+
+// dedupe drops a series whose labels repeat an earlier one (only possible
+// when a rule's label overrides a series label of another series); a
+// receiver would refuse the whole request otherwise.
+func dedupe(series []remotewrite.Series) []remotewrite.Series {
+	seen := make(map[string]bool, len(series))
+	out := series[:0]
+	for _, s := range series {
+		k := fmt.Sprint(s.Labels)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, s)
+	}
+	return out
+}
+
+type field struct {
+	name string
+	v    float64
+}
+
+func fields(s AlertState) []field {
+	code := 0.0
+	switch s.State {
+	case StatePending:
+		code = 1
+	case StateFiring:
+		code = 2
+	}
+	return []field{
+		{fieldState, code},
+		{fieldActiveAt, seconds(s.ActiveAt)},
+		{fieldFiredAt, seconds(s.FiredAt)},
+		{fieldLastSentAt, seconds(s.LastSentAt)},
+		{fieldKeepFiringSince, seconds(s.KeepFiringSince)},
+		{fieldResolvedAt, seconds(s.ResolvedAt)},
+		{fieldLastValue, finiteOrNaN(s.LastValue)},
+		{fieldLastZ, finiteOrNaN(s.LastZ)},
+	}
+}
+
+func finiteOrNaN(v float64) float64 {
+	if finite(v) {
+		return v
+	}
+	return math.NaN() // not written: remote write cannot carry it
+}
+
+func seconds(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixMilli()) / 1000
+}
+
+func fromSeconds(v float64) time.Time {
+	if v == 0 || !finite(v) {
+		return time.Time{}
+	}
+	return time.UnixMilli(int64(math.Round(v * 1000))).UTC()
+}
+
+func setField(s *AlertState, name string, v float64) {
+	switch name {
+	case fieldState:
+		switch v {
+		case 1:
+			s.State = StatePending
+		case 2:
+			s.State = StateFiring
+		default:
+			s.State = StateInactive
+		}
+	case fieldActiveAt:
+		s.ActiveAt = fromSeconds(v)
+	case fieldFiredAt:
+		s.FiredAt = fromSeconds(v)
+	case fieldLastSentAt:
+		s.LastSentAt = fromSeconds(v)
+	case fieldKeepFiringSince:
+		s.KeepFiringSince = fromSeconds(v)
+	case fieldResolvedAt:
+		s.ResolvedAt = fromSeconds(v)
+	case fieldLastValue:
+		s.LastValue = v
+	case fieldLastZ:
+		s.LastZ = v
+	}
+}

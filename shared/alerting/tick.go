@@ -1,0 +1,84 @@
+package alerting
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/sigmawatch/sigmawatch/shared/rules"
+)
+
+// Outcome is where one series of one rule stands after a tick.
+type Outcome struct {
+	Key Key
+	// Labels are the series labels (see SeriesLabels).
+	Labels map[string]string
+	// Observed is this tick's evaluation of the series; nil when the
+	// series was not returned (only its stored state knows it).
+	Observed     *Observed
+	Prev, Next   AlertState
+	Notification Notification
+}
+
+// Advance runs the state machine of one rule for one tick at time at (the
+// scheduled time): every evaluated series, and every stored series the
+// evaluation no longer returns, which for an anomaly rule is missing data
+// and for a threshold rule is a condition that stopped holding (as in
+// Prometheus). It is pure, so a retried tick with the same inputs gives the
+// same outcomes and notification ids. Outcomes are sorted by fingerprint.
+func Advance(ev Evaluation, prev map[string]Stored, at time.Time) []Outcome {
+	tm := TimingFor(ev.Rule)
+	out := make([]Outcome, 0, len(ev.Series)+len(prev))
+	seen := make(map[string]bool, len(ev.Series))
+	for i := range ev.Series {
+		o := &ev.Series[i]
+		seen[o.Fingerprint] = true
+		key := Key{Rule: ev.Rule.Alert, Fingerprint: o.Fingerprint}
+		p := prev[o.Fingerprint].State
+		obs := Observation{Missing: o.Missing, Value: o.Result.Value, Z: o.Result.Z}
+		if ev.Rule.IsAnomaly() {
+			obs.Holds = o.Result.OK() && ev.Params.Anomalous(o.Result.Z, p.State.Active())
+		} else {
+			obs.Holds = o.Active
+		}
+		next, n := Step(key, p, obs, at, tm)
+		out = append(out, Outcome{Key: key, Labels: o.Labels, Observed: o, Prev: p, Next: next, Notification: n})
+	}
+	for fp, st := range prev {
+		if seen[fp] {
+			continue
+		}
+		key := Key{Rule: ev.Rule.Alert, Fingerprint: fp}
+		obs := Observation{Missing: true}
+		if !ev.Rule.IsAnomaly() {
+			obs = Observation{Holds: false, Value: st.State.LastValue}
+		}
+		next, n := Step(key, st.State, obs, at, tm)
+		out = append(out, Outcome{Key: key, Labels: st.Labels, Prev: st.State, Next: next, Notification: n})
+	}
+	slices.SortFunc(out, func(a, b Outcome) int { return strings.Compare(a.Key.Fingerprint, b.Key.Fingerprint) })
+	return out
+}
+
+// AlertLabels are the labels of an alert, as Prometheus builds them: the
+// series labels, then the rule's labels (templates expanded with $labels
+// and $value), then alertname. A label template that fails to expand keeps
+// its text, so a bad template cannot hide the alert.
+func AlertLabels(r rules.Rule, series map[string]string, value float64) map[string]string {
+	out := maps.Clone(series)
+	if out == nil {
+		out = map[string]string{}
+	}
+	data := rules.TemplateData{Labels: series, Value: value}
+	for k, v := range r.Labels {
+		if s, err := rules.Expand(k, v, data); err == nil {
+			v = s
+		}
+		out[k] = v
+	}
+	out[model.AlertNameLabel] = r.Alert
+	return out
+}
