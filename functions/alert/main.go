@@ -7,6 +7,9 @@
 // that runs once and exits:
 //
 //	alert -config rules.yaml [-at RFC3339] [-dry-run] [-verify-config]
+//
+// main wires only: environment, rules, AWS config, the store (PromQL and
+// remote write), SNS and the optional Alertmanager; runOnce does the work.
 package main
 
 import (
@@ -15,15 +18,22 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/sigmawatch/sigmawatch/shared/awsconf"
+	"github.com/sigmawatch/sigmawatch/shared/backend"
 	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/logging"
+	"github.com/sigmawatch/sigmawatch/shared/notify"
+	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
 )
 
@@ -79,13 +89,58 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 		at = t
 	}
-	h := &handler{rules: file, log: logger, dryRun: *dryRun}
+	h, err := newHandler(ctx, file, env, logger, *dryRun, stdout)
+	if err != nil {
+		return err
+	}
 	if lambdaMode {
 		lambda.StartWithOptions(h.handle, lambda.WithContext(ctx))
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, cliTimeout)
 	defer cancel()
-	_, err := h.runOnce(ctx, at)
+	_, err = h.runOnce(ctx, at)
 	return err
+}
+
+// newHandler wires the handler from the environment: the store (PromQL and
+// remote write through one auth chain), SNS, and the optional Alertmanager.
+// -dry-run prints notifications and state instead; it still queries
+// Prometheus, which is what it evaluates the rules against.
+func newHandler(ctx context.Context, file *rules.File, env config.Env, logger *slog.Logger, dryRun bool, stdout io.Writer) (*handler, error) {
+	required := []string{"SIGMAWATCH_PROMETHEUS_URL"}
+	if !dryRun {
+		required = append(required, "SIGMAWATCH_REMOTE_WRITE_URL", "SIGMAWATCH_SNS_TOPIC_ARN")
+	}
+	if err := env.Require(required...); err != nil {
+		return nil, fmt.Errorf("%w (-dry-run needs only SIGMAWATCH_PROMETHEUS_URL)", err)
+	}
+	awsCfg, err := awsconf.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	store, err := backend.New(ctx, env, awsCfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	h := &handler{rules: file, log: logger, query: store.Querier, externalURL: env.ExternalURL, now: time.Now}
+	if dryRun {
+		h.write = remotewrite.NewTextWriter(stdout)
+		h.publish = notify.NewText(stdout)
+	} else {
+		h.write = store.Writer
+		pub, err := notify.NewSNS(sns.NewFromConfig(awsCfg), env.SNSTopicARN)
+		if err != nil {
+			return nil, err
+		}
+		h.publish = pub
+	}
+	if env.AlertmanagerURL != "" && !dryRun {
+		am, err := notify.NewAlertmanager(env.AlertmanagerURL, &http.Client{Timeout: 30 * time.Second})
+		if err != nil {
+			return nil, err
+		}
+		h.sink = am
+	}
+	return h, nil
 }

@@ -1,36 +1,315 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
+	"math"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/sigmawatch/sigmawatch/shared/alerting"
+	"github.com/sigmawatch/sigmawatch/shared/notify"
+	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
 	"github.com/sigmawatch/sigmawatch/shared/schedule"
 )
 
+// publisher delivers one grouped notification (SNS, or stdout in -dry-run).
+type publisher interface {
+	Publish(ctx context.Context, m notify.Message) error
+}
+
+// alertSink is the optional second sink (Alertmanager).
+type alertSink interface {
+	Send(ctx context.Context, alerts []notify.Alert) error
+}
+
+// stateWriter persists the run's state in one request.
+type stateWriter interface {
+	Write(ctx context.Context, series []remotewrite.Series) error
+}
+
+const (
+	// minStateLookback is how far back state is restored from, at least: a
+	// firing alert survives this long an outage of the alert function and
+	// still resolves (and is not notified again) when it comes back.
+	minStateLookback = 24 * time.Hour
+	// lateRetryWindow is how long after its scheduled time a retry may
+	// arrive (Scheduler and Lambda retry for up to a day); a run later than
+	// the retried one within it makes the retry a no-op.
+	lateRetryWindow = 24 * time.Hour
+	// recentWindow is the span of the sparkline.
+	recentWindow = 3 * time.Hour
+)
+
 type handler struct {
-	rules  *rules.File
-	log    *slog.Logger
-	dryRun bool
+	rules       *rules.File
+	log         *slog.Logger
+	query       alerting.Querier
+	write       stateWriter
+	publish     publisher
+	sink        alertSink // nil unless SIGMAWATCH_ALERTMANAGER_URL is set
+	externalURL string
+	now         func() time.Time // for the run's duration only
 }
 
 // Summary is what one run did; it is also the invocation's response.
 type Summary struct {
 	ScheduledTime time.Time `json:"scheduled_time"`
 	Rules         int       `json:"rules"`
+	// Skipped: a run at or after this scheduled time had already completed,
+	// so this one (a retry) did nothing.
+	Skipped       bool  `json:"skipped,omitempty"`
+	Series        int   `json:"series_evaluated"`
+	Insufficient  int   `json:"insufficient_data"`
+	Pending       int   `json:"pending"`
+	Firing        int   `json:"firing"`
+	Notifications int   `json:"notifications_sent"`
+	Errors        int   `json:"errors"`
+	DurationMS    int64 `json:"duration_ms"`
 }
 
 func (h *handler) handle(ctx context.Context, ev schedule.Event) (Summary, error) {
 	return h.runOnce(ctx, ev.Time)
 }
 
-// runOnce evaluates every rule at the scheduled time at.
+// ruleRun is one rule's part of a run.
+type ruleRun struct {
+	rule     rules.Rule
+	eval     alerting.Evaluation
+	outcomes []alerting.Outcome
+}
+
+// runOnce evaluates every rule at the scheduled time at, publishes what is
+// due, then persists the state stamped at at.
 //
-// Rule evaluation, alert state and notifications are the alert issue's work;
-// until they land a run only accounts for the rules it would evaluate.
+// A retry of at (or a late retry after later runs completed) finds its own
+// last-run mark and does nothing: recomputing could differ if late data
+// arrived, and a stock Prometheus refuses a sample that differs from the one
+// stored at the same time, so writing nothing is the safe identical result.
+// If publishing fails nothing is persisted and the error is returned: the
+// retry recomputes the same notifications with the same ids.
 func (h *handler) runOnce(ctx context.Context, at time.Time) (Summary, error) {
-	sum := Summary{ScheduledTime: at.UTC(), Rules: len(h.rules.Rules())}
-	h.log.InfoContext(ctx, "alert run finished", "scheduled_time", sum.ScheduledTime.Format(time.RFC3339), "rules", sum.Rules)
-	return sum, nil
+	start := h.now()
+	at = at.UTC()
+	all := h.rules.Rules()
+	sum := Summary{ScheduledTime: at, Rules: len(all)}
+	defer func() {
+		sum.DurationMS = h.now().Sub(start).Milliseconds()
+		h.log.InfoContext(ctx, "alert run finished", "scheduled_time", at.Format(time.RFC3339),
+			"rules", sum.Rules, "skipped", sum.Skipped, "series_evaluated", sum.Series,
+			"insufficient_data", sum.Insufficient, "pending", sum.Pending, "firing", sum.Firing,
+			"notifications_sent", sum.Notifications, "errors", sum.Errors, "duration_ms", sum.DurationMS)
+	}()
+	if h.query == nil {
+		sum.Errors++
+		return sum, errors.New("no Prometheus to query: set SIGMAWATCH_PROMETHEUS_URL")
+	}
+	settings := h.rules.Settings
+	interval := time.Duration(settings.Interval)
+
+	if done, ok, err := alerting.LastRun(ctx, h.query, at, lateRetryWindow); err != nil {
+		sum.Errors++
+		return sum, err
+	} else if ok {
+		sum.Skipped = true
+		h.log.InfoContext(ctx, "run already completed; nothing to do", "scheduled_time", at.Format(time.RFC3339), "completed", done.Format(time.RFC3339))
+		return sum, nil
+	}
+	stored, err := alerting.Restore(ctx, h.query, at, max(2*interval, minStateLookback))
+	if err != nil {
+		sum.Errors++
+		return sum, err
+	}
+
+	evalAt := at.Add(-time.Duration(settings.EvaluationDelay))
+	var errs []error
+	runs := make([]ruleRun, 0, len(all))
+	for _, r := range all {
+		ev, err := alerting.Evaluate(ctx, h.query, r, evalAt, interval)
+		if err != nil {
+			sum.Errors++
+			errs = append(errs, fmt.Errorf("rule %s: %w", r.Alert, err))
+			h.log.ErrorContext(ctx, "rule evaluation failed", "alertname", r.Alert, "error", err)
+			runs = append(runs, ruleRun{rule: r, outcomes: unchanged(r, stored[r.Alert])})
+			continue
+		}
+		sum.Series += len(ev.Series)
+		sum.Insufficient += ev.Insufficient()
+		runs = append(runs, ruleRun{rule: r, eval: ev, outcomes: alerting.Advance(ev, stored[r.Alert], at)})
+	}
+
+	var msgs []notify.Message
+	var amAlerts []notify.Alert
+	for _, rr := range runs {
+		for _, o := range rr.outcomes {
+			switch o.Next.State {
+			case alerting.StatePending:
+				sum.Pending++
+			case alerting.StateFiring:
+				sum.Firing++
+			}
+		}
+		m, am, err := h.messages(ctx, rr, evalAt, at, interval)
+		if err != nil {
+			// The sparkline is decoration: send without it.
+			h.log.WarnContext(ctx, "recent points unavailable", "alertname", rr.rule.Alert, "error", err)
+		}
+		msgs = append(msgs, m...)
+		amAlerts = append(amAlerts, am...)
+	}
+
+	var pubErrs []error
+	for _, m := range msgs {
+		if err := h.publish.Publish(ctx, m); err != nil {
+			pubErrs = append(pubErrs, err)
+			continue
+		}
+		sum.Notifications++
+		h.log.InfoContext(ctx, "notification sent", "alertname", m.Rule, "status", m.Status, "repeat", m.Repeat, "series", len(m.Alerts), "notification_id", m.ID)
+	}
+	if len(pubErrs) > 0 {
+		sum.Errors += len(pubErrs)
+		return sum, errors.Join(append(errs, pubErrs...)...)
+	}
+	if h.sink != nil {
+		if err := h.sink.Send(ctx, amAlerts); err != nil {
+			sum.Errors++
+			errs = append(errs, err)
+			h.log.ErrorContext(ctx, "alertmanager sink failed", "error", err)
+		}
+	}
+
+	persist := make([]alerting.RuleOutcomes, 0, len(runs))
+	for _, rr := range runs {
+		r := rr.rule
+		persist = append(persist, alerting.RuleOutcomes{
+			Rule: r.Alert, Anomaly: r.IsAnomaly(), Outcomes: rr.outcomes,
+			AlertLabels: func(o alerting.Outcome) map[string]string {
+				return alerting.AlertLabels(r, o.Labels, o.Next.LastValue)
+			},
+		})
+	}
+	if err := h.write.Write(ctx, alerting.StateSeries(at, persist)); err != nil {
+		sum.Errors++
+		errs = append(errs, fmt.Errorf("persist state: %w", err))
+	}
+	return sum, errors.Join(errs...)
+}
+
+// unchanged carries a failed rule's stored state over, so its alerts stay
+// visible and its timers are not lost.
+func unchanged(r rules.Rule, stored map[string]alerting.Stored) []alerting.Outcome {
+	out := make([]alerting.Outcome, 0, len(stored))
+	for _, fp := range slices.Sorted(maps.Keys(stored)) {
+		st := stored[fp]
+		out = append(out, alerting.Outcome{Key: alerting.Key{Rule: r.Alert, Fingerprint: fp}, Labels: st.Labels, Prev: st.State, Next: st.State})
+	}
+	return out
+}
+
+// messages groups a rule's due notifications into one message per kind,
+// and lists what the Alertmanager sink gets: every firing alert, and the
+// ones that resolved.
+func (h *handler) messages(ctx context.Context, rr ruleRun, evalAt, at time.Time, interval time.Duration) ([]notify.Message, []notify.Alert, error) {
+	r := rr.rule
+	byKind := map[alerting.Kind][]alerting.Outcome{}
+	var am []notify.Alert
+	for _, o := range rr.outcomes {
+		if o.Notification.Kind != alerting.KindNone {
+			byKind[o.Notification.Kind] = append(byKind[o.Notification.Kind], o)
+		}
+		if h.sink != nil && (o.Next.State == alerting.StateFiring || o.Notification.Kind == alerting.KindResolved) {
+			a := h.alert(r, o, nil, evalAt)
+			if o.Next.State == alerting.StateFiring {
+				// As Prometheus does: valid for a few runs, renewed every run.
+				a.EndsAt = at.Add(4 * max(interval, time.Minute))
+			} else {
+				a.EndsAt = at
+			}
+			am = append(am, a)
+		}
+	}
+	if len(byKind) == 0 {
+		return nil, am, nil
+	}
+	recent, err := alerting.Recent(ctx, h.query, r.Expr, evalAt, recentWindow, interval)
+	var msgs []notify.Message
+	for _, kind := range []alerting.Kind{alerting.KindFiring, alerting.KindRepeat, alerting.KindResolved} {
+		outs := byKind[kind]
+		if len(outs) == 0 {
+			continue
+		}
+		m := notify.Message{
+			Status:    notify.StatusFiring,
+			Repeat:    kind == alerting.KindRepeat,
+			Rule:      r.Alert,
+			Group:     r.Group,
+			Severity:  r.Labels["severity"],
+			Expr:      r.Expr,
+			At:        at,
+			GraphURL:  notify.GraphURL(h.externalURL, r.Expr, evalAt),
+			MaxAlerts: h.rules.Settings.MaxAlertsPerNotification,
+		}
+		if kind == alerting.KindResolved {
+			m.Status = notify.StatusResolved
+		}
+		ids := make([]string, 0, len(outs))
+		for _, o := range outs {
+			a := h.alert(r, o, recent[o.Key.Fingerprint], evalAt)
+			if kind == alerting.KindResolved {
+				a.EndsAt = at
+			}
+			m.Alerts = append(m.Alerts, a)
+			ids = append(ids, o.Notification.ID)
+		}
+		// Most deviant first; the stable id order breaks ties.
+		slices.SortStableFunc(m.Alerts, func(a, b notify.Alert) int { return cmp.Compare(math.Abs(b.Z), math.Abs(a.Z)) })
+		m.ID = groupID(ids)
+		msgs = append(msgs, m)
+	}
+	return msgs, am, err
+}
+
+func (h *handler) alert(r rules.Rule, o alerting.Outcome, recent []float64, evalAt time.Time) notify.Alert {
+	value := o.Next.LastValue
+	a := notify.Alert{Value: value, Recent: recent, StartsAt: cmp.Or(o.Next.FiredAt, o.Notification.FiredAt, o.Next.ActiveAt)}
+	if o.Observed != nil {
+		a.Value = o.Observed.Result.Value
+		if r.IsAnomaly() && o.Observed.Result.OK() {
+			a.Scored = true
+			a.Method = string(r.Anomaly.Method)
+			a.Center, a.Spread, a.Z = o.Observed.Result.Center, o.Observed.Result.Spread, o.Observed.Result.Z
+		}
+	}
+	a.Labels = alerting.AlertLabels(r, o.Labels, a.Value)
+	a.Annotations = make(map[string]string, len(r.Annotations))
+	data := rules.TemplateData{Labels: a.Labels, ExternalURL: h.externalURL, Value: a.Value}
+	for k, v := range r.Annotations {
+		s, err := rules.Expand(k, v, data)
+		if err != nil {
+			s = v
+		}
+		a.Annotations[k] = s
+	}
+	a.GeneratorURL = notify.GraphURL(h.externalURL, r.Expr, evalAt)
+	return a
+}
+
+// groupID is the id of a grouped notification: a hash of its members' ids,
+// which are stable across retries, so the group's id is too.
+func groupID(ids []string) string {
+	if len(ids) == 1 {
+		return ids[0]
+	}
+	ids = slices.Sorted(slices.Values(ids))
+	sum := sha256.Sum256([]byte(strings.Join(ids, ",")))
+	return hex.EncodeToString(sum[:16])
 }

@@ -378,3 +378,66 @@ func TestCollectLabels(t *testing.T) {
 		"job":               "orders",
 	}, got[0].Labels)
 }
+
+// flakyWriter passes requests to the real client but fails the ones whose
+// number (1-based) is in fail, before sending them: what a receiver that is
+// down for part of a run looks like to the collector.
+type flakyWriter struct {
+	w    *remotewrite.Client
+	n    int
+	fail map[int]bool
+}
+
+func (f *flakyWriter) Write(ctx context.Context, series []remotewrite.Series) error {
+	f.n++
+	if f.fail[f.n] {
+		return fmt.Errorf("injected failure of request %d", f.n)
+	}
+	return f.w.Write(ctx, series)
+}
+
+// TestCollectRecoversFromReceiverFailures: a run whose receiver fails part
+// of its requests, or is unreachable, returns an error; its retry (or the
+// next run) writes exactly what is missing, against a stock Prometheus that
+// would reject any resent sample.
+func TestCollectRecoversFromReceiverFailures(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, ctx)
+	r := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	awsCfg, err := moto.AWSConfig(ctx)
+	require.NoError(t, err)
+	real, err := remotewrite.NewClient(r.RemoteWriteURL)
+	require.NoError(t, err)
+	q, err := promql.NewClient(r.URL, http.DefaultTransport)
+	require.NoError(t, err)
+	port, err := testenv.FreePort()
+	require.NoError(t, err)
+	down, err := remotewrite.NewClient(fmt.Sprintf("http://127.0.0.1:%d/api/v1/write", port), remotewrite.WithMaxAttempts(3), remotewrite.WithBackoff(10*time.Millisecond, 50*time.Millisecond))
+	require.NoError(t, err)
+	conn := collector.NewAWSConnector(awsCfg)
+	newCollector := func(w collector.Writer) *collector.Collector {
+		c, err := collector.New(collector.Options{Config: f.cfg, Connector: conn, Writer: w, Progress: q, MaxSamplesPerRequest: 7})
+		require.NoError(t, err)
+		return c
+	}
+	A := f.anchor
+	// T1: the 2nd and 4th requests fail; the others are stored.
+	flaky := &flakyWriter{w: real, fail: map[int]bool{2: true, 4: true}}
+	sum, err := newCollector(flaky).Run(ctx, A.Add(15*time.Minute), f.cfg.Jobs)
+	require.ErrorContains(t, err, "injected failure")
+	require.Positive(t, sum.FailedShards)
+	t.Logf("injected: requests 2 and 4 of the run at A+15m fail; the run returned: %v", err)
+	// Its retry writes exactly the rest.
+	_, err = newCollector(real).Run(ctx, A.Add(15*time.Minute), f.cfg.Jobs)
+	require.NoError(t, err)
+	// T2: the receiver is unreachable: bounded retries, then an error naming it.
+	_, err = newCollector(down).Run(ctx, A.Add(20*time.Minute), f.cfg.Jobs)
+	require.ErrorContains(t, err, fmt.Sprintf("127.0.0.1:%d", port))
+	t.Logf("injected: receiver unreachable at A+20m; the run returned: %v", err)
+	// T3: back; the run catches up T2's window too.
+	sum, err = newCollector(real).Run(ctx, A.Add(25*time.Minute), f.cfg.Jobs)
+	require.NoError(t, err)
+	require.Equal(t, 10*6, sum.Samples, "T3 covers its own window and T2's")
+	requireSameData(t, r.Kind, f.expected(func(ts time.Time) bool { return !ts.Before(A) && ts.Before(A.Add(15*time.Minute)) }), stored(t, ctx, r, f))
+}

@@ -94,6 +94,6 @@ func (p Plan) Print(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "schedule every %s; GetMetricData costs $0.01 per 1,000 metrics requested; ListMetrics is free and cached between warm runs.\n", p.Interval)
+	_, err := fmt.Fprintf(w, "schedule every %s; GetMetricData costs $0.01 per 1,000 metrics requested; ListMetrics is free and cached between warm runs.\n", config.Duration(p.Interval))
 	return err
 }

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awscw "github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sigmawatch/sigmawatch/shared/awsconf"
+	"github.com/sigmawatch/sigmawatch/shared/naming"
+	"github.com/sigmawatch/sigmawatch/shared/testenv"
+)
+
+// seedCLI puts two instances' CPU into moto and returns a config for them.
+func seedCLI(t *testing.T) (cfgPath, namespace, metric string, at time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	uid := strings.ReplaceAll(testenv.UniqueName(t.Name()), "-", "")
+	uid = uid[max(0, len(uid)-10):]
+	namespace, metric = "Cli/"+uid, "Cpu"+uid
+	awsCfg, err := moto.AWSConfig(ctx)
+	require.NoError(t, err)
+	cw := awsconf.CloudWatch(awsCfg)
+	at = time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
+	var data []cwtypes.MetricDatum
+	for _, id := range []string{"i-a", "i-b"} {
+		for ts := at.Add(-30 * time.Minute); ts.Before(at); ts = ts.Add(time.Minute) {
+			data = append(data, cwtypes.MetricDatum{
+				MetricName: aws.String(metric), Timestamp: aws.Time(ts), Value: aws.Float64(float64(ts.Minute())),
+				Dimensions: []cwtypes.Dimension{{Name: aws.String("InstanceId"), Value: aws.String(id)}},
+			})
+		}
+	}
+	_, err = cw.PutMetricData(ctx, &awscw.PutMetricDataInput{Namespace: aws.String(namespace), MetricData: data})
+	require.NoError(t, err)
+	cfgPath = filepath.Join(t.TempDir(), "collect.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, fmt.Appendf(nil, `
+interval: 5m
+jobs:
+  - name: cli
+    regions: [us-east-1]
+    namespace: %s
+    dimensions: [InstanceId]
+    metrics:
+      - {name: %s, statistics: [Average, Maximum]}
+`, namespace, metric), 0o600))
+	return cfgPath, namespace, metric, at
+}
+
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	bootstrap := testenv.BuildBootstrap(t, "./functions/collect")
+	cmd := exec.Command(bootstrap, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, moto.Env()...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestCLIPlan(t *testing.T) {
+	t.Parallel()
+	cfgPath, _, _, _ := seedCLI(t)
+	out, err := runCLI(t, "-plan", "-config", cfgPath)
+	require.NoError(t, err, out)
+	t.Logf("collect -plan:\n%s", out)
+	// 2 instances × 2 statistics = 4 series; one GetMetricData call a run;
+	// 8,640 runs a month at 5m → 34,560 metrics → $0.35.
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "cli") {
+			line = l
+		}
+	}
+	require.Equal(t, []string{"cli", "1", "2", "4", "1", "1", "34560", "0.35"}, strings.Fields(line))
+	require.Contains(t, out, "schedule every 5m;")
+}
+
+func TestCLIDryRun(t *testing.T) {
+	t.Parallel()
+	cfgPath, ns, metric, at := seedCLI(t)
+	out, err := runCLI(t, "-dry-run", "-config", cfgPath, "-at", at.Add(10*time.Minute).Format(time.RFC3339))
+	require.NoError(t, err, out)
+	name := naming.MetricName(ns, metric, "Average")
+	var samples []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, name+"{") {
+			samples = append(samples, l)
+		}
+	}
+	// A first run covers [T-10m-5m, T-10m): 5 points per instance.
+	require.Len(t, samples, 10, out)
+	require.Contains(t, samples[0], `dimension_InstanceId="i-a"`)
+	require.True(t, strings.HasSuffix(samples[0], fmt.Sprintf(" %d", at.Add(-5*time.Minute).UnixMilli())), samples[0])
+	require.Contains(t, out, `"message":"collect run finished"`)
+	require.Contains(t, out, `"samples":20`)
+}
