@@ -1,0 +1,174 @@
+package backend_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sigmawatch/sigmawatch/shared/backend"
+	"github.com/sigmawatch/sigmawatch/shared/config"
+	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
+	"github.com/sigmawatch/sigmawatch/shared/testenv"
+)
+
+var moto *testenv.Moto
+
+func TestMain(m *testing.M) {
+	var stop func()
+	var err error
+	moto, stop, err = testenv.StartMoto()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	stop()
+	os.Exit(code)
+}
+
+const (
+	secretPassword = "pw-7f3a9c-RECOGNISABLE"
+	secretToken    = "tok-51de0b-RECOGNISABLE"
+)
+
+// receiver answers writes and queries with status, recording Authorization
+// and the tenant header.
+type receiver struct {
+	mu     sync.Mutex
+	auth   []string
+	tenant []string
+	status int
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	r.auth = append(r.auth, req.Header.Get("Authorization"))
+	r.tenant = append(r.tenant, req.Header.Get("X-Scope-OrgID"))
+	status := r.status
+	r.mu.Unlock()
+	if status != http.StatusOK {
+		w.WriteHeader(status)
+		fmt.Fprint(w, "authentication failed")
+		return
+	}
+	if req.URL.Path == "/api/v1/query" {
+		fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+var probe = []remotewrite.Series{{
+	Labels:  []remotewrite.Label{{Name: "__name__", Value: "probe"}},
+	Samples: []remotewrite.Sample{{T: 1, V: 1}},
+}}
+
+// TestCredentialsFromSecretsManagerAndFile reads basic credentials from a
+// real (moto) Secrets Manager secret and a bearer token from a file, sends
+// them on writes and queries, and checks that a receiver's 401 reaches the
+// caller as a clear error with no secret in it or in any log line.
+func TestCredentialsFromSecretsManagerAndFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	awsCfg, err := moto.AWSConfig(ctx)
+	require.NoError(t, err)
+	sec, err := secretsmanager.NewFromConfig(awsCfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name:         aws.String(testenv.UniqueName(t.Name())),
+		SecretString: aws.String(fmt.Sprintf(`{"username":"sigmawatch","password":%q}`, secretPassword)),
+	})
+	require.NoError(t, err)
+	tokenFile := filepath.Join(t.TempDir(), "token.json")
+	require.NoError(t, os.WriteFile(tokenFile, fmt.Appendf(nil, `{"token":%q}`, secretToken), 0o600))
+
+	tests := []struct {
+		name     string
+		env      map[string]string
+		wantAuth string
+	}{
+		{
+			name:     "basic from Secrets Manager",
+			env:      map[string]string{"SIGMAWATCH_AUTH": "basic", "SIGMAWATCH_AUTH_SECRET_ARN": aws.ToString(sec.ARN), "SIGMAWATCH_HEADERS": "X-Scope-OrgID=team-a"},
+			wantAuth: "Basic " + base64.StdEncoding.EncodeToString([]byte("sigmawatch:"+secretPassword)),
+		},
+		{
+			name:     "bearer from file",
+			env:      map[string]string{"SIGMAWATCH_AUTH": "bearer", "SIGMAWATCH_AUTH_FILE": tokenFile, "SIGMAWATCH_HEADERS": "X-Scope-OrgID=team-a"},
+			wantAuth: "Bearer " + secretToken,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rcv := &receiver{status: http.StatusOK}
+			srv := httptest.NewServer(rcv)
+			t.Cleanup(srv.Close)
+			tt.env["SIGMAWATCH_REMOTE_WRITE_URL"] = srv.URL + "/api/v1/write"
+			tt.env["SIGMAWATCH_PROMETHEUS_URL"] = srv.URL
+			env, err := config.FromEnv(func(k string) string { return tt.env[k] })
+			require.NoError(t, err)
+			var logs bytes.Buffer
+			logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			b, err := backend.New(ctx, env, awsCfg, logger)
+			require.NoError(t, err)
+			require.NoError(t, b.Writer.Write(ctx, probe))
+			_, err = b.Querier.Query(ctx, "up", time.Unix(1, 0))
+			require.NoError(t, err)
+			require.Equal(t, []string{tt.wantAuth, tt.wantAuth}, rcv.auth, "one auth chain for writes and queries")
+			require.Equal(t, []string{"team-a", "team-a"}, rcv.tenant)
+
+			// The receiver refuses the credentials: a clear error, no secret anywhere.
+			rcv.mu.Lock()
+			rcv.status = http.StatusUnauthorized
+			rcv.mu.Unlock()
+			werr := b.Writer.Write(ctx, probe)
+			require.ErrorContains(t, werr, "401")
+			_, qerr := b.Querier.Query(ctx, "up", time.Unix(1, 0))
+			require.Error(t, qerr)
+			for _, s := range []string{secretPassword, secretToken, base64.StdEncoding.EncodeToString([]byte("sigmawatch:" + secretPassword))} {
+				require.NotContains(t, werr.Error(), s)
+				require.NotContains(t, qerr.Error(), s)
+				require.NotContains(t, logs.String(), s)
+				require.NotContains(t, fmt.Sprintf("%+v %#v", env, env), s)
+			}
+			t.Logf("injected: 401 from the receiver; write error: %v; query error: %v; %d bytes of logs scanned for the secrets", werr, qerr, logs.Len())
+		})
+	}
+}
+
+func TestBadSettings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	awsCfg, err := moto.AWSConfig(ctx)
+	require.NoError(t, err)
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+	}{
+		{"missing secret", map[string]string{"SIGMAWATCH_AUTH": "basic", "SIGMAWATCH_AUTH_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf"}, "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf"},
+		{"missing file", map[string]string{"SIGMAWATCH_AUTH": "bearer", "SIGMAWATCH_AUTH_FILE": "/nonexistent/token"}, "/nonexistent/token"},
+		{"bad header", map[string]string{"SIGMAWATCH_HEADERS": "Authorization=Bearer x"}, "SIGMAWATCH_HEADERS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env, err := config.FromEnv(func(k string) string { return tt.env[k] })
+			require.NoError(t, err)
+			_, err = backend.New(ctx, env, awsCfg, slog.New(slog.DiscardHandler))
+			require.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+}
