@@ -280,7 +280,7 @@ func (h *handler) messages(ctx context.Context, rr ruleRun, evalAt, at time.Time
 
 func (h *handler) alert(r rules.Rule, o alerting.Outcome, recent []float64, evalAt time.Time) notify.Alert {
 	value := o.Next.LastValue
-	a := notify.Alert{Value: value, Recent: recent, StartsAt: cmp.Or(o.Next.FiredAt, o.Notification.FiredAt, o.Next.ActiveAt)}
+	a := notify.Alert{Value: value, Recent: recent, StartsAt: cmp.Or(o.Next.ActiveAt, o.Prev.ActiveAt, o.Next.FiredAt, o.Notification.FiredAt)}
 	if o.Observed != nil {
 		a.Value = o.Observed.Result.Value
 		if r.IsAnomaly() && o.Observed.Result.OK() {

@@ -219,7 +219,7 @@ func Email(m Message) string {
 			line("   z:           %s", signed(a.Z))
 		}
 		if !a.StartsAt.IsZero() {
-			since := fmt.Sprintf("%s (%s)", a.StartsAt.UTC().Format(time.RFC3339), m.At.Sub(a.StartsAt).Round(time.Second))
+			since := fmt.Sprintf("%s (%s before this run)", a.StartsAt.UTC().Format(time.RFC3339), m.At.Sub(a.StartsAt).Round(time.Second))
 			line("   Since:       %s", since)
 		}
 		if m.Status == StatusResolved && !a.EndsAt.IsZero() {
