@@ -11,10 +11,11 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/anomaly"
 )
 
-// Week is the season of the seasonal method.
+// Week is the default season of the seasonal method.
 const Week = 7 * 24 * time.Hour
 
-// Seasons is how many weeks back the seasonal method looks (1w, 2w, 3w).
+// Seasons is how many seasons back the seasonal method looks by default
+// (1w, 2w, 3w).
 const Seasons = 3
 
 // Point is one sample.
@@ -39,7 +40,11 @@ type Rule struct {
 	// MinHistory: a tick less than MinHistory after the first point is
 	// insufficient data.
 	MinHistory time.Duration
-	Timing     alerting.Timing
+	// Seasons and Season (seasonal method only): how many seasons back, and
+	// how long one season is. Zero means Seasons and Week.
+	Seasons int
+	Season  time.Duration
+	Timing  alerting.Timing
 }
 
 // Validate reports every invalid field.
@@ -51,10 +56,13 @@ func (r Rule) Validate() error {
 	if r.Baseline <= 0 {
 		errs = append(errs, fmt.Errorf("baseline: must be positive (got %s)", r.Baseline))
 	}
+	if r.Seasons < 0 {
+		errs = append(errs, fmt.Errorf("seasons: must not be negative (got %d)", r.Seasons))
+	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"gap", r.Gap}, {"min_history", r.MinHistory}, {"for", r.Timing.For}, {"keep_firing_for", r.Timing.KeepFiringFor}, {"repeat_interval", r.Timing.RepeatInterval}} {
+	}{{"gap", r.Gap}, {"min_history", r.MinHistory}, {"season", r.Season}, {"for", r.Timing.For}, {"keep_firing_for", r.Timing.KeepFiringFor}, {"repeat_interval", r.Timing.RepeatInterval}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: must not be negative (got %s)", d.name, d.v))
 		}
@@ -117,6 +125,14 @@ func (s *Summary) add(t Tick, prev alerting.State) {
 // non-decreasing order, as a time series is; repeated timestamps are
 // separate ticks.
 func Run(points []Point, r Rule) ([]Tick, Summary, error) {
+	return RunFrom(points, r, time.Time{})
+}
+
+// RunFrom is Run with a warm-up: points before from are history only (they
+// feed baselines and min_history but are not ticks), the way a deployed
+// function that starts at from finds the history already stored. It
+// returns one tick per point at or after from.
+func RunFrom(points []Point, r Rule, from time.Time) ([]Tick, Summary, error) {
 	if err := r.Validate(); err != nil {
 		return nil, Summary{}, fmt.Errorf("rule %s: %w", r.Name, err)
 	}
@@ -124,6 +140,10 @@ func Run(points []Point, r Rule) ([]Tick, Summary, error) {
 	ticks := make([]Tick, 0, len(points))
 	var sum Summary
 	for _, p := range points {
+		if p.Time.Before(from) {
+			e.remember(p)
+			continue
+		}
 		prev := e.state.State
 		t := e.observe(p)
 		sum.add(t, prev)
@@ -154,9 +174,14 @@ func newEvaluator(r Rule, capacity int) *evaluator {
 	}
 }
 
-func (e *evaluator) observe(p Point) Tick {
+// remember adds a point to the history without evaluating a tick.
+func (e *evaluator) remember(p Point) {
 	e.times = append(e.times, p.Time)
 	e.values = append(e.values, p.Value)
+}
+
+func (e *evaluator) observe(p Point) Tick {
+	e.remember(p)
 	t := len(e.values) - 1
 	at := p.Time
 
@@ -214,14 +239,21 @@ func (e *evaluator) baseline(at time.Time) anomaly.Baseline {
 	return anomaly.WindowBaseline(e.values[e.lo:e.hi])
 }
 
-// seasonal takes, for each of the Seasons earlier weeks, the points in
-// (at-k·week-baseline/2, at-k·week+baseline/2]: the same time of the week,
-// centred, so a daily ramp is compared with the same ramp.
+// seasonal takes, for each of the earlier seasons, the points in
+// (at-k·season-baseline/2, at-k·season+baseline/2]: the same time of the
+// week (or day), centred, so a daily ramp is compared with the same ramp.
 func (e *evaluator) seasonal(at time.Time) anomaly.Baseline {
 	half := e.r.Baseline / 2
-	seasons := make([]anomaly.Baseline, 0, Seasons)
-	for k := 1; k <= Seasons; k++ {
-		mid := at.Add(-time.Duration(k) * Week)
+	n, season := e.r.Seasons, e.r.Season
+	if n == 0 {
+		n = Seasons
+	}
+	if season == 0 {
+		season = Week
+	}
+	seasons := make([]anomaly.Baseline, 0, n)
+	for k := 1; k <= n; k++ {
+		mid := at.Add(-time.Duration(k) * season)
 		from := sort.Search(len(e.times), func(i int) bool { return e.times[i].After(mid.Add(-half)) })
 		to := sort.Search(len(e.times), func(i int) bool { return e.times[i].After(mid.Add(half)) })
 		if to > from {

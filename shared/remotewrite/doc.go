@@ -25,7 +25,7 @@
 // structs: the output is byte-for-byte what prompb.WriteRequest.Marshal gives
 // for the same request (checked by the tests and the fuzz test against
 // prompb itself), and the conversion stays within about 1.3x of the cost of
-// marshalling an already-built prompb request plus snappy (BENCH.md).
+// marshalling an already-built prompb request plus snappy (BENCHMARKS.md at the repository root).
 //
 // Receivers silently drop some malformed series while answering 2xx, so
 // [Encode] validates the whole request first and refuses to build a body that

@@ -1,0 +1,229 @@
+package alerting_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sigmawatch/sigmawatch/shared/alerting"
+	"github.com/sigmawatch/sigmawatch/shared/anomaly"
+	"github.com/sigmawatch/sigmawatch/shared/config"
+	"github.com/sigmawatch/sigmawatch/shared/promql"
+	"github.com/sigmawatch/sigmawatch/shared/rules"
+)
+
+// fakeQuerier answers known queries only, so a test pins the PromQL the
+// evaluation sends; anything else is an error.
+type fakeQuerier struct {
+	instant map[string][]promql.Sample
+	series  map[string][]promql.Series
+	asked   []string
+	at      []time.Time
+}
+
+func (f *fakeQuerier) Query(_ context.Context, q string, at time.Time) ([]promql.Sample, error) {
+	f.asked, f.at = append(f.asked, q), append(f.at, at)
+	s, ok := f.instant[q]
+	if !ok {
+		return nil, fmt.Errorf("unexpected query %q", q)
+	}
+	return s, nil
+}
+
+func (f *fakeQuerier) QuerySeries(_ context.Context, q string, at time.Time) ([]promql.Series, error) {
+	f.asked, f.at = append(f.asked, q), append(f.at, at)
+	s, ok := f.series[q]
+	if !ok {
+		return nil, fmt.Errorf("unexpected range query %q", q)
+	}
+	return s, nil
+}
+
+func lbl(kv ...string) map[string]string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+func anomalyRule(expr string, a rules.Anomaly) rules.Rule {
+	return rules.Rule{Alert: "A", Expr: expr, Anomaly: &a}
+}
+
+func baseAnomaly() rules.Anomaly {
+	return rules.Anomaly{
+		Method: rules.MethodWindow, Baseline: config.Duration(24 * time.Hour), Threshold: 4, ResolveThreshold: 2,
+		Direction: rules.DirectionBoth, MinHistory: config.Duration(12 * time.Hour), MinStddev: 0.1,
+		MinRelativeStddev: 0.05, Smoothing: 1, ExcludeRecent: config.Duration(2 * time.Hour),
+	}
+}
+
+var evalAt = time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+
+func TestEvaluateWindow(t *testing.T) {
+	t.Parallel()
+	a, b, c := lbl("__name__", "cpu", "instance", "a"), lbl("instance", "b"), lbl("instance", "c")
+	f := &fakeQuerier{instant: map[string][]promql.Sample{
+		"cpu": {{Labels: a, V: 90}, {Labels: lbl("__name__", "cpu", "instance", "b"), V: 50.5}, {Labels: lbl("__name__", "cpu", "instance", "c"), V: 51}, {Labels: lbl("__name__", "cpu", "instance", "nan"), V: math.NaN()}},
+		"avg_over_time(cpu[1d] offset 2h)":    {{Labels: lbl("instance", "a"), V: 50}, {Labels: b, V: 50}, {Labels: c, V: 50}},
+		"stddev_over_time(cpu[1d] offset 2h)": {{Labels: lbl("instance", "a"), V: 2}, {Labels: b, V: 2}, {Labels: c, V: 2}},
+		"count_over_time(cpu[1d] offset 2h)":  {{Labels: lbl("instance", "a"), V: 288}, {Labels: b, V: 288}, {Labels: c, V: 5}},
+		// c is too sparse, and only a and c are old enough.
+		"count_over_time(cpu[14h] offset 12h)": {{Labels: lbl("instance", "a"), V: 100}, {Labels: c, V: 5}},
+	}}
+	ev, err := alerting.Evaluate(context.Background(), f, anomalyRule("cpu", baseAnomaly()), evalAt, 5*time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ev.Series, 4)
+	byInstance := map[string]alerting.Observed{}
+	for _, s := range ev.Series {
+		require.NotContains(t, s.Labels, "__name__")
+		require.Equal(t, alerting.Fingerprint(s.Labels), s.Fingerprint)
+		byInstance[s.Labels["instance"]] = s
+	}
+	require.True(t, byInstance["a"].Result.OK())
+	require.InDelta(t, 16, byInstance["a"].Result.Z, 1e-9, "(90-50)/max(2, 0.05×50)")
+	require.False(t, byInstance["b"].Result.OK(), "no point older than min_history: insufficient data")
+	require.False(t, byInstance["c"].Result.OK(), "5 points are fewer than the maths' minimum")
+	require.True(t, byInstance["nan"].Missing)
+	require.Equal(t, 2, ev.Insufficient())
+	for _, at := range f.at {
+		require.True(t, evalAt.Equal(at))
+	}
+}
+
+func TestEvaluateQueries(t *testing.T) {
+	t.Parallel()
+	robust := baseAnomaly()
+	robust.Method, robust.Baseline, robust.ExcludeRecent, robust.MinHistory = rules.MethodRobust, config.Duration(7*24*time.Hour), 0, config.Duration(24*time.Hour)
+	seasonal := baseAnomaly()
+	seasonal.Method, seasonal.Seasons, seasonal.Baseline, seasonal.MinHistory = rules.MethodSeasonal, 2, config.Duration(14*24*time.Hour), config.Duration(7*24*time.Hour)
+	smooth := baseAnomaly()
+	smooth.Smoothing = 3
+	for _, tc := range []struct {
+		name    string
+		rule    rules.Rule
+		instant []string
+		series  []string
+	}{
+		{
+			name: "window over an aggregation uses subqueries at the step",
+			rule: anomalyRule(`sum by (job) (rate(x[5m]))`, baseAnomaly()),
+			instant: []string{
+				`sum by (job) (rate(x[5m]))`,
+				`avg_over_time((sum by (job) (rate(x[5m])))[1d:5m] offset 2h)`,
+				`stddev_over_time((sum by (job) (rate(x[5m])))[1d:5m] offset 2h)`,
+				`count_over_time((sum by (job) (rate(x[5m])))[1d:5m] offset 2h)`,
+				`count_over_time((sum by (job) (rate(x[5m])))[14h:5m] offset 12h)`,
+			},
+		},
+		{
+			name:    "robust pulls at most MaxRobustPoints points per series",
+			rule:    anomalyRule("cpu", robust),
+			instant: []string{"cpu", "count_over_time(cpu[6d] offset 1d)"},
+			series:  []string{"(cpu)[1w:5m]"},
+		},
+		{
+			name: "seasonal: the same hour 1w and 2w back",
+			rule: anomalyRule("cpu", seasonal),
+			instant: []string{
+				"cpu",
+				"avg_over_time(cpu[1h] offset 6d23h30m)", "stddev_over_time(cpu[1h] offset 6d23h30m)", "count_over_time(cpu[1h] offset 6d23h30m)",
+				"avg_over_time(cpu[1h] offset 13d23h30m)", "stddev_over_time(cpu[1h] offset 13d23h30m)", "count_over_time(cpu[1h] offset 13d23h30m)",
+				"count_over_time(cpu[7d30m] offset 1w)",
+			},
+		},
+		{
+			name: "smoothing reads the last points",
+			rule: anomalyRule("cpu", smooth),
+			instant: []string{
+				"avg_over_time(cpu[1d] offset 2h)", "stddev_over_time(cpu[1d] offset 2h)", "count_over_time(cpu[1d] offset 2h)",
+				"count_over_time(cpu[14h] offset 12h)",
+			},
+			series: []string{"cpu[15m]"},
+		},
+		{
+			name:    "threshold rule: one query",
+			rule:    rules.Rule{Alert: "T", Expr: "errors > 10"},
+			instant: []string{"errors > 10"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := &fakeQuerier{instant: map[string][]promql.Sample{}, series: map[string][]promql.Series{}}
+			for _, q := range tc.instant {
+				f.instant[q] = nil
+			}
+			for _, q := range tc.series {
+				f.series[q] = nil
+			}
+			ev, err := alerting.Evaluate(context.Background(), f, tc.rule, evalAt, 5*time.Minute)
+			require.NoError(t, err)
+			require.ElementsMatch(t, append(append([]string{}, tc.instant...), tc.series...), f.asked)
+			require.Equal(t, f.asked, ev.Queries)
+		})
+	}
+}
+
+func TestEvaluateRobustAndSmoothing(t *testing.T) {
+	t.Parallel()
+	a := robustRule()
+	pts := make([]promql.Point, 0, 100)
+	for i := range 100 {
+		pts = append(pts, promql.Point{T: evalAt.Add(time.Duration(i-100) * 5 * time.Minute), V: float64(10 + i%5)})
+	}
+	f := &fakeQuerier{
+		instant: map[string][]promql.Sample{"count_over_time(cpu[6d] offset 1d)": {{Labels: lbl("i", "a"), V: 10}}},
+		series: map[string][]promql.Series{
+			"(cpu)[1w:5m]": {{Labels: lbl("__name__", "cpu", "i", "a"), Points: pts}},
+			"cpu[15m]":     {{Labels: lbl("__name__", "cpu", "i", "a"), Points: []promql.Point{{V: 100}, {V: 110}, {V: math.NaN()}, {V: 120}}}},
+		},
+	}
+	ev, err := alerting.Evaluate(context.Background(), f, a, evalAt, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ev.Series, 1)
+	r := ev.Series[0].Result
+	require.True(t, r.OK())
+	require.InDelta(t, 110, r.Value, 1e-9, "mean of the last 3 finite points")
+	want := anomaly.RobustBaseline([]float64{10, 11, 12, 13, 14})
+	require.InDelta(t, want.Center, r.Center, 1e-9)
+}
+
+func robustRule() rules.Rule {
+	a := baseAnomaly()
+	a.Method, a.Baseline, a.ExcludeRecent, a.MinHistory, a.Smoothing = rules.MethodRobust, config.Duration(7*24*time.Hour), 0, config.Duration(24*time.Hour), 3
+	return anomalyRule("cpu", a)
+}
+
+func TestEvaluateErrors(t *testing.T) {
+	t.Parallel()
+	f := &fakeQuerier{}
+	_, err := alerting.Evaluate(context.Background(), f, anomalyRule("cpu", baseAnomaly()), evalAt, time.Minute)
+	require.ErrorContains(t, err, `query "cpu"`)
+	_, err = alerting.Evaluate(context.Background(), f, rules.Rule{Alert: "T", Expr: "x > 1"}, evalAt, time.Minute)
+	require.ErrorContains(t, err, "unexpected query")
+	_, err = alerting.Evaluate(context.Background(), f, anomalyRule("cpu{", baseAnomaly()), evalAt, time.Minute)
+	require.ErrorContains(t, err, "expr")
+}
+
+func TestFingerprint(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, alerting.Fingerprint(lbl("a", "1", "b", "2")), alerting.Fingerprint(lbl("b", "2", "a", "1")))
+	require.NotEqual(t, alerting.Fingerprint(lbl("a", "1;", "b", "2")), alerting.Fingerprint(lbl("a", "1", "b", ";2")))
+	require.Equal(t, lbl("a", "1"), alerting.SeriesLabels(lbl("__name__", "x", "alertname", "y", "a", "1", "e", "", alerting.FieldLabel, "state")))
+}
+
+func TestParamsFor(t *testing.T) {
+	t.Parallel()
+	a := baseAnomaly()
+	a.MinStddev = 0
+	p := alerting.ParamsFor(anomalyRule("x", a))
+	require.NoError(t, p.Validate(), "a rules-file default of min_stddev 0 still gives valid maths")
+	require.Equal(t, anomaly.DirectionBoth, p.Direction)
+	require.InDelta(t, 2, p.EffectiveResolveThreshold(), 0)
+	require.Equal(t, anomaly.Params{}, alerting.ParamsFor(rules.Rule{Alert: "T", Expr: "x > 1"}))
+}
