@@ -243,15 +243,21 @@ func newBuilder(expr string, step time.Duration) (builder, error) {
 
 // rangeOf is expr over (at-offset-length, at-offset]: a range selector for a
 // plain selector, a subquery at the builder's step otherwise.
+//
+// The range is one millisecond short: Prometheus 2 includes a sample exactly
+// at the left edge and Prometheus 3 does not, and with millisecond
+// timestamps [at-length+1ms, at] is the left-open range on both, which is
+// also what the backtest computes.
 func (b builder) rangeOf(length, offset, step time.Duration) string {
 	var s string
+	r := dur(max(length-time.Millisecond, time.Millisecond))
 	switch {
 	case step > 0:
-		s = fmt.Sprintf("(%s)[%s:%s]", b.expr, dur(length), dur(step))
+		s = fmt.Sprintf("(%s)[%s:%s]", b.expr, r, dur(step))
 	case b.selector:
-		s = fmt.Sprintf("%s[%s]", b.expr, dur(length))
+		s = fmt.Sprintf("%s[%s]", b.expr, r)
 	default:
-		s = fmt.Sprintf("(%s)[%s:%s]", b.expr, dur(length), dur(b.step))
+		s = fmt.Sprintf("(%s)[%s:%s]", b.expr, r, dur(b.step))
 	}
 	if offset > 0 {
 		s += " offset " + dur(offset)

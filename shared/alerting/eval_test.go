@@ -70,11 +70,11 @@ func TestEvaluateWindow(t *testing.T) {
 	a, b, c := lbl("__name__", "cpu", "instance", "a"), lbl("instance", "b"), lbl("instance", "c")
 	f := &fakeQuerier{instant: map[string][]promql.Sample{
 		"cpu": {{Labels: a, V: 90}, {Labels: lbl("__name__", "cpu", "instance", "b"), V: 50.5}, {Labels: lbl("__name__", "cpu", "instance", "c"), V: 51}, {Labels: lbl("__name__", "cpu", "instance", "nan"), V: math.NaN()}},
-		"avg_over_time(cpu[1d] offset 2h)":    {{Labels: lbl("instance", "a"), V: 50}, {Labels: b, V: 50}, {Labels: c, V: 50}},
-		"stddev_over_time(cpu[1d] offset 2h)": {{Labels: lbl("instance", "a"), V: 2}, {Labels: b, V: 2}, {Labels: c, V: 2}},
-		"count_over_time(cpu[1d] offset 2h)":  {{Labels: lbl("instance", "a"), V: 288}, {Labels: b, V: 288}, {Labels: c, V: 5}},
+		"avg_over_time(cpu[23h59m59s999ms] offset 2h)":    {{Labels: lbl("instance", "a"), V: 50}, {Labels: b, V: 50}, {Labels: c, V: 50}},
+		"stddev_over_time(cpu[23h59m59s999ms] offset 2h)": {{Labels: lbl("instance", "a"), V: 2}, {Labels: b, V: 2}, {Labels: c, V: 2}},
+		"count_over_time(cpu[23h59m59s999ms] offset 2h)":  {{Labels: lbl("instance", "a"), V: 288}, {Labels: b, V: 288}, {Labels: c, V: 5}},
 		// c is too sparse, and only a and c are old enough.
-		"count_over_time(cpu[14h] offset 12h)": {{Labels: lbl("instance", "a"), V: 100}, {Labels: c, V: 5}},
+		"count_over_time(cpu[13h59m59s999ms] offset 12h)": {{Labels: lbl("instance", "a"), V: 100}, {Labels: c, V: 5}},
 	}}
 	ev, err := alerting.Evaluate(context.Background(), f, anomalyRule("cpu", baseAnomaly()), evalAt, 5*time.Minute)
 	require.NoError(t, err)
@@ -115,36 +115,36 @@ func TestEvaluateQueries(t *testing.T) {
 			rule: anomalyRule(`sum by (job) (rate(x[5m]))`, baseAnomaly()),
 			instant: []string{
 				`sum by (job) (rate(x[5m]))`,
-				`avg_over_time((sum by (job) (rate(x[5m])))[1d:5m] offset 2h)`,
-				`stddev_over_time((sum by (job) (rate(x[5m])))[1d:5m] offset 2h)`,
-				`count_over_time((sum by (job) (rate(x[5m])))[1d:5m] offset 2h)`,
-				`count_over_time((sum by (job) (rate(x[5m])))[14h:5m] offset 12h)`,
+				`avg_over_time((sum by (job) (rate(x[5m])))[23h59m59s999ms:5m] offset 2h)`,
+				`stddev_over_time((sum by (job) (rate(x[5m])))[23h59m59s999ms:5m] offset 2h)`,
+				`count_over_time((sum by (job) (rate(x[5m])))[23h59m59s999ms:5m] offset 2h)`,
+				`count_over_time((sum by (job) (rate(x[5m])))[13h59m59s999ms:5m] offset 12h)`,
 			},
 		},
 		{
 			name:    "robust pulls at most MaxRobustPoints points per series",
 			rule:    anomalyRule("cpu", robust),
-			instant: []string{"cpu", "count_over_time(cpu[6d] offset 1d)"},
-			series:  []string{"(cpu)[1w:5m]"},
+			instant: []string{"cpu", "count_over_time(cpu[5d23h59m59s999ms] offset 1d)"},
+			series:  []string{"(cpu)[6d23h59m59s999ms:5m]"},
 		},
 		{
 			name: "seasonal: the same hour 1w and 2w back",
 			rule: anomalyRule("cpu", seasonal),
 			instant: []string{
 				"cpu",
-				"avg_over_time(cpu[1h] offset 6d23h30m)", "stddev_over_time(cpu[1h] offset 6d23h30m)", "count_over_time(cpu[1h] offset 6d23h30m)",
-				"avg_over_time(cpu[1h] offset 13d23h30m)", "stddev_over_time(cpu[1h] offset 13d23h30m)", "count_over_time(cpu[1h] offset 13d23h30m)",
-				"count_over_time(cpu[7d30m] offset 1w)",
+				"avg_over_time(cpu[59m59s999ms] offset 6d23h30m)", "stddev_over_time(cpu[59m59s999ms] offset 6d23h30m)", "count_over_time(cpu[59m59s999ms] offset 6d23h30m)",
+				"avg_over_time(cpu[59m59s999ms] offset 13d23h30m)", "stddev_over_time(cpu[59m59s999ms] offset 13d23h30m)", "count_over_time(cpu[59m59s999ms] offset 13d23h30m)",
+				"count_over_time(cpu[7d29m59s999ms] offset 1w)",
 			},
 		},
 		{
 			name: "smoothing reads the last points",
 			rule: anomalyRule("cpu", smooth),
 			instant: []string{
-				"avg_over_time(cpu[1d] offset 2h)", "stddev_over_time(cpu[1d] offset 2h)", "count_over_time(cpu[1d] offset 2h)",
-				"count_over_time(cpu[14h] offset 12h)",
+				"avg_over_time(cpu[23h59m59s999ms] offset 2h)", "stddev_over_time(cpu[23h59m59s999ms] offset 2h)", "count_over_time(cpu[23h59m59s999ms] offset 2h)",
+				"count_over_time(cpu[13h59m59s999ms] offset 12h)",
 			},
-			series: []string{"cpu[15m]"},
+			series: []string{"cpu[14m59s999ms]"},
 		},
 		{
 			name:    "threshold rule: one query",
@@ -177,10 +177,10 @@ func TestEvaluateRobustAndSmoothing(t *testing.T) {
 		pts = append(pts, promql.Point{T: evalAt.Add(time.Duration(i-100) * 5 * time.Minute), V: float64(10 + i%5)})
 	}
 	f := &fakeQuerier{
-		instant: map[string][]promql.Sample{"count_over_time(cpu[6d] offset 1d)": {{Labels: lbl("i", "a"), V: 10}}},
+		instant: map[string][]promql.Sample{"count_over_time(cpu[5d23h59m59s999ms] offset 1d)": {{Labels: lbl("i", "a"), V: 10}}},
 		series: map[string][]promql.Series{
-			"(cpu)[1w:5m]": {{Labels: lbl("__name__", "cpu", "i", "a"), Points: pts}},
-			"cpu[15m]":     {{Labels: lbl("__name__", "cpu", "i", "a"), Points: []promql.Point{{V: 100}, {V: 110}, {V: math.NaN()}, {V: 120}}}},
+			"(cpu)[6d23h59m59s999ms:5m]": {{Labels: lbl("__name__", "cpu", "i", "a"), Points: pts}},
+			"cpu[14m59s999ms]":     {{Labels: lbl("__name__", "cpu", "i", "a"), Points: []promql.Point{{V: 100}, {V: 110}, {V: math.NaN()}, {V: 120}}}},
 		},
 	}
 	ev, err := alerting.Evaluate(context.Background(), f, a, evalAt, time.Minute)

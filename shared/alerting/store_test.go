@@ -1,0 +1,179 @@
+package alerting_test
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sigmawatch/sigmawatch/shared/alerting"
+	"github.com/sigmawatch/sigmawatch/shared/anomaly"
+	"github.com/sigmawatch/sigmawatch/shared/backtest"
+	"github.com/sigmawatch/sigmawatch/shared/config"
+	"github.com/sigmawatch/sigmawatch/shared/promql"
+	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
+	"github.com/sigmawatch/sigmawatch/shared/rules"
+	"github.com/sigmawatch/sigmawatch/shared/testenv"
+)
+
+func clients(t *testing.T) (*remotewrite.Client, *promql.Client) {
+	t.Helper()
+	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
+	require.NoError(t, err)
+	q, err := promql.NewClient(prom.URL, http.DefaultTransport)
+	require.NoError(t, err)
+	return w, q
+}
+
+// TestStoreRoundTrip persists a tick's state in a real Prometheus and
+// restores it: every field survives, a retry of the same time does not see
+// its own writes, and the last-run mark finds retries and late retries.
+func TestStoreRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w, q := clients(t)
+	at := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+	interval := 5 * time.Minute
+	firing := alerting.AlertState{State: alerting.StateFiring, ActiveAt: at.Add(-20 * time.Minute), FiredAt: at.Add(-10 * time.Minute),
+		LastSentAt: at.Add(-10 * time.Minute), KeepFiringSince: at.Add(-5 * time.Minute), LastValue: 91.25, LastZ: -16.5}
+	pending := alerting.AlertState{State: alerting.StatePending, ActiveAt: at.Add(-1500 * time.Millisecond), LastValue: 3, LastZ: 4.5}
+	resolved := alerting.AlertState{State: alerting.StateInactive, ResolvedAt: at, LastValue: 1}
+	la, lb, lc, ld := lbl("instance", "a"), lbl("instance", "b"), lbl("instance", "c"), lbl("instance", "d")
+	obs := &alerting.Observed{Labels: la, Result: anomaly.Result{Status: anomaly.StatusOK, Z: -16.5}}
+	outs := []alerting.Outcome{
+		{Labels: la, Observed: obs, Prev: firing, Next: firing},
+		{Labels: lb, Prev: alerting.AlertState{State: alerting.StateInactive}, Next: pending},
+		{Labels: lc, Prev: firing, Next: resolved},
+		{Labels: ld, Next: alerting.AlertState{State: alerting.StateInactive, LastValue: math.NaN()}},
+	}
+	rule := rules.Rule{Alert: "CPU", Labels: map[string]string{"severity": "critical", "team": "{{ $labels.instance }}-team"}}
+	series := alerting.StateSeries(at, []alerting.RuleOutcomes{{Rule: "CPU", Anomaly: true, Outcomes: outs,
+		AlertLabels: func(o alerting.Outcome) map[string]string { return alerting.AlertLabels(rule, o.Labels, o.Next.LastValue) }}})
+	require.NoError(t, remotewrite.Validate(series))
+	require.NoError(t, w.Write(ctx, series))
+	require.NoError(t, w.Write(ctx, series), "a retry writing identical samples is accepted")
+
+	got, err := alerting.Restore(ctx, q, at.Add(interval), 2*interval)
+	require.NoError(t, err)
+	want := map[string]map[string]alerting.Stored{"CPU": {
+		alerting.Fingerprint(la): {Labels: la, State: firing},
+		alerting.Fingerprint(lb): {Labels: lb, State: pending},
+		alerting.Fingerprint(lc): {Labels: lc, State: resolved},
+	}}
+	require.Equal(t, want, got, "d was never active: nothing to store")
+
+	same, err := alerting.Restore(ctx, q, at, 2*interval)
+	require.NoError(t, err)
+	require.Empty(t, same, "a retry of at restores what was there before at")
+
+	gone, err := alerting.Restore(ctx, q, at.Add(3*interval), 2*interval)
+	require.NoError(t, err)
+	require.Empty(t, gone, "older than the lookback")
+
+	alerts, err := q.Query(ctx, `sigmawatch_alerts`, at)
+	require.NoError(t, err)
+	require.Len(t, alerts, 2)
+	for _, a := range alerts {
+		require.Equal(t, "critical", a.Labels["severity"])
+		require.Equal(t, a.Labels["instance"]+"-team", a.Labels["team"], "rule label templates are expanded")
+		require.Contains(t, []string{"firing", "pending"}, a.Labels["alertstate"])
+	}
+	z, err := q.Query(ctx, `sigmawatch_alert_zscore`, at)
+	require.NoError(t, err)
+	require.Len(t, z, 1)
+	require.InDelta(t, -16.5, z[0].V, 0)
+
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		done bool
+	}{
+		{"retry of the same time", at, true},
+		{"late retry of an earlier time", at.Add(-interval), true},
+		{"the next run", at.Add(interval), false},
+	} {
+		last, ok, err := alerting.LastRun(ctx, q, tc.at, 24*time.Hour)
+		require.NoError(t, err)
+		require.Equal(t, tc.done, ok, tc.name)
+		if ok {
+			require.True(t, at.Equal(last), "%s: %s", tc.name, last)
+		}
+	}
+}
+
+// TestEvaluateAgainstPrometheus runs the three baselines against a real
+// Prometheus and checks them against the backtest, which computes the same
+// maths over the raw points in memory: the deployed evaluation and the
+// backtest must agree.
+func TestEvaluateAgainstPrometheus(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w, q := clients(t)
+	end := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+	start := end.Add(-15 * 24 * time.Hour)
+	var pts []backtest.Point
+	rng := rand.New(rand.NewPCG(7, 7))
+	for ts := start; !ts.After(end); ts = ts.Add(5 * time.Minute) {
+		day := 2 * math.Pi * float64(ts.Sub(start)) / float64(24*time.Hour)
+		v := 100 + 20*math.Sin(day) + 3*rng.NormFloat64()
+		if ts.Equal(end) {
+			v = 190
+		}
+		pts = append(pts, backtest.Point{Time: ts, Value: v})
+	}
+	// In time slices, as a stock Prometheus wants them.
+	for i := 0; i < len(pts); i += 100 {
+		s := remotewrite.Series{Labels: []remotewrite.Label{{Name: "__name__", Value: "sw_eval"}, {Name: "instance", Value: "x"}}}
+		for _, p := range pts[i:min(i+100, len(pts))] {
+			s.Samples = append(s.Samples, remotewrite.Sample{T: p.Time.UnixMilli(), V: p.Value})
+		}
+		require.NoError(t, w.Write(ctx, []remotewrite.Series{s}))
+	}
+
+	for _, tc := range []struct {
+		method  rules.Method
+		window  time.Duration // the backtest's Baseline
+		tolRel  float64
+		seasons int
+	}{
+		{rules.MethodWindow, 2 * 24 * time.Hour, 1e-9, 0},
+		// The robust subquery may take one point more at its left edge.
+		{rules.MethodRobust, 7 * 24 * time.Hour, 1e-9, 0},
+		{rules.MethodSeasonal, alerting.SeasonalWindow, 1e-9, 2},
+	} {
+		t.Run(string(tc.method), func(t *testing.T) {
+			t.Parallel()
+			a := baseAnomaly()
+			a.Method, a.ExcludeRecent, a.MinHistory = tc.method, config.Duration(time.Hour), config.Duration(24*time.Hour)
+			a.Baseline = config.Duration(tc.window)
+			if tc.method == rules.MethodSeasonal {
+				a.Seasons, a.Baseline, a.ExcludeRecent = tc.seasons, config.Duration(time.Duration(tc.seasons)*7*24*time.Hour), 0
+			}
+			rule := anomalyRule("sw_eval", a)
+			ev, err := alerting.Evaluate(ctx, q, rule, end, 5*time.Minute)
+			require.NoError(t, err)
+			require.Len(t, ev.Series, 1)
+			got := ev.Series[0].Result
+			require.True(t, got.OK(), "%+v", got)
+
+			bt := backtest.Rule{Name: "x", Params: ev.Params, Baseline: tc.window, Gap: time.Duration(a.ExcludeRecent), MinHistory: 24 * time.Hour,
+				Timing: alerting.TimingFor(rule)}
+			if tc.method == rules.MethodSeasonal {
+				bt.Params.MinSeasons = tc.seasons
+			}
+			ticks, _, err := backtest.Run(pts, bt)
+			require.NoError(t, err)
+			want := ticks[len(ticks)-1].Result
+			require.True(t, want.OK())
+			require.InEpsilon(t, want.Center, got.Center, tc.tolRel, "centre")
+			require.InEpsilon(t, want.Spread, got.Spread, max(tc.tolRel, 1e-9), "spread")
+			require.InEpsilon(t, want.Z, got.Z, max(tc.tolRel*2, 1e-9), "z")
+			require.Greater(t, got.Z, 4.0, "the last point is a spike")
+		})
+	}
+}
