@@ -8,7 +8,7 @@ TEST_TIMEOUT ?= 45m
 FUZZTIME ?= 30s
 RIE := $(CURDIR)/.tools/bin/aws-lambda-rie
 
-.PHONY: all build build-local test deps vet verify-config demo bench fuzz lint fmt tidy-check clean \
+.PHONY: all build build-local test deps vet verify-config demo bench fuzz soak lint fmt tidy-check clean \
 	build-CollectFunction build-AlertFunction run-collect
 
 all: build
@@ -55,6 +55,11 @@ verify-config:
 
 run-collect:
 	$(GO) run ./functions/collect -dry-run -config infra/examples/collect.yaml
+
+## soak: the collect soak over more scheduled runs than make test's 200
+SOAK_RUNS ?= 1000
+soak:
+	SOAK_RUNS=$(SOAK_RUNS) $(GO) test -race -count=1 -timeout 60m -run 'TestSoak' -v ./functions/...
 
 ## bench: the benchmarks quoted in BENCHMARKS.md
 bench:

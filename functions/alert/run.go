@@ -100,6 +100,9 @@ func (h *handler) runOnce(ctx context.Context, at time.Time) (Summary, error) {
 	start := h.now()
 	at = at.UTC()
 	all := h.rules.Rules()
+	if dms, ok := alerting.DeadMansSwitchRule(h.rules.Settings); ok {
+		all = append(all, dms)
+	}
 	sum := Summary{ScheduledTime: at, Rules: len(all)}
 	defer func() {
 		sum.DurationMS = h.now().Sub(start).Milliseconds()

@@ -180,7 +180,7 @@ func TestEvaluateRobustAndSmoothing(t *testing.T) {
 		instant: map[string][]promql.Sample{"count_over_time(cpu[5d23h59m59s999ms] offset 1d)": {{Labels: lbl("i", "a"), V: 10}}},
 		series: map[string][]promql.Series{
 			"(cpu)[6d23h59m59s999ms:5m]": {{Labels: lbl("__name__", "cpu", "i", "a"), Points: pts}},
-			"cpu[14m59s999ms]":     {{Labels: lbl("__name__", "cpu", "i", "a"), Points: []promql.Point{{V: 100}, {V: 110}, {V: math.NaN()}, {V: 120}}}},
+			"cpu[14m59s999ms]":           {{Labels: lbl("__name__", "cpu", "i", "a"), Points: []promql.Point{{V: 100}, {V: 110}, {V: math.NaN()}, {V: 120}}}},
 		},
 	}
 	ev, err := alerting.Evaluate(context.Background(), f, a, evalAt, time.Minute)

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -181,7 +182,14 @@ func dedupe(series []remotewrite.Series) []remotewrite.Series {
 	seen := make(map[string]bool, len(series))
 	out := series[:0]
 	for _, s := range series {
-		k := fmt.Sprint(s.Labels)
+		var kb strings.Builder
+		for _, l := range s.Labels {
+			kb.WriteString(l.Name)
+			kb.WriteByte(0)
+			kb.WriteString(l.Value)
+			kb.WriteByte(0)
+		}
+		k := kb.String()
 		if seen[k] {
 			continue
 		}

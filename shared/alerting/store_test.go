@@ -53,7 +53,9 @@ func TestStoreRoundTrip(t *testing.T) {
 	}
 	rule := rules.Rule{Alert: "CPU", Labels: map[string]string{"severity": "critical", "team": "{{ $labels.instance }}-team"}}
 	series := alerting.StateSeries(at, []alerting.RuleOutcomes{{Rule: "CPU", Anomaly: true, Outcomes: outs,
-		AlertLabels: func(o alerting.Outcome) map[string]string { return alerting.AlertLabels(rule, o.Labels, o.Next.LastValue) }}})
+		AlertLabels: func(o alerting.Outcome) map[string]string {
+			return alerting.AlertLabels(rule, o.Labels, o.Next.LastValue)
+		}}})
 	require.NoError(t, remotewrite.Validate(series))
 	require.NoError(t, w.Write(ctx, series))
 	require.NoError(t, w.Write(ctx, series), "a retry writing identical samples is accepted")
@@ -142,7 +144,6 @@ func TestEvaluateAgainstPrometheus(t *testing.T) {
 		seasons int
 	}{
 		{rules.MethodWindow, 2 * 24 * time.Hour, 1e-9, 0},
-		// The robust subquery may take one point more at its left edge.
 		{rules.MethodRobust, 7 * 24 * time.Hour, 1e-9, 0},
 		{rules.MethodSeasonal, alerting.SeasonalWindow, 1e-9, 2},
 	} {
@@ -176,4 +177,46 @@ func TestEvaluateAgainstPrometheus(t *testing.T) {
 			require.Greater(t, got.Z, 4.0, "the last point is a spike")
 		})
 	}
+}
+
+// TestDeadMansSwitch evaluates the switch's rule against a real Prometheus:
+// nothing collected at all pages once; afterwards only the stale job does.
+func TestDeadMansSwitch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w, q := clients(t)
+	_, ok := alerting.DeadMansSwitchRule(rules.Settings{})
+	require.False(t, ok, "off unless configured")
+	s := rules.DefaultSettings()
+	s.DeadMansSwitch = &rules.DeadMansSwitch{MaxAge: config.Duration(30 * time.Minute), Alert: "CollectStale", Severity: "critical"}
+	rule, ok := alerting.DeadMansSwitchRule(s)
+	require.True(t, ok)
+	require.Equal(t, "critical", rule.Labels["severity"])
+	require.NotEmpty(t, rule.Annotations["summary"])
+	at := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+
+	ev, err := alerting.Evaluate(ctx, q, rule, at, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ev.Series, 1, "never collected: one alert")
+	require.Empty(t, ev.Series[0].Labels)
+
+	var series []remotewrite.Series
+	for _, j := range []struct {
+		job string
+		age time.Duration
+	}{{"stale", 2 * time.Hour}, {"fresh", 5 * time.Minute}} {
+		ts := at.Add(-j.age)
+		series = append(series, remotewrite.Series{
+			Labels:  []remotewrite.Label{{Name: "__name__", Value: alerting.CollectLastSuccessMetric}, {Name: "job", Value: j.job}},
+			Samples: []remotewrite.Sample{{T: ts.UnixMilli(), V: float64(ts.Unix())}},
+		})
+	}
+	require.NoError(t, w.Write(ctx, series))
+	ev, err = alerting.Evaluate(ctx, q, rule, at, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ev.Series, 1)
+	require.Equal(t, lbl("job", "stale"), ev.Series[0].Labels)
+	require.InDelta(t, 7200, ev.Series[0].Result.Value, 0, "the value is the age in seconds")
+	outs := alerting.Advance(ev, nil, at)
+	require.Equal(t, alerting.KindFiring, outs[0].Notification.Kind, "for 0: fires at once")
 }

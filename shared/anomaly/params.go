@@ -74,6 +74,21 @@ type Params struct {
 	// current value; 0 or 1 means the latest point alone.
 	SmoothingPoints int
 	Smoothing       Smoothing
+	// SpikeThreshold, when positive, also makes an inactive alert active
+	// when the latest single point (not smoothed) is at least this |z| from
+	// the baseline: smoothing keeps noise from paging, and this keeps it
+	// from hiding a spike too short to move the average. Zero is off.
+	SpikeThreshold float64
+	// SustainedPoints and SustainedThreshold, when both positive, add a
+	// second, longer average: the mean of the last SustainedPoints points
+	// is also scored against the baseline, and an |z| at or above
+	// SustainedThreshold makes the alert active. A shift that lasts (an
+	// hour at +3σ) is as much an incident as a short burst at +5σ, but one
+	// threshold cannot catch both without paging on every short burst.
+	// While active, the sustained z resolves below SustainedThreshold ×
+	// (resolve threshold / threshold), the same hysteresis as the main z.
+	SustainedPoints    int
+	SustainedThreshold float64
 }
 
 // DefaultParams returns the shipped defaults.
@@ -131,6 +146,15 @@ func (p Params) Validate() error {
 	if p.SmoothingPoints < 0 {
 		bad("smoothing_points", "must not be negative", p.SmoothingPoints)
 	}
+	if !finite(p.SpikeThreshold) || p.SpikeThreshold < 0 {
+		bad("spike_threshold", "must be a non-negative number", p.SpikeThreshold)
+	}
+	if p.SustainedPoints < 0 {
+		bad("sustained_points", "must not be negative", p.SustainedPoints)
+	}
+	if !finite(p.SustainedThreshold) || p.SustainedThreshold < 0 {
+		bad("sustained_threshold", "must be a non-negative number", p.SustainedThreshold)
+	}
 	switch p.Smoothing {
 	case SmoothingMean, SmoothingMedian, "":
 	default:
@@ -160,6 +184,49 @@ func (p Params) Anomalous(z float64, wasActive bool) bool {
 		limit = p.EffectiveResolveThreshold()
 	}
 	switch p.Direction {
+	case DirectionUp:
+		return z >= limit
+	case DirectionDown:
+		return -z >= limit
+	default:
+		return math.Abs(z) >= limit
+	}
+}
+
+// Spike reports whether the z of a single, unsmoothed point reaches the
+// spike threshold in the rule's direction; always false when it is off.
+func (p Params) Spike(z float64) bool {
+	if p.SpikeThreshold <= 0 || math.IsNaN(z) {
+		return false
+	}
+	switch p.Direction {
+	case DirectionUp:
+		return z >= p.SpikeThreshold
+	case DirectionDown:
+		return -z >= p.SpikeThreshold
+	default:
+		return math.Abs(z) >= p.SpikeThreshold
+	}
+}
+
+// SustainedOn reports whether the sustained check is configured.
+func (p Params) SustainedOn() bool { return p.SustainedPoints > 0 && p.SustainedThreshold > 0 }
+
+// Sustained decides on the z of the longer average (see SustainedPoints)
+// with the same hysteresis as Anomalous; always false when it is off.
+func (p Params) Sustained(z float64, wasActive bool) bool {
+	if !p.SustainedOn() || math.IsNaN(z) {
+		return false
+	}
+	limit := p.SustainedThreshold
+	if wasActive && p.Threshold > 0 {
+		limit *= p.EffectiveResolveThreshold() / p.Threshold
+	}
+	return beyond(z, limit, p.Direction)
+}
+
+func beyond(z, limit float64, d Direction) bool {
+	switch d {
 	case DirectionUp:
 		return z >= limit
 	case DirectionDown:

@@ -44,7 +44,24 @@ type Rule struct {
 	// how long one season is. Zero means Seasons and Week.
 	Seasons int
 	Season  time.Duration
+	// Confirm, when set, is a second baseline scored with the same
+	// threshold, floors and smoothing (see Confirm).
+	Confirm *Confirm
 	Timing  alerting.Timing
+}
+
+// Confirm is a second baseline for one rule. By default a point is
+// anomalous only when it is anomalous against both baselines (the second
+// confirms the first, which suppresses what one of them knows is normal,
+// such as a nightly job seen at the same time yesterday); with Any it is
+// anomalous against either (the second catches what the first absorbs,
+// such as a level shift that a short window sees and a long one does not).
+type Confirm struct {
+	Method   anomaly.Method
+	Baseline time.Duration
+	Seasons  int
+	Season   time.Duration
+	Any      bool
 }
 
 // Validate reports every invalid field.
@@ -153,16 +170,22 @@ func RunFrom(points []Point, r Rule, from time.Time) ([]Tick, Summary, error) {
 }
 
 // evaluator holds what one series needs between ticks: the points seen so
-// far, the bounds of the sliding baseline window, that window kept sorted
-// for the robust method, and the alert state.
+// far, the sliding baseline windows and the alert state.
 type evaluator struct {
-	r      Rule
-	times  []time.Time
-	values []float64
-	lo, hi int       // baseline window is values[lo:hi]
+	r       Rule
+	times   []time.Time
+	values  []float64
+	main    window
+	confirm window
+	state   alerting.AlertState
+	key     alerting.Key
+}
+
+// window is a trailing baseline window sliding over the evaluator's
+// points: values[lo:hi], kept sorted too for the robust method.
+type window struct {
+	lo, hi int
 	sorted []float64 // finite values of the window, ascending (robust only)
-	state  alerting.AlertState
-	key    alerting.Key
 }
 
 func newEvaluator(r Rule, capacity int) *evaluator {
@@ -184,23 +207,57 @@ func (e *evaluator) observe(p Point) Tick {
 	e.remember(p)
 	t := len(e.values) - 1
 	at := p.Time
+	pr := e.r.Params
 
 	tick := Tick{Time: at}
-	cur, ok := anomaly.Current(e.values[max(0, t+1-max(e.r.Params.SmoothingPoints, 1)):], e.r.Params.SmoothingPoints, e.r.Params.Smoothing)
-	b := e.baseline(at)
-	if at.Sub(e.times[0]) < e.r.MinHistory {
-		// Too young: force insufficient data whatever the point count.
-		b = anomaly.Baseline{}
+	cur, ok := anomaly.Current(e.values[max(0, t+1-max(pr.SmoothingPoints, 1)):], pr.SmoothingPoints, pr.Smoothing)
+	young := at.Sub(e.times[0]) < e.r.MinHistory
+	b := anomaly.Baseline{}
+	if !young {
+		// Too young: insufficient data whatever the point count.
+		b = e.baseline(&e.main, at, pr.Method, e.r.Baseline, e.r.Gap, e.r.Seasons, e.r.Season)
 	}
 	if ok {
-		tick.Result = e.r.Params.Score(cur, b)
+		tick.Result = pr.Score(cur, b)
 	} else {
 		tick.Missing = true
 		tick.Result = anomaly.Result{Status: anomaly.StatusInsufficientData, Value: cur}
 	}
+	active := e.state.State.Active()
+	holds := tick.Result.OK() && pr.Anomalous(tick.Result.Z, active)
+	if !holds && !active && tick.Result.OK() && pr.SpikeThreshold > 0 {
+		// One point far out fires even when smoothing has diluted it.
+		raw := pr.Score(e.values[t], b)
+		holds = raw.OK() && pr.Spike(raw.Z)
+	}
+	if !holds && tick.Result.OK() && pr.SustainedOn() {
+		if long, ok := anomaly.Current(e.values[max(0, t+1-pr.SustainedPoints):], pr.SustainedPoints, anomaly.SmoothingMean); ok {
+			sr := pr.Score(long, b)
+			holds = sr.OK() && pr.Sustained(sr.Z, active)
+		}
+	}
+	if c := e.r.Confirm; c != nil && tick.Result.OK() {
+		cb := anomaly.Baseline{}
+		if !young {
+			cb = e.baseline(&e.confirm, at, c.Method, c.Baseline, e.r.Gap, c.Seasons, c.Season)
+		}
+		cp := pr
+		cp.Method = c.Method
+		cr := cp.Score(cur, cb)
+		// Without a second baseline yet (a seasonal one needs its seasons)
+		// the first decides alone.
+		if cr.OK() {
+			second := cp.Anomalous(cr.Z, active)
+			if c.Any {
+				holds = holds || second
+			} else {
+				holds = holds && second
+			}
+		}
+	}
 	obs := alerting.Observation{
 		Missing: tick.Missing,
-		Holds:   tick.Result.OK() && e.r.Params.Anomalous(tick.Result.Z, e.state.State.Active()),
+		Holds:   holds,
 		Value:   tick.Result.Value,
 		Z:       tick.Result.Z,
 	}
@@ -210,41 +267,41 @@ func (e *evaluator) observe(p Point) Tick {
 	return tick
 }
 
-// baseline slides the window to (at-gap-baseline, at-gap] (PromQL's range
-// semantics: left-open, right-closed) over the points seen so far.
-func (e *evaluator) baseline(at time.Time) anomaly.Baseline {
-	if e.r.Params.Method == anomaly.MethodSeasonal {
-		return e.seasonal(at)
+// baseline slides w to (at-gap-length, at-gap] (PromQL's range semantics:
+// left-open, right-closed) over the points seen so far, or for the
+// seasonal method gathers the earlier seasons.
+func (e *evaluator) baseline(w *window, at time.Time, method anomaly.Method, length, gap time.Duration, seasons int, season time.Duration) anomaly.Baseline {
+	if method == anomaly.MethodSeasonal {
+		return e.seasonal(at, length, seasons, season)
 	}
-	end := at.Add(-e.r.Gap)
-	start := end.Add(-e.r.Baseline)
-	robust := e.r.Params.Method == anomaly.MethodRobust
-	for e.hi < len(e.values) && !e.times[e.hi].After(end) {
-		if robust && finite(e.values[e.hi]) {
-			i, _ := slices.BinarySearch(e.sorted, e.values[e.hi])
-			e.sorted = slices.Insert(e.sorted, i, e.values[e.hi])
+	end := at.Add(-gap)
+	start := end.Add(-length)
+	robust := method == anomaly.MethodRobust
+	for w.hi < len(e.values) && !e.times[w.hi].After(end) {
+		if robust && finite(e.values[w.hi]) {
+			i, _ := slices.BinarySearch(w.sorted, e.values[w.hi])
+			w.sorted = slices.Insert(w.sorted, i, e.values[w.hi])
 		}
-		e.hi++
+		w.hi++
 	}
-	for e.lo < e.hi && !e.times[e.lo].After(start) {
-		if robust && finite(e.values[e.lo]) {
-			i, _ := slices.BinarySearch(e.sorted, e.values[e.lo])
-			e.sorted = slices.Delete(e.sorted, i, i+1)
+	for w.lo < w.hi && !e.times[w.lo].After(start) {
+		if robust && finite(e.values[w.lo]) {
+			i, _ := slices.BinarySearch(w.sorted, e.values[w.lo])
+			w.sorted = slices.Delete(w.sorted, i, i+1)
 		}
-		e.lo++
+		w.lo++
 	}
 	if robust {
-		return anomaly.RobustFromSorted(e.sorted)
+		return anomaly.RobustFromSorted(w.sorted)
 	}
-	return anomaly.WindowBaseline(e.values[e.lo:e.hi])
+	return anomaly.WindowBaseline(e.values[w.lo:w.hi])
 }
 
 // seasonal takes, for each of the earlier seasons, the points in
-// (at-k·season-baseline/2, at-k·season+baseline/2]: the same time of the
-// week (or day), centred, so a daily ramp is compared with the same ramp.
-func (e *evaluator) seasonal(at time.Time) anomaly.Baseline {
-	half := e.r.Baseline / 2
-	n, season := e.r.Seasons, e.r.Season
+// (at-k·season-length/2, at-k·season+length/2]: the same time of the week
+// (or day), centred, so a daily ramp is compared with the same ramp.
+func (e *evaluator) seasonal(at time.Time, length time.Duration, n int, season time.Duration) anomaly.Baseline {
+	half := length / 2
 	if n == 0 {
 		n = Seasons
 	}

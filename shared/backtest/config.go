@@ -24,6 +24,7 @@ func RuleFromConfig(r rules.Rule, s rules.Settings) (Rule, error) {
 	}
 	a := r.Anomaly
 	p := alerting.ParamsFor(r)
+	p.SustainedPoints, p.SustainedThreshold = a.SustainedPoints, a.SustainedThreshold
 	if a.ResolveThreshold == 0 && s.ResolveRatio > 0 {
 		// A File built in code may leave it unset; Load never does.
 		p.ResolveThreshold = a.Threshold * s.ResolveRatio

@@ -15,9 +15,16 @@ import (
 // something with a number (`cpu > 90`, `0.5 >= ratio`), normalised so the
 // series is on the left.
 type Comparison struct {
-	Op    string // one of > >= < <= == !=
+	// Op is one of > >= < <= == !=, or OpPresent.
+	Op    string
 	Value float64
 }
+
+// OpPresent is the condition of a threshold rule read from Prometheus,
+// which applies the comparison itself: the condition holds wherever the
+// query returns the series, and a step without it does not hold (it is not
+// missing data), as in Prometheus.
+const OpPresent = "present"
 
 // ParseComparison reads the top-level comparison of a threshold rule's expr.
 // A CSV file holds the series itself, so only a comparison of the series
@@ -69,6 +76,8 @@ func (c Comparison) Holds(v float64) bool {
 		return v == c.Value
 	case "!=":
 		return !math.IsNaN(v) && v != c.Value
+	case OpPresent:
+		return finite(v)
 	}
 	return false
 }
@@ -90,7 +99,7 @@ func RunThreshold(points []Point, c Comparison, name, fingerprint string, tm ale
 		}
 		t := Tick{Time: p.Time, Result: anomaly.Result{Status: anomaly.StatusOK, Value: p.Value, Center: c.Value}}
 		obs := alerting.Observation{Value: p.Value}
-		if finite(p.Value) {
+		if finite(p.Value) || c.Op == OpPresent {
 			obs.Holds = c.Holds(p.Value)
 		} else {
 			t.Missing = true

@@ -96,7 +96,7 @@ func NewClient(baseURL string, rt http.RoundTripper, opts ...Option) (*Client, e
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	ac, err := api.NewClient(api.Config{Address: u.String(), RoundTripper: rt})
+	ac, err := api.NewClient(api.Config{Address: u.String(), RoundTripper: retryTransport{rt: rt, sleep: sleepContext}})
 	if err != nil {
 		return nil, fmt.Errorf("prometheus client for %s: %w", u.Host, err)
 	}

@@ -41,7 +41,11 @@
 // at the baseline; less history is insufficient data); min_stddev and
 // min_relative_stddev (σ floors, default 0 and 0.05 × |level|; both 0 is an
 // error); smoothing (points averaged for the current value, default 1);
-// exclude_recent (a gap between the baseline and now, default 0).
+// exclude_recent (a gap between the baseline and now, default 0);
+// sustained_points and sustained_threshold (off by default: a second,
+// longer average of the last sustained_points points that fires at its own,
+// lower |z|, for shifts that last rather than burst; set both or neither,
+// sustained_points > smoothing).
 // After Load every field holds its effective value. The defaults are
 // constants (Default*) meant to be tuned; tests of behaviour set their own.
 package rules

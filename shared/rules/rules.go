@@ -38,9 +38,11 @@ const (
 	DefaultSeasons           = 3
 	// Season is the seasonal period: the same time 1w, 2w, … back.
 	Season = config.Duration(7 * 24 * time.Hour)
-	// MaxSeasons and MaxSmoothing bound what one rule may ask of Prometheus.
-	MaxSeasons   = 12
-	MaxSmoothing = 60
+	// MaxSeasons, MaxSmoothing and MaxSustainedPoints bound what one rule
+	// may ask of Prometheus.
+	MaxSeasons         = 12
+	MaxSmoothing       = 60
+	MaxSustainedPoints = 288
 )
 
 // Method is how the baseline of an anomaly rule is computed.
@@ -154,6 +156,13 @@ type Anomaly struct {
 	// ExcludeRecent leaves this much time between the baseline and now, so an
 	// ongoing anomaly does not pull its own baseline.
 	ExcludeRecent config.Duration `yaml:"exclude_recent"`
+	// SustainedPoints and SustainedThreshold add a second, longer average:
+	// the mean of the last SustainedPoints points is scored against the same
+	// baseline and fires at |z| >= SustainedThreshold, so a shift that lasts
+	// is caught at a lower |z| than a short burst. Off (0) by default; set
+	// both or neither.
+	SustainedPoints    int     `yaml:"sustained_points"`
+	SustainedThreshold float64 `yaml:"sustained_threshold"`
 }
 
 // DefaultSettings returns the settings of a file without a settings block.

@@ -89,6 +89,8 @@ func TestEffectiveValues(t *testing.T) {
 	robust := byName["RDSWriteLatency"].Anomaly
 	require.Equal(t, 0.0, robust.MinRelativeStddev, "explicit zero is kept, not defaulted")
 	require.Equal(t, 3.0, robust.ResolveThreshold)
+	require.Equal(t, 18, robust.SustainedPoints)
+	require.Equal(t, 1.5, robust.SustainedThreshold)
 
 	seasonal := byName["SQSSeasonal"].Anomaly
 	require.Equal(t, 2, seasonal.Seasons)

@@ -230,6 +230,16 @@ func validateAnomaly(p *problems, path string, a *Anomaly) {
 	if a.Smoothing < 1 || a.Smoothing > MaxSmoothing {
 		p.add(path+".smoothing", "must be between 1 and %d points (got %d)", MaxSmoothing, a.Smoothing)
 	}
+	switch {
+	case a.SustainedPoints < 0 || a.SustainedPoints > MaxSustainedPoints:
+		p.add(path+".sustained_points", "must be between 0 (off) and %d points (got %d)", MaxSustainedPoints, a.SustainedPoints)
+	case !finite(a.SustainedThreshold) || a.SustainedThreshold < 0:
+		p.add(path+".sustained_threshold", "must be >= 0 (got %v)", a.SustainedThreshold)
+	case (a.SustainedPoints == 0) != (a.SustainedThreshold == 0):
+		p.add(path, "sustained_points and sustained_threshold go together: set both or neither (got %d and %v)", a.SustainedPoints, a.SustainedThreshold)
+	case a.SustainedPoints != 0 && a.SustainedPoints <= a.Smoothing:
+		p.add(path+".sustained_points", "must be more than smoothing (%d): it is the longer average (got %d)", a.Smoothing, a.SustainedPoints)
+	}
 	if a.ExcludeRecent < 0 {
 		p.add(path+".exclude_recent", "must be >= 0 (got %s)", a.ExcludeRecent)
 	} else if a.Baseline > 0 && a.ExcludeRecent >= a.Baseline {

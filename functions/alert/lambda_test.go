@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sigmawatch/sigmawatch/shared/notify"
+	"github.com/sigmawatch/sigmawatch/shared/promql"
+	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
+	"github.com/sigmawatch/sigmawatch/shared/rules"
+	"github.com/sigmawatch/sigmawatch/shared/testenv"
+)
+
+const thresholdRules = `
+settings:
+  interval: 5m
+groups:
+  - name: probe
+    rules:
+      - alert: AlwaysOn
+        expr: vector(1) > 0
+        labels: {severity: warning}
+        annotations: {summary: "the probe fires"}
+`
+
+// TestLambdaEventShapes runs the built bootstrap under the Runtime Interface
+// Emulator with the Scheduler input and the classic scheduled-rule event:
+// each scheduled time reaches runOnce, the state is stamped there, and the
+// first run publishes to the real (moto) topic.
+func TestLambdaEventShapes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	cfg, err := moto.AWSConfig(ctx)
+	require.NoError(t, err)
+	topicARN, queueURL := topicWithQueue(t, cfg)
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(thresholdRules), 0o600))
+	bootstrap := testenv.BuildBootstrap(t, "./functions/alert")
+	rie := testenv.StartEmulator(t, bootstrap, append(moto.Env(),
+		"SIGMAWATCH_CONFIG="+path,
+		"SIGMAWATCH_PROMETHEUS_URL="+prom.URL,
+		"SIGMAWATCH_REMOTE_WRITE_URL="+prom.RemoteWriteURL,
+		"SIGMAWATCH_SNS_TOPIC_ARN="+topicARN,
+	)...)
+
+	base := time.Now().UTC().Truncate(time.Minute)
+	t1, t2 := base.Add(-10*time.Minute), base.Add(-5*time.Minute)
+	q, err := promql.NewClient(prom.URL, http.DefaultTransport)
+	require.NoError(t, err)
+	for _, ev := range []struct {
+		name, event string
+		at          time.Time
+		firing      int
+	}{
+		{"scheduler input", fmt.Sprintf(`{"time":%q}`, t1.Format(time.RFC3339)), t1, 1},
+		{"classic scheduled event", fmt.Sprintf(`{"version":"0","id":"e1","detail-type":"Scheduled Event","source":"aws.events","account":"123456789012","time":%q,"region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/r"],"detail":{}}`, t2.Format(time.RFC3339)), t2, 1},
+	} {
+		body, err := rie.Invoke(ctx, []byte(ev.event))
+		require.NoError(t, err, "%s: %s\n%s", ev.name, body, rie.Output())
+		var sum Summary
+		require.NoError(t, json.Unmarshal(body, &sum), string(body))
+		require.True(t, ev.at.Equal(sum.ScheduledTime), "%s: runOnce saw %s", ev.name, sum.ScheduledTime)
+		require.Equal(t, ev.firing, sum.Firing, ev.name)
+		got, err := q.Query(ctx, `sigmawatch_alert_last_run_timestamp_seconds`, ev.at)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		require.InDelta(t, float64(ev.at.Unix()), got[0].V, 0, "%s: stamped at the scheduled time", ev.name)
+	}
+	msgs := drain(t, sqs.NewFromConfig(cfg), queueURL)
+	require.Len(t, msgs, 1, "fired once, not repeated within repeat_interval")
+	require.Equal(t, "firing", msgs[0].Status)
+	require.Equal(t, "AlwaysOn", msgs[0].Alertname)
+
+	// A retry of the first time, after the second ran, does nothing.
+	body, err := rie.Invoke(ctx, []byte(fmt.Sprintf(`{"time":%q}`, t1.Format(time.RFC3339))))
+	require.NoError(t, err, string(body))
+	require.Contains(t, string(body), `"skipped":true`)
+
+	body, err = rie.Invoke(ctx, []byte(`{"time":"<aws.scheduler.scheduled-time>"}`))
+	require.Error(t, err)
+	require.Contains(t, string(body), "is not RFC 3339")
+}
+
+// TestCLI runs the built binary: -verify-config, the required environment,
+// and -dry-run, which prints the notification and the state instead of
+// publishing and writing.
+func TestCLI(t *testing.T) {
+	t.Parallel()
+	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(thresholdRules), 0o600))
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("groups:\n  - name: g\n    rules:\n      - alert: X\n        expr: 'up >'\n"), 0o600))
+	bootstrap := testenv.BuildBootstrap(t, "./functions/alert")
+	run := func(env []string, args ...string) (string, error) {
+		cmd := exec.Command(bootstrap, args...)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x"}, env...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		return out.String(), err
+	}
+
+	out, err := run(nil, "-verify-config", "-config", path)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "ok (1 rules)")
+	out, err = run(nil, "-verify-config", "-config", bad)
+	require.Error(t, err)
+	require.Contains(t, out, "groups[0].rules[0] (X).expr")
+
+	out, err = run(nil, "-config", path)
+	require.Error(t, err)
+	for _, v := range []string{"SIGMAWATCH_PROMETHEUS_URL", "SIGMAWATCH_REMOTE_WRITE_URL", "SIGMAWATCH_SNS_TOPIC_ARN"} {
+		require.Contains(t, out, v+": required")
+	}
+
+	at := time.Now().UTC().Truncate(time.Minute).Add(-5 * time.Minute)
+	out, err = run([]string{"SIGMAWATCH_PROMETHEUS_URL=" + prom.URL}, "-dry-run", "-config", path, "-at", at.Format(time.RFC3339))
+	require.NoError(t, err, out)
+	require.Contains(t, out, "Subject: [FIRING] AlwaysOn")
+	require.Contains(t, out, "Notification ID: ")
+	require.Contains(t, out, `sigmawatch_alerts{alertname="AlwaysOn",alertstate="firing",severity="warning"} 1`)
+	require.Contains(t, out, `"notifications_sent":1`)
+	q, err := promql.NewClient(prom.URL, http.DefaultTransport)
+	require.NoError(t, err)
+	stored, err := q.Query(context.Background(), `count({__name__=~"sigmawatch_.+"})`, at)
+	require.NoError(t, err)
+	require.Empty(t, stored, "-dry-run writes nothing")
+	require.False(t, strings.Contains(out, `"level":"ERROR"`), out)
+}
+
+// TestAlertmanagerSinkWiring runs runOnce with the optional second sink
+// pointed at the Debian Alertmanager: the firing alert is visible through
+// its API with the rule's labels and annotations.
+func TestAlertmanagerSinkWiring(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	am := testenv.StartAlertmanager(t)
+	file, err := rules.Load([]byte(thresholdRules))
+	require.NoError(t, err)
+	q, err := promql.NewClient(prom.URL, http.DefaultTransport)
+	require.NoError(t, err)
+	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
+	require.NoError(t, err)
+	sink, err := notify.NewAlertmanager(am.URL, nil)
+	require.NoError(t, err)
+	var printed bytes.Buffer
+	h := &handler{rules: file, log: slog.New(slog.DiscardHandler), query: q, write: w, publish: notify.NewText(&printed),
+		sink: sink, externalURL: "http://prom.example", now: time.Now}
+	at := time.Now().UTC().Truncate(time.Minute)
+	sum, err := h.runOnce(ctx, at)
+	require.NoError(t, err)
+	require.Equal(t, 1, sum.Notifications)
+
+	resp, err := http.Get(am.URL + "/api/v2/alerts")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var alerts []struct {
+		Labels       map[string]string `json:"labels"`
+		Annotations  map[string]string `json:"annotations"`
+		GeneratorURL string            `json:"generatorURL"`
+		StartsAt     time.Time         `json:"startsAt"`
+		EndsAt       time.Time         `json:"endsAt"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&alerts))
+	require.Len(t, alerts, 1)
+	require.Equal(t, map[string]string{"alertname": "AlwaysOn", "severity": "warning"}, alerts[0].Labels)
+	require.Equal(t, "the probe fires", alerts[0].Annotations["summary"])
+	require.True(t, strings.HasPrefix(alerts[0].GeneratorURL, "http://prom.example/graph?"), alerts[0].GeneratorURL)
+	require.True(t, at.Equal(alerts[0].StartsAt))
+	require.True(t, at.Add(20*time.Minute).Equal(alerts[0].EndsAt), "valid for four intervals, renewed every run")
+}

@@ -1,0 +1,586 @@
+package backtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sigmawatch/sigmawatch/shared/alerting"
+	"github.com/sigmawatch/sigmawatch/shared/chart"
+	"github.com/sigmawatch/sigmawatch/shared/promql"
+	"github.com/sigmawatch/sigmawatch/shared/rules"
+)
+
+// Querier is the range query the Prometheus mode needs; *promql.Client
+// implements it.
+type Querier interface {
+	QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) ([]promql.Series, error)
+}
+
+// CLIOptions are the flags of
+// `alert -backtest -config RULES [-rule NAME] (-csv DIR | -from RFC3339 -to RFC3339) -out DIR`.
+type CLIOptions struct {
+	// Config is the rules file (-config).
+	Config string
+	// Rule restricts the run to the rules with this alert name (-rule); empty
+	// runs every rule of the file.
+	Rule string
+	// CSVDir (-csv) selects the CSV mode: every *.csv under it is a series.
+	CSVDir string
+	// From and To (-from, -to) select the Prometheus mode: ticks every
+	// settings.interval in [From, To].
+	From, To time.Time
+	// Out (-out) is where the CSV results and PNG charts go.
+	Out string
+	// Querier runs the range queries of the Prometheus mode (unused in the
+	// CSV mode).
+	Querier Querier
+}
+
+// Validate reports every problem with the options, named as the flags.
+func (o CLIOptions) Validate() error {
+	var errs []error
+	if o.Config == "" {
+		errs = append(errs, errors.New("-config: required"))
+	}
+	if o.Out == "" {
+		errs = append(errs, errors.New("-out: required"))
+	}
+	prom := !o.From.IsZero() || !o.To.IsZero()
+	switch {
+	case o.CSVDir != "" && prom:
+		errs = append(errs, errors.New("-csv and -from/-to: give one source, not both"))
+	case o.CSVDir == "" && !prom:
+		errs = append(errs, errors.New("-csv DIR or -from and -to: a source is required"))
+	case prom:
+		if o.From.IsZero() || o.To.IsZero() {
+			errs = append(errs, errors.New("-from and -to: both are required"))
+		} else if !o.To.After(o.From) {
+			errs = append(errs, fmt.Errorf("-to: must be after -from (got %s .. %s)", o.From.Format(time.RFC3339), o.To.Format(time.RFC3339)))
+		}
+		if o.Querier == nil {
+			errs = append(errs, errors.New("-from/-to: a Prometheus querier is required (SIGMAWATCH_PROMETHEUS_URL)"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SeriesResult is the backtest of one rule over one series.
+type SeriesResult struct {
+	Rule string
+	// Series names the series: the CSV file's path relative to -csv, or
+	// the series' labels in the Prometheus mode.
+	Series string
+	// CSV and PNG are the files written.
+	CSV, PNG string
+	Summary
+	// Events are the ticks where something happened: pending, firing,
+	// repeat, resolved.
+	Events []Event
+	// FiringAtEnd: still firing at the last tick.
+	FiringAtEnd bool
+}
+
+// Event is one state change or notification of a backtest.
+type Event struct {
+	At    time.Time
+	Kind  string // pending, firing, repeat, resolved
+	Value float64
+	Z     float64
+}
+
+// RunCLI is `alert -backtest`: it loads the rules file, runs every rule (or
+// the ones named by -rule) over history exactly as the deployed function
+// evaluates it — same detector, same state machine, no look-ahead — and
+// writes, per rule and series, a CSV (timestamp,value,anomaly_score, the
+// score 1 at the ticks where the alert goes firing) and a PNG chart, then
+// prints a report to stdout: when each series went pending, fired and
+// resolved, the notifications it would have sent, and totals.
+//
+// CSV mode (-csv DIR): every *.csv under DIR (`timestamp,value`) is one
+// series, one tick per row. Outputs mirror the input: `<out>/<relpath>` and
+// `<out>/<relpath>.png` when one rule runs, `<out>/<rule>/<relpath>…` when
+// several do. A chart is written for every series, fired or not: a quiet
+// chart is the evidence that the rule would not have paged.
+//
+// Prometheus mode (-from, -to): the rule's expr is read with range queries
+// at settings.interval over [from − look-back, to], where the look-back is
+// the baseline (or the seasons) plus min_history, so the first tick has the
+// history a deployed function would find; ticks are every interval in
+// [from, to]. Outputs: `<out>/<rule>/<fingerprint>.{csv,png}`. The range
+// query samples the series at each step, so a baseline is computed over
+// step-spaced values rather than over the raw samples avg_over_time sees;
+// for series scraped or collected at the interval the two agree.
+//
+// Threshold rules (no anomaly block) replay their condition: in the CSV
+// mode only an expr that compares the series with a number (`x > 90`) can
+// be replayed, anything else is skipped with a message; in the Prometheus
+// mode the condition holds at a step where the expr returns the series, as
+// in Prometheus.
+func RunCLI(ctx context.Context, opts CLIOptions, stdout io.Writer) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	f, err := rules.LoadFile(opts.Config)
+	if err != nil {
+		return err
+	}
+	selected := selectRules(f.Rules(), opts.Rule)
+	if len(selected) == 0 {
+		if opts.Rule != "" {
+			return fmt.Errorf("-rule %s: no such rule in %s", opts.Rule, opts.Config)
+		}
+		return fmt.Errorf("%s: no rules", opts.Config)
+	}
+	dirs := ruleDirs(selected)
+	var (
+		results []SeriesResult
+		errs    []error
+	)
+	for i, r := range selected {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		out := opts.Out
+		if opts.CSVDir == "" || len(selected) > 1 {
+			out = filepath.Join(opts.Out, dirs[i])
+		}
+		var (
+			res []SeriesResult
+			err error
+		)
+		if opts.CSVDir != "" {
+			res, err = runCSVRule(ctx, r, f.Settings, opts.CSVDir, out, stdout)
+		} else {
+			res, err = runPromRule(ctx, opts.Querier, r, f.Settings, opts.From, opts.To, out)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rule %s: %w", r.Alert, err))
+		}
+		results = append(results, res...)
+	}
+	if err := Report(stdout, results); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func selectRules(all []rules.Rule, name string) []rules.Rule {
+	if name == "" {
+		return all
+	}
+	var out []rules.Rule
+	for _, r := range all {
+		if r.Alert == name {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ruleDirs names each rule's output folder: its alert name, or
+// group.alert when two groups use the same alert name.
+func ruleDirs(rs []rules.Rule) []string {
+	count := map[string]int{}
+	for _, r := range rs {
+		count[r.Alert]++
+	}
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Alert
+		if count[r.Alert] > 1 {
+			out[i] = safeName(r.Group) + "." + r.Alert
+		}
+	}
+	return out
+}
+
+// safeName keeps a group name usable as a folder name.
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == 0 {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// replay is one series of one rule ready to run.
+type replay struct {
+	name, fingerprint string
+	points            []Point
+	from              time.Time
+}
+
+// evaluate runs r (anomaly or threshold) over one series.
+func evaluate(r rules.Rule, s rules.Settings, cmp *Comparison, rp replay) ([]Tick, Summary, Rule, error) {
+	if r.Anomaly == nil {
+		tm := alerting.TimingFor(r)
+		if tm.RepeatInterval == 0 {
+			tm.RepeatInterval = time.Duration(s.RepeatInterval)
+		}
+		ticks, sum := RunThreshold(rp.points, *cmp, r.Alert, rp.fingerprint, tm, rp.from)
+		return ticks, sum, Rule{}, nil
+	}
+	br, err := RuleFromConfig(r, s)
+	if err != nil {
+		return nil, Summary{}, Rule{}, err
+	}
+	br.Fingerprint = rp.fingerprint
+	ticks, sum, err := RunFrom(rp.points, br, rp.from)
+	return ticks, sum, br, err
+}
+
+func runCSVRule(ctx context.Context, r rules.Rule, s rules.Settings, in, out string, stdout io.Writer) ([]SeriesResult, error) {
+	var cmp *Comparison
+	if r.Anomaly == nil {
+		c, err := ParseComparison(r.Expr)
+		if err != nil {
+			// Not an error of the run: the rule cannot be replayed on a file.
+			fmt.Fprintf(stdout, "rule %s: skipped: a threshold rule can be replayed on CSV files only when its expr compares the series with a number (%v)\n", r.Alert, err)
+			return nil, nil
+		}
+		cmp = &c
+	} else if _, err := RuleFromConfig(r, s); err != nil {
+		return nil, err
+	}
+	rels, err := csvFiles(in)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		results []SeriesResult
+		errs    []error
+	)
+	for _, rel := range rels {
+		if err := ctx.Err(); err != nil {
+			return results, err
+		}
+		res, err := runCSVFile(r, s, cmp, in, out, rel)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		results = append(results, res)
+	}
+	return results, errors.Join(errs...)
+}
+
+func csvFiles(in string) ([]string, error) {
+	var rels []string
+	err := filepath.WalkDir(in, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.EqualFold(filepath.Ext(path), ".csv") {
+			rel, err := filepath.Rel(in, path)
+			if err != nil {
+				return err
+			}
+			rels = append(rels, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("walk %s: %w", in, err)
+	}
+	if len(rels) == 0 {
+		return nil, fmt.Errorf("%s: no .csv files", in)
+	}
+	slices.Sort(rels)
+	return rels, nil
+}
+
+func runCSVFile(r rules.Rule, s rules.Settings, cmp *Comparison, in, out, rel string) (SeriesResult, error) {
+	name := filepath.ToSlash(rel)
+	f, err := os.Open(filepath.Join(in, rel))
+	if err != nil {
+		return SeriesResult{}, fmt.Errorf("%s: %w", name, err)
+	}
+	recs, err := ReadCSV(f)
+	_ = f.Close() // read-only: a close error cannot lose data
+	if err != nil {
+		return SeriesResult{}, fmt.Errorf("%s: %w", name, err)
+	}
+	rp := replay{name: name, fingerprint: name, points: Points(recs)}
+	return finish(r, s, cmp, rp, recs, filepath.Join(out, rel))
+}
+
+// finish evaluates one series and writes its CSV and PNG at base (the CSV)
+// and base+".png".
+func finish(r rules.Rule, s rules.Settings, cmp *Comparison, rp replay, recs []Record, base string) (SeriesResult, error) {
+	ticks, sum, br, err := evaluate(r, s, cmp, rp)
+	if err != nil {
+		return SeriesResult{}, fmt.Errorf("%s: %w", rp.name, err)
+	}
+	res := SeriesResult{Rule: r.Alert, Series: rp.name, Summary: sum, Events: events(ticks)}
+	res.FiringAtEnd = len(ticks) > 0 && ticks[len(ticks)-1].State == alerting.StateFiring
+	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+		return res, fmt.Errorf("%s: %w", rp.name, err)
+	}
+	// Warm-up records (Prometheus mode) are history, not ticks: not written.
+	if err := writeFile(base, func(w io.Writer) error { return WriteCSV(w, recs[len(recs)-len(ticks):], ticks) }); err != nil {
+		return res, fmt.Errorf("%s: %w", rp.name, err)
+	}
+	res.CSV = base
+	c := Chart(r.Alert+" — "+rp.name, recs, ticks, br, cmp)
+	if len(c.Points) == 0 {
+		return res, nil
+	}
+	if err := writeFile(base+".png", func(w io.Writer) error { return chart.Render(w, c) }); err != nil {
+		return res, fmt.Errorf("%s: %w", rp.name, err)
+	}
+	res.PNG = base + ".png"
+	return res, nil
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	w, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(w); err != nil {
+		_ = w.Close()
+		return err
+	}
+	return w.Close()
+}
+
+// Chart is the picture of one backtested series: the records' values, the
+// band centre ± threshold × spread of every tick that had a baseline, the
+// ticks over the fire threshold, and the firing intervals. For a threshold
+// rule (cmp set) the band is the threshold line.
+func Chart(title string, recs []Record, ticks []Tick, r Rule, cmp *Comparison) chart.Chart {
+	c := chart.Chart{Title: title}
+	// The ticks are the last len(ticks) records: earlier ones were warm-up.
+	recs = recs[len(recs)-len(ticks):]
+	var firingSince time.Time
+	for i, t := range ticks {
+		v := recs[i].Point.Value
+		c.Points = append(c.Points, chart.Point{T: t.Time, V: v})
+		band := chart.BandPoint{T: t.Time, Center: nan, Lower: nan, Upper: nan}
+		switch {
+		case cmp != nil:
+			if cmp.Op != OpPresent {
+				band = chart.BandPoint{T: t.Time, Center: cmp.Value, Lower: cmp.Value, Upper: cmp.Value}
+			}
+			if cmp.Holds(v) {
+				c.Anomalous = append(c.Anomalous, chart.Point{T: t.Time, V: v})
+			}
+		case t.Result.OK():
+			w := r.Params.Threshold * t.Result.Spread
+			band = chart.BandPoint{T: t.Time, Center: t.Result.Center, Lower: t.Result.Center - w, Upper: t.Result.Center + w}
+			if r.Params.Anomalous(t.Result.Z, false) {
+				c.Anomalous = append(c.Anomalous, chart.Point{T: t.Time, V: v})
+			}
+		}
+		c.Band = append(c.Band, band)
+		switch t.Notification.Kind {
+		case alerting.KindFiring:
+			firingSince = t.Time
+		case alerting.KindResolved:
+			c.Firing = append(c.Firing, chart.Interval{Start: firingSince, End: t.Time})
+			firingSince = time.Time{}
+		}
+	}
+	if !firingSince.IsZero() {
+		c.Firing = append(c.Firing, chart.Interval{Start: firingSince, End: ticks[len(ticks)-1].Time})
+	}
+	return c
+}
+
+func events(ticks []Tick) []Event {
+	var out []Event
+	prev := alerting.StateInactive
+	for _, t := range ticks {
+		ev := Event{At: t.Time, Value: t.Result.Value, Z: t.Result.Z}
+		if t.State == alerting.StatePending && prev != alerting.StatePending {
+			ev.Kind = "pending"
+			out = append(out, ev)
+		}
+		if t.Notification.Kind != alerting.KindNone {
+			ev.Kind = string(t.Notification.Kind)
+			out = append(out, ev)
+		}
+		prev = t.State
+	}
+	return out
+}
+
+// maxQueryPoints keeps each range query under Prometheus's limit of 11,000
+// points per series.
+const maxQueryPoints = 10_000
+
+func runPromRule(ctx context.Context, q Querier, r rules.Rule, s rules.Settings, from, to time.Time, out string) ([]SeriesResult, error) {
+	step := time.Duration(s.Interval)
+	var lookBack time.Duration
+	if r.Anomaly != nil {
+		br, err := RuleFromConfig(r, s)
+		if err != nil {
+			return nil, err
+		}
+		lookBack = br.lookBack()
+	}
+	// Whole steps back, so the query's grid lands on the ticks.
+	start := from.Add(-time.Duration((lookBack+step-1)/step) * step)
+	series, err := queryChunked(ctx, q, r.Expr, start, to, step)
+	if err != nil {
+		return nil, err
+	}
+	var cmp *Comparison
+	if r.Anomaly == nil {
+		// Prometheus already applied the condition: a returned series holds.
+		cmp = &Comparison{Op: OpPresent, Value: nan}
+	}
+	var (
+		results []SeriesResult
+		errs    []error
+	)
+	for _, fp := range slices.Sorted(maps.Keys(series)) {
+		sr := series[fp]
+		pts := grid(sr.points, from, to, step, r.Anomaly == nil)
+		recs := make([]Record, len(pts))
+		for i, p := range pts {
+			recs[i] = Record{Point: p, Timestamp: p.Time.UTC().Format(time.RFC3339), Value: strconv.FormatFloat(p.Value, 'g', -1, 64)}
+			if !finite(p.Value) {
+				recs[i].Value = ""
+			}
+		}
+		rp := replay{name: labelString(sr.labels), fingerprint: fp, points: pts, from: from}
+		res, err := finish(r, s, cmp, rp, recs, filepath.Join(out, fp+".csv"))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		results = append(results, res)
+	}
+	return results, errors.Join(errs...)
+}
+
+type fetched struct {
+	labels map[string]string
+	points map[int64]float64 // unix ms → value
+}
+
+// queryChunked runs the range query in pieces of at most maxQueryPoints
+// steps and merges the pieces per series.
+func queryChunked(ctx context.Context, q Querier, expr string, start, end time.Time, step time.Duration) (map[string]*fetched, error) {
+	out := map[string]*fetched{}
+	span := time.Duration(maxQueryPoints-1) * step
+	for s := start; !s.After(end); s = s.Add(span + step) {
+		e := s.Add(span)
+		if e.After(end) {
+			e = end
+		}
+		res, err := q.QueryRange(ctx, expr, s, e, step)
+		if err != nil {
+			return nil, fmt.Errorf("query range %q [%s, %s]: %w", expr, s.Format(time.RFC3339), e.Format(time.RFC3339), err)
+		}
+		for _, sr := range res {
+			labels := alerting.SeriesLabels(sr.Labels)
+			fp := alerting.Fingerprint(labels)
+			f := out[fp]
+			if f == nil {
+				f = &fetched{labels: labels, points: map[int64]float64{}}
+				out[fp] = f
+			}
+			for _, p := range sr.Points {
+				f.points[p.T.UnixMilli()] = p.V
+			}
+		}
+	}
+	return out, nil
+}
+
+// grid lays one series on the tick grid: a point per step from its first
+// sample (history before from included) to to, NaN where the query
+// returned nothing. A threshold rule needs no history.
+func grid(points map[int64]float64, from, to time.Time, step time.Duration, threshold bool) []Point {
+	if len(points) == 0 {
+		return nil
+	}
+	first := slices.Min(slices.Collect(maps.Keys(points)))
+	t := time.UnixMilli(first).UTC()
+	if threshold {
+		t = from
+	}
+	var out []Point
+	for ; !t.After(to); t = t.Add(step) {
+		v, ok := points[t.UnixMilli()]
+		if !ok {
+			v = nan
+		}
+		out = append(out, Point{Time: t, Value: v})
+	}
+	return out
+}
+
+func labelString(labels map[string]string) string {
+	if len(labels) == 0 {
+		return "{}"
+	}
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range slices.Sorted(maps.Keys(labels)) {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s=%q", k, labels[k])
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// Report prints what the backtest would have done: per rule and series the
+// pending, firing, repeat and resolved ticks, the notifications and the
+// totals.
+func Report(w io.Writer, results []SeriesResult) error {
+	var b strings.Builder
+	var total Summary
+	rulesSeen := map[string]bool{}
+	firedSeries := 0
+	for _, r := range results {
+		rulesSeen[r.Rule] = true
+		total.Ticks += r.Ticks
+		total.Insufficient += r.Insufficient
+		total.Missing += r.Missing
+		total.Pendings += r.Pendings
+		total.Firings += r.Firings
+		total.Resolves += r.Resolves
+		total.Repeats += r.Repeats
+		total.Notifications += r.Notifications
+		if r.Firings > 0 {
+			firedSeries++
+		}
+		fmt.Fprintf(&b, "%s %s: %d ticks (%d insufficient data, %d missing), %d pending, %d firing, %d repeat, %d resolved: %d notifications\n",
+			r.Rule, r.Series, r.Ticks, r.Insufficient, r.Missing, r.Pendings, r.Firings, r.Repeats, r.Resolves, r.Notifications)
+		for _, e := range r.Events {
+			fmt.Fprintf(&b, "  %s  %-8s value=%s z=%s\n", e.At.UTC().Format(time.RFC3339), e.Kind,
+				strconv.FormatFloat(e.Value, 'g', 6, 64), strconv.FormatFloat(e.Z, 'f', 2, 64))
+		}
+		if r.FiringAtEnd {
+			b.WriteString("  still firing at the last tick\n")
+		}
+		if r.PNG != "" {
+			fmt.Fprintf(&b, "  chart: %s\n", r.PNG)
+		}
+	}
+	fmt.Fprintf(&b, "total: %d rules, %d series (%d fired), %d ticks, %d pending, %d firing, %d repeat, %d resolved: %d notifications\n",
+		len(rulesSeen), len(results), firedSeries, total.Ticks, total.Pendings, total.Firings, total.Repeats, total.Resolves, total.Notifications)
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+var nan = math.NaN()

@@ -1,0 +1,75 @@
+package promql
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+)
+
+// queryAttempts bounds how often a query is sent when the connection fails
+// before an answer arrives. Queries are idempotent, so resending is safe;
+// an HTTP answer, even an error, is never retried here.
+const queryAttempts = 3
+
+// retryTransport resends a query whose connection failed: a pooled
+// keep-alive connection that the server (or a proxy, or a restarted
+// Prometheus) closed meanwhile fails with EOF or a reset on first use, and a
+// connection cut mid-answer leaves a truncated body.
+type retryTransport struct {
+	rt    http.RoundTripper
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var err error
+	for attempt := range queryAttempts {
+		if attempt > 0 {
+			if req.Body != nil {
+				if req.GetBody == nil {
+					return nil, err
+				}
+				body, berr := req.GetBody()
+				if berr != nil {
+					return nil, err
+				}
+				req = req.Clone(req.Context())
+				req.Body = body
+			}
+			if serr := t.sleep(req.Context(), time.Duration(attempt)*100*time.Millisecond); serr != nil {
+				return nil, err
+			}
+		}
+		var resp *http.Response
+		resp, err = t.rt.RoundTrip(req)
+		if err == nil {
+			// The API client reads the whole answer anyway; reading it here
+			// turns a connection cut mid-body into a retryable error.
+			var body []byte
+			body, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil {
+				resp.Body = io.NopCloser(bytes.NewReader(body))
+				resp.ContentLength = int64(len(body))
+				return resp, nil
+			}
+		}
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || req.Context().Err() != nil {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+func sleepContext(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
