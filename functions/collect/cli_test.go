@@ -97,8 +97,17 @@ func TestCLIDryRun(t *testing.T) {
 	}
 	// A first run covers [T-10m-5m, T-10m): 5 points per instance.
 	require.Len(t, samples, 10, out)
-	require.Contains(t, samples[0], `dimension_InstanceId="i-a"`)
-	require.True(t, strings.HasSuffix(samples[0], fmt.Sprintf(" %d", at.Add(-5*time.Minute).UnixMilli())), samples[0])
+	perInstance := map[string]int{}
+	for _, s := range samples {
+		for _, id := range []string{"i-a", "i-b"} {
+			if strings.Contains(s, fmt.Sprintf(`dimension_InstanceId=%q`, id)) {
+				perInstance[id]++
+			}
+		}
+	}
+	require.Equal(t, map[string]int{"i-a": 5, "i-b": 5}, perInstance)
+	require.Contains(t, out, fmt.Sprintf(" %d\n", at.Add(-5*time.Minute).UnixMilli()), "the first point of the window [T-15m, T-10m) is at T-15m")
+	require.Contains(t, out, fmt.Sprintf(" %d\n", at.Add(-time.Minute).UnixMilli()), "and the last at T-11m")
 	require.Contains(t, out, `"message":"collect run finished"`)
 	require.Contains(t, out, `"samples":20`)
 }
