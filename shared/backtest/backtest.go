@@ -47,9 +47,7 @@ type Rule struct {
 	// Confirm, when set, is a second baseline scored with the same
 	// threshold, floors and smoothing (see Confirm).
 	Confirm *Confirm
-	// SustainedRobust: EXPERIMENT.
-	SustainedRobust bool
-	Timing          alerting.Timing
+	Timing  alerting.Timing
 }
 
 // Confirm is a second baseline for one rule. By default a point is
@@ -186,14 +184,12 @@ type evaluator struct {
 // window is a trailing baseline window sliding over the evaluator's
 // points: values[lo:hi], kept sorted too for the robust method.
 type window struct {
-	lo, hi     int
-	sorted     []float64 // finite values of the window, ascending (robust, or keepSorted)
-	keepSorted bool
+	lo, hi int
+	sorted []float64 // finite values of the window, ascending (robust only)
 }
 
 func newEvaluator(r Rule, capacity int) *evaluator {
 	return &evaluator{
-		main:   window{keepSorted: r.SustainedRobust},
 		r:      r,
 		times:  make([]time.Time, 0, capacity),
 		values: make([]float64, 0, capacity),
@@ -235,15 +231,8 @@ func (e *evaluator) observe(p Point) Tick {
 		holds = raw.OK() && pr.Spike(raw.Z)
 	}
 	if !holds && tick.Result.OK() && pr.SustainedOn() {
-		how, sb := anomaly.SmoothingMean, b
-		if e.r.SustainedRobust {
-			how = anomaly.SmoothingMedian
-			if b.N > 0 {
-				sb = anomaly.RobustFromSorted(e.main.sorted)
-			}
-		}
-		if long, ok := anomaly.Current(e.values[max(0, t+1-pr.SustainedPoints):], pr.SustainedPoints, how); ok {
-			sr := pr.Score(long, sb)
+		if long, ok := anomaly.Current(e.values[max(0, t+1-pr.SustainedPoints):], pr.SustainedPoints, anomaly.SmoothingMean); ok {
+			sr := pr.Score(long, b)
 			holds = sr.OK() && pr.Sustained(sr.Z, active)
 		}
 	}
@@ -287,7 +276,7 @@ func (e *evaluator) baseline(w *window, at time.Time, method anomaly.Method, len
 	}
 	end := at.Add(-gap)
 	start := end.Add(-length)
-	robust := method == anomaly.MethodRobust || w.keepSorted
+	robust := method == anomaly.MethodRobust
 	for w.hi < len(e.values) && !e.times[w.hi].After(end) {
 		if robust && finite(e.values[w.hi]) {
 			i, _ := slices.BinarySearch(w.sorted, e.values[w.hi])
@@ -302,7 +291,7 @@ func (e *evaluator) baseline(w *window, at time.Time, method anomaly.Method, len
 		}
 		w.lo++
 	}
-	if method == anomaly.MethodRobust {
+	if robust {
 		return anomaly.RobustFromSorted(w.sorted)
 	}
 	return anomaly.WindowBaseline(e.values[w.lo:w.hi])

@@ -51,7 +51,6 @@ func run(args []string, stdout io.Writer) error {
 	spike := fl.Float64("spike", d.Params.SpikeThreshold, "|z| of one unsmoothed point that also fires (0: off)")
 	susN := fl.Int("sustained-points", d.Params.SustainedPoints, "points of the sustained average (0: off)")
 	susT := fl.Float64("sustained-threshold", d.Params.SustainedThreshold, "|z| of the sustained average that also fires")
-	susRobust := fl.Bool("sustained-robust", false, "EXPERIMENT")
 	season := fl.Duration("season", d.Season, "season of the seasonal method (0: 1w)")
 	seasons := fl.Int("seasons", d.Seasons, "seasons of the seasonal method (0: 3)")
 	cMethod := fl.String("confirm-method", "", "second baseline: window | robust | seasonal (empty: none)")
@@ -77,7 +76,6 @@ func run(args []string, stdout io.Writer) error {
 		Baseline: *baseline, Gap: *gap, MinHistory: *minHistory, Season: *season, Seasons: *seasons,
 		Timing: alerting.Timing{For: *forDur, KeepFiringFor: *keep, RepeatInterval: *repeat},
 	}
-	r.SustainedRobust = *susRobust
 	if *cMethod != "" {
 		r.Confirm = &backtest.Confirm{Method: anomaly.Method(*cMethod), Baseline: *cBaseline, Season: *cSeason, Seasons: *cSeasons, Any: *cAny}
 	}
