@@ -75,9 +75,9 @@ fuzz:
 		done; \
 	done
 
-## demo: the whole pipeline locally (see issue: make demo)
-demo:
-	@echo "make demo: not yet — the end-to-end demo is being built; run 'make test' to see the pipeline against the real stand-ins."
+## demo: the whole pipeline on this machine, no AWS account (DEMO_KEEP=1 keeps Prometheus up)
+demo: deps build-local
+	$(GO) run ./shared/demo/cmd/demo -root . $(if $(DEMO_KEEP),-keep)
 
 lint:
 	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run ./...

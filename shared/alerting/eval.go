@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,12 +28,11 @@ type Querier interface {
 
 // Bounds of what one rule asks of the query engine.
 const (
-	// MaxRobustPoints caps the points per series a robust baseline pulls:
-	// the baseline is read through a subquery whose step is
-	// baseline/MaxRobustPoints, so 7d at 5-minute data is read as is and finer
-	// data is downsampled. Memory grows as series × MaxRobustPoints (about
-	// 60 B per point decoded, JSON included), which is what bounds how many
-	// series one robust rule may return in a 256 MB function.
+	// MaxRobustPoints caps the steps per series of a robust baseline's
+	// subqueries (step = baseline/MaxRobustPoints): 7d at 5-minute data is
+	// read point for point, finer data is downsampled. The median and MAD
+	// are computed by the query engine, so this bounds Prometheus's work;
+	// what this process receives is three numbers per series.
 	MaxRobustPoints = 2016
 	// SeasonalWindow is the width of the window taken around the same time
 	// in each earlier week: long enough to hold several 5-minute points,
@@ -130,8 +130,8 @@ func TimingFor(r rules.Rule) Timing {
 //
 // Anomaly rules push the aggregation to the query engine: window and
 // seasonal baselines are avg/stddev/count_over_time, so the answer is three
-// numbers per series whatever the baseline length; only robust baselines pull
-// points, at most MaxRobustPoints per series.
+// numbers per series whatever the baseline length; robust baselines are
+// quantile_over_time of the points and of their deviations (see robust).
 func Evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step time.Duration) (Evaluation, error) {
 	ev := Evaluation{Rule: r, At: at}
 	if !r.IsAnomaly() {
@@ -366,22 +366,54 @@ func (e *evaluator) counts(ctx context.Context, query string) map[string]float64
 	return e.values(ctx, query)
 }
 
-// robust pulls the baseline's points through a subquery whose step keeps
-// every series at or under MaxRobustPoints points.
+// robust computes the median and the MAD in the query engine, so that
+// only three numbers per series travel, whatever the baseline: the median
+// is quantile_over_time(0.5, …) of the baseline, and the MAD the same
+// quantile of |x − median| over the same steps, with the inner median pinned
+// to the evaluation time by the @ modifier (a step-invariant expression the
+// engine evaluates once). Both read expr through a subquery whose step keeps
+// every series at or under MaxRobustPoints steps, which bounds the engine's
+// work: 7d of 5-minute data is read point for point, finer data is
+// downsampled. PromQL's quantile interpolates, so the median of an even
+// count is the mean of the middle two, as anomaly.RobustBaseline's is.
 func (e *evaluator) robust(ctx context.Context, b builder, length, offset time.Duration) map[string]anomaly.Baseline {
+	step := robustStep(length)
+	window := b.rangeOf(length, offset, step)
+	median := e.values(ctx, "quantile_over_time(0.5, "+window+")")
+	pinned := fmt.Sprintf("quantile_over_time(0.5, %s @ %s)", b.rangeOf(length, 0, step), atSeconds(e.at.Add(-offset)))
+	deviation := builder{expr: fmt.Sprintf("abs((%s) - %s)", b.expr, pinned), step: step}
+	mad := e.values(ctx, "quantile_over_time(0.5, "+deviation.rangeOf(length, offset, step)+")")
+	n := e.values(ctx, "count_over_time("+window+")")
+	out := make(map[string]anomaly.Baseline, len(median))
+	for fp, m := range median {
+		d, okD := mad[fp]
+		c, okC := n[fp]
+		if !okD || !okC || !finite(m) || !finite(d) {
+			continue
+		}
+		out[fp] = anomaly.Baseline{Center: m, Spread: min(madToSigma*d, math.MaxFloat64), N: int(c)}
+	}
+	return out
+}
+
+// madToSigma is anomaly's factor from the MAD to σ for Gaussian data; the
+// tests check this evaluation against anomaly.RobustBaseline via the
+// backtest, so the two cannot drift apart unnoticed.
+const madToSigma = 1.4826
+
+// robustStep is the subquery step that keeps a baseline of length at or
+// under MaxRobustPoints steps, in whole seconds.
+func robustStep(length time.Duration) time.Duration {
 	step := max((length+MaxRobustPoints-1)/MaxRobustPoints, time.Second).Round(time.Second)
 	if step*MaxRobustPoints < length {
 		step += time.Second
 	}
-	out := map[string]anomaly.Baseline{}
-	for _, s := range e.series(ctx, b.rangeOf(length, offset, step)) {
-		vals := make([]float64, len(s.Points))
-		for i, p := range s.Points {
-			vals[i] = p.V
-		}
-		out[Fingerprint(SeriesLabels(s.Labels))] = anomaly.RobustBaseline(vals)
-	}
-	return out
+	return step
+}
+
+// atSeconds formats t for PromQL's @ modifier.
+func atSeconds(t time.Time) string {
+	return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64)
 }
 
 // pool joins per-season baselines series by series.

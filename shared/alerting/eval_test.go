@@ -122,10 +122,14 @@ func TestEvaluateQueries(t *testing.T) {
 			},
 		},
 		{
-			name:    "robust pulls at most MaxRobustPoints points per series",
-			rule:    anomalyRule("cpu", robust),
-			instant: []string{"cpu", "count_over_time(cpu[5d23h59m59s999ms] offset 1d)"},
-			series:  []string{"(cpu)[6d23h59m59s999ms:5m]"},
+			name: "robust: median and MAD in the engine, at most MaxRobustPoints steps",
+			rule: anomalyRule("cpu", robust),
+			instant: []string{
+				"cpu", "count_over_time(cpu[5d23h59m59s999ms] offset 1d)",
+				"quantile_over_time(0.5, (cpu)[6d23h59m59s999ms:5m])",
+				"quantile_over_time(0.5, (abs((cpu) - quantile_over_time(0.5, (cpu)[6d23h59m59s999ms:5m] @ 1793620800.000)))[6d23h59m59s999ms:5m])",
+				"count_over_time((cpu)[6d23h59m59s999ms:5m])",
+			},
 		},
 		{
 			name: "seasonal: the same hour 1w and 2w back",
@@ -172,15 +176,16 @@ func TestEvaluateQueries(t *testing.T) {
 func TestEvaluateRobustAndSmoothing(t *testing.T) {
 	t.Parallel()
 	a := robustRule()
-	pts := make([]promql.Point, 0, 100)
-	for i := range 100 {
-		pts = append(pts, promql.Point{T: evalAt.Add(time.Duration(i-100) * 5 * time.Minute), V: float64(10 + i%5)})
-	}
+	one := func(v float64) []promql.Sample { return []promql.Sample{{Labels: lbl("i", "a"), V: v}} }
 	f := &fakeQuerier{
-		instant: map[string][]promql.Sample{"count_over_time(cpu[5d23h59m59s999ms] offset 1d)": {{Labels: lbl("i", "a"), V: 10}}},
+		instant: map[string][]promql.Sample{
+			"count_over_time(cpu[5d23h59m59s999ms] offset 1d)":    one(10),
+			"quantile_over_time(0.5, (cpu)[6d23h59m59s999ms:5m])": one(12),
+			"quantile_over_time(0.5, (abs((cpu) - quantile_over_time(0.5, (cpu)[6d23h59m59s999ms:5m] @ 1793620800.000)))[6d23h59m59s999ms:5m])": one(1),
+			"count_over_time((cpu)[6d23h59m59s999ms:5m])": one(2016),
+		},
 		series: map[string][]promql.Series{
-			"(cpu)[6d23h59m59s999ms:5m]": {{Labels: lbl("__name__", "cpu", "i", "a"), Points: pts}},
-			"cpu[14m59s999ms]":           {{Labels: lbl("__name__", "cpu", "i", "a"), Points: []promql.Point{{V: 100}, {V: 110}, {V: math.NaN()}, {V: 120}}}},
+			"cpu[14m59s999ms]": {{Labels: lbl("__name__", "cpu", "i", "a"), Points: []promql.Point{{V: 100}, {V: 110}, {V: math.NaN()}, {V: 120}}}},
 		},
 	}
 	ev, err := alerting.Evaluate(context.Background(), f, a, evalAt, time.Minute)
@@ -189,8 +194,10 @@ func TestEvaluateRobustAndSmoothing(t *testing.T) {
 	r := ev.Series[0].Result
 	require.True(t, r.OK())
 	require.InDelta(t, 110, r.Value, 1e-9, "mean of the last 3 finite points")
-	want := anomaly.RobustBaseline([]float64{10, 11, 12, 13, 14})
-	require.InDelta(t, want.Center, r.Center, 1e-9)
+	want := anomaly.RobustBaseline([]float64{11, 12, 13})
+	require.InDelta(t, want.Center, r.Center, 1e-12)
+	require.InDelta(t, want.Spread, r.RawSpread, 1e-12, "1.4826 × MAD, as the maths computes it")
+	require.Equal(t, 2016, r.N)
 }
 
 func robustRule() rules.Rule {

@@ -41,4 +41,17 @@
 // threshold applies while the alert is inactive, the lower resolve threshold
 // while it is pending or firing, which is what stops an alert from flapping
 // around a single threshold.
+//
+// # Sustained shifts
+//
+// One threshold cannot serve both kinds of incident: a short burst must be
+// far out (5σ) to be told from noise, while a shift that lasts is an
+// incident well before any single point is that far out, and a trailing
+// baseline absorbs it within hours. [Params.SustainedPoints] and
+// [Params.SustainedThreshold] add a second, longer average (for example the
+// last 18 points, 90 minutes of 5-minute data) scored against the same
+// baseline with its own, lower threshold (for example 1.5σ);
+// [Params.Sustained] decides on it with the same hysteresis ratio as the
+// main z. On NAB's CloudWatch series this is what lifts the score past the
+// aims (shared/backtest/RESULTS.md).
 package anomaly

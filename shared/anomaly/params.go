@@ -74,11 +74,6 @@ type Params struct {
 	// current value; 0 or 1 means the latest point alone.
 	SmoothingPoints int
 	Smoothing       Smoothing
-	// SpikeThreshold, when positive, also makes an inactive alert active
-	// when the latest single point (not smoothed) is at least this |z| from
-	// the baseline: smoothing keeps noise from paging, and this keeps it
-	// from hiding a spike too short to move the average. Zero is off.
-	SpikeThreshold float64
 	// SustainedPoints and SustainedThreshold, when both positive, add a
 	// second, longer average: the mean of the last SustainedPoints points
 	// is also scored against the baseline, and an |z| at or above
@@ -146,9 +141,6 @@ func (p Params) Validate() error {
 	if p.SmoothingPoints < 0 {
 		bad("smoothing_points", "must not be negative", p.SmoothingPoints)
 	}
-	if !finite(p.SpikeThreshold) || p.SpikeThreshold < 0 {
-		bad("spike_threshold", "must be a non-negative number", p.SpikeThreshold)
-	}
 	if p.SustainedPoints < 0 {
 		bad("sustained_points", "must not be negative", p.SustainedPoints)
 	}
@@ -190,22 +182,6 @@ func (p Params) Anomalous(z float64, wasActive bool) bool {
 		return -z >= limit
 	default:
 		return math.Abs(z) >= limit
-	}
-}
-
-// Spike reports whether the z of a single, unsmoothed point reaches the
-// spike threshold in the rule's direction; always false when it is off.
-func (p Params) Spike(z float64) bool {
-	if p.SpikeThreshold <= 0 || math.IsNaN(z) {
-		return false
-	}
-	switch p.Direction {
-	case DirectionUp:
-		return z >= p.SpikeThreshold
-	case DirectionDown:
-		return -z >= p.SpikeThreshold
-	default:
-		return math.Abs(z) >= p.SpikeThreshold
 	}
 }
 

@@ -44,24 +44,7 @@ type Rule struct {
 	// how long one season is. Zero means Seasons and Week.
 	Seasons int
 	Season  time.Duration
-	// Confirm, when set, is a second baseline scored with the same
-	// threshold, floors and smoothing (see Confirm).
-	Confirm *Confirm
 	Timing  alerting.Timing
-}
-
-// Confirm is a second baseline for one rule. By default a point is
-// anomalous only when it is anomalous against both baselines (the second
-// confirms the first, which suppresses what one of them knows is normal,
-// such as a nightly job seen at the same time yesterday); with Any it is
-// anomalous against either (the second catches what the first absorbs,
-// such as a level shift that a short window sees and a long one does not).
-type Confirm struct {
-	Method   anomaly.Method
-	Baseline time.Duration
-	Seasons  int
-	Season   time.Duration
-	Any      bool
 }
 
 // Validate reports every invalid field.
@@ -172,13 +155,12 @@ func RunFrom(points []Point, r Rule, from time.Time) ([]Tick, Summary, error) {
 // evaluator holds what one series needs between ticks: the points seen so
 // far, the sliding baseline windows and the alert state.
 type evaluator struct {
-	r       Rule
-	times   []time.Time
-	values  []float64
-	main    window
-	confirm window
-	state   alerting.AlertState
-	key     alerting.Key
+	r      Rule
+	times  []time.Time
+	values []float64
+	main   window
+	state  alerting.AlertState
+	key    alerting.Key
 }
 
 // window is a trailing baseline window sliding over the evaluator's
@@ -211,10 +193,10 @@ func (e *evaluator) observe(p Point) Tick {
 
 	tick := Tick{Time: at}
 	cur, ok := anomaly.Current(e.values[max(0, t+1-max(pr.SmoothingPoints, 1)):], pr.SmoothingPoints, pr.Smoothing)
-	young := at.Sub(e.times[0]) < e.r.MinHistory
 	b := anomaly.Baseline{}
-	if !young {
-		// Too young: insufficient data whatever the point count.
+	// A series younger than MinHistory keeps the empty baseline: insufficient
+	// data whatever its point count.
+	if at.Sub(e.times[0]) >= e.r.MinHistory {
 		b = e.baseline(&e.main, at, pr.Method, e.r.Baseline, e.r.Gap, e.r.Seasons, e.r.Season)
 	}
 	if ok {
@@ -225,34 +207,11 @@ func (e *evaluator) observe(p Point) Tick {
 	}
 	active := e.state.State.Active()
 	holds := tick.Result.OK() && pr.Anomalous(tick.Result.Z, active)
-	if !holds && !active && tick.Result.OK() && pr.SpikeThreshold > 0 {
-		// One point far out fires even when smoothing has diluted it.
-		raw := pr.Score(e.values[t], b)
-		holds = raw.OK() && pr.Spike(raw.Z)
-	}
 	if !holds && tick.Result.OK() && pr.SustainedOn() {
+		// The longer average against the same baseline: a lasting shift.
 		if long, ok := anomaly.Current(e.values[max(0, t+1-pr.SustainedPoints):], pr.SustainedPoints, anomaly.SmoothingMean); ok {
 			sr := pr.Score(long, b)
 			holds = sr.OK() && pr.Sustained(sr.Z, active)
-		}
-	}
-	if c := e.r.Confirm; c != nil && tick.Result.OK() {
-		cb := anomaly.Baseline{}
-		if !young {
-			cb = e.baseline(&e.confirm, at, c.Method, c.Baseline, e.r.Gap, c.Seasons, c.Season)
-		}
-		cp := pr
-		cp.Method = c.Method
-		cr := cp.Score(cur, cb)
-		// Without a second baseline yet (a seasonal one needs its seasons)
-		// the first decides alone.
-		if cr.OK() {
-			second := cp.Anomalous(cr.Z, active)
-			if c.Any {
-				holds = holds || second
-			} else {
-				holds = holds && second
-			}
 		}
 	}
 	obs := alerting.Observation{

@@ -17,4 +17,16 @@
 // The NAB output's anomaly_score is 1 exactly at the ticks where the alert
 // goes firing (pending → firing, or inactive → firing when for is 0), which
 // is when a person would be paged, and 0 elsewhere.
+//
+// # The user feature
+//
+// [RunCLI] is `alert -backtest -config RULES [-rule NAME] (-csv DIR | -from
+// RFC3339 -to RFC3339) -out DIR`: it loads rules.yaml, maps each anomaly
+// rule with [RuleFromConfig] (the one mapping from the anomaly block to
+// [Rule], which the deployed function can share), replays it over CSV files
+// or over Prometheus history (through a consumer-declared [Querier]), and
+// writes a result CSV and a PNG chart (package chart) per series plus a
+// report of what would have been paged. Because it imports package chart
+// (gonum/plot), a binary that serves Lambda should wire RunCLI in a file
+// left out of its Lambda build.
 package backtest

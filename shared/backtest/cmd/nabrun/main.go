@@ -48,16 +48,10 @@ func run(args []string, stdout io.Writer) error {
 	forDur := fl.Duration("for", d.Timing.For, "pending duration before firing")
 	keep := fl.Duration("keep-firing-for", d.Timing.KeepFiringFor, "keep firing this long after the condition clears")
 	repeat := fl.Duration("repeat", d.Timing.RepeatInterval, "repeat interval")
-	spike := fl.Float64("spike", d.Params.SpikeThreshold, "|z| of one unsmoothed point that also fires (0: off)")
 	susN := fl.Int("sustained-points", d.Params.SustainedPoints, "points of the sustained average (0: off)")
 	susT := fl.Float64("sustained-threshold", d.Params.SustainedThreshold, "|z| of the sustained average that also fires")
 	season := fl.Duration("season", d.Season, "season of the seasonal method (0: 1w)")
 	seasons := fl.Int("seasons", d.Seasons, "seasons of the seasonal method (0: 3)")
-	cMethod := fl.String("confirm-method", "", "second baseline: window | robust | seasonal (empty: none)")
-	cBaseline := fl.Duration("confirm-baseline", time.Hour, "second baseline's window (seasonal: the window around each season)")
-	cSeason := fl.Duration("confirm-season", 24*time.Hour, "second baseline's season (seasonal)")
-	cSeasons := fl.Int("confirm-seasons", 2, "second baseline's seasons (seasonal)")
-	cAny := fl.Bool("confirm-any", false, "anomalous against either baseline (default: both)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -71,13 +65,10 @@ func run(args []string, stdout io.Writer) error {
 			Threshold: *threshold, ResolveThreshold: *resolve,
 			MinStdDev: *minSD, MinRelativeStdDev: *minRel, MinPoints: *minPoints,
 			MinSeasons: anomaly.DefaultMinSeasons, SmoothingPoints: *smooth, Smoothing: anomaly.Smoothing(*smoothFn),
-			SpikeThreshold: *spike, SustainedPoints: *susN, SustainedThreshold: *susT,
+			SustainedPoints: *susN, SustainedThreshold: *susT,
 		},
 		Baseline: *baseline, Gap: *gap, MinHistory: *minHistory, Season: *season, Seasons: *seasons,
 		Timing: alerting.Timing{For: *forDur, KeepFiringFor: *keep, RepeatInterval: *repeat},
-	}
-	if *cMethod != "" {
-		r.Confirm = &backtest.Confirm{Method: anomaly.Method(*cMethod), Baseline: *cBaseline, Season: *cSeason, Seasons: *cSeasons, Any: *cAny}
 	}
 	start := time.Now()
 	sums, err := backtest.RunDir(*data, *out, r, *workers)
