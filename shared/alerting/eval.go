@@ -34,6 +34,13 @@ const (
 	// are computed by the query engine, so this bounds Prometheus's work;
 	// what this process receives is three numbers per series.
 	MaxRobustPoints = 2016
+	// RobustSampleBudget bounds series × steps of one robust subquery. The
+	// MAD query holds about twice that many samples at once, and Prometheus
+	// refuses a query over --query.max-samples (50M by default), so a rule
+	// with more than RobustSampleBudget/MaxRobustPoints (about 5,000) series
+	// is downsampled further: 10,000 series over 7d are read every 10 minutes
+	// (1,000 steps), which estimates the median and MAD from 1,000 points.
+	RobustSampleBudget = 10_000_000
 	// SeasonalWindow is the width of the window taken around the same time
 	// in each earlier week: long enough to hold several 5-minute points,
 	// short enough that a daily ramp is compared with the same ramp.
@@ -168,7 +175,7 @@ func Evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step t
 	var baselines map[string]anomaly.Baseline
 	switch a.Method {
 	case rules.MethodRobust:
-		baselines = e.robust(ctx, b, baseline, gap)
+		baselines = e.robust(ctx, b, baseline, gap, len(current))
 	case rules.MethodSeasonal:
 		seasons := make([]map[string]anomaly.Baseline, 0, a.Seasons)
 		for k := 1; k <= a.Seasons; k++ {
@@ -376,8 +383,8 @@ func (e *evaluator) counts(ctx context.Context, query string) map[string]float64
 // work: 7d of 5-minute data is read point for point, finer data is
 // downsampled. PromQL's quantile interpolates, so the median of an even
 // count is the mean of the middle two, as anomaly.RobustBaseline's is.
-func (e *evaluator) robust(ctx context.Context, b builder, length, offset time.Duration) map[string]anomaly.Baseline {
-	step := robustStep(length)
+func (e *evaluator) robust(ctx context.Context, b builder, length, offset time.Duration, series int) map[string]anomaly.Baseline {
+	step := robustStep(length, series)
 	window := b.rangeOf(length, offset, step)
 	median := e.values(ctx, "quantile_over_time(0.5, "+window+")")
 	pinned := fmt.Sprintf("quantile_over_time(0.5, %s @ %s)", b.rangeOf(length, 0, step), atSeconds(e.at.Add(-offset)))
@@ -401,11 +408,13 @@ func (e *evaluator) robust(ctx context.Context, b builder, length, offset time.D
 // backtest, so the two cannot drift apart unnoticed.
 const madToSigma = 1.4826
 
-// robustStep is the subquery step that keeps a baseline of length at or
-// under MaxRobustPoints steps, in whole seconds.
-func robustStep(length time.Duration) time.Duration {
-	step := max((length+MaxRobustPoints-1)/MaxRobustPoints, time.Second).Round(time.Second)
-	if step*MaxRobustPoints < length {
+// robustStep is the subquery step, in whole seconds, that keeps a baseline
+// of length at or under MaxRobustPoints steps per series and the rule's
+// series × steps at or under RobustSampleBudget.
+func robustStep(length time.Duration, series int) time.Duration {
+	steps := max(min(MaxRobustPoints, RobustSampleBudget/max(series, 1)), 1)
+	step := max((length+time.Duration(steps)-1)/time.Duration(steps), time.Second).Round(time.Second)
+	if step*time.Duration(steps) < length {
 		step += time.Second
 	}
 	return step

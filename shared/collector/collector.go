@@ -183,9 +183,11 @@ func (c *Collector) Run(ctx context.Context, at time.Time, jobs []config.Job) (S
 	return sum, errors.Join(errs...)
 }
 
+// progressKey names one shard's progress. shards is the job's
+// progress_shards when it was written: a series' shard depends on it.
 type progressKey struct {
 	region, account string
-	shard           int
+	shards, shard   int
 }
 
 // jobStats is what one job asked of AWS in this run.
@@ -252,7 +254,11 @@ func (c *Collector) readProgress(ctx context.Context, at time.Time, job string) 
 		if err != nil {
 			continue
 		}
-		k := progressKey{region: s.Labels["region"], account: s.Labels["account_id"], shard: shard}
+		shards, err := strconv.Atoi(s.Labels["shards"])
+		if err != nil {
+			continue
+		}
+		k := progressKey{region: s.Labels["region"], account: s.Labels["account_id"], shards: shards, shard: shard}
 		t := time.Unix(0, int64(s.V*float64(time.Second))).UTC().Round(time.Millisecond)
 		if prev, ok := out[k]; !ok || t.After(prev) {
 			out[k] = t
@@ -282,8 +288,21 @@ func (c *Collector) runTarget(ctx context.Context, at time.Time, job *config.Job
 	hasProgress := make([]bool, shards)
 	pending := make([]bool, shards)
 	anyPending := false
+	// After progress_shards changed, a shard without progress under the new
+	// count continues from the newest progress written under an older count
+	// (where its series were before) instead of a first-run window that
+	// could overlap what was already written.
+	var older time.Time
+	for k, p := range progress {
+		if k.region == region && k.account == target.AccountID && k.shards != shards && p.After(older) {
+			older = p
+		}
+	}
 	for s := range shards {
-		p, ok := progress[progressKey{region: region, account: target.AccountID, shard: s}]
+		p, ok := progress[progressKey{region: region, account: target.AccountID, shards: shards, shard: s}]
+		if !ok && !older.IsZero() {
+			p, ok = older, true
+		}
 		shardProgress[s], hasProgress[s] = p, ok
 		if !ok || p.Before(at) {
 			pending[s] = true
@@ -349,21 +368,21 @@ func (c *Collector) runTarget(ctx context.Context, at time.Time, job *config.Job
 	var errs []error
 	// Requests carry whole shards, each with its progress sample.
 	var req []remotewrite.Series
-	reqSamples, reqDataSeries, reqDataSamples := 0, 0, 0
+	reqSamples, reqDataSeries, reqDataSamples, reqShards := 0, 0, 0, 0
 	series, samples := 0, 0
 	flush := func() {
 		if len(req) == 0 {
 			return
 		}
 		if err := c.writer.Write(ctx, req); err != nil {
-			errs = append(errs, err)
-			sum.FailedShards++
+			errs = append(errs, fmt.Errorf("%d shard(s) not written: %w", reqShards, err))
+			sum.FailedShards += reqShards
 		} else {
 			sum.Requests++
 			series += reqDataSeries
 			samples += reqDataSamples
 		}
-		req, reqSamples, reqDataSeries, reqDataSamples = nil, 0, 0, 0
+		req, reqSamples, reqDataSeries, reqDataSamples, reqShards = nil, 0, 0, 0, 0
 	}
 	shardSeries := make([][]remotewrite.Series, shards)
 	shardErr := make([]error, shards)
@@ -382,8 +401,9 @@ func (c *Collector) runTarget(ctx context.Context, at time.Time, job *config.Job
 			flush()
 		}
 		req = append(req, shardSeries[s]...)
-		req = append(req, gauge(ProgressMetric, ts, float64(at.Unix()), "job", job.Name, "region", region, "account_id", target.AccountID, "shard", strconv.Itoa(s)))
+		req = append(req, gauge(ProgressMetric, ts, float64(at.Unix()), "job", job.Name, "region", region, "account_id", target.AccountID, "shards", strconv.Itoa(shards), "shard", strconv.Itoa(s)))
 		reqSamples += n + 1
+		reqShards++
 		reqDataSeries += len(shardSeries[s])
 		reqDataSamples += n
 		shardSeries[s] = nil

@@ -16,7 +16,7 @@
 // carries whole shards and, in the same request, one progress sample per
 // shard:
 //
-//	sigmawatch_collect_progress_timestamp_seconds{job,region,account_id,shard} = T  @ T
+//	sigmawatch_collect_progress_timestamp_seconds{job,region,account_id,shards,shard} = T  @ T
 //
 // A request is applied atomically by the receiver, so a shard's progress is
 // stored if and only if its data is. At the start of a run the collector reads
@@ -27,6 +27,11 @@
 // [align(T−delay)−length, align(T−delay)). A gap longer than max_catch_up is
 // given up: only the newest max_catch_up is fetched, and the rest is logged as
 // an error and reported in sigmawatch_collect_skipped_seconds.
+//
+// When progress_shards changes, series move to other shards; a shard
+// without progress under the new count continues from the newest progress
+// written under the old one (the shards label tells them apart), so a
+// config change neither re-sends nor re-collects a first-run window.
 //
 // A retry of T therefore finds its shards covered and writes nothing; a run
 // that failed half-way leaves the written shards covered and the others not,

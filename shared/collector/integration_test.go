@@ -441,3 +441,38 @@ func TestCollectRecoversFromReceiverFailures(t *testing.T) {
 	require.Equal(t, 10*6, sum.Samples, "T3 covers its own window and T2's")
 	requireSameData(t, r.Kind, f.expected(func(ts time.Time) bool { return !ts.Before(A) && ts.Before(A.Add(15*time.Minute)) }), stored(t, ctx, r, f))
 }
+
+// TestCollectShardCountChange: changing progress_shards between runs moves
+// series to other shards; they continue from the target's progress instead
+// of re-collecting a first-run window (which a stock Prometheus would refuse).
+func TestCollectShardCountChange(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, ctx)
+	r := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	awsCfg, err := moto.AWSConfig(ctx)
+	require.NoError(t, err)
+	w, err := remotewrite.NewClient(r.RemoteWriteURL)
+	require.NoError(t, err)
+	q, err := promql.NewClient(r.URL, http.DefaultTransport)
+	require.NoError(t, err)
+	A := f.anchor
+	for i, shards := range []int{4, 16, 1} {
+		cfg := *f.cfg
+		cfg.Shards = shards
+		cfg.Defaults.Length = config.Duration(15 * time.Minute)
+		for j := range cfg.Jobs {
+			cfg.Jobs[j].Metrics = slices.Clone(cfg.Jobs[j].Metrics)
+			for k := range cfg.Jobs[j].Metrics {
+				cfg.Jobs[j].Metrics[k].Length = config.Duration(15 * time.Minute)
+			}
+		}
+		c, err := collector.New(collector.Options{Config: &cfg, Connector: collector.NewAWSConnector(awsCfg), Writer: w, Progress: q})
+		require.NoError(t, err)
+		at := A.Add(25*time.Minute + time.Duration(i)*5*time.Minute)
+		_, err = c.Run(ctx, at, cfg.Jobs)
+		require.NoError(t, err, "run with %d shards", shards)
+	}
+	// The first run covered [A, A+15m); the next two 5 minutes each.
+	requireSameData(t, r.Kind, f.expected(func(ts time.Time) bool { return !ts.Before(A) && ts.Before(A.Add(25*time.Minute)) }), stored(t, ctx, r, f))
+}
