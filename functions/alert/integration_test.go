@@ -222,6 +222,22 @@ func topicWithQueue(t *testing.T, cfg aws.Config) (topicARN, queueURL string) {
 	return aws.ToString(topic.TopicArn), aws.ToString(q.QueueUrl)
 }
 
+// smsStandIn subscribes another queue with the filter policy an SMS
+// subscription would have (critical only): it stands in for the phone.
+func smsStandIn(t *testing.T, cfg aws.Config, topicARN string) string {
+	t.Helper()
+	ctx := context.Background()
+	snsc, sqsc := sns.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
+	q, err := sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(testenv.UniqueName(t.Name() + "-sms"))})
+	require.NoError(t, err)
+	attrs, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	require.NoError(t, err)
+	_, err = snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: &topicARN, Protocol: aws.String("sqs"), Endpoint: aws.String(attrs.Attributes["QueueArn"]),
+		Attributes: map[string]string{"FilterPolicy": `{"severity":["critical"]}`}})
+	require.NoError(t, err)
+	return aws.ToString(q.QueueUrl)
+}
+
 func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
@@ -248,6 +264,7 @@ func TestAlertLifecycle(t *testing.T) {
 	cfg, err := moto.AWSConfig(ctx)
 	require.NoError(t, err)
 	topicARN, queueURL := topicWithQueue(t, cfg)
+	smsURL := smsStandIn(t, cfg, topicARN)
 	sqsc := sqs.NewFromConfig(cfg)
 	file, err := rules.Load([]byte(testRules))
 	require.NoError(t, err)
@@ -337,6 +354,7 @@ func TestAlertLifecycle(t *testing.T) {
 		{spikeStart.Add(55 * time.Minute), "resolved", "RESOLVED: CPUAnomaly"},
 	}
 	require.ElementsMatch(t, want, got, "firing once after for, repeated after repeat_interval (twice: the crashed attempt and its retry), resolved once after keep_firing_for")
+	require.Len(t, drain(t, sqsc, smsURL), len(want), "critical notifications reach the SMS filter policy")
 	repeats := byRun[spikeStart.Add(40*time.Minute)]
 	require.Equal(t, repeats[0].ID, repeats[1].ID, "a repeat after a crash carries the same id")
 

@@ -47,6 +47,7 @@ func TestLambdaEventShapes(t *testing.T) {
 	cfg, err := moto.AWSConfig(ctx)
 	require.NoError(t, err)
 	topicARN, queueURL := topicWithQueue(t, cfg)
+	smsURL := smsStandIn(t, cfg, topicARN)
 	path := filepath.Join(t.TempDir(), "rules.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(thresholdRules), 0o600))
 	bootstrap := testenv.BuildBootstrap(t, "./functions/alert")
@@ -84,6 +85,7 @@ func TestLambdaEventShapes(t *testing.T) {
 	require.Len(t, msgs, 1, "fired once, not repeated within repeat_interval")
 	require.Equal(t, "firing", msgs[0].Status)
 	require.Equal(t, "AlwaysOn", msgs[0].Alertname)
+	require.Empty(t, drain(t, sqs.NewFromConfig(cfg), smsURL), "a warning does not pass the SMS filter policy")
 
 	// A retry of the first time, after the second ran, does nothing.
 	body, err := rie.Invoke(ctx, []byte(fmt.Sprintf(`{"time":%q}`, t1.Format(time.RFC3339))))

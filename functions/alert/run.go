@@ -123,7 +123,7 @@ func (h *handler) runOnce(ctx context.Context, at time.Time) (Summary, error) {
 		return sum, err
 	} else if ok {
 		sum.Skipped = true
-		h.log.InfoContext(ctx, "run already completed; nothing to do", "scheduled_time", at.Format(time.RFC3339), "completed", done.Format(time.RFC3339))
+		h.log.DebugContext(ctx, "run already completed; nothing to do", "scheduled_time", at.Format(time.RFC3339), "completed", done.Format(time.RFC3339))
 		return sum, nil
 	}
 	stored, err := alerting.Restore(ctx, h.query, at, max(2*interval, minStateLookback))
@@ -141,12 +141,12 @@ func (h *handler) runOnce(ctx context.Context, at time.Time) (Summary, error) {
 			sum.Errors++
 			errs = append(errs, fmt.Errorf("rule %s: %w", r.Alert, err))
 			h.log.ErrorContext(ctx, "rule evaluation failed", "alertname", r.Alert, "error", err)
-			runs = append(runs, ruleRun{rule: r, outcomes: unchanged(r, stored[r.Alert])})
+			runs = append(runs, ruleRun{rule: r, outcomes: unchanged(r, stored[alerting.RefOf(r)])})
 			continue
 		}
 		sum.Series += len(ev.Series)
 		sum.Insufficient += ev.Insufficient()
-		runs = append(runs, ruleRun{rule: r, eval: ev, outcomes: alerting.Advance(ev, stored[r.Alert], at)})
+		runs = append(runs, ruleRun{rule: r, eval: ev, outcomes: alerting.Advance(ev, stored[alerting.RefOf(r)], at)})
 	}
 
 	var msgs []notify.Message
@@ -176,7 +176,7 @@ func (h *handler) runOnce(ctx context.Context, at time.Time) (Summary, error) {
 			continue
 		}
 		sum.Notifications++
-		h.log.InfoContext(ctx, "notification sent", "alertname", m.Rule, "status", m.Status, "repeat", m.Repeat, "series", len(m.Alerts), "notification_id", m.ID)
+		h.log.DebugContext(ctx, "notification sent", "alertname", m.Rule, "status", m.Status, "repeat", m.Repeat, "series", len(m.Alerts), "notification_id", m.ID)
 	}
 	if len(pubErrs) > 0 {
 		sum.Errors += len(pubErrs)
@@ -194,7 +194,7 @@ func (h *handler) runOnce(ctx context.Context, at time.Time) (Summary, error) {
 	for _, rr := range runs {
 		r := rr.rule
 		persist = append(persist, alerting.RuleOutcomes{
-			Rule: r.Alert, Anomaly: r.IsAnomaly(), Outcomes: rr.outcomes,
+			Rule: r.Alert, Group: r.Group, Anomaly: r.IsAnomaly(), Outcomes: rr.outcomes,
 			AlertLabels: func(o alerting.Outcome) map[string]string {
 				return alerting.AlertLabels(r, o.Labels, o.Next.LastValue)
 			},
@@ -213,7 +213,7 @@ func unchanged(r rules.Rule, stored map[string]alerting.Stored) []alerting.Outco
 	out := make([]alerting.Outcome, 0, len(stored))
 	for _, fp := range slices.Sorted(maps.Keys(stored)) {
 		st := stored[fp]
-		out = append(out, alerting.Outcome{Key: alerting.Key{Rule: r.Alert, Fingerprint: fp}, Labels: st.Labels, Prev: st.State, Next: st.State})
+		out = append(out, alerting.Outcome{Key: alerting.Key{Rule: alerting.RuleKey(r), Fingerprint: fp}, Labels: st.Labels, Prev: st.State, Next: st.State})
 	}
 	return out
 }

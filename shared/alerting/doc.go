@@ -64,7 +64,8 @@
 // (never ALERTS / ALERTS_FOR_STATE), all stamped at the run's scheduled time
 // and written in one request by [StateSeries]: sigmawatch_alerts (1 while
 // pending or firing, like ALERTS), sigmawatch_alert_state with one series
-// per AlertState field (label sigmawatch_field, times in Unix seconds),
+// per AlertState field (label sigmawatch_field, times in Unix seconds, and
+// sigmawatch_group, since one alert name may live in several groups),
 // sigmawatch_alert_zscore and sigmawatch_alert_last_run_timestamp_seconds.
 // [Restore] reads the state with last_over_time just before the scheduled
 // time (so a retry sees what the first attempt saw, not its own writes);

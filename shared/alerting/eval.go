@@ -192,7 +192,7 @@ func Evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step t
 	if a.Method == rules.MethodSeasonal {
 		reach = baseline + SeasonalWindow/2
 	}
-	old := e.counts(ctx, b.rangeExpr(max(reach-minHistory, minRange), minHistory, "count_over_time"))
+	old := e.values(ctx, b.rangeExpr(max(reach-minHistory, minRange), minHistory, "count_over_time"))
 	if e.err != nil {
 		return ev, e.err
 	}
@@ -278,7 +278,7 @@ func (b builder) rangeExpr(length, offset time.Duration, fn string) string {
 
 func dur(d time.Duration) string { return model.Duration(d).String() }
 
-type current struct {
+type currentValue struct {
 	labels map[string]string
 	value  float64
 	ok     bool
@@ -316,12 +316,12 @@ func (e *evaluator) series(ctx context.Context, query string) []promql.Series {
 	return s
 }
 
-func (e *evaluator) current(ctx context.Context, b builder, k int, how anomaly.Smoothing) map[string]current {
-	out := map[string]current{}
+func (e *evaluator) current(ctx context.Context, b builder, k int, how anomaly.Smoothing) map[string]currentValue {
+	out := map[string]currentValue{}
 	if k <= 1 {
 		for _, s := range e.query(ctx, b.expr) {
 			labels := SeriesLabels(s.Labels)
-			out[Fingerprint(labels)] = current{labels: labels, value: s.V, ok: finite(s.V)}
+			out[Fingerprint(labels)] = currentValue{labels: labels, value: s.V, ok: finite(s.V)}
 		}
 		return out
 	}
@@ -337,7 +337,7 @@ func (e *evaluator) current(ctx context.Context, b builder, k int, how anomaly.S
 			vals[i] = p.V
 		}
 		v, ok := anomaly.Current(vals, k, how)
-		out[Fingerprint(labels)] = current{labels: labels, value: v, ok: ok}
+		out[Fingerprint(labels)] = currentValue{labels: labels, value: v, ok: ok}
 	}
 	return out
 }
@@ -367,10 +367,6 @@ func (e *evaluator) values(ctx context.Context, query string) map[string]float64
 		out[Fingerprint(SeriesLabels(s.Labels))] = s.V
 	}
 	return out
-}
-
-func (e *evaluator) counts(ctx context.Context, query string) map[string]float64 {
-	return e.values(ctx, query)
 }
 
 // robust computes the median and the MAD in the query engine, so that
@@ -446,7 +442,7 @@ func pool(seasons []map[string]anomaly.Baseline) map[string]anomaly.Baseline {
 func SeriesLabels(labels map[string]string) map[string]string {
 	out := make(map[string]string, len(labels))
 	for k, v := range labels {
-		if k == model.MetricNameLabel || k == model.AlertNameLabel || k == FieldLabel || v == "" {
+		if k == model.MetricNameLabel || k == model.AlertNameLabel || k == FieldLabel || k == GroupLabel || v == "" {
 			continue
 		}
 		out[k] = v

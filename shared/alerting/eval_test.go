@@ -234,3 +234,28 @@ func TestParamsFor(t *testing.T) {
 	require.InDelta(t, 2, p.EffectiveResolveThreshold(), 0)
 	require.Equal(t, anomaly.Params{}, alerting.ParamsFor(rules.Rule{Alert: "T", Expr: "x > 1"}))
 }
+
+// TestEvaluateRobustDownsamples checks the bound on a robust rule's work:
+// with 10,000 series the subqueries step every 10m5s (1,000 steps over 7d)
+// instead of 5m, keeping series × steps at RobustSampleBudget.
+func TestEvaluateRobustDownsamples(t *testing.T) {
+	t.Parallel()
+	a := robustRule()
+	a.Anomaly.Smoothing = 1
+	var many []promql.Sample
+	for i := range 10_000 {
+		many = append(many, promql.Sample{Labels: lbl("i", fmt.Sprint(i)), V: 1})
+	}
+	f := &fakeQuerier{instant: map[string][]promql.Sample{
+		"cpu": many,
+		"count_over_time(cpu[5d23h59m59s999ms] offset 1d)":       nil,
+		"quantile_over_time(0.5, (cpu)[6d23h59m59s999ms:10m5s])": nil,
+		"quantile_over_time(0.5, (abs((cpu) - quantile_over_time(0.5, (cpu)[6d23h59m59s999ms:10m5s] @ 1793620800.000)))[6d23h59m59s999ms:10m5s])": nil,
+		"count_over_time((cpu)[6d23h59m59s999ms:10m5s])": nil,
+	}}
+	ev, err := alerting.Evaluate(context.Background(), f, a, evalAt, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ev.Series, 10_000)
+	require.Equal(t, 10_000, ev.Insufficient(), "no baseline answered: insufficient data, never an anomaly")
+	require.LessOrEqual(t, 10_000*1000, alerting.RobustSampleBudget)
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
+	"github.com/sigmawatch/sigmawatch/shared/rules"
 )
 
 // Our own series. Never ALERTS / ALERTS_FOR_STATE: those belong to the
@@ -30,7 +31,18 @@ const (
 	// FieldLabel names the AlertState field of a StateMetric series. It is
 	// prefixed so that it cannot collide with a label of the user's series.
 	FieldLabel = "sigmawatch_field"
+	// GroupLabel names the rule group on StateMetric series: Prometheus
+	// allows one alert name in several groups, whose states must not mix.
+	GroupLabel = "sigmawatch_group"
 )
+
+// RuleRef names a rule: its group and alert name.
+type RuleRef struct {
+	Group, Alert string
+}
+
+// RefOf is the RuleRef of r.
+func RefOf(r rules.Rule) RuleRef { return RuleRef{Group: r.Group, Alert: r.Alert} }
 
 // The fields of StateMetric.
 const (
@@ -56,17 +68,17 @@ type Stored struct {
 // writes. lookback should be at least twice the schedule interval (an
 // instant query's 5-minute lookback would lose state on Prometheus 3, which
 // excludes a sample exactly 5 m old); a longer one survives missed runs.
-// The result is keyed by alertname, then by series fingerprint.
-func Restore(ctx context.Context, q Querier, at time.Time, lookback time.Duration) (map[string]map[string]Stored, error) {
+// The result is keyed by rule, then by series fingerprint.
+func Restore(ctx context.Context, q Querier, at time.Time, lookback time.Duration) (map[RuleRef]map[string]Stored, error) {
 	query := fmt.Sprintf("last_over_time(%s[%s])", StateMetric, dur(lookback))
 	samples, err := q.Query(ctx, query, at.Add(-time.Millisecond))
 	if err != nil {
 		return nil, fmt.Errorf("restore state: %w", err)
 	}
-	out := map[string]map[string]Stored{}
+	out := map[RuleRef]map[string]Stored{}
 	for _, s := range samples {
-		rule, field := s.Labels[model.AlertNameLabel], s.Labels[FieldLabel]
-		if rule == "" || field == "" {
+		rule, field := RuleRef{Group: s.Labels[GroupLabel], Alert: s.Labels[model.AlertNameLabel]}, s.Labels[FieldLabel]
+		if rule.Alert == "" || field == "" {
 			continue
 		}
 		labels := SeriesLabels(s.Labels)
@@ -118,7 +130,9 @@ func LastRun(ctx context.Context, q Querier, at time.Time, window time.Duration)
 
 // RuleOutcomes is one rule's tick as the store persists it.
 type RuleOutcomes struct {
+	// Rule is the alert name and Group its rule group.
 	Rule     string
+	Group    string
 	Anomaly  bool
 	Outcomes []Outcome
 	// AlertLabels gives the labels of sigmawatch_alerts for an outcome
@@ -163,7 +177,7 @@ func StateSeries(at time.Time, rs []RuleOutcomes) []remotewrite.Series {
 			}
 			if o.Next.State.Active() || o.Prev.State.Active() {
 				for _, f := range fields(o.Next) {
-					add(StateMetric, named, []remotewrite.Label{{Name: FieldLabel, Value: f.name}}, f.v)
+					add(StateMetric, named, []remotewrite.Label{{Name: FieldLabel, Value: f.name}, {Name: GroupLabel, Value: r.Group}}, f.v)
 				}
 			}
 			if r.Anomaly && o.Observed != nil && o.Observed.Result.OK() {

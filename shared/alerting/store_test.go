@@ -52,22 +52,30 @@ func TestStoreRoundTrip(t *testing.T) {
 		{Labels: ld, Next: alerting.AlertState{State: alerting.StateInactive, LastValue: math.NaN()}},
 	}
 	rule := rules.Rule{Alert: "CPU", Labels: map[string]string{"severity": "critical", "team": "{{ $labels.instance }}-team"}}
-	series := alerting.StateSeries(at, []alerting.RuleOutcomes{{Rule: "CPU", Anomaly: true, Outcomes: outs,
-		AlertLabels: func(o alerting.Outcome) map[string]string {
-			return alerting.AlertLabels(rule, o.Labels, o.Next.LastValue)
-		}}})
+	other := alerting.AlertState{State: alerting.StatePending, ActiveAt: at, LastValue: 2}
+	series := alerting.StateSeries(at, []alerting.RuleOutcomes{
+		{Rule: "CPU", Group: "g1", Anomaly: true, Outcomes: outs,
+			AlertLabels: func(o alerting.Outcome) map[string]string {
+				return alerting.AlertLabels(rule, o.Labels, o.Next.LastValue)
+			}},
+		// The same alert name in another group, on the same series.
+		{Rule: "CPU", Group: "g2", Outcomes: []alerting.Outcome{{Labels: la, Next: other}}},
+	})
 	require.NoError(t, remotewrite.Validate(series))
 	require.NoError(t, w.Write(ctx, series))
 	require.NoError(t, w.Write(ctx, series), "a retry writing identical samples is accepted")
 
 	got, err := alerting.Restore(ctx, q, at.Add(interval), 2*interval)
 	require.NoError(t, err)
-	want := map[string]map[string]alerting.Stored{"CPU": {
-		alerting.Fingerprint(la): {Labels: la, State: firing},
-		alerting.Fingerprint(lb): {Labels: lb, State: pending},
-		alerting.Fingerprint(lc): {Labels: lc, State: resolved},
-	}}
-	require.Equal(t, want, got, "d was never active: nothing to store")
+	want := map[alerting.RuleRef]map[string]alerting.Stored{
+		{Group: "g1", Alert: "CPU"}: {
+			alerting.Fingerprint(la): {Labels: la, State: firing},
+			alerting.Fingerprint(lb): {Labels: lb, State: pending},
+			alerting.Fingerprint(lc): {Labels: lc, State: resolved},
+		},
+		{Group: "g2", Alert: "CPU"}: {alerting.Fingerprint(la): {Labels: la, State: other}},
+	}
+	require.Equal(t, want, got, "d was never active: nothing to store; the groups' states stay apart")
 
 	same, err := alerting.Restore(ctx, q, at, 2*interval)
 	require.NoError(t, err)
@@ -79,8 +87,11 @@ func TestStoreRoundTrip(t *testing.T) {
 
 	alerts, err := q.Query(ctx, `sigmawatch_alerts`, at)
 	require.NoError(t, err)
-	require.Len(t, alerts, 2)
+	require.Len(t, alerts, 3, "a and b of g1, and a of g2 (another alertstate, so another series)")
 	for _, a := range alerts {
+		if a.Labels["severity"] == "" {
+			continue // g2's rule has no labels of its own
+		}
 		require.Equal(t, "critical", a.Labels["severity"])
 		require.Equal(t, a.Labels["instance"]+"-team", a.Labels["team"], "rule label templates are expanded")
 		require.Contains(t, []string{"firing", "pending"}, a.Labels["alertstate"])

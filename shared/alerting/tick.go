@@ -36,7 +36,7 @@ func Advance(ev Evaluation, prev map[string]Stored, at time.Time) []Outcome {
 	for i := range ev.Series {
 		o := &ev.Series[i]
 		seen[o.Fingerprint] = true
-		key := Key{Rule: ev.Rule.Alert, Fingerprint: o.Fingerprint}
+		key := Key{Rule: RuleKey(ev.Rule), Fingerprint: o.Fingerprint}
 		p := prev[o.Fingerprint].State
 		obs := Observation{Missing: o.Missing, Value: o.Result.Value, Z: o.Result.Z}
 		if ev.Rule.IsAnomaly() {
@@ -51,7 +51,7 @@ func Advance(ev Evaluation, prev map[string]Stored, at time.Time) []Outcome {
 		if seen[fp] {
 			continue
 		}
-		key := Key{Rule: ev.Rule.Alert, Fingerprint: fp}
+		key := Key{Rule: RuleKey(ev.Rule), Fingerprint: fp}
 		obs := Observation{Missing: true}
 		if !ev.Rule.IsAnomaly() {
 			obs = Observation{Holds: false, Value: st.State.LastValue}
@@ -61,6 +61,15 @@ func Advance(ev Evaluation, prev map[string]Stored, at time.Time) []Outcome {
 	}
 	slices.SortFunc(out, func(a, b Outcome) int { return strings.Compare(a.Key.Fingerprint, b.Key.Fingerprint) })
 	return out
+}
+
+// RuleKey is the Key.Rule of r's series: the alert name, prefixed with the
+// group, so two groups' rules of one name have distinct notification ids.
+func RuleKey(r rules.Rule) string {
+	if r.Group == "" {
+		return r.Alert
+	}
+	return r.Group + "/" + r.Alert
 }
 
 // AlertLabels are the labels of an alert, as Prometheus builds them: the
