@@ -40,7 +40,7 @@ const (
 const (
 	DefaultMethod            = MethodWindow
 	DefaultDirection         = DirectionBoth
-	DefaultThreshold         = 5.0
+	DefaultThreshold         = 6.0
 	DefaultResolveRatio      = 0.75
 	DefaultMinStdDev         = 1e-9
 	DefaultMinRelativeStdDev = 0.05
@@ -48,6 +48,10 @@ const (
 	DefaultMinSeasons        = 2
 	DefaultSmoothing         = SmoothingMean
 	DefaultSmoothingPoints   = 3
+	// DefaultSustainedPoints and DefaultSustainedThreshold: the mean of the
+	// last 90 minutes of 5-minute data at 1.5σ (see Params.SustainedPoints).
+	DefaultSustainedPoints    = 18
+	DefaultSustainedThreshold = 1.5
 )
 
 // Params is everything the maths needs to decide whether one value is
@@ -89,16 +93,18 @@ type Params struct {
 // DefaultParams returns the shipped defaults.
 func DefaultParams() Params {
 	return Params{
-		Method:            DefaultMethod,
-		Direction:         DefaultDirection,
-		Threshold:         DefaultThreshold,
-		ResolveThreshold:  DefaultResolveRatio * DefaultThreshold,
-		MinStdDev:         DefaultMinStdDev,
-		MinRelativeStdDev: DefaultMinRelativeStdDev,
-		MinPoints:         DefaultMinPoints,
-		MinSeasons:        DefaultMinSeasons,
-		SmoothingPoints:   DefaultSmoothingPoints,
-		Smoothing:         DefaultSmoothing,
+		Method:             DefaultMethod,
+		Direction:          DefaultDirection,
+		Threshold:          DefaultThreshold,
+		ResolveThreshold:   DefaultResolveRatio * DefaultThreshold,
+		MinStdDev:          DefaultMinStdDev,
+		MinRelativeStdDev:  DefaultMinRelativeStdDev,
+		MinPoints:          DefaultMinPoints,
+		MinSeasons:         DefaultMinSeasons,
+		SmoothingPoints:    DefaultSmoothingPoints,
+		Smoothing:          DefaultSmoothing,
+		SustainedPoints:    DefaultSustainedPoints,
+		SustainedThreshold: DefaultSustainedThreshold,
 	}
 }
 

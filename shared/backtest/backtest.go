@@ -74,6 +74,9 @@ func (r Rule) Validate() error {
 type Tick struct {
 	Time   time.Time
 	Result anomaly.Result
+	// SustainedZ is the z of the longer average (Params.SustainedPoints)
+	// against the same baseline; zero when that check is off.
+	SustainedZ float64
 	// Missing: no finite value to score at this tick.
 	Missing      bool
 	State        alerting.State
@@ -207,11 +210,13 @@ func (e *evaluator) observe(p Point) Tick {
 	}
 	active := e.state.State.Active()
 	holds := tick.Result.OK() && pr.Anomalous(tick.Result.Z, active)
-	if !holds && tick.Result.OK() && pr.SustainedOn() {
+	if tick.Result.OK() && pr.SustainedOn() {
 		// The longer average against the same baseline: a lasting shift.
 		if long, ok := anomaly.Current(e.values[max(0, t+1-pr.SustainedPoints):], pr.SustainedPoints, anomaly.SmoothingMean); ok {
-			sr := pr.Score(long, b)
-			holds = sr.OK() && pr.Sustained(sr.Z, active)
+			if sr := pr.Score(long, b); sr.OK() {
+				tick.SustainedZ = sr.Z
+				holds = holds || pr.Sustained(sr.Z, active)
+			}
 		}
 	}
 	obs := alerting.Observation{
@@ -283,7 +288,7 @@ func finite(v float64) bool { return v == v && v-v == 0 }
 
 // Default rule settings, chosen by the NAB backtest (RESULTS.md).
 const (
-	DefaultBaseline   = 60 * time.Hour
+	DefaultBaseline   = 7 * 24 * time.Hour
 	DefaultGap        = 0
 	DefaultMinHistory = 24 * time.Hour
 	DefaultFor        = 0

@@ -46,6 +46,7 @@ func rule(method anomaly.Method, forDur time.Duration) backtest.Rule {
 	p.MinRelativeStdDev = 0
 	p.MinPoints = 12
 	p.SmoothingPoints = 1
+	p.SustainedPoints, p.SustainedThreshold = 0, 0 // tests of the sustained check set their own
 	return backtest.Rule{
 		Name:       "synthetic",
 		Params:     p,

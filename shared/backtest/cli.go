@@ -27,6 +27,8 @@ type Querier interface {
 	QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) ([]promql.Series, error)
 }
 
+var _ Querier = (*promql.Client)(nil)
+
 // CLIOptions are the flags of
 // `alert -backtest -config RULES [-rule NAME] (-csv DIR | -from RFC3339 -to RFC3339) -out DIR`.
 type CLIOptions struct {
@@ -89,6 +91,8 @@ type SeriesResult struct {
 	Events []Event
 	// FiringAtEnd: still firing at the last tick.
 	FiringAtEnd bool
+	// Threshold: a threshold rule, whose events carry no z.
+	Threshold bool
 }
 
 // Event is one state change or notification of a backtest.
@@ -97,6 +101,9 @@ type Event struct {
 	Kind  string // pending, firing, repeat, resolved
 	Value float64
 	Z     float64
+	// SustainedZ is the z of the sustained average (0 when that check is
+	// off), which is what fires on a lasting shift.
+	SustainedZ float64
 }
 
 // RunCLI is `alert -backtest`: it loads the rules file, runs every rule (or
@@ -323,7 +330,7 @@ func finish(r rules.Rule, s rules.Settings, cmp *Comparison, rp replay, recs []R
 	if err != nil {
 		return SeriesResult{}, fmt.Errorf("%s: %w", rp.name, err)
 	}
-	res := SeriesResult{Rule: r.Alert, Series: rp.name, Summary: sum, Events: events(ticks)}
+	res := SeriesResult{Rule: r.Alert, Series: rp.name, Summary: sum, Events: events(ticks), Threshold: r.Anomaly == nil}
 	res.FiringAtEnd = len(ticks) > 0 && ticks[len(ticks)-1].State == alerting.StateFiring
 	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
 		return res, fmt.Errorf("%s: %w", rp.name, err)
@@ -358,10 +365,14 @@ func writeFile(path string, write func(io.Writer) error) error {
 
 // Chart is the picture of one backtested series: the records' values, the
 // band centre ± threshold × spread of every tick that had a baseline, the
-// ticks over the fire threshold, and the firing intervals. For a threshold
+// ticks over the fire threshold (or whose sustained average is over its
+// own threshold), and the firing intervals. For a threshold
 // rule (cmp set) the band is the threshold line.
 func Chart(title string, recs []Record, ticks []Tick, r Rule, cmp *Comparison) chart.Chart {
 	c := chart.Chart{Title: title}
+	if cmp != nil {
+		c.BandLabel = "threshold " + cmp.Op + " " + strconv.FormatFloat(cmp.Value, 'g', -1, 64)
+	}
 	// The ticks are the last len(ticks) records: earlier ones were warm-up.
 	recs = recs[len(recs)-len(ticks):]
 	var firingSince time.Time
@@ -380,7 +391,7 @@ func Chart(title string, recs []Record, ticks []Tick, r Rule, cmp *Comparison) c
 		case t.Result.OK():
 			w := r.Params.Threshold * t.Result.Spread
 			band = chart.BandPoint{T: t.Time, Center: t.Result.Center, Lower: t.Result.Center - w, Upper: t.Result.Center + w}
-			if r.Params.Anomalous(t.Result.Z, false) {
+			if r.Params.Anomalous(t.Result.Z, false) || r.Params.Sustained(t.SustainedZ, false) {
 				c.Anomalous = append(c.Anomalous, chart.Point{T: t.Time, V: v})
 			}
 		}
@@ -403,7 +414,7 @@ func events(ticks []Tick) []Event {
 	var out []Event
 	prev := alerting.StateInactive
 	for _, t := range ticks {
-		ev := Event{At: t.Time, Value: t.Result.Value, Z: t.Result.Z}
+		ev := Event{At: t.Time, Value: t.Result.Value, Z: t.Result.Z, SustainedZ: t.SustainedZ}
 		if t.State == alerting.StatePending && prev != alerting.StatePending {
 			ev.Kind = "pending"
 			out = append(out, ev)
@@ -565,8 +576,14 @@ func Report(w io.Writer, results []SeriesResult) error {
 		fmt.Fprintf(&b, "%s %s: %d ticks (%d insufficient data, %d missing), %d pending, %d firing, %d repeat, %d resolved: %d notifications\n",
 			r.Rule, r.Series, r.Ticks, r.Insufficient, r.Missing, r.Pendings, r.Firings, r.Repeats, r.Resolves, r.Notifications)
 		for _, e := range r.Events {
-			fmt.Fprintf(&b, "  %s  %-8s value=%s z=%s\n", e.At.UTC().Format(time.RFC3339), e.Kind,
-				strconv.FormatFloat(e.Value, 'g', 6, 64), strconv.FormatFloat(e.Z, 'f', 2, 64))
+			fmt.Fprintf(&b, "  %s  %-8s value=%s", e.At.UTC().Format(time.RFC3339), e.Kind, strconv.FormatFloat(e.Value, 'g', 6, 64))
+			if !r.Threshold {
+				fmt.Fprintf(&b, " z=%s", strconv.FormatFloat(e.Z, 'f', 2, 64))
+			}
+			if e.SustainedZ != 0 {
+				fmt.Fprintf(&b, " sustained_z=%s", strconv.FormatFloat(e.SustainedZ, 'f', 2, 64))
+			}
+			b.WriteByte('\n')
 		}
 		if r.FiringAtEnd {
 			b.WriteString("  still firing at the last tick\n")

@@ -422,3 +422,14 @@ func TestParseComparison(t *testing.T) {
 		})
 	}
 }
+
+// TestNABRulesAreTheDefaultRule: the rules file that reproduces the NAB
+// score through the CLI maps to exactly the rule nabrun runs by default.
+func TestNABRulesAreTheDefaultRule(t *testing.T) {
+	t.Parallel()
+	got := mustRule(t, filepath.Join("testdata", "nab.rules.yaml"), "NABAnomaly")
+	want := backtest.DefaultRule()
+	want.Name = "NABAnomaly"
+	want.Timing.MissingData = alerting.MissingDataKeep
+	require.Equal(t, want, got)
+}

@@ -46,6 +46,9 @@ type Chart struct {
 	Anomalous []Point
 	// Firing are the intervals the alert was firing, shaded.
 	Firing []Interval
+	// BandLabel names the band in the legend; empty means
+	// "baseline ± threshold" (a threshold rule's band is its threshold line).
+	BandLabel string
 	// Width and Height in pixels; zero means DefaultWidth × DefaultHeight.
 	Width, Height int
 }
@@ -179,7 +182,11 @@ func build(c Chart) (*plot.Plot, error) {
 		line.Dashes = []vg.Length{vg.Points(3), vg.Points(2)}
 		p.Add(poly, line)
 		if !bandShown {
-			p.Legend.Add("baseline ± threshold", &plotter.Polygon{Color: bandFill}, line)
+			label := c.BandLabel
+			if label == "" {
+				label = "baseline ± threshold"
+			}
+			p.Legend.Add(label, &plotter.Polygon{Color: bandFill}, line)
 			bandShown = true
 		}
 	}
