@@ -7,6 +7,7 @@
 // that runs once and exits:
 //
 //	alert -config rules.yaml [-at RFC3339] [-dry-run] [-verify-config]
+//	alert -backtest -config rules.yaml [-rule NAME] (-csv DIR | -from RFC3339 -to RFC3339) -out DIR
 //
 // main wires only: environment, rules, AWS config, the store (PromQL and
 // remote write), SNS and the optional Alertmanager; runOnce does the work.
@@ -56,6 +57,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	atFlag := fs.String("at", "", "scheduled time, RFC 3339 (default now)")
 	dryRun := fs.Bool("dry-run", false, "print the notifications instead of sending them")
 	verify := fs.Bool("verify-config", false, "check the rules and exit")
+	bt := backtestFlags{
+		enabled: fs.Bool("backtest", false, "replay the rules over history instead of running once (-csv DIR or -from/-to, -out DIR)"),
+		rule:    fs.String("rule", "", "backtest only the rule with this alert name"),
+		csv:     fs.String("csv", "", "backtest every timestamp,value CSV under this folder"),
+		from:    fs.String("from", "", "backtest from this time (RFC 3339), against SIGMAWATCH_PROMETHEUS_URL"),
+		to:      fs.String("to", "", "backtest up to this time (RFC 3339)"),
+		out:     fs.String("out", "", "backtest output folder (CSV results and PNG charts)"),
+	}
 	if !lambdaMode {
 		if err := fs.Parse(args); err != nil {
 			return err
@@ -80,6 +89,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if err := errors.Join(cfgErr, envErr); err != nil {
 		return err
+	}
+	if *bt.enabled {
+		return runBacktest(ctx, path, bt, env, logger, stdout)
 	}
 	at := time.Now().UTC()
 	if *atFlag != "" {

@@ -43,7 +43,11 @@
 //     baseline's resolution.
 //
 // The current value is expr at the time (or, with smoothing K, the mean of
-// its last K points within K × [SmoothingResolution]). min_history is a
+// its last K points within K × [SmoothingResolution]). With
+// sustained_points N, the mean of the last N points within N ×
+// [SmoothingResolution] is scored against the same baseline too, and the
+// condition also holds when that z passes sustained_threshold (a level
+// shift no single point makes anomalous). min_history is a
 // count_over_time of the part of the baseline older than min_history: a
 // series with no point that old is insufficient data, as in the backtest.
 // Ranges are one millisecond short of their length, which makes them

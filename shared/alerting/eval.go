@@ -66,6 +66,11 @@ type Observed struct {
 	// Result is the anomaly score; for threshold rules only Value is set and
 	// Status is OK.
 	Result anomaly.Result
+	// Sustained is the score of the longer average (the mean of the last
+	// sustained_points points) against the same baseline. It is scored only
+	// when the check is on and Result is OK, as in the backtest; otherwise
+	// it is the zero Result, which is not OK and never holds.
+	Sustained anomaly.Result
 	// Active: a threshold rule returned the series (its condition holds).
 	Active bool
 }
@@ -103,16 +108,18 @@ func ParamsFor(r rules.Rule) anomaly.Params {
 		return anomaly.Params{}
 	}
 	return anomaly.Params{
-		Method:            anomaly.Method(a.Method),
-		Direction:         anomaly.Direction(a.Direction),
-		Threshold:         a.Threshold,
-		ResolveThreshold:  a.ResolveThreshold,
-		MinStdDev:         max(a.MinStddev, anomaly.DefaultMinStdDev),
-		MinRelativeStdDev: a.MinRelativeStddev,
-		MinPoints:         anomaly.DefaultMinPoints,
-		MinSeasons:        anomaly.DefaultMinSeasons,
-		SmoothingPoints:   a.Smoothing,
-		Smoothing:         anomaly.SmoothingMean,
+		Method:             anomaly.Method(a.Method),
+		Direction:          anomaly.Direction(a.Direction),
+		Threshold:          a.Threshold,
+		ResolveThreshold:   a.ResolveThreshold,
+		MinStdDev:          max(a.MinStddev, anomaly.DefaultMinStdDev),
+		MinRelativeStdDev:  a.MinRelativeStddev,
+		MinPoints:          anomaly.DefaultMinPoints,
+		MinSeasons:         anomaly.DefaultMinSeasons,
+		SmoothingPoints:    a.Smoothing,
+		Smoothing:          anomaly.SmoothingMean,
+		SustainedPoints:    a.SustainedPoints,
+		SustainedThreshold: a.SustainedThreshold,
 	}
 }
 
@@ -172,6 +179,12 @@ func Evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step t
 	baseline := time.Duration(a.Baseline)
 
 	current := e.current(ctx, b, max(a.Smoothing, 1), ev.Params.Smoothing)
+	var sustained map[string]currentValue
+	if ev.Params.SustainedOn() {
+		// The same window semantics as the smoothed value, so that a regular
+		// 5-minute series averages exactly the backtest's last N points.
+		sustained = e.current(ctx, b, ev.Params.SustainedPoints, anomaly.SmoothingMean)
+	}
 	var baselines map[string]anomaly.Baseline
 	switch a.Method {
 	case rules.MethodRobust:
@@ -212,6 +225,11 @@ func Evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step t
 			bl = anomaly.Baseline{}
 		}
 		o.Result = ev.Params.Score(cur.value, bl)
+		if s, ok := sustained[fp]; ok && s.ok && o.Result.OK() {
+			if sr := ev.Params.Score(s.value, bl); sr.OK() {
+				o.Sustained = sr
+			}
+		}
 		ev.Series = append(ev.Series, o)
 	}
 	sortObserved(ev.Series)

@@ -40,7 +40,11 @@ func Advance(ev Evaluation, prev map[string]Stored, at time.Time) []Outcome {
 		p := prev[o.Fingerprint].State
 		obs := Observation{Missing: o.Missing, Value: o.Result.Value, Z: o.Result.Z}
 		if ev.Rule.IsAnomaly() {
-			obs.Holds = o.Result.OK() && ev.Params.Anomalous(o.Result.Z, p.State.Active())
+			// As the backtest decides: the smoothed z, or the sustained z,
+			// each with its own hysteresis.
+			active := p.State.Active()
+			obs.Holds = o.Result.OK() &&
+				(ev.Params.Anomalous(o.Result.Z, active) || o.Sustained.OK() && ev.Params.Sustained(o.Sustained.Z, active))
 		} else {
 			obs.Holds = o.Active
 		}

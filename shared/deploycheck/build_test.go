@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -41,5 +42,23 @@ func TestSAMBuildTargets(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, string(want), string(got))
 		})
+	}
+}
+
+// TestLambdaBuildLeavesChartsOut: the chart library (gonum/plot, ~8 MB and
+// ~5 ms of cold start) belongs to the CLI's backtest and the demo, never to
+// a bootstrap.
+func TestLambdaBuildLeavesChartsOut(t *testing.T) {
+	t.Parallel()
+	root := repoRoot(t)
+	for _, pkg := range []string{"./functions/collect", "./functions/alert"} {
+		cmd := exec.Command("go", "list", "-deps", "-tags", "lambda.norpc", pkg)
+		cmd.Dir = root
+		out, err := cmd.Output()
+		require.NoError(t, err)
+		for _, dep := range strings.Fields(string(out)) {
+			require.False(t, strings.HasPrefix(dep, "gonum.org/") || strings.HasSuffix(dep, "/shared/chart") || strings.HasSuffix(dep, "/shared/backtest"),
+				"%s's Lambda build links %s", pkg, dep)
+		}
 	}
 }

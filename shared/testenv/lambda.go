@@ -34,27 +34,40 @@ var (
 // architecture, once per test binary. It returns the bootstrap's path.
 func BuildBootstrap(t TB, pkg string) string {
 	t.Helper()
+	return build(t, pkg, "lambda.norpc", "bootstrap")
+}
+
+// BuildCLI builds the function in pkg as the CLI users run locally (no
+// Lambda build tags: -backtest and its charts are in), once per test binary.
+func BuildCLI(t TB, pkg string) string {
+	t.Helper()
+	return build(t, pkg, "", "cli")
+}
+
+func build(t TB, pkg, tags, name string) string {
+	t.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	if p, ok := builtPaths[pkg]; ok {
+	key := pkg + "\x00" + tags
+	if p, ok := builtPaths[key]; ok {
 		return p
 	}
-	if err, ok := builtErrors[pkg]; ok {
+	if err, ok := builtErrors[key]; ok {
 		t.Fatalf("%v", err)
 	}
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
-	out := filepath.Join(root, "bin", "test", filepath.Base(pkg), "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, pkg)
+	out := filepath.Join(root, "bin", "test", filepath.Base(pkg), name)
+	cmd := exec.Command("go", "build", "-tags", tags, "-trimpath", "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		builtErrors[pkg] = fmt.Errorf("testenv: build %s: %w\n%s", pkg, err, b)
-		t.Fatalf("%v", builtErrors[pkg])
+		builtErrors[key] = fmt.Errorf("testenv: build %s: %w\n%s", pkg, err, b)
+		t.Fatalf("%v", builtErrors[key])
 	}
-	builtPaths[pkg] = out
+	builtPaths[key] = out
 	return out
 }
 
