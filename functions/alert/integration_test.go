@@ -57,6 +57,7 @@ groups:
           min_stddev: 0.1
           min_relative_stddev: 0.05
           smoothing: 1
+          sustained_points: 0 # the lifecycle is about the single-point check
           exclude_recent: 2h
       - alert: LoadUp
         expr: sw_test_load
@@ -72,6 +73,7 @@ groups:
           min_stddev: 0.1
           min_relative_stddev: 0.05
           smoothing: 1
+          sustained_points: 0 # the lifecycle is about the single-point check
           exclude_recent: 2h
 `
 

@@ -68,9 +68,9 @@ type Observed struct {
 	Result anomaly.Result
 	// Sustained is the score of the longer average (the mean of the last
 	// sustained_points points) against the same baseline. It is scored only
-	// when the check is on and Result is OK, as in the backtest; otherwise
-	// it is the zero Result, which is not OK and never holds.
-	Sustained anomaly.Result
+	// when the check is on and Result is OK, as in the backtest; otherwise it
+	// is nil (a pointer, because the zero anomaly.Result reads as OK).
+	Sustained *anomaly.Result
 	// Active: a threshold rule returned the series (its condition holds).
 	Active bool
 }
@@ -227,7 +227,7 @@ func Evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step t
 		o.Result = ev.Params.Score(cur.value, bl)
 		if s, ok := sustained[fp]; ok && s.ok && o.Result.OK() {
 			if sr := ev.Params.Score(s.value, bl); sr.OK() {
-				o.Sustained = sr
+				o.Sustained = &sr
 			}
 		}
 		ev.Series = append(ev.Series, o)

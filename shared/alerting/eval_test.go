@@ -104,6 +104,8 @@ func TestEvaluateQueries(t *testing.T) {
 	seasonal.Method, seasonal.Seasons, seasonal.Baseline, seasonal.MinHistory = rules.MethodSeasonal, 2, config.Duration(14*24*time.Hour), config.Duration(7*24*time.Hour)
 	smooth := baseAnomaly()
 	smooth.Smoothing = 3
+	sustained := smooth
+	sustained.SustainedPoints, sustained.SustainedThreshold = 12, 1.5
 	for _, tc := range []struct {
 		name    string
 		rule    rules.Rule
@@ -149,6 +151,26 @@ func TestEvaluateQueries(t *testing.T) {
 				"count_over_time(cpu[13h59m59s999ms] offset 12h)",
 			},
 			series: []string{"cpu[14m59s999ms]"},
+		},
+		{
+			name: "sustained reads the last sustained_points points too",
+			rule: anomalyRule("cpu", sustained),
+			instant: []string{
+				"avg_over_time(cpu[23h59m59s999ms] offset 2h)", "stddev_over_time(cpu[23h59m59s999ms] offset 2h)", "count_over_time(cpu[23h59m59s999ms] offset 2h)",
+				"count_over_time(cpu[13h59m59s999ms] offset 12h)",
+			},
+			series: []string{"cpu[14m59s999ms]", "cpu[59m59s999ms]"},
+		},
+		{
+			name: "sustained over an aggregation: a subquery at the step",
+			rule: anomalyRule(`sum by (job) (rate(x[5m]))`, sustained),
+			instant: []string{
+				`avg_over_time((sum by (job) (rate(x[5m])))[23h59m59s999ms:5m] offset 2h)`,
+				`stddev_over_time((sum by (job) (rate(x[5m])))[23h59m59s999ms:5m] offset 2h)`,
+				`count_over_time((sum by (job) (rate(x[5m])))[23h59m59s999ms:5m] offset 2h)`,
+				`count_over_time((sum by (job) (rate(x[5m])))[13h59m59s999ms:5m] offset 12h)`,
+			},
+			series: []string{`(sum by (job) (rate(x[5m])))[14m59s999ms:5m]`, `(sum by (job) (rate(x[5m])))[59m59s999ms:5m]`},
 		},
 		{
 			name:    "threshold rule: one query",
@@ -200,6 +222,60 @@ func TestEvaluateRobustAndSmoothing(t *testing.T) {
 	require.Equal(t, 2016, r.N)
 }
 
+// TestEvaluateSustained scores the mean of the last sustained_points finite
+// points against the same baseline as the current value, and only when the
+// current value itself is scored.
+func TestEvaluateSustained(t *testing.T) {
+	t.Parallel()
+	a := baseAnomaly()
+	a.SustainedPoints, a.SustainedThreshold = 4, 1.5
+	la, lb, lc := lbl("i", "a"), lbl("i", "b"), lbl("i", "c")
+	three := func(v float64) []promql.Sample {
+		return []promql.Sample{{Labels: la, V: v}, {Labels: lb, V: v}, {Labels: lc, V: v}}
+	}
+	pts := func(vs ...float64) []promql.Point {
+		out := make([]promql.Point, len(vs))
+		for i, v := range vs {
+			out[i] = promql.Point{V: v}
+		}
+		return out
+	}
+	f := &fakeQuerier{
+		instant: map[string][]promql.Sample{
+			"cpu": {{Labels: la, V: 60}, {Labels: lb, V: math.NaN()}, {Labels: lc, V: 60}},
+			"avg_over_time(cpu[23h59m59s999ms] offset 2h)":    three(50),
+			"stddev_over_time(cpu[23h59m59s999ms] offset 2h)": three(2),
+			"count_over_time(cpu[23h59m59s999ms] offset 2h)":  three(288),
+			"count_over_time(cpu[13h59m59s999ms] offset 12h)": three(100),
+		},
+		series: map[string][]promql.Series{
+			"cpu[19m59s999ms]": {
+				// Five points, one NaN: the last four finite ones are 54, 56, 58, 60.
+				{Labels: lbl("__name__", "cpu", "i", "a"), Points: pts(10, 54, math.NaN(), 56, 58, 60)},
+				{Labels: lb, Points: pts(54, 56, 58)},
+				{Labels: lc, Points: pts(math.NaN())},
+			},
+		},
+	}
+	ev, err := alerting.Evaluate(context.Background(), f, anomalyRule("cpu", a), evalAt, 5*time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ev.Series, 3)
+	by := map[string]alerting.Observed{}
+	for _, s := range ev.Series {
+		by[s.Labels["i"]] = s
+	}
+	require.True(t, by["a"].Result.OK())
+	require.InDelta(t, 4, by["a"].Result.Z, 1e-9, "(60-50)/max(2, 0.05×50)")
+	require.NotNil(t, by["a"].Sustained)
+	require.True(t, by["a"].Sustained.OK())
+	require.InDelta(t, 57, by["a"].Sustained.Value, 1e-9, "mean of the last 4 finite points")
+	require.InDelta(t, 2.8, by["a"].Sustained.Z, 1e-9, "(57-50)/2.5, against the same baseline")
+	require.True(t, by["b"].Missing)
+	require.Nil(t, by["b"].Sustained, "no current value: the sustained check is not scored either")
+	require.True(t, by["c"].Result.OK())
+	require.Nil(t, by["c"].Sustained, "no finite point in the sustained window")
+}
+
 func robustRule() rules.Rule {
 	a := baseAnomaly()
 	a.Method, a.Baseline, a.ExcludeRecent, a.MinHistory, a.Smoothing = rules.MethodRobust, config.Duration(7*24*time.Hour), 0, config.Duration(24*time.Hour), 3
@@ -233,6 +309,13 @@ func TestParamsFor(t *testing.T) {
 	require.Equal(t, anomaly.DirectionBoth, p.Direction)
 	require.InDelta(t, 2, p.EffectiveResolveThreshold(), 0)
 	require.Equal(t, anomaly.Params{}, alerting.ParamsFor(rules.Rule{Alert: "T", Expr: "x > 1"}))
+	require.False(t, p.SustainedOn(), "off unless the rule sets it")
+	a.SustainedPoints, a.SustainedThreshold = 18, 2.5
+	p = alerting.ParamsFor(anomalyRule("x", a))
+	require.Equal(t, 18, p.SustainedPoints)
+	require.InDelta(t, 2.5, p.SustainedThreshold, 0)
+	require.True(t, p.SustainedOn())
+	require.NoError(t, p.Validate())
 }
 
 // TestEvaluateRobustDownsamples checks the bound on a robust rule's work:

@@ -44,7 +44,7 @@ func Advance(ev Evaluation, prev map[string]Stored, at time.Time) []Outcome {
 			// each with its own hysteresis.
 			active := p.State.Active()
 			obs.Holds = o.Result.OK() &&
-				(ev.Params.Anomalous(o.Result.Z, active) || o.Sustained.OK() && ev.Params.Sustained(o.Sustained.Z, active))
+				(ev.Params.Anomalous(o.Result.Z, active) || o.Sustained != nil && ev.Params.Sustained(o.Sustained.Z, active))
 		} else {
 			obs.Holds = o.Active
 		}

@@ -29,6 +29,15 @@ func TestAdvance(t *testing.T) {
 	resolveR.MissingData = rules.MissingResolve
 	threshold := rules.Rule{Alert: "T", Expr: "x > 1"}
 	ok := func(z float64) anomaly.Result { return anomaly.Result{Status: anomaly.StatusOK, Value: 1, Z: z} }
+	sustainedA := baseAnomaly()
+	sustainedA.SustainedPoints, sustainedA.SustainedThreshold = 12, 2 // resolves below 2 × 2/4 = 1
+	sustainedR := anomalyRule("x", sustainedA)
+	withSustained := func(labels map[string]string, z, sz float64) alerting.Observed {
+		o := observed(labels, ok(z), false)
+		s := ok(sz)
+		o.Sustained = &s
+		return o
+	}
 
 	for _, tc := range []struct {
 		name   string
@@ -50,6 +59,29 @@ func TestAdvance(t *testing.T) {
 			series: []alerting.Observed{observed(la, ok(-2.5), false)},
 			prev:   map[string]alerting.Stored{fa: {Labels: la, State: firing}},
 			want:   map[string]alerting.State{fa: alerting.StateFiring},
+		},
+		{
+			name: "sustained: a lasting shift holds below the main threshold",
+			rule: sustainedR,
+			series: []alerting.Observed{
+				withSustained(la, 1, 2.5), withSustained(lb, 3.9, 1.9),
+			},
+			want:  map[string]alerting.State{fa: alerting.StateFiring, fb: alerting.StateInactive},
+			kinds: map[string]alerting.Kind{fa: alerting.KindFiring},
+		},
+		{
+			name:   "sustained hysteresis: an active alert holds down to the scaled resolve threshold",
+			rule:   sustainedR,
+			series: []alerting.Observed{withSustained(la, 0.5, -1.2), withSustained(lb, 0.5, 0.9)},
+			prev:   map[string]alerting.Stored{fa: {Labels: la, State: firing}, fb: {Labels: lb, State: firing}},
+			want:   map[string]alerting.State{fa: alerting.StateFiring, fb: alerting.StateInactive},
+			kinds:  map[string]alerting.Kind{fb: alerting.KindResolved},
+		},
+		{
+			name:   "sustained is ignored when the rule has it off",
+			rule:   anomalyR,
+			series: []alerting.Observed{withSustained(la, 1, 9)},
+			want:   map[string]alerting.State{fa: alerting.StateInactive},
 		},
 		{
 			name:   "insufficient data is not an anomaly and resolves",

@@ -44,6 +44,7 @@ groups:
           min_stddev: 0.1
           min_relative_stddev: 0
           smoothing: 1
+          sustained_points: 0
       - alert: Above
         expr: synthetic_value > 70
       - alert: Ratio
@@ -376,6 +377,7 @@ groups:
 			Method: anomaly.MethodWindow, Direction: anomaly.DirectionUp, Threshold: 6, ResolveThreshold: 3,
 			MinStdDev: anomaly.DefaultMinStdDev, MinRelativeStdDev: 0.1, MinPoints: anomaly.DefaultMinPoints,
 			MinSeasons: anomaly.DefaultMinSeasons, SmoothingPoints: 3, Smoothing: anomaly.SmoothingMean,
+			SustainedPoints: rules.DefaultSustainedPoints, SustainedThreshold: rules.DefaultSustainedThreshold,
 		},
 		Baseline: 48 * time.Hour, Gap: 30 * time.Minute, MinHistory: 12 * time.Hour,
 		Timing: alerting.Timing{For: 10 * time.Minute, KeepFiringFor: time.Hour, RepeatInterval: 3 * time.Hour, MissingData: alerting.MissingDataResolve},
@@ -432,4 +434,33 @@ func TestNABRulesAreTheDefaultRule(t *testing.T) {
 	want.Name = "NABAnomaly"
 	want.Timing.MissingData = alerting.MissingDataKeep
 	require.Equal(t, want, got)
+}
+
+// TestExampleRulesShipTheScoredDefault: every anomaly rule of the example
+// rules users deploy maps to exactly the rule whose NAB score BENCHMARKS.md
+// and the README quote — and so does an anomaly block left to its defaults.
+func TestExampleRulesShipTheScoredDefault(t *testing.T) {
+	t.Parallel()
+	for _, path := range []string{
+		filepath.Join("..", "..", "infra", "examples", "rules.yaml"),
+		filepath.Join("testdata", "defaults.rules.yaml"),
+	} {
+		f, err := rules.LoadFile(path)
+		require.NoError(t, err)
+		n := 0
+		for _, r := range f.Rules() {
+			if r.Anomaly == nil {
+				continue
+			}
+			n++
+			got, err := backtest.RuleFromConfig(r, f.Settings)
+			require.NoError(t, err)
+			want := backtest.DefaultRule()
+			want.Name = r.Alert
+			want.Fingerprint = got.Fingerprint
+			want.Timing.MissingData = alerting.MissingDataKeep
+			require.Equal(t, want, got, "%s: %s", path, r.Alert)
+		}
+		require.Positive(t, n, path)
+	}
 }

@@ -50,8 +50,9 @@ type Options struct {
 	// End is the last simulated scheduled time (default: now, to 5 minutes).
 	End time.Time
 	// Live is the span that goes through moto and the collect function
-	// (default 4h); History the span before it written straight into
-	// Prometheus (default 44h).
+	// (default 16h: the example rules keep an alert firing 12h after its
+	// series calms down, so the resolved message comes late); History the
+	// span before it written straight into Prometheus (default 44h).
 	Live, History time.Duration
 	// Hold, if set, is called with the Prometheus URL before the stand-ins
 	// stop (make demo DEMO_KEEP=1 waits there for Ctrl-C).
@@ -87,7 +88,7 @@ const (
 	loadBalancer = "app/demo-shop/50dc6c495c0c9188"
 	step         = 5 * time.Minute
 	// burstAt and burstFor place the 5xx burst inside the live span.
-	burstAt  = 45 * time.Minute
+	burstAt  = 30 * time.Minute
 	burstFor = 30 * time.Minute
 )
 
@@ -117,8 +118,8 @@ func world(live0 time.Time) []series {
 			}}
 	}
 	return []series{
-		cpu("i-0web1a2b3c4d5e6f7", 38, 14, 2.5),
-		cpu("i-0web2b3c4d5e6f7a8", 35, 13, 2.5),
+		cpu("i-0web1a2b3c4d5e6f7", 38, 7, 3),
+		cpu("i-0web2b3c4d5e6f7a8", 35, 6, 3),
 		cpu("i-0batch9c8d7e6f5a4", 55, 0, 9), // plain noise: must never page
 		net("i-0web1a2b3c4d5e6f7", 4.2e7),
 		net("i-0web2b3c4d5e6f7a8", 3.9e7),
@@ -191,7 +192,7 @@ func run(ctx context.Context, r *runner, opts Options, res *Result) error {
 	out := opts.Out
 	live, history := opts.Live, opts.History
 	if live == 0 {
-		live = 4 * time.Hour
+		live = 16 * time.Hour
 	}
 	if history == 0 {
 		history = 44 * time.Hour
@@ -310,7 +311,7 @@ func run(ctx context.Context, r *runner, opts Options, res *Result) error {
 			return fmt.Errorf("alert at %s: %w", at.Format(time.RFC3339), err)
 		}
 		res.AlertRuns++
-		if at.Sub(lastReport) >= 30*time.Minute || at.Equal(end) {
+		if at.Sub(lastReport) >= time.Hour || at.Equal(end) {
 			lastReport = at
 			fmt.Fprintf(out, "  simulated %s · collect runs %d · alert runs %d · samples collected %d\n",
 				at.Format("Jan 2 15:04"), res.CollectRuns, res.AlertRuns, res.Samples)

@@ -6,6 +6,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,10 +17,11 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/testenv"
 )
 
-// TestDemo runs the make demo path with a shorter simulated span and checks
-// what arrived: for the anomalous ALB 5xx series only, one firing and one
-// resolved notification to the email subscriber and the same two to the SMS
-// subscriber (severity critical), in that order, and a chart.
+// TestDemo runs the make demo path and checks what arrived: for the
+// anomalous ALB 5xx series only, one firing notification, repeats every
+// repeat_interval while it keeps firing, and one resolved notification, to
+// the email subscriber and the same to the SMS subscriber (severity
+// critical); and a chart.
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	root, err := testenv.RepoRoot()
@@ -30,14 +32,13 @@ func TestDemo(t *testing.T) {
 	res, err := demo.Run(context.Background(), demo.Options{
 		Out: &out, Root: root, WorkDir: t.TempDir(), OutDir: t.TempDir(),
 		CollectBootstrap: collect, AlertBootstrap: alert,
-		End:  time.Now().UTC().Truncate(time.Hour),
-		Live: 150 * time.Minute,
+		End: time.Now().UTC().Truncate(time.Hour),
 	})
 	require.NoError(t, err, out.String())
 	t.Logf("demo output:\n%s", out.String())
 
-	require.Equal(t, 28, res.CollectRuns, "every 5 minutes from live start + 15m to the end, inclusive")
-	require.Equal(t, 136, res.AlertRuns, "every minute")
+	require.Equal(t, 190, res.CollectRuns, "every 5 minutes from live start + 15m to the end, inclusive")
+	require.Equal(t, 946, res.AlertRuns, "every minute")
 	require.Positive(t, res.Samples)
 	var got []string
 	for _, n := range res.Notifications {
@@ -46,10 +47,14 @@ func TestDemo(t *testing.T) {
 		require.NotContains(t, n.Body, "i-0batch", "the noisy instance must not page")
 		require.NotEmpty(t, n.Attributes["notification_id"])
 	}
-	require.Equal(t, []string{
-		"email firing ALB5xxAnomaly", "email resolved ALB5xxAnomaly",
-		"sms firing ALB5xxAnomaly", "sms resolved ALB5xxAnomaly",
-	}, got)
+	// The example rules repeat every 4h and keep firing 12h after the burst.
+	want := []string{"email firing ALB5xxAnomaly", "email firing ALB5xxAnomaly", "email firing ALB5xxAnomaly", "email firing ALB5xxAnomaly", "email resolved ALB5xxAnomaly"}
+	for _, w := range slices.Clone(want) {
+		want = append(want, strings.Replace(w, "email", "sms", 1))
+	}
+	require.Equal(t, want, got)
+	require.True(t, strings.HasPrefix(res.Notifications[0].Subject, "[FIRING] "), "the first is the firing one, then the repeats")
+	require.True(t, strings.HasPrefix(res.Notifications[1].Subject, "[FIRING (repeat)] "))
 	require.Len(t, res.Charts, 1)
 	f, err := os.Open(res.Charts[0])
 	require.NoError(t, err)

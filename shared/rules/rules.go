@@ -23,19 +23,22 @@ const (
 	DefaultDeadMansSwitchSeverity   = "critical"
 )
 
-// Defaults of the anomaly block. They are starting points: the quality work
-// tunes them against real data, so tests that check behaviour set their
-// parameters explicitly rather than rely on these.
+// Defaults of the anomaly block: the configuration with the best low-FP score
+// on NAB's real, labelled CloudWatch data (BENCHMARKS.md, "Detection
+// quality"), which infra/examples/rules.yaml ships. Tests that check
+// behaviour set their parameters explicitly rather than rely on these.
 const (
-	DefaultMethod            = MethodWindow
-	DefaultBaseline          = config.Duration(7 * 24 * time.Hour)
-	DefaultThreshold         = 3.0
-	DefaultDirection         = DirectionBoth
-	DefaultMinHistory        = config.Duration(24 * time.Hour) // capped at the baseline
-	DefaultMinStddev         = 0.0
-	DefaultMinRelativeStddev = 0.05
-	DefaultSmoothing         = 1
-	DefaultSeasons           = 3
+	DefaultMethod             = MethodWindow
+	DefaultBaseline           = config.Duration(7 * 24 * time.Hour)
+	DefaultThreshold          = 6.0
+	DefaultDirection          = DirectionBoth
+	DefaultMinHistory         = config.Duration(24 * time.Hour) // capped at the baseline
+	DefaultMinStddev          = 0.0
+	DefaultMinRelativeStddev  = 0.05
+	DefaultSmoothing          = 3
+	DefaultSustainedPoints    = 18
+	DefaultSustainedThreshold = 1.5
+	DefaultSeasons            = 3
 	// Season is the seasonal period: the same time 1w, 2w, … back.
 	Season = config.Duration(7 * 24 * time.Hour)
 	// MaxSeasons, MaxSmoothing and MaxSustainedPoints bound what one rule
@@ -297,6 +300,13 @@ func (a *Anomaly) applyDefaults(set map[string]bool, resolveRatio float64) {
 	}
 	if !set["smoothing"] {
 		a.Smoothing = DefaultSmoothing
+	}
+	// The sustained check is on unless the rule says otherwise (setting
+	// either field, e.g. sustained_points: 0 to turn it off) or its own
+	// smoothing is already as long.
+	if !set["sustained_points"] && !set["sustained_threshold"] && a.Smoothing < DefaultSustainedPoints {
+		a.SustainedPoints = DefaultSustainedPoints
+		a.SustainedThreshold = DefaultSustainedThreshold
 	}
 }
 

@@ -55,7 +55,8 @@ func TestIssueExample(t *testing.T) {
 			Anomaly: &Anomaly{
 				Method: MethodWindow, Baseline: d(7 * 24 * time.Hour), Threshold: 4, ResolveThreshold: 3,
 				Direction: DirectionBoth, MinHistory: d(24 * time.Hour), MinStddev: DefaultMinStddev,
-				MinRelativeStddev: DefaultMinRelativeStddev, Smoothing: 1,
+				MinRelativeStddev: DefaultMinRelativeStddev, Smoothing: DefaultSmoothing,
+				SustainedPoints: DefaultSustainedPoints, SustainedThreshold: DefaultSustainedThreshold,
 			},
 		},
 		{
@@ -96,13 +97,14 @@ func TestEffectiveValues(t *testing.T) {
 	require.Equal(t, 2, seasonal.Seasons)
 	require.Equal(t, 14*24*time.Hour, seasonal.Baseline.D())
 	require.Equal(t, 7*24*time.Hour, seasonal.MinHistory.D())
-	require.Equal(t, 1.5, seasonal.ResolveThreshold, "threshold 3 × settings.resolve_ratio 0.5")
+	require.Equal(t, DefaultThreshold*0.5, seasonal.ResolveThreshold, "threshold × settings.resolve_ratio 0.5")
 
 	def := byName["LambdaDurationAnomaly"].Anomaly
 	require.Equal(t, Anomaly{
 		Method: DefaultMethod, Baseline: DefaultBaseline, Threshold: DefaultThreshold,
 		ResolveThreshold: DefaultThreshold * 0.5, Direction: DefaultDirection, MinHistory: DefaultMinHistory,
 		MinStddev: DefaultMinStddev, MinRelativeStddev: DefaultMinRelativeStddev, Smoothing: DefaultSmoothing,
+		SustainedPoints: DefaultSustainedPoints, SustainedThreshold: DefaultSustainedThreshold,
 	}, *def)
 
 	fromBaseline := byName["LambdaDurationSeasonal"].Anomaly

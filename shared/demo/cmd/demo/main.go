@@ -29,7 +29,7 @@ func run(ctx context.Context) error {
 	root := flag.String("root", ".", "repository root")
 	collect := flag.String("collect", "bin/local/collect/bootstrap", "collect bootstrap")
 	alert := flag.String("alert", "bin/local/alert/bootstrap", "alert bootstrap")
-	live := flag.Duration("live", 4*time.Hour, "simulated span that goes through CloudWatch and the collect function")
+	live := flag.Duration("live", 16*time.Hour, "simulated span that goes through CloudWatch and the collect function")
 	keep := flag.Bool("keep", false, "keep Prometheus running after the demo until Ctrl-C")
 	flag.Parse()
 	abs, err := filepath.Abs(*root)
