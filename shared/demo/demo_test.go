@@ -46,6 +46,8 @@ func TestDemo(t *testing.T) {
 		require.Contains(t, n.Body, `dimension_LoadBalancer="app/demo-shop/50dc6c495c0c9188"`)
 		require.NotContains(t, n.Body, "i-0batch", "the noisy instance must not page")
 		require.NotEmpty(t, n.Attributes["notification_id"])
+		require.NotEmpty(t, n.Attributes["summary"], "the SMS line travels as an attribute")
+		require.LessOrEqual(t, len(n.Attributes["summary"]), 140)
 	}
 	// The example rules repeat every 4h and keep firing 12h after the burst.
 	want := []string{"email firing ALB5xxAnomaly", "email firing ALB5xxAnomaly", "email firing ALB5xxAnomaly", "email firing ALB5xxAnomaly", "email resolved ALB5xxAnomaly"}

@@ -221,7 +221,7 @@ func TestSNSPublish(t *testing.T) {
 		require.Equal(t, "String", aws.ToString(v.DataType))
 		attrs[k] = aws.ToString(v.StringValue)
 	}
-	require.Equal(t, map[string]string{"severity": "critical", "status": "firing", "alertname": "RDSLatencyAnomaly", "notification_id": m.ID}, attrs)
+	require.Equal(t, map[string]string{"severity": "critical", "status": "firing", "alertname": "RDSLatencyAnomaly", "notification_id": m.ID, "summary": notify.SMS(m)}, attrs)
 
 	m.Severity = ""
 	in, err = notify.PublishInput("arn:aws:sns:us-east-1:123456789012:alerts", m)

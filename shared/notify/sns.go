@@ -36,10 +36,11 @@ func NewSNS(client SNSAPI, topicARN string) (*SNS, error) {
 
 // PublishInput is the Publish request for m: MessageStructure json with
 // default and email (the complete text) and sms (one short line), an ASCII
-// subject, and the routing attributes.
+// subject, and the routing attributes. The attribute summary repeats the SMS
+// line for SQS, HTTPS and chat integrations, which receive the default body.
 func PublishInput(topicARN string, m Message) (*sns.PublishInput, error) {
-	email := Email(m)
-	body, err := json.Marshal(map[string]string{"default": email, "email": email, "sms": SMS(m)})
+	email, short := Email(m), SMS(m)
+	body, err := json.Marshal(map[string]string{"default": email, "email": email, "sms": short})
 	if err != nil {
 		return nil, fmt.Errorf("encode message: %w", err)
 	}
@@ -59,6 +60,7 @@ func PublishInput(topicARN string, m Message) (*sns.PublishInput, error) {
 			"status":          attr(string(m.Status)),
 			"alertname":       attr(m.Rule),
 			"notification_id": attr(m.ID),
+			"summary":         attr(short),
 		},
 	}, nil
 }
