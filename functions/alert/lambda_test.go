@@ -143,6 +143,27 @@ func TestCLI(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, stored, "-dry-run writes nothing")
 	require.False(t, strings.Contains(out, `"level":"ERROR"`), out)
+
+	// A malformed topic ARN is refused at start; a well-formed one that does
+	// not exist fails the publish, so nothing is persisted and a retry
+	// publishes again.
+	out, err = run([]string{"SIGMAWATCH_PROMETHEUS_URL=" + prom.URL, "SIGMAWATCH_REMOTE_WRITE_URL=" + prom.RemoteWriteURL, "SIGMAWATCH_SNS_TOPIC_ARN=sigmawatch-alerts"}, "-config", path, "-at", at.Format(time.RFC3339))
+	require.Error(t, err)
+	require.Contains(t, out, `SIGMAWATCH_SNS_TOPIC_ARN: "sigmawatch-alerts" is not an SNS topic ARN`)
+	missing := "arn:aws:sns:us-east-1:123456789012:" + testenv.UniqueName(t.Name())
+	out, err = run(append(moto.Env(), "SIGMAWATCH_PROMETHEUS_URL="+prom.URL, "SIGMAWATCH_REMOTE_WRITE_URL="+prom.RemoteWriteURL, "SIGMAWATCH_SNS_TOPIC_ARN="+missing), "-config", path, "-at", at.Format(time.RFC3339))
+	require.Error(t, err, out)
+	require.Contains(t, out, "sns publish AlwaysOn")
+	require.Contains(t, out, "NotFound")
+	stored, err = q.Query(context.Background(), `count({__name__=~"sigmawatch_alert.+"})`, at)
+	require.NoError(t, err)
+	require.Empty(t, stored, "a failed publish persists no state")
+	t.Logf("injected: a nonexistent topic; the run failed with: %s", lastLine(out))
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
 
 // TestAlertmanagerSinkWiring runs runOnce with the optional second sink
