@@ -35,6 +35,7 @@ settings:
   repeat_interval: 30m
   resolve_ratio: 0.5
   max_alerts_per_notification: 5
+  evaluation_delay: 0s # the test writes each point at its scheduled time
 groups:
   - name: test
     rules:

@@ -19,8 +19,13 @@ const (
 	DefaultRepeatInterval           = config.Duration(4 * time.Hour)
 	DefaultResolveRatio             = 0.75
 	DefaultMaxAlertsPerNotification = 10
-	DefaultDeadMansSwitchAlert      = "SigmawatchCollectStale"
-	DefaultDeadMansSwitchSeverity   = "critical"
+	// DefaultEvaluationDelay matches collect's defaults: CloudWatch values
+	// are collected 10 minutes late (delay) and stamped at the start of
+	// their period, so the newest point of a 5-minute metric is 15 minutes
+	// old when it lands. Evaluating at T−15m sees it within PromQL's lookback.
+	DefaultEvaluationDelay        = config.Duration(15 * time.Minute)
+	DefaultDeadMansSwitchAlert    = "SigmawatchCollectStale"
+	DefaultDeadMansSwitchSeverity = "critical"
 )
 
 // Defaults of the anomaly block: the configuration with the best low-FP score
@@ -175,6 +180,7 @@ func DefaultSettings() Settings {
 		RepeatInterval:           DefaultRepeatInterval,
 		ResolveRatio:             DefaultResolveRatio,
 		MaxAlertsPerNotification: DefaultMaxAlertsPerNotification,
+		EvaluationDelay:          DefaultEvaluationDelay,
 	}
 }
 
