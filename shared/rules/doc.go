@@ -11,7 +11,8 @@
 //
 // interval 1m, repeat_interval 4h, resolve_ratio 0.75 (the resolve threshold of
 // an anomaly rule that sets none is threshold × ratio), max_alerts_per_notification
-// 10 ("+N more" past it), evaluation_delay 0, and dead_mans_switch off unless
+// 10 ("+N more" past it), evaluation_delay 15m (CloudWatch data lands that late
+// with collect's defaults), and dead_mans_switch off unless
 // configured (max_age required; alert SigmawatchCollectStale, severity
 // critical by default).
 //
@@ -36,16 +37,18 @@
 // method window (mean/σ, default), robust (median/MAD) or seasonal (the same
 // time 1w, 2w, … back); baseline (default 7d; for seasonal it is seasons × 1w,
 // with seasons default 3, and setting a different baseline is an error);
-// threshold (|z|, default 3); resolve_threshold (<= threshold); direction up,
+// threshold (|z|, default 6); resolve_threshold (<= threshold); direction up,
 // down or both (default); min_history (default 1d, or 1w for seasonal, capped
 // at the baseline; less history is insufficient data); min_stddev and
 // min_relative_stddev (σ floors, default 0 and 0.05 × |level|; both 0 is an
-// error); smoothing (points averaged for the current value, default 1);
+// error); smoothing (points averaged for the current value, default 3);
 // exclude_recent (a gap between the baseline and now, default 0);
-// sustained_points and sustained_threshold (off by default: a second,
-// longer average of the last sustained_points points that fires at its own,
-// lower |z|, for shifts that last rather than burst; set both or neither,
-// sustained_points > smoothing).
-// After Load every field holds its effective value. The defaults are
-// constants (Default*) meant to be tuned; tests of behaviour set their own.
+// sustained_points and sustained_threshold (default 18 points at 1.5: a
+// second, longer average of the last sustained_points points that fires at
+// its own, lower |z|, for shifts that last rather than burst; setting either
+// takes both from the rule, sustained_points: 0 turns it off; it must be
+// longer than smoothing).
+// After Load every field holds its effective value. The defaults (Default*)
+// are the configuration with the best low-FP score on NAB's labelled
+// CloudWatch data (BENCHMARKS.md); tests of behaviour set their own.
 package rules
