@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -351,16 +352,28 @@ func runKilled(t *testing.T, bootstrap, cfgPath string, at time.Time, storeProxy
 		env = append(env, e)
 	}
 	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// The hook runs on the proxy's goroutine: it may only touch the process
+	// once Start has returned, which the channel tells it.
+	started := make(chan *os.Process, 1)
 	var once sync.Once
 	storeProxy.OnForwarded(func(r *http.Request) {
 		if isWrite(r) {
-			once.Do(func() { _ = cmd.Process.Kill() })
+			once.Do(func() {
+				p := <-started
+				_ = p.Kill()
+			})
 		}
 	})
 	defer storeProxy.OnForwarded(nil)
-	out, err := cmd.CombinedOutput()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	started <- cmd.Process
+	err := cmd.Wait()
 	if err == nil {
-		return fmt.Errorf("expected the process to be killed; it finished: %s", out)
+		return fmt.Errorf("expected the process to be killed; it finished: %s", out.String())
 	}
 	return err
 }
