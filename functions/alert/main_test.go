@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"testing"
 
@@ -17,14 +16,5 @@ var (
 // TestMain starts one moto for the package; tests use unique names in it.
 func TestMain(m *testing.M) {
 	flag.Parse()
-	var stop func()
-	var err error
-	moto, stop, err = testenv.StartMoto()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	stop()
-	os.Exit(code)
+	os.Exit(testenv.RunWithMoto(m, &moto))
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"testing"
 
@@ -14,15 +12,5 @@ import (
 var moto *testenv.Moto
 
 func TestMain(m *testing.M) {
-	var stop func()
-	var err error
-	moto, stop, err = testenv.StartMoto()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	_ = context.Background()
-	code := m.Run()
-	stop()
-	os.Exit(code)
+	os.Exit(testenv.RunWithMoto(m, &moto))
 }

@@ -32,16 +32,7 @@ import (
 var moto *testenv.Moto
 
 func TestMain(m *testing.M) {
-	var stop func()
-	var err error
-	moto, stop, err = testenv.StartMoto()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	stop()
-	os.Exit(code)
+	os.Exit(testenv.RunWithMoto(m, &moto))
 }
 
 const crossAccountRole = "arn:aws:iam::111122223333:role/sigmawatch-read"

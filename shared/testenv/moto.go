@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -110,4 +111,18 @@ func UniqueName(testName string) string {
 		name = name[:40]
 	}
 	return fmt.Sprintf("%s-%d", name, uniqueCounter.Add(1))
+}
+
+// RunWithMoto is a package's TestMain body: it starts the package's one moto
+// into *m, runs the tests, stops moto and returns the exit code (a moto that
+// does not start fails the whole package, loudly).
+func RunWithMoto(tests interface{ Run() int }, m **Moto) int {
+	moto, stop, err := StartMoto()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	*m = moto
+	defer stop()
+	return tests.Run()
 }
