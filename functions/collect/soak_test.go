@@ -218,7 +218,13 @@ jobs:
 			runErr = runKilled(t, bootstrap, cfgPath, at, storeProxy, cwProxy)
 			killed++
 		} else {
-			runCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			// A Lambda has minutes; 2 s keeps the slow-receiver faults fast,
+			// and the SDK's throttling backoff gets the time a Lambda would.
+			deadline := 2 * time.Second
+			if fault == faultThrottle {
+				deadline = 30 * time.Second
+			}
+			runCtx, cancel := context.WithTimeout(ctx, deadline)
 			_, runErr = h.runOnce(runCtx, at, nil)
 			cancel()
 		}
@@ -241,7 +247,9 @@ jobs:
 		}
 	}
 	require.NoError(t, store.Flush(ctx))
-	t.Logf("%s: %d runs, %d failed visibly as injected (%d killed mid-write)", kind, len(schedule), failedRuns, killed)
+	_, throttled := cwProxy.Counts()
+	require.Positive(t, throttled, "CloudWatch throttling reached the collector")
+	t.Logf("%s: %d runs, %d failed visibly as injected (%d killed mid-write, %d CloudWatch requests throttled and retried)", kind, len(schedule), failedRuns, killed, throttled)
 
 	// What is stored, read straight from the receiver.
 	last := A.Add(15*time.Minute + time.Duration(len(schedule)-1)*soakPeriod)

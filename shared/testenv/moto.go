@@ -55,15 +55,24 @@ func StartMotoT(t TB) *Moto {
 
 // AWSConfig returns an SDK configuration that talks to this moto with static
 // test credentials, and reads nothing from the machine's AWS files or IMDS.
+//
+// The endpoint is set on the returned aws.Config, not as a load option: a
+// load option's endpoint wins over aws.Config.BaseEndpoint, so a test that
+// copies the config and points it at a FaultProxy would silently bypass the
+// proxy.
 func (m *Moto) AWSConfig(ctx context.Context) (aws.Config, error) {
-	return awsconfig.LoadDefaultConfig(ctx,
+	cfg, err := awsconfig.LoadDefaultConfig(ctx,
 		awsconfig.WithRegion(m.Region),
 		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", "")),
-		awsconfig.WithBaseEndpoint(m.URL),
 		awsconfig.WithSharedConfigFiles([]string{}),
 		awsconfig.WithSharedCredentialsFiles([]string{}),
 		awsconfig.WithEC2IMDSClientEnableState(imds.ClientDisabled),
 	)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	cfg.BaseEndpoint = aws.String(m.URL)
+	return cfg, nil
 }
 
 // Env returns the environment a child process (a bootstrap under the
