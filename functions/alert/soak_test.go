@@ -91,8 +91,22 @@ func spiking(instance string, run int) bool {
 // return an error.
 func TestSoakAlert(t *testing.T) {
 	t.Parallel()
+	for _, kind := range []string{"prometheus", "victoriametrics"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			soakAlert(t, kind)
+		})
+	}
+}
+
+func soakAlert(t *testing.T, kind string) {
 	ctx := context.Background()
-	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	var prom *testenv.Receiver
+	if kind == "prometheus" {
+		prom = testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	} else {
+		prom = testenv.StartVictoriaMetrics(t)
+	}
 	storeProxy := testenv.NewFaultProxy(t, prom.URL)
 	snsProxy := testenv.NewFaultProxy(t, moto.URL)
 	cfg, err := moto.AWSConfig(ctx)
@@ -188,6 +202,7 @@ func TestSoakAlert(t *testing.T) {
 	for k, fault := range schedule {
 		at := start.Add(time.Duration(k) * step)
 		write(at, at, func(time.Time) int { return k })
+		require.NoError(t, prom.Flush(ctx))
 		runCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		var runErr error
 		switch fault {
@@ -228,6 +243,9 @@ func TestSoakAlert(t *testing.T) {
 			require.NoError(t, err, "retry of run %d (%q)", k, fault)
 		}
 		cancel()
+		// Runs are minutes apart; VictoriaMetrics shows new data within a
+		// second. Flushing stands in for that time.
+		require.NoError(t, prom.Flush(ctx))
 		arrived := drain(t, sqsc, queueURL)
 		for _, r := range arrived {
 			t.Logf("run %d (%s): %s", k, fault, r.Subject)
