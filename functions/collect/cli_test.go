@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,4 +114,43 @@ func TestCLIDryRun(t *testing.T) {
 	require.Contains(t, out, fmt.Sprintf(" %d\n", at.Add(-time.Minute).UnixMilli()), "and the last at T-11m")
 	require.Contains(t, out, `"message":"collect run finished"`)
 	require.Contains(t, out, `"samples":20`)
+}
+
+// TestNoSecretsInOutput runs the collect CLI with recognisable basic-auth
+// credentials against a store that refuses them (401), and scans everything
+// the process printed — logs and the error — for the secret.
+func TestNoSecretsInOutput(t *testing.T) {
+	t.Parallel()
+	const password = "pw-RECOGNISABLE-4f9a1c"
+	var seen []string
+	var mu sync.Mutex
+	store := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, "bad credentials")
+	}))
+	t.Cleanup(store.Close)
+	cfgPath, _, _, at := seedCLI(t)
+	authFile := filepath.Join(t.TempDir(), "auth.json")
+	require.NoError(t, os.WriteFile(authFile, fmt.Appendf(nil, `{"username":"sigmawatch","password":%q}`, password), 0o600))
+	bootstrap := testenv.BuildBootstrap(t, "./functions/collect")
+	cmd := exec.Command(bootstrap, "-config", cfgPath, "-at", at.Add(10*time.Minute).Format(time.RFC3339))
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"),
+		"SIGMAWATCH_AUTH=basic", "SIGMAWATCH_AUTH_FILE=" + authFile,
+		"SIGMAWATCH_REMOTE_WRITE_URL=" + store.URL + "/api/v1/write", "SIGMAWATCH_PROMETHEUS_URL=" + store.URL,
+		"SIGMAWATCH_LOG_LEVEL=debug",
+	}, moto.Env()...)
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "a 401 fails the run")
+	require.Contains(t, string(out), "401")
+	mu.Lock()
+	require.NotEmpty(t, seen, "the credentials were sent")
+	require.True(t, strings.HasPrefix(seen[0], "Basic "))
+	mu.Unlock()
+	encoded := base64.StdEncoding.EncodeToString([]byte("sigmawatch:" + password))
+	require.NotContains(t, string(out), password)
+	require.NotContains(t, string(out), encoded)
+	t.Logf("injected: 401 from the store with recognisable credentials; scanned %d bytes of output, no secret in it", len(out))
 }
