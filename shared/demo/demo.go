@@ -338,7 +338,7 @@ func run(ctx context.Context, r *runner, opts Options, res *Result) error {
 	}
 
 	stage("charts of the alerted series")
-	res.Charts, err = charts(ctx, opts, prom.URL, hist0, end)
+	res.Charts, err = charts(ctx, opts, prom.URL, live0.Add(-2*time.Hour), end)
 	if err != nil {
 		return err
 	}
@@ -436,7 +436,7 @@ func statusOrder(s string) int {
 	return 1
 }
 
-// charts draws one PNG per series that fired: the series, its baseline band
+// charts draws one PNG per series that fired during [from, to]: the series, its baseline band
 // (mean ± threshold × σ over the rule's baseline), the points beyond it and
 // the interval the alert was firing.
 func charts(ctx context.Context, opts Options, promURL string, from, to time.Time) ([]string, error) {
@@ -478,7 +478,7 @@ func charts(ctx context.Context, opts Options, promURL string, from, to time.Tim
 			matchers = append(matchers, fmt.Sprintf("%s=%q", k, f.Labels[k]))
 		}
 		sel := fmt.Sprintf("%s{%s}", rule.Expr, strings.Join(matchers, ","))
-		chartFrom := to.Add(-12 * time.Hour)
+		chartFrom := from
 		values, err := q.QueryRange(ctx, sel, chartFrom, to, step)
 		if err != nil {
 			return nil, err
