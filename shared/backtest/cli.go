@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"math"
 	"os"
@@ -283,28 +282,15 @@ func runCSVRule(ctx context.Context, r rules.Rule, s rules.Settings, in, out str
 	return results, errors.Join(errs...)
 }
 
+// csvFiles is listCSV for the CLI, where a folder without CSVs is a mistake.
 func csvFiles(in string) ([]string, error) {
-	var rels []string
-	err := filepath.WalkDir(in, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && strings.EqualFold(filepath.Ext(path), ".csv") {
-			rel, err := filepath.Rel(in, path)
-			if err != nil {
-				return err
-			}
-			rels = append(rels, rel)
-		}
-		return nil
-	})
+	rels, err := listCSV(in)
 	if err != nil {
-		return nil, fmt.Errorf("walk %s: %w", in, err)
+		return nil, err
 	}
 	if len(rels) == 0 {
 		return nil, fmt.Errorf("%s: no .csv files", in)
 	}
-	slices.Sort(rels)
 	return rels, nil
 }
 

@@ -129,24 +129,10 @@ func RunDir(in, out string, r Rule, workers int) ([]FileSummary, error) {
 	if err := r.Validate(); err != nil {
 		return nil, fmt.Errorf("rule %s: %w", r.Name, err)
 	}
-	var rels []string
-	err := filepath.WalkDir(in, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && strings.EqualFold(filepath.Ext(path), ".csv") {
-			rel, err := filepath.Rel(in, path)
-			if err != nil {
-				return err
-			}
-			rels = append(rels, rel)
-		}
-		return nil
-	})
+	rels, err := listCSV(in)
 	if err != nil {
-		return nil, fmt.Errorf("walk %s: %w", in, err)
+		return nil, err
 	}
-	slices.Sort(rels)
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -202,4 +188,28 @@ func runFile(in, out, rel string, r Rule) (FileSummary, error) {
 		return res, fmt.Errorf("backtest %s: %w", rel, err)
 	}
 	return res, nil
+}
+
+// listCSV returns the paths, relative to in and sorted, of every .csv file
+// under in (subfolders included).
+func listCSV(in string) ([]string, error) {
+	var rels []string
+	err := filepath.WalkDir(in, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.EqualFold(filepath.Ext(path), ".csv") {
+			rel, err := filepath.Rel(in, path)
+			if err != nil {
+				return err
+			}
+			rels = append(rels, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("walk %s: %w", in, err)
+	}
+	slices.Sort(rels)
+	return rels, nil
 }
