@@ -205,6 +205,16 @@ func stored(t *testing.T, ctx context.Context, r *testenv.Receiver, f *fixture) 
 	return got
 }
 
+// storeClients are a writer and a querier for the receiver r.
+func storeClients(t *testing.T, r *testenv.Receiver) (*remotewrite.Client, *promql.Client) {
+	t.Helper()
+	w, err := remotewrite.NewClient(r.RemoteWriteURL)
+	require.NoError(t, err)
+	q, err := promql.NewClient(r.URL, http.DefaultTransport)
+	require.NoError(t, err)
+	return w, q
+}
+
 func requireSameData(t *testing.T, kind string, want, got map[string]map[int64]float64) {
 	t.Helper()
 	require.Equal(t, sortedKeys(want), sortedKeys(got), "series")
@@ -255,10 +265,7 @@ func TestCollectExactlyOnce(t *testing.T) {
 			r := rc.start(t)
 			awsCfg, err := moto.AWSConfig(ctx)
 			require.NoError(t, err)
-			w, err := remotewrite.NewClient(r.RemoteWriteURL)
-			require.NoError(t, err)
-			q, err := promql.NewClient(r.URL, http.DefaultTransport)
-			require.NoError(t, err)
+			w, q := storeClients(t, r)
 			newCollector := func() *collector.Collector {
 				c, err := collector.New(collector.Options{
 					Config: f.cfg, Connector: collector.NewAWSConnector(awsCfg), Writer: w, Progress: q,
@@ -348,10 +355,7 @@ func TestCollectLabels(t *testing.T) {
 	r := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
 	awsCfg, err := moto.AWSConfig(ctx)
 	require.NoError(t, err)
-	w, err := remotewrite.NewClient(r.RemoteWriteURL)
-	require.NoError(t, err)
-	q, err := promql.NewClient(r.URL, http.DefaultTransport)
-	require.NoError(t, err)
+	w, q := storeClients(t, r)
 	c, err := collector.New(collector.Options{Config: f.cfg, Connector: collector.NewAWSConnector(awsCfg), Writer: w, Progress: q})
 	require.NoError(t, err)
 	at := f.anchor.Add(15 * time.Minute)
@@ -398,10 +402,7 @@ func TestCollectRecoversFromReceiverFailures(t *testing.T) {
 	r := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
 	awsCfg, err := moto.AWSConfig(ctx)
 	require.NoError(t, err)
-	real, err := remotewrite.NewClient(r.RemoteWriteURL)
-	require.NoError(t, err)
-	q, err := promql.NewClient(r.URL, http.DefaultTransport)
-	require.NoError(t, err)
+	real, q := storeClients(t, r)
 	port, err := testenv.FreePort()
 	require.NoError(t, err)
 	down, err := remotewrite.NewClient(fmt.Sprintf("http://127.0.0.1:%d/api/v1/write", port), remotewrite.WithMaxAttempts(3), remotewrite.WithBackoff(10*time.Millisecond, 50*time.Millisecond))
@@ -443,10 +444,7 @@ func TestCollectShardCountChange(t *testing.T) {
 	r := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
 	awsCfg, err := moto.AWSConfig(ctx)
 	require.NoError(t, err)
-	w, err := remotewrite.NewClient(r.RemoteWriteURL)
-	require.NoError(t, err)
-	q, err := promql.NewClient(r.URL, http.DefaultTransport)
-	require.NoError(t, err)
+	w, q := storeClients(t, r)
 	A := f.anchor
 	for i, shards := range []int{4, 16, 1} {
 		cfg := *f.cfg
