@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -23,8 +24,26 @@ type Env struct {
 	SNSTopicARN     string // SIGMAWATCH_SNS_TOPIC_ARN
 	AlertmanagerURL string // SIGMAWATCH_ALERTMANAGER_URL
 	ExternalURL     string // SIGMAWATCH_EXTERNAL_URL
-	LogLevel        slog.Level
+	// Deployment names this deployment (SIGMAWATCH_DEPLOYMENT; the template
+	// sets the stack name). Every series sigmawatch writes about itself carries
+	// it as DeploymentLabel and every read-back selects on it, so two stacks
+	// sharing one store never see each other's progress or alert state.
+	Deployment string
+	LogLevel   slog.Level
 }
+
+// DeploymentLabel is the label that carries Env.Deployment on every series
+// sigmawatch writes about itself (progress, health, alert state).
+const DeploymentLabel = "sigmawatch_deployment"
+
+// DefaultDeployment is the deployment name when SIGMAWATCH_DEPLOYMENT is
+// unset (a CLI run, a test).
+const DefaultDeployment = "default"
+
+// deploymentPattern is what a CloudFormation stack name allows, plus "_" and
+// ".": a deployment name is a label value that shows up in queries and
+// dashboards, so keep it to a shape that never needs escaping.
+var deploymentPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // Auth modes.
 const (
@@ -39,7 +58,7 @@ var EnvVars = []string{
 	"SIGMAWATCH_CONFIG", "SIGMAWATCH_REMOTE_WRITE_URL", "SIGMAWATCH_PROMETHEUS_URL",
 	"SIGMAWATCH_AUTH", "SIGMAWATCH_AUTH_SECRET_ARN", "SIGMAWATCH_AUTH_FILE", "SIGMAWATCH_SIGV4_REGION",
 	"SIGMAWATCH_HEADERS", "SIGMAWATCH_SNS_TOPIC_ARN", "SIGMAWATCH_ALERTMANAGER_URL",
-	"SIGMAWATCH_EXTERNAL_URL", "SIGMAWATCH_LOG_LEVEL",
+	"SIGMAWATCH_EXTERNAL_URL", "SIGMAWATCH_LOG_LEVEL", "SIGMAWATCH_DEPLOYMENT",
 }
 
 // FromEnv reads and checks the settings. Every problem is reported, each
@@ -57,8 +76,15 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		SNSTopicARN:     strings.TrimSpace(getenv("SIGMAWATCH_SNS_TOPIC_ARN")),
 		AlertmanagerURL: strings.TrimSpace(getenv("SIGMAWATCH_ALERTMANAGER_URL")),
 		ExternalURL:     strings.TrimSpace(getenv("SIGMAWATCH_EXTERNAL_URL")),
+		Deployment:      strings.TrimSpace(getenv("SIGMAWATCH_DEPLOYMENT")),
 	}
 	var problems []error
+	if e.Deployment == "" {
+		e.Deployment = DefaultDeployment
+	}
+	if !deploymentPattern.MatchString(e.Deployment) {
+		problems = append(problems, fmt.Errorf("SIGMAWATCH_DEPLOYMENT: %q must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", e.Deployment))
+	}
 	if e.Auth == "" {
 		e.Auth = AuthNone
 	}

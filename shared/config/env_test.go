@@ -21,6 +21,7 @@ func TestFromEnv(t *testing.T) {
 			check: func(t *testing.T, e Env) {
 				require.Equal(t, AuthNone, e.Auth)
 				require.Equal(t, slog.LevelInfo, e.LogLevel)
+				require.Equal(t, DefaultDeployment, e.Deployment)
 			},
 		},
 		{
@@ -32,8 +33,10 @@ func TestFromEnv(t *testing.T) {
 				"SIGMAWATCH_AUTH":             "SigV4",
 				"SIGMAWATCH_SNS_TOPIC_ARN":    "arn:aws:sns:us-east-1:123456789012:sigmawatch",
 				"SIGMAWATCH_LOG_LEVEL":        "debug",
+				"SIGMAWATCH_DEPLOYMENT":       "sigmawatch-prod",
 			},
 			check: func(t *testing.T, e Env) {
+				require.Equal(t, "sigmawatch-prod", e.Deployment)
 				require.Equal(t, AuthSigV4, e.Auth)
 				require.Equal(t, slog.LevelDebug, e.LogLevel)
 				require.Equal(t, "/var/task/collect.yaml", e.ConfigPath)
@@ -47,6 +50,7 @@ func TestFromEnv(t *testing.T) {
 				"SIGMAWATCH_PROMETHEUS_URL":   "https://user:hunter2@example.com",
 				"SIGMAWATCH_SNS_TOPIC_ARN":    "sigmawatch",
 				"SIGMAWATCH_LOG_LEVEL":        "loud",
+				"SIGMAWATCH_DEPLOYMENT":       "team a",
 			},
 			wantErr: []string{
 				"SIGMAWATCH_AUTH=basic: set SIGMAWATCH_AUTH_SECRET_ARN or SIGMAWATCH_AUTH_FILE",
@@ -55,6 +59,7 @@ func TestFromEnv(t *testing.T) {
 				"credentials in the URL are not allowed",
 				"SIGMAWATCH_SNS_TOPIC_ARN: \"sigmawatch\" is not an SNS topic ARN",
 				"SIGMAWATCH_LOG_LEVEL: unknown level \"loud\"",
+				"SIGMAWATCH_DEPLOYMENT: \"team a\" must be",
 			},
 		},
 		{

@@ -24,6 +24,7 @@ var envVars = map[function]map[string]string{
 		"SIGMAWATCH_SIGV4_REGION":     "",
 		"SIGMAWATCH_HEADERS":          "",
 		"SIGMAWATCH_LOG_LEVEL":        "",
+		"SIGMAWATCH_DEPLOYMENT":       "",
 	},
 	alertFn: {
 		"SIGMAWATCH_CONFIG":           "/var/task/rules.yaml",
@@ -37,6 +38,7 @@ var envVars = map[function]map[string]string{
 		"SIGMAWATCH_SNS_TOPIC_ARN":    "",
 		"SIGMAWATCH_ALERTMANAGER_URL": "",
 		"SIGMAWATCH_EXTERNAL_URL":     "",
+		"SIGMAWATCH_DEPLOYMENT":       "",
 	},
 }
 
