@@ -60,6 +60,10 @@ type Options struct {
 	// firing and resolved alert.
 	Publish Publisher
 	Sink    Sink
+	// Deployment names this deployment (config.Env.Deployment): every
+	// series the engine writes about itself carries it and every read of
+	// the store selects on it. Empty means config.DefaultDeployment.
+	Deployment string
 	// ExternalURL is the base of links in notifications.
 	ExternalURL string
 	Logger      *slog.Logger
@@ -70,6 +74,7 @@ type Options struct {
 // Engine runs the alert rules once per scheduled time.
 type Engine struct {
 	rules       *rules.File
+	store       *alerting.Store
 	log         *slog.Logger
 	query       alerting.Querier
 	write       Writer
@@ -97,7 +102,7 @@ func New(o Options) (*Engine, error) {
 	if err := errors.Join(problems...); err != nil {
 		return nil, err
 	}
-	e := &Engine{rules: o.Rules, log: o.Logger, query: o.Query, write: o.Write, publish: o.Publish,
+	e := &Engine{rules: o.Rules, store: alerting.NewStore(o.Query, o.Deployment), log: o.Logger, query: o.Query, write: o.Write, publish: o.Publish,
 		sink: o.Sink, externalURL: o.ExternalURL, now: o.Now}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -159,7 +164,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 	settings := e.rules.Settings
 	interval := time.Duration(settings.Interval)
 
-	if done, ok, err := alerting.LastRun(ctx, e.query, at, lateRetryWindow); err != nil {
+	if done, ok, err := e.store.LastRun(ctx, at, lateRetryWindow); err != nil {
 		sum.Errors++
 		return sum, err
 	} else if ok {
@@ -167,7 +172,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 		e.log.DebugContext(ctx, "run already completed; nothing to do", "scheduled_time", at.Format(time.RFC3339), "completed", done.Format(time.RFC3339))
 		return sum, nil
 	}
-	stored, err := alerting.Restore(ctx, e.query, at, max(2*interval, minStateLookback))
+	stored, err := e.store.Restore(ctx, at, max(2*interval, minStateLookback))
 	if err != nil {
 		sum.Errors++
 		return sum, err
@@ -241,7 +246,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 			},
 		})
 	}
-	if err := e.write.Write(ctx, alerting.StateSeries(at, persist)); err != nil {
+	if err := e.write.Write(ctx, e.store.StateSeries(at, persist)); err != nil {
 		sum.Errors++
 		errs = append(errs, fmt.Errorf("persist state: %w", err))
 	}
