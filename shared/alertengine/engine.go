@@ -133,6 +133,7 @@ type Summary struct {
 // ruleRun is one rule's part of a run.
 type ruleRun struct {
 	rule     rules.Rule
+	evalAt   time.Time
 	eval     alerting.Evaluation
 	outcomes []alerting.Outcome
 }
@@ -150,7 +151,8 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 	start := e.now()
 	at = at.UTC()
 	all := e.rules.Rules()
-	if dms, ok := alerting.DeadMansSwitchRule(e.rules.Settings); ok {
+	dms, hasDMS := alerting.DeadMansSwitchRule(e.rules.Settings, e.store.Deployment())
+	if hasDMS {
 		all = append(all, dms)
 	}
 	sum := Summary{ScheduledTime: at, Rules: len(all)}
@@ -178,21 +180,27 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 		return sum, err
 	}
 
-	evalAt := at.Add(-time.Duration(settings.EvaluationDelay))
 	var errs []error
 	runs := make([]ruleRun, 0, len(all))
-	for _, r := range all {
+	for i, r := range all {
+		// Rules over CloudWatch data look at the store as it was
+		// evaluation_delay ago; the dead man's switch watches sigmawatch's
+		// own series, stamped at their scheduled time, so it looks at T.
+		evalAt := at.Add(-time.Duration(settings.EvaluationDelay))
+		if hasDMS && i == len(all)-1 {
+			evalAt = at
+		}
 		ev, err := alerting.Evaluate(ctx, e.query, r, evalAt, interval)
 		if err != nil {
 			sum.Errors++
 			errs = append(errs, fmt.Errorf("rule %s: %w", r.Alert, err))
 			e.log.ErrorContext(ctx, "rule evaluation failed", "alertname", r.Alert, "error", err)
-			runs = append(runs, ruleRun{rule: r, outcomes: unchanged(r, stored[alerting.RefOf(r)])})
+			runs = append(runs, ruleRun{rule: r, evalAt: evalAt, outcomes: unchanged(r, stored[alerting.RefOf(r)])})
 			continue
 		}
 		sum.Series += len(ev.Series)
 		sum.Insufficient += ev.Insufficient()
-		runs = append(runs, ruleRun{rule: r, eval: ev, outcomes: alerting.Advance(ev, stored[alerting.RefOf(r)], at)})
+		runs = append(runs, ruleRun{rule: r, evalAt: evalAt, eval: ev, outcomes: alerting.Advance(ev, stored[alerting.RefOf(r)], at)})
 	}
 
 	var msgs []notify.Message
@@ -206,7 +214,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 				sum.Firing++
 			}
 		}
-		m, am, err := e.messages(ctx, rr, evalAt, at, interval)
+		m, am, err := e.messages(ctx, rr, rr.evalAt, at, interval)
 		if err != nil {
 			// The sparkline is decoration: send without it.
 			e.log.WarnContext(ctx, "recent points unavailable", "alertname", rr.rule.Alert, "error", err)

@@ -132,3 +132,47 @@ groups:
 	require.NoError(t, err)
 	require.Empty(t, unlabelled, "no series without a deployment")
 }
+
+// TestDeadMansSwitchAtScheduledTime (item 10): the collector last succeeded
+// 12 minutes before T and the switch's max_age is 10 minutes, so the run at
+// T must page. The rules' evaluation_delay (15m, for CloudWatch data that
+// lands late) must not delay the switch, which watches sigmawatch's own
+// series, stamped at the collector's scheduled time.
+func TestDeadMansSwitchAtScheduledTime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
+	require.NoError(t, err)
+	file := mustLoad(t, `
+settings:
+  interval: 1m
+  evaluation_delay: 15m
+  dead_mans_switch: {max_age: 10m}
+groups:
+  - name: quiet
+    rules:
+      - alert: Never
+        expr: vector(1) < 0
+`)
+	s := newStack(t, alertengine.Options{Rules: file, Deployment: "dms"}, prom.URL, prom.RemoteWriteURL)
+	at := time.Now().UTC().Truncate(time.Minute).Add(-30 * time.Minute)
+	// The collector ran every 5 minutes and last succeeded at T−12m.
+	health := remotewrite.Series{Labels: []remotewrite.Label{
+		{Name: "__name__", Value: "sigmawatch_collect_last_success_timestamp_seconds"},
+		{Name: "job", Value: "ec2"}, {Name: "sigmawatch_deployment", Value: "dms"},
+	}}
+	for ts := at.Add(-72 * time.Minute); !ts.After(at.Add(-12 * time.Minute)); ts = ts.Add(5 * time.Minute) {
+		health.Samples = append(health.Samples, remotewrite.Sample{T: ts.UnixMilli(), V: float64(ts.Unix())})
+	}
+	require.NoError(t, w.Write(ctx, []remotewrite.Series{health}))
+
+	sum, err := s.eng.Tick(ctx, at)
+	require.NoError(t, err)
+	require.Equal(t, 1, sum.Firing, "stale for 12m > max_age 10m at T: the switch fires at T, not 15 minutes later")
+	got := s.received(t)
+	require.Len(t, got, 1)
+	require.Equal(t, "SigmawatchCollectStale", got[0].Attributes["alertname"])
+	require.Equal(t, "critical", got[0].Attributes["severity"])
+	require.Contains(t, got[0].Body, `job="ec2"`)
+}

@@ -295,11 +295,11 @@ func TestDeadMansSwitch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	w, q := clients(t)
-	_, ok := alerting.DeadMansSwitchRule(rules.Settings{})
+	_, ok := alerting.DeadMansSwitchRule(rules.Settings{}, "")
 	require.False(t, ok, "off unless configured")
 	s := rules.DefaultSettings()
 	s.DeadMansSwitch = &rules.DeadMansSwitch{MaxAge: config.Duration(30 * time.Minute), Alert: "CollectStale", Severity: "critical"}
-	rule, ok := alerting.DeadMansSwitchRule(s)
+	rule, ok := alerting.DeadMansSwitchRule(s, "")
 	require.True(t, ok)
 	require.Equal(t, "critical", rule.Labels["severity"])
 	require.NotEmpty(t, rule.Annotations["summary"])
@@ -317,10 +317,18 @@ func TestDeadMansSwitch(t *testing.T) {
 	}{{"stale", 2 * time.Hour}, {"fresh", 5 * time.Minute}} {
 		ts := at.Add(-j.age)
 		series = append(series, remotewrite.Series{
-			Labels:  []remotewrite.Label{{Name: "__name__", Value: alerting.CollectLastSuccessMetric}, {Name: "job", Value: j.job}},
+			Labels: []remotewrite.Label{{Name: "__name__", Value: alerting.CollectLastSuccessMetric}, {Name: "job", Value: j.job},
+				{Name: "sigmawatch_deployment", Value: "default"}},
 			Samples: []remotewrite.Sample{{T: ts.UnixMilli(), V: float64(ts.Unix())}},
 		})
 	}
+	// Another deployment's collector of the same job, fresh: it must not
+	// hide this deployment's stale one.
+	series = append(series, remotewrite.Series{
+		Labels: []remotewrite.Label{{Name: "__name__", Value: alerting.CollectLastSuccessMetric}, {Name: "job", Value: "stale"},
+			{Name: "sigmawatch_deployment", Value: "other"}},
+		Samples: []remotewrite.Sample{{T: at.Add(-time.Minute).UnixMilli(), V: float64(at.Add(-time.Minute).Unix())}},
+	})
 	require.NoError(t, w.Write(ctx, series))
 	ev, err = alerting.Evaluate(ctx, q, rule, at, time.Minute)
 	require.NoError(t, err)
