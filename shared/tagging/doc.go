@@ -1,33 +1,8 @@
-// Package tagging discovers the resources of a service job through the
-// Resource Groups Tagging API and gives their metrics the labels YACE
-// (yet-another-cloudwatch-exporter) gives them, so dashboards and rules
-// written against YACE keep working:
-//
-//   - GetResources lists a service's tagged resources (YACE's resource types
-//     per namespace, all pages) and keeps those that pass every search tag
-//     (key present, value matching an unanchored regular expression); Cache
-//     keeps the result across warm invocations for the discovery TTL, since
-//     the Tagging API is rate-limited.
-//   - Associator maps a metric from ListMetrics to its resource by the
-//     dimension values the resource's ARN encodes (YACE's per-service ARN
-//     patterns and its "most dimensions first" rule); Select drops what YACE
-//     drops: every metric when no resource passed the search tags, and each
-//     metric of a resource that did not.
-//   - MetricLabels gives a metric name = the resource ARN ("global" when it
-//     belongs to no resource) and tag_<Key> for each exported tag;
-//     InfoLabels gives the aws_<service>_info series of a resource, value 0,
-//     with every tag. Label names follow YACE's sanitising (naming.Label),
-//     with or without its snake-casing.
-//   - AccountAlias reads the account_alias label from IAM.
-//
-// # Where sigmawatch differs from YACE
-//
-// A tag whose value is empty gets no label (YACE exports an empty label,
-// which Prometheus stores as no label at all). A tag key with characters a
-// classic label name cannot hold gets "_" for each of them, as a Prometheus 2
-// scrape of YACE shows it. API Gateway REST APIs (v1) are named by ID in
-// their ARN and by name in the ApiName dimension; YACE renames them through
-// API Gateway's GetRestApis, which sigmawatch does not call, so only v2
-// (HTTP and WebSocket) APIs, and REST APIs whose name is their ID, are
-// associated.
+// Package tagging calls the AWS APIs service jobs need besides CloudWatch:
+// the Resource Groups Tagging API's GetResources, which lists a service's
+// tagged resources (the resource types of resource.Service, all pages) and
+// keeps those that pass every search tag, and IAM's ListAccountAliases for
+// the account_alias label. Cache keeps GetResources results across warm
+// invocations for the discovery TTL: the Tagging API is free but
+// rate-limited.
 package tagging

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sigmawatch/sigmawatch/shared/awsconf"
+	"github.com/sigmawatch/sigmawatch/shared/resource"
 	"github.com/sigmawatch/sigmawatch/shared/tagging"
 	"github.com/sigmawatch/sigmawatch/shared/tagging/taggingtest"
 	"github.com/sigmawatch/sigmawatch/shared/testenv"
@@ -45,7 +46,7 @@ func taggingClient(t *testing.T, throughProxy bool) *rgta.Client {
 	return awsconf.Tagging(cfg)
 }
 
-func arns(rs []tagging.Resource) []string {
+func arns(rs []resource.Resource) []string {
 	out := make([]string, 0, len(rs))
 	for _, r := range rs {
 		out = append(out, r.ARN)
@@ -86,7 +87,7 @@ func TestMotoCoverage(t *testing.T) {
 		{"AWS/ECS", func() (string, error) { return s.ECSCluster(ctx, u+"-cluster", tags) }, false},
 		{"AWS/States", func() (string, error) { return s.StateMachine(ctx, u+"-sm", tags) }, true},
 	}
-	search := []tagging.SearchTag{{Key: "Env", Value: regexp.MustCompile("^" + regexp.QuoteMeta(u) + "$")}}
+	search := []resource.SearchTag{{Key: "Env", Value: regexp.MustCompile("^" + regexp.QuoteMeta(u) + "$")}}
 	direct, proxied := taggingClient(t, false), taggingClient(t, true)
 	want := map[string][]string{}
 	needProxy := map[string]bool{}
@@ -101,7 +102,7 @@ func TestMotoCoverage(t *testing.T) {
 		needProxy[tt.service] = needProxy[tt.service] || tt.needProxy
 	}
 	for _, name := range services {
-		svc, _ := tagging.LookupService(name)
+		svc, _ := resource.LookupService(name)
 		w := slices.Clone(want[name])
 		slices.Sort(w)
 		got, _, err := tagging.GetResources(ctx, proxied, svc, search)
@@ -142,7 +143,7 @@ func TestSearchTagsOnMoto(t *testing.T) {
 	_, err = s.TargetGroup(ctx, u+"-old", taggingtest.Tags{"Env", "old-" + u, "Team", "web"})
 	require.NoError(t, err)
 
-	search := []tagging.SearchTag{
+	search := []resource.SearchTag{
 		{Key: "Env", Value: regexp.MustCompile("^prod-" + regexp.QuoteMeta(u) + "$")},
 		{Key: "Team", Value: regexp.MustCompile(".")},
 	}
@@ -152,7 +153,7 @@ func TestSearchTagsOnMoto(t *testing.T) {
 		"AWS/RDS":            {db},
 		"AWS/ApplicationELB": {alb, tg},
 	} {
-		svc, _ := tagging.LookupService(svcName)
+		svc, _ := resource.LookupService(svcName)
 		got, calls, err := tagging.GetResources(ctx, api, svc, search)
 		require.NoError(t, err)
 		require.Equal(t, 1, calls)

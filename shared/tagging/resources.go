@@ -3,7 +3,6 @@ package tagging
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -11,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	rgta "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	rgtatypes "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/types"
+
+	"github.com/sigmawatch/sigmawatch/shared/resource"
 )
 
 // API is the one Resource Groups Tagging API operation service jobs call.
@@ -20,47 +21,6 @@ type API interface {
 
 var _ API = (*rgta.Client)(nil)
 
-// Tag is one AWS tag of a resource.
-type Tag struct {
-	Key, Value string
-}
-
-// Resource is a tagged AWS resource: its ARN and its tags in the order the
-// API returned them.
-type Resource struct {
-	ARN  string
-	Tags []Tag
-}
-
-// Tag returns the value of the tag key and whether the resource has it.
-func (r *Resource) Tag(key string) (string, bool) {
-	for _, t := range r.Tags {
-		if t.Key == key {
-			return t.Value, true
-		}
-	}
-	return "", false
-}
-
-// SearchTag selects resources by a tag: the key must be present and its
-// value must match Value, an unanchored regular expression (as in YACE:
-// "prod" also matches "preprod"; write "^prod$" for the exact value).
-type SearchTag struct {
-	Key   string
-	Value *regexp.Regexp
-}
-
-// matches reports whether r passes every search tag.
-func matches(r *Resource, search []SearchTag) bool {
-	for _, s := range search {
-		v, ok := r.Tag(s.Key)
-		if !ok || !s.Value.MatchString(v) {
-			return false
-		}
-	}
-	return true
-}
-
 // resourcesPerPage is GetResources' largest page.
 const resourcesPerPage = 100
 
@@ -69,7 +29,7 @@ const resourcesPerPage = 100
 // search tags' keys also go to the API as tag filters, so only resources
 // carrying them come back; their values are matched here, as regular
 // expressions.
-func GetResources(ctx context.Context, api API, svc *Service, search []SearchTag) ([]Resource, int, error) {
+func GetResources(ctx context.Context, api API, svc *resource.Service, search []resource.SearchTag) ([]resource.Resource, int, error) {
 	in := &rgta.GetResourcesInput{
 		ResourceTypeFilters: svc.ResourceTypes,
 		ResourcesPerPage:    aws.Int32(resourcesPerPage),
@@ -82,7 +42,7 @@ func GetResources(ctx context.Context, api API, svc *Service, search []SearchTag
 		}
 	}
 	p := rgta.NewGetResourcesPaginator(api, in, func(o *rgta.GetResourcesPaginatorOptions) { o.StopOnDuplicateToken = true })
-	var out []Resource
+	var out []resource.Resource
 	calls := 0
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -91,11 +51,11 @@ func GetResources(ctx context.Context, api API, svc *Service, search []SearchTag
 			return nil, calls, fmt.Errorf("get tagged resources of %s (%s): %w", svc.Namespace, strings.Join(svc.ResourceTypes, ","), err)
 		}
 		for _, m := range page.ResourceTagMappingList {
-			r := Resource{ARN: aws.ToString(m.ResourceARN), Tags: make([]Tag, 0, len(m.Tags))}
+			r := resource.Resource{ARN: aws.ToString(m.ResourceARN), Tags: make([]resource.Tag, 0, len(m.Tags))}
 			for _, t := range m.Tags {
-				r.Tags = append(r.Tags, Tag{Key: aws.ToString(t.Key), Value: aws.ToString(t.Value)})
+				r.Tags = append(r.Tags, resource.Tag{Key: aws.ToString(t.Key), Value: aws.ToString(t.Value)})
 			}
-			if r.ARN != "" && matches(&r, search) {
+			if r.ARN != "" && resource.Matches(&r, search) {
 				out = append(out, r)
 			}
 		}
@@ -113,7 +73,7 @@ type Cache struct {
 }
 
 type cacheEntry struct {
-	resources []Resource
+	resources []resource.Resource
 	expires   time.Time
 }
 
@@ -126,7 +86,7 @@ func NewCache(ttl time.Duration, now func() time.Time) *Cache {
 // GetResources and caches its result. target identifies the account, role
 // and region the api client talks to. calls is the number of GetResources
 // calls this call made (0 on a cache hit).
-func (c *Cache) Resources(ctx context.Context, target string, api API, svc *Service, search []SearchTag) ([]Resource, int, error) {
+func (c *Cache) Resources(ctx context.Context, target string, api API, svc *resource.Service, search []resource.SearchTag) ([]resource.Resource, int, error) {
 	var k strings.Builder
 	k.WriteString(target)
 	k.WriteByte(0)

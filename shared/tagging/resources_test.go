@@ -13,6 +13,7 @@ import (
 	rgtatypes "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sigmawatch/sigmawatch/shared/resource"
 	"github.com/sigmawatch/sigmawatch/shared/tagging"
 )
 
@@ -38,7 +39,7 @@ func mapping(arn string, kv ...string) rgtatypes.ResourceTagMapping {
 
 func TestGetResourcesPagesAndFilters(t *testing.T) {
 	t.Parallel()
-	svc, _ := tagging.LookupService("AWS/ApplicationELB")
+	svc, _ := resource.LookupService("AWS/ApplicationELB")
 	var seen []*rgta.GetResourcesInput
 	api := &fakeTagging{page: func(in *rgta.GetResourcesInput) (*rgta.GetResourcesOutput, error) {
 		seen = append(seen, in)
@@ -56,7 +57,7 @@ func TestGetResourcesPagesAndFilters(t *testing.T) {
 		}
 		return out, nil
 	}}
-	search := []tagging.SearchTag{
+	search := []resource.SearchTag{
 		{Key: "Env", Value: regexp.MustCompile("prod")},
 		{Key: "Team", Value: regexp.MustCompile(".*")},
 	}
@@ -81,7 +82,7 @@ func TestGetResourcesPagesAndFilters(t *testing.T) {
 
 func TestGetResourcesStopsOnARepeatedToken(t *testing.T) {
 	t.Parallel()
-	svc, _ := tagging.LookupService("AWS/EC2")
+	svc, _ := resource.LookupService("AWS/EC2")
 	api := &fakeTagging{page: func(*rgta.GetResourcesInput) (*rgta.GetResourcesOutput, error) {
 		return &rgta.GetResourcesOutput{PaginationToken: aws.String("same")}, nil
 	}}
@@ -92,7 +93,7 @@ func TestGetResourcesStopsOnARepeatedToken(t *testing.T) {
 
 func TestGetResourcesErrorNamesTheService(t *testing.T) {
 	t.Parallel()
-	svc, _ := tagging.LookupService("AWS/RDS")
+	svc, _ := resource.LookupService("AWS/RDS")
 	api := &fakeTagging{page: func(*rgta.GetResourcesInput) (*rgta.GetResourcesOutput, error) {
 		return nil, errors.New("ThrottlingException: Rate exceeded")
 	}}
@@ -103,16 +104,16 @@ func TestGetResourcesErrorNamesTheService(t *testing.T) {
 
 func TestCacheReusesWithinTTL(t *testing.T) {
 	t.Parallel()
-	svc, _ := tagging.LookupService("AWS/EC2")
+	svc, _ := resource.LookupService("AWS/EC2")
 	api := &fakeTagging{page: func(*rgta.GetResourcesInput) (*rgta.GetResourcesOutput, error) {
 		return &rgta.GetResourcesOutput{ResourceTagMappingList: []rgtatypes.ResourceTagMapping{mapping("arn:aws:ec2:us-east-1:1:instance/i-1", "Env", "prod")}}, nil
 	}}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c := tagging.NewCache(time.Hour, func() time.Time { return now })
-	prod := []tagging.SearchTag{{Key: "Env", Value: regexp.MustCompile("^prod$")}}
+	prod := []resource.SearchTag{{Key: "Env", Value: regexp.MustCompile("^prod$")}}
 	for i, tt := range []struct {
 		target    string
-		search    []tagging.SearchTag
+		search    []resource.SearchTag
 		advance   time.Duration
 		wantCalls int
 	}{

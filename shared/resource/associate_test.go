@@ -1,4 +1,4 @@
-package tagging_test
+package resource_test
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
-	"github.com/sigmawatch/sigmawatch/shared/tagging"
+	"github.com/sigmawatch/sigmawatch/shared/resource"
 )
 
 func dims(kv ...string) []cloudwatch.Dimension {
@@ -69,14 +69,14 @@ func TestAssociate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			svc, ok := tagging.LookupService(tt.service)
+			svc, ok := resource.LookupService(tt.service)
 			require.True(t, ok, tt.service)
-			res := make([]tagging.Resource, len(tt.resources))
+			res := make([]resource.Resource, len(tt.resources))
 			for i, arn := range tt.resources {
-				res[i] = tagging.Resource{ARN: arn}
+				res[i] = resource.Resource{ARN: arn}
 			}
-			r, skip := tagging.NewAssociator(svc, res).Associate(tt.dims)
-			got := tagging.GlobalName
+			r, skip := resource.NewAssociator(svc, res).Associate(tt.dims)
+			got := resource.GlobalName
 			switch {
 			case skip:
 				require.Nil(t, r)
@@ -94,10 +94,10 @@ func TestAssociate(t *testing.T) {
 // as "global").
 func TestSelectWithoutResourcesCollectsNothing(t *testing.T) {
 	t.Parallel()
-	svc, _ := tagging.LookupService("AWS/EC2")
+	svc, _ := resource.LookupService("AWS/EC2")
 	metrics := []cloudwatch.Metric{cloudwatch.NewMetric("AWS/EC2", "CPUUtilization", dims("InstanceId", "i-1")), cloudwatch.NewMetric("AWS/EC2", "CPUUtilization", nil)}
-	require.Empty(t, tagging.Select(svc, nil, metrics))
-	got := tagging.Select(svc, []tagging.Resource{{ARN: "arn:aws:ec2:us-east-1:" + acct + ":instance/i-1"}}, metrics)
+	require.Empty(t, resource.Select(svc, nil, metrics))
+	got := resource.Select(svc, []resource.Resource{{ARN: "arn:aws:ec2:us-east-1:" + acct + ":instance/i-1"}}, metrics)
 	require.Len(t, got, 2)
 	require.Equal(t, "arn:aws:ec2:us-east-1:"+acct+":instance/i-1", got[0].Resource.ARN)
 	require.Nil(t, got[1].Resource)
@@ -105,12 +105,12 @@ func TestSelectWithoutResourcesCollectsNothing(t *testing.T) {
 
 func TestServiceTypesResolve(t *testing.T) {
 	t.Parallel()
-	for _, typ := range tagging.ServiceTypes() {
-		svc, ok := tagging.LookupService(typ)
+	for _, typ := range resource.ServiceTypes() {
+		svc, ok := resource.LookupService(typ)
 		require.True(t, ok, typ)
 		require.NotEmpty(t, svc.ResourceTypes, typ)
 		require.NotEmpty(t, svc.Alias, typ)
 	}
-	_, ok := tagging.LookupService("AWS/Nope")
+	_, ok := resource.LookupService("AWS/Nope")
 	require.False(t, ok)
 }

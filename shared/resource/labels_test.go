@@ -1,4 +1,4 @@
-package tagging_test
+package resource_test
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
-	"github.com/sigmawatch/sigmawatch/shared/tagging"
+	"github.com/sigmawatch/sigmawatch/shared/resource"
 )
 
 // TestTagLabel holds the label names YACE gives tag keys, with and without
@@ -35,31 +35,31 @@ func TestTagLabel(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
 			t.Parallel()
-			require.Equal(t, tt.plain, tagging.TagLabel(tt.key, false))
-			require.Equal(t, tt.snake, tagging.TagLabel(tt.key, true))
+			require.Equal(t, tt.plain, resource.TagLabel(tt.key, false))
+			require.Equal(t, tt.snake, resource.TagLabel(tt.key, true))
 		})
 	}
-	require.Equal(t, "custom_tag_Cost_Center", tagging.CustomTagLabel("Cost Center", false))
+	require.Equal(t, "custom_tag_Cost_Center", resource.CustomTagLabel("Cost Center", false))
 }
 
 func TestMetricAndInfoLabels(t *testing.T) {
 	t.Parallel()
-	r := &tagging.Resource{ARN: "arn:aws:ec2:us-east-1:123456789012:instance/i-1", Tags: []tagging.Tag{
+	r := &resource.Resource{ARN: "arn:aws:ec2:us-east-1:123456789012:instance/i-1", Tags: []resource.Tag{
 		{Key: "Name", Value: "web-1"}, {Key: "team-name", Value: "checkout"}, {Key: "empty", Value: ""}, {Key: "team_name", Value: "later"},
 	}}
 	require.Equal(t, []remotewrite.Label{
 		{Name: "name", Value: r.ARN},
 		{Name: "tag_team_name", Value: "checkout"},
 		{Name: "tag_Name", Value: "web-1"},
-	}, tagging.MetricLabels(r, []string{"team-name", "Name", "Missing", "empty"}, false))
-	require.Equal(t, []remotewrite.Label{{Name: "name", Value: "global"}}, tagging.MetricLabels(nil, []string{"Name"}, false))
+	}, resource.MetricLabels(r, []string{"team-name", "Name", "Missing", "empty"}, false))
+	require.Equal(t, []remotewrite.Label{{Name: "name", Value: "global"}}, resource.MetricLabels(nil, []string{"Name"}, false))
 	require.Equal(t, []remotewrite.Label{
 		{Name: "name", Value: r.ARN},
 		{Name: "tag_Name", Value: "web-1"},
 		{Name: "tag_team_name", Value: "later"},
-	}, tagging.InfoLabels(r, false))
-	svc, _ := tagging.LookupService("AWS/ApplicationELB")
-	require.Equal(t, "aws_applicationelb_info", tagging.InfoName(svc))
-	svc, _ = tagging.LookupService("AWS/EC2")
-	require.Equal(t, "aws_ec2_info", tagging.InfoName(svc))
+	}, resource.InfoLabels(r, false))
+	svc, _ := resource.LookupService("AWS/ApplicationELB")
+	require.Equal(t, "aws_applicationelb_info", resource.InfoName(svc))
+	svc, _ = resource.LookupService("AWS/EC2")
+	require.Equal(t, "aws_ec2_info", resource.InfoName(svc))
 }
