@@ -37,7 +37,7 @@ build-AlertFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/alert
 	cp infra/examples/rules.yaml $(ARTIFACTS_DIR)/rules.yaml
 
-## deps: install the local stand-ins a fresh machine lacks
+## deps: install the local stand-ins a fresh machine lacks (Cortex: built once into .tools/bin, ~5 min)
 deps:
 	@infra/scripts/install-deps.sh
 
