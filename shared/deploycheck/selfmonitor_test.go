@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/stretchr/testify/require"
 )
 
@@ -388,4 +389,47 @@ func TestTopicsRequireTLS(t *testing.T) {
 		}
 	}
 	require.Equal(t, 2, topics, "alerts and operations")
+}
+
+// selfRulesGroup is the group of infra/examples/rules.yaml that watches
+// sigmawatch through what collect writes to the store.
+const selfRulesGroup = "sigmawatch-self"
+
+// TestSelfMonitoringRules: the example rules alert on data collect gave up
+// and on a collector that stopped succeeding, with windows long enough to
+// see a run at the slowest collect schedule the template allows, and a
+// staleness threshold of at least two such runs.
+func TestSelfMonitoringRules(t *testing.T) {
+	t.Parallel()
+	slowest := 0
+	for _, s := range rateSeconds(t, loadTemplate(t), "CollectScheduleRate") {
+		slowest = max(slowest, s)
+	}
+	rules := loadYAML[rulesConfig](t, repoFile(t, "infra/examples/rules.yaml"))
+	watched := map[string]bool{}
+	for _, g := range rules.Groups {
+		if g.Name != selfRulesGroup {
+			continue
+		}
+		for _, r := range g.Rules {
+			e, err := parser.NewParser(parser.Options{}).ParseExpr(r.Expr)
+			require.NoError(t, err, r.Alert)
+			parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+				switch x := n.(type) {
+				case *parser.MatrixSelector:
+					vs := x.VectorSelector.(*parser.VectorSelector)
+					watched[vs.Name] = true
+					require.GreaterOrEqual(t, x.Range, time.Duration(slowest)*time.Second,
+						"%s: the window over %s must hold a run at the slowest collect schedule", r.Alert, vs.Name)
+				case *parser.BinaryExpr:
+					if lit, ok := x.RHS.(*parser.NumberLiteral); ok && strings.Contains(r.Expr, "last_success") && x.Op == parser.GTR {
+						require.GreaterOrEqual(t, lit.Val, float64(2*slowest), "%s: stale only after two runs at the slowest schedule", r.Alert)
+					}
+				}
+				return nil
+			})
+		}
+	}
+	require.True(t, watched["sigmawatch_collect_skipped_seconds"], "a rule on data collect gave up")
+	require.True(t, watched["sigmawatch_collect_last_success_timestamp_seconds"], "a rule on a collector that stopped succeeding")
 }
