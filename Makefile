@@ -19,6 +19,8 @@ RULES_CONFIG ?= infra/examples/rules.yaml
 # `sam deploy --guided` saves its answers (email, phone number) here, never in
 # the tracked samconfig.toml; the file is git-ignored.
 SAM_LOCAL_CONFIG := samconfig.local.toml
+# Extra `sam deploy` arguments, e.g. SAM_DEPLOY_ARGS='--parameter-overrides AuthMode=sigv4 ...'.
+SAM_DEPLOY_ARGS ?=
 LINT_REGIONS := us-east-1 eu-west-1 ap-southeast-2
 
 all: build
@@ -61,12 +63,12 @@ sam-build: verify-config
 ## deploy-guided: the first deploy; the answers go to the git-ignored samconfig.local.toml
 deploy-guided: sam-build
 	@test -f $(SAM_LOCAL_CONFIG) || cp samconfig.toml $(SAM_LOCAL_CONFIG)
-	sam deploy --guided --config-file $(SAM_LOCAL_CONFIG)
+	sam deploy --guided --config-file $(SAM_LOCAL_CONFIG) $(SAM_DEPLOY_ARGS)
 
 ## deploy: every later deploy, with the answers deploy-guided saved (shows the change set first)
 deploy: sam-build
 	@test -f $(SAM_LOCAL_CONFIG) || { echo "no $(SAM_LOCAL_CONFIG) yet: run make deploy-guided first" >&2; exit 1; }
-	sam deploy --config-file $(SAM_LOCAL_CONFIG)
+	sam deploy --config-file $(SAM_LOCAL_CONFIG) $(SAM_DEPLOY_ARGS)
 
 # The deployed stack: the name deploy-guided saved, else samconfig.toml's.
 STACK_NAME ?= $(shell python3 -c 'import tomllib; c = tomllib.load(open("$(SAM_LOCAL_CONFIG)", "rb"))["default"]; print(c.get("deploy", {}).get("parameters", {}).get("stack_name") or c["global"]["parameters"]["stack_name"])' 2>/dev/null || echo sigmawatch)
