@@ -52,7 +52,10 @@ type CloudWatchAPI interface {
 
 // Target is CloudWatch in one region of one account.
 type Target struct {
-	API       CloudWatchAPI
+	API CloudWatchAPI
+	// Region is where API points. The discovery cache keys on it whatever
+	// CacheKey says: one job's regions list different metrics.
+	Region    string
 	AccountID string
 	// CacheKey identifies the credentials for the discovery cache.
 	CacheKey string
@@ -279,7 +282,7 @@ func (c *Collector) runTarget(ctx context.Context, at time.Time, job *config.Job
 		return nil, false, err
 	}
 	shards := max(c.cfg.Shards, 1)
-	metrics, err := c.metrics(ctx, target, job, stats)
+	metrics, err := c.metrics(ctx, region, target, job, stats)
 	if err != nil {
 		return nil, false, err
 	}
@@ -455,7 +458,7 @@ type jobMetric struct {
 }
 
 // metrics lists the job's CloudWatch metrics: discovered (cached) or static.
-func (c *Collector) metrics(ctx context.Context, target Target, job *config.Job, stats *jobStats) ([]jobMetric, error) {
+func (c *Collector) metrics(ctx context.Context, region string, target Target, job *config.Job, stats *jobStats) ([]jobMetric, error) {
 	var out []jobMetric
 	for i := range job.Metrics {
 		mc := &job.Metrics[i]
@@ -469,7 +472,7 @@ func (c *Collector) metrics(ctx context.Context, target Target, job *config.Job,
 			}
 			continue
 		}
-		found, calls, err := c.cache.Discover(ctx, target.CacheKey, target.API, job.Namespace, mc.Name, job.Dimensions)
+		found, calls, err := c.cache.Discover(ctx, region+"\x00"+target.CacheKey, target.API, job.Namespace, mc.Name, job.Dimensions)
 		stats.listCalls += calls
 		if err != nil {
 			return nil, err

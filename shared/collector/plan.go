@@ -38,7 +38,7 @@ type JobPlan struct {
 func MakePlan(ctx context.Context, cfg *config.Collect, jobs []config.Job, conn Connector) (Plan, error) {
 	p := Plan{Interval: cfg.Interval.D()}
 	runs := float64(monthly) / float64(max(cfg.Interval.D(), time.Minute))
-	c := &Collector{cfg: cfg, conn: conn, cache: cloudwatch.NewDiscoveryCache(0, time.Now)}
+	c := &Collector{cfg: cfg, conn: conn, cache: cloudwatch.NewDiscoveryCache(cfg.DiscoveryTTL.D(), time.Now)}
 	for i := range jobs {
 		job := &jobs[i]
 		jp := JobPlan{Job: job.Name}
@@ -48,7 +48,7 @@ func MakePlan(ctx context.Context, cfg *config.Collect, jobs []config.Job, conn 
 				return Plan{}, fmt.Errorf("job %s region %s: %w", job.Name, region, err)
 			}
 			var stats jobStats
-			metrics, err := c.metrics(ctx, target, job, &stats)
+			metrics, err := c.metrics(ctx, region, target, job, &stats)
 			if err != nil {
 				return Plan{}, fmt.Errorf("job %s region %s: %w", job.Name, region, err)
 			}
