@@ -153,7 +153,9 @@ func newEngine(ctx context.Context, file *rules.File, env config.Env, logger *sl
 		o.Publish = pub
 	}
 	if env.AlertmanagerURL != "" && !dryRun {
-		am, err := notify.NewAlertmanager(env.AlertmanagerURL, &http.Client{Timeout: 30 * time.Second})
+		// The same auth chain as the store: Mimir's and AMP's Alertmanager
+		// want the tenant header, the bearer token or the SigV4 signature.
+		am, err := notify.NewAlertmanager(env.AlertmanagerURL, &http.Client{Transport: store.Transport, Timeout: 30 * time.Second})
 		if err != nil {
 			return nil, err
 		}
