@@ -219,3 +219,39 @@ func TestAlertmanagerSinkAuth(t *testing.T) {
 	require.Len(t, alerts, 1)
 	require.Equal(t, "AlwaysOn", alerts[0].Labels["alertname"])
 }
+
+// TestTestNotification runs `alert -test-notification` against the moto
+// topic: one clearly labelled message reaches the email subscriber and,
+// with severity critical, the SMS subscriber's filter policy; its SMS body
+// fits one SMS and goes out as Transactional. It needs only the topic.
+func TestTestNotification(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg, err := moto.AWSConfig(ctx)
+	require.NoError(t, err)
+	topic := testenv.NewTopic(t, cfg, t.Name())
+	email := testenv.SubscribeQueue(t, cfg, topic, t.Name(), "")
+	sms := testenv.SubscribeQueue(t, cfg, topic, t.Name()+"-sms", testenv.SMSFilterPolicy)
+	cmd := exec.Command(testenv.BuildBootstrap(t, "./functions/alert"), "-test-notification")
+	cmd.Env = append(moto.Env(), "PATH="+os.Getenv("PATH"), "SIGMAWATCH_SNS_TOPIC_ARN="+topic, "SIGMAWATCH_DEPLOYMENT=sigmawatch-prod")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "published a test notification to "+topic)
+
+	got := testenv.ReceiveSNS(t, cfg, email)
+	require.Len(t, got, 1)
+	require.Equal(t, "[TEST] sigmawatch notification test from sigmawatch-prod (critical)", got[0].Subject)
+	require.Contains(t, got[0].Body, "Nothing is wrong.")
+	require.Equal(t, "critical", got[0].Attributes["severity"])
+	phone := testenv.ReceiveSNS(t, cfg, sms)
+	require.Len(t, phone, 1, "the SMS filter policy lets it through")
+	require.True(t, strings.HasPrefix(phone[0].Attributes["summary"], "TEST sigmawatch sigmawatch-prod:"), phone[0].Attributes["summary"])
+	require.LessOrEqual(t, len(phone[0].Attributes["summary"]), 140)
+	require.Equal(t, "Transactional", phone[0].Attributes["AWS.SNS.SMS.SMSType"])
+
+	cmd = exec.Command(testenv.BuildBootstrap(t, "./functions/alert"), "-test-notification")
+	cmd.Env = append(moto.Env(), "PATH="+os.Getenv("PATH"))
+	out, err = cmd.CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), "SIGMAWATCH_SNS_TOPIC_ARN: required")
+}
