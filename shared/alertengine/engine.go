@@ -1,4 +1,4 @@
-package main
+package alertengine
 
 import (
 	"cmp"
@@ -18,21 +18,20 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/notify"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
-	"github.com/sigmawatch/sigmawatch/shared/schedule"
 )
 
-// publisher delivers one grouped notification (SNS, or stdout in -dry-run).
-type publisher interface {
+// Publisher delivers one notification (SNS, or stdout in -dry-run).
+type Publisher interface {
 	Publish(ctx context.Context, m notify.Message) error
 }
 
-// alertSink is the optional second sink (Alertmanager).
-type alertSink interface {
+// Sink is the optional second sink (Alertmanager).
+type Sink interface {
 	Send(ctx context.Context, alerts []notify.Alert) error
 }
 
-// stateWriter persists the run's state in one request.
-type stateWriter interface {
+// Writer persists series in one request (the store's remote write).
+type Writer interface {
 	Write(ctx context.Context, series []remotewrite.Series) error
 }
 
@@ -49,15 +48,70 @@ const (
 	recentWindow = 3 * time.Hour
 )
 
-type handler struct {
+// Options are what an Engine runs with; main builds them from the
+// environment.
+type Options struct {
+	Rules *rules.File
+	// Query reads the rules' series and the stored state; Write persists
+	// the state.
+	Query alerting.Querier
+	Write Writer
+	// Publish delivers notifications; Sink, optional, also gets every
+	// firing and resolved alert.
+	Publish Publisher
+	Sink    Sink
+	// Deployment names this deployment (config.Env.Deployment): every
+	// series the engine writes about itself carries it and every read of
+	// the store selects on it. Empty means config.DefaultDeployment.
+	Deployment string
+	// ExternalURL is the base of links in notifications.
+	ExternalURL string
+	Logger      *slog.Logger
+	// Now is the clock for the run's duration only; nil means time.Now.
+	Now func() time.Time
+}
+
+// Engine runs the alert rules once per scheduled time.
+type Engine struct {
 	rules       *rules.File
+	store       *alerting.Store
 	log         *slog.Logger
 	query       alerting.Querier
-	write       stateWriter
-	publish     publisher
-	sink        alertSink // nil unless SIGMAWATCH_ALERTMANAGER_URL is set
+	write       Writer
+	publish     Publisher
+	sink        Sink
 	externalURL string
-	now         func() time.Time // for the run's duration only
+	now         func() time.Time
+}
+
+// New checks o and returns an Engine.
+func New(o Options) (*Engine, error) {
+	var problems []error
+	if o.Rules == nil {
+		problems = append(problems, errors.New("alertengine: Options.Rules is required"))
+	}
+	if o.Query == nil {
+		problems = append(problems, errors.New("alertengine: Options.Query is required (set SIGMAWATCH_PROMETHEUS_URL)"))
+	}
+	if o.Write == nil {
+		problems = append(problems, errors.New("alertengine: Options.Write is required"))
+	}
+	if o.Publish == nil {
+		problems = append(problems, errors.New("alertengine: Options.Publish is required"))
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
+	}
+	e := &Engine{rules: o.Rules, store: alerting.NewStore(o.Query, o.Deployment), log: o.Logger, query: o.Query, write: o.Write, publish: o.Publish,
+		sink: o.Sink, externalURL: o.ExternalURL, now: o.Now}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	e.log = e.log.With("component", "alertengine")
+	if e.now == nil {
+		e.now = time.Now
+	}
+	return e, nil
 }
 
 // Summary is what one run did; it is also the invocation's response.
@@ -76,18 +130,15 @@ type Summary struct {
 	DurationMS    int64 `json:"duration_ms"`
 }
 
-func (h *handler) handle(ctx context.Context, ev schedule.Event) (Summary, error) {
-	return h.runOnce(ctx, ev.Time)
-}
-
 // ruleRun is one rule's part of a run.
 type ruleRun struct {
 	rule     rules.Rule
+	evalAt   time.Time
 	eval     alerting.Evaluation
 	outcomes []alerting.Outcome
 }
 
-// runOnce evaluates every rule at the scheduled time at, publishes what is
+// Tick evaluates every rule at the scheduled time at, publishes what is
 // due, then persists the state stamped at at.
 //
 // A retry of at (or a late retry after later runs completed) finds its own
@@ -96,57 +147,60 @@ type ruleRun struct {
 // stored at the same time, so writing nothing is the safe identical result.
 // If publishing fails nothing is persisted and the error is returned: the
 // retry recomputes the same notifications with the same ids.
-func (h *handler) runOnce(ctx context.Context, at time.Time) (Summary, error) {
-	start := h.now()
+func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
+	start := e.now()
 	at = at.UTC()
-	all := h.rules.Rules()
-	if dms, ok := alerting.DeadMansSwitchRule(h.rules.Settings); ok {
+	all := e.rules.Rules()
+	dms, hasDMS := alerting.DeadMansSwitchRule(e.rules.Settings, e.store.Deployment())
+	if hasDMS {
 		all = append(all, dms)
 	}
 	sum := Summary{ScheduledTime: at, Rules: len(all)}
 	defer func() {
-		sum.DurationMS = h.now().Sub(start).Milliseconds()
-		h.log.InfoContext(ctx, "alert run finished", "scheduled_time", at.Format(time.RFC3339),
+		sum.DurationMS = e.now().Sub(start).Milliseconds()
+		e.log.InfoContext(ctx, "alert run finished", "scheduled_time", at.Format(time.RFC3339),
 			"rules", sum.Rules, "skipped", sum.Skipped, "series_evaluated", sum.Series,
 			"insufficient_data", sum.Insufficient, "pending", sum.Pending, "firing", sum.Firing,
 			"notifications_sent", sum.Notifications, "errors", sum.Errors, "duration_ms", sum.DurationMS)
 	}()
-	if h.query == nil {
-		sum.Errors++
-		return sum, errors.New("no Prometheus to query: set SIGMAWATCH_PROMETHEUS_URL")
-	}
-	settings := h.rules.Settings
+	settings := e.rules.Settings
 	interval := time.Duration(settings.Interval)
 
-	if done, ok, err := alerting.LastRun(ctx, h.query, at, lateRetryWindow); err != nil {
+	if done, ok, err := e.store.LastRun(ctx, at, lateRetryWindow); err != nil {
 		sum.Errors++
 		return sum, err
 	} else if ok {
 		sum.Skipped = true
-		h.log.DebugContext(ctx, "run already completed; nothing to do", "scheduled_time", at.Format(time.RFC3339), "completed", done.Format(time.RFC3339))
+		e.log.DebugContext(ctx, "run already completed; nothing to do", "scheduled_time", at.Format(time.RFC3339), "completed", done.Format(time.RFC3339))
 		return sum, nil
 	}
-	stored, err := alerting.Restore(ctx, h.query, at, max(2*interval, minStateLookback))
+	stored, err := e.store.Restore(ctx, at, max(2*interval, minStateLookback))
 	if err != nil {
 		sum.Errors++
 		return sum, err
 	}
 
-	evalAt := at.Add(-time.Duration(settings.EvaluationDelay))
 	var errs []error
 	runs := make([]ruleRun, 0, len(all))
-	for _, r := range all {
-		ev, err := alerting.Evaluate(ctx, h.query, r, evalAt, interval)
+	for i, r := range all {
+		// Rules over CloudWatch data look at the store as it was
+		// evaluation_delay ago; the dead man's switch watches sigmawatch's
+		// own series, stamped at their scheduled time, so it looks at T.
+		evalAt := at.Add(-time.Duration(settings.EvaluationDelay))
+		if hasDMS && i == len(all)-1 {
+			evalAt = at
+		}
+		ev, err := alerting.Evaluate(ctx, e.query, r, evalAt, interval)
 		if err != nil {
 			sum.Errors++
 			errs = append(errs, fmt.Errorf("rule %s: %w", r.Alert, err))
-			h.log.ErrorContext(ctx, "rule evaluation failed", "alertname", r.Alert, "error", err)
-			runs = append(runs, ruleRun{rule: r, outcomes: unchanged(r, stored[alerting.RefOf(r)])})
+			e.log.ErrorContext(ctx, "rule evaluation failed", "alertname", r.Alert, "error", err)
+			runs = append(runs, ruleRun{rule: r, evalAt: evalAt, outcomes: unchanged(r, stored[alerting.RefOf(r)])})
 			continue
 		}
 		sum.Series += len(ev.Series)
 		sum.Insufficient += ev.Insufficient()
-		runs = append(runs, ruleRun{rule: r, eval: ev, outcomes: alerting.Advance(ev, stored[alerting.RefOf(r)], at)})
+		runs = append(runs, ruleRun{rule: r, evalAt: evalAt, eval: ev, outcomes: alerting.Advance(ev, stored[alerting.RefOf(r)], at)})
 	}
 
 	var msgs []notify.Message
@@ -160,10 +214,10 @@ func (h *handler) runOnce(ctx context.Context, at time.Time) (Summary, error) {
 				sum.Firing++
 			}
 		}
-		m, am, err := h.messages(ctx, rr, evalAt, at, interval)
+		m, am, err := e.messages(ctx, rr, rr.evalAt, at, interval)
 		if err != nil {
 			// The sparkline is decoration: send without it.
-			h.log.WarnContext(ctx, "recent points unavailable", "alertname", rr.rule.Alert, "error", err)
+			e.log.WarnContext(ctx, "recent points unavailable", "alertname", rr.rule.Alert, "error", err)
 		}
 		msgs = append(msgs, m...)
 		amAlerts = append(amAlerts, am...)
@@ -171,22 +225,22 @@ func (h *handler) runOnce(ctx context.Context, at time.Time) (Summary, error) {
 
 	var pubErrs []error
 	for _, m := range msgs {
-		if err := h.publish.Publish(ctx, m); err != nil {
+		if err := e.publish.Publish(ctx, m); err != nil {
 			pubErrs = append(pubErrs, err)
 			continue
 		}
 		sum.Notifications++
-		h.log.DebugContext(ctx, "notification sent", "alertname", m.Rule, "status", m.Status, "repeat", m.Repeat, "series", len(m.Alerts), "notification_id", m.ID)
+		e.log.DebugContext(ctx, "notification sent", "alertname", m.Rule, "status", m.Status, "repeat", m.Repeat, "series", len(m.Alerts), "notification_id", m.ID)
 	}
 	if len(pubErrs) > 0 {
 		sum.Errors += len(pubErrs)
 		return sum, errors.Join(append(errs, pubErrs...)...)
 	}
-	if h.sink != nil {
-		if err := h.sink.Send(ctx, amAlerts); err != nil {
+	if e.sink != nil {
+		if err := e.sink.Send(ctx, amAlerts); err != nil {
 			sum.Errors++
 			errs = append(errs, err)
-			h.log.ErrorContext(ctx, "alertmanager sink failed", "error", err)
+			e.log.ErrorContext(ctx, "alertmanager sink failed", "error", err)
 		}
 	}
 
@@ -200,7 +254,7 @@ func (h *handler) runOnce(ctx context.Context, at time.Time) (Summary, error) {
 			},
 		})
 	}
-	if err := h.write.Write(ctx, alerting.StateSeries(at, persist)); err != nil {
+	if err := e.write.Write(ctx, e.store.StateSeries(at, persist)); err != nil {
 		sum.Errors++
 		errs = append(errs, fmt.Errorf("persist state: %w", err))
 	}
@@ -221,7 +275,7 @@ func unchanged(r rules.Rule, stored map[string]alerting.Stored) []alerting.Outco
 // messages groups a rule's due notifications into one message per kind,
 // and lists what the Alertmanager sink gets: every firing alert, and the
 // ones that resolved.
-func (h *handler) messages(ctx context.Context, rr ruleRun, evalAt, at time.Time, interval time.Duration) ([]notify.Message, []notify.Alert, error) {
+func (e *Engine) messages(ctx context.Context, rr ruleRun, evalAt, at time.Time, interval time.Duration) ([]notify.Message, []notify.Alert, error) {
 	r := rr.rule
 	byKind := map[alerting.Kind][]alerting.Outcome{}
 	var am []notify.Alert
@@ -229,8 +283,8 @@ func (h *handler) messages(ctx context.Context, rr ruleRun, evalAt, at time.Time
 		if o.Notification.Kind != alerting.KindNone {
 			byKind[o.Notification.Kind] = append(byKind[o.Notification.Kind], o)
 		}
-		if h.sink != nil && (o.Next.State == alerting.StateFiring || o.Notification.Kind == alerting.KindResolved) {
-			a := h.alert(r, o, nil, evalAt)
+		if e.sink != nil && (o.Next.State == alerting.StateFiring || o.Notification.Kind == alerting.KindResolved) {
+			a := e.alert(r, o, nil, evalAt)
 			if o.Next.State == alerting.StateFiring {
 				// As Prometheus does: valid for a few runs, renewed every run.
 				a.EndsAt = at.Add(4 * max(interval, time.Minute))
@@ -243,7 +297,7 @@ func (h *handler) messages(ctx context.Context, rr ruleRun, evalAt, at time.Time
 	if len(byKind) == 0 {
 		return nil, am, nil
 	}
-	recent, err := alerting.Recent(ctx, h.query, r.Expr, evalAt, recentWindow, interval)
+	recent, err := alerting.Recent(ctx, e.query, r.Expr, evalAt, recentWindow, interval)
 	var msgs []notify.Message
 	for _, kind := range []alerting.Kind{alerting.KindFiring, alerting.KindRepeat, alerting.KindResolved} {
 		outs := byKind[kind]
@@ -258,15 +312,15 @@ func (h *handler) messages(ctx context.Context, rr ruleRun, evalAt, at time.Time
 			Severity:  r.Labels["severity"],
 			Expr:      r.Expr,
 			At:        at,
-			GraphURL:  notify.GraphURL(h.externalURL, r.Expr, evalAt),
-			MaxAlerts: h.rules.Settings.MaxAlertsPerNotification,
+			GraphURL:  notify.GraphURL(e.externalURL, r.Expr, evalAt),
+			MaxAlerts: e.rules.Settings.MaxAlertsPerNotification,
 		}
 		if kind == alerting.KindResolved {
 			m.Status = notify.StatusResolved
 		}
 		ids := make([]string, 0, len(outs))
 		for _, o := range outs {
-			a := h.alert(r, o, recent[o.Key.Fingerprint], evalAt)
+			a := e.alert(r, o, recent[o.Key.Fingerprint], evalAt)
 			if kind == alerting.KindResolved {
 				a.EndsAt = at
 			}
@@ -281,7 +335,7 @@ func (h *handler) messages(ctx context.Context, rr ruleRun, evalAt, at time.Time
 	return msgs, am, err
 }
 
-func (h *handler) alert(r rules.Rule, o alerting.Outcome, recent []float64, evalAt time.Time) notify.Alert {
+func (e *Engine) alert(r rules.Rule, o alerting.Outcome, recent []float64, evalAt time.Time) notify.Alert {
 	value := o.Next.LastValue
 	a := notify.Alert{Value: value, Recent: recent, StartsAt: cmp.Or(o.Next.ActiveAt, o.Prev.ActiveAt, o.Next.FiredAt, o.Notification.FiredAt)}
 	if o.Observed != nil {
@@ -294,7 +348,7 @@ func (h *handler) alert(r rules.Rule, o alerting.Outcome, recent []float64, eval
 	}
 	a.Labels = alerting.AlertLabels(r, o.Labels, a.Value)
 	a.Annotations = make(map[string]string, len(r.Annotations))
-	data := rules.TemplateData{Labels: a.Labels, ExternalURL: h.externalURL, Value: a.Value}
+	data := rules.TemplateData{Labels: a.Labels, ExternalURL: e.externalURL, Value: a.Value}
 	for k, v := range r.Annotations {
 		s, err := rules.Expand(k, v, data)
 		if err != nil {
@@ -302,7 +356,7 @@ func (h *handler) alert(r rules.Rule, o alerting.Outcome, recent []float64, eval
 		}
 		a.Annotations[k] = s
 	}
-	a.GeneratorURL = notify.GraphURL(h.externalURL, r.Expr, evalAt)
+	a.GeneratorURL = notify.GraphURL(e.externalURL, r.Expr, evalAt)
 	return a
 }
 
