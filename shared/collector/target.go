@@ -19,6 +19,8 @@ func (c *Collector) timing(m *config.Metric) cloudwatch.Timing {
 	return cloudwatch.Timing{
 		Period: m.Period.D(), Delay: m.Delay.D(), Length: m.Length.D(),
 		MaxCatchUp: c.cfg.MaxCatchUp.D(),
+		MaxAge:     c.cfg.Receiver.MaxAge(),
+		Latest:     m.Timestamp == config.TimestampScheduled,
 	}
 }
 
@@ -154,12 +156,18 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, regi
 			}
 		case len(pts) > 0 && u.err == nil:
 			q := &plan.queries[i]
-			s := remotewrite.Series{Labels: labels.labels(nil, plan.meta[i].name, q.Metric.Dimensions), Samples: make([]remotewrite.Sample, len(pts))}
-			for k, p := range pts {
-				s.Samples[k] = remotewrite.Sample{T: p.T.UnixMilli(), V: p.V}
+			s := remotewrite.Series{Labels: labels.labels(nil, plan.meta[i].name, q.Metric.Dimensions)}
+			if in.timings[u.cfg].Latest {
+				// Stamped at T: the window holds one period, the newest.
+				s.Samples = []remotewrite.Sample{{T: ts, V: pts[len(pts)-1].V}}
+			} else {
+				s.Samples = make([]remotewrite.Sample, len(pts))
+				for k, p := range pts {
+					s.Samples[k] = remotewrite.Sample{T: p.T.UnixMilli(), V: p.V}
+				}
 			}
 			u.series = append(u.series, s)
-			u.samples += len(pts)
+			u.samples += len(s.Samples)
 		}
 		if u.pending--; u.pending == 0 {
 			complete(u)
