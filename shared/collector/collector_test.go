@@ -19,6 +19,11 @@ func (q *countingQuerier) Query(context.Context, string, time.Time) ([]promql.Sa
 	return nil, nil
 }
 
+func (q *countingQuerier) QuerySeries(context.Context, string, time.Time) ([]promql.Series, error) {
+	q.queries++
+	return nil, nil
+}
+
 // TestFutureScheduledTimeRefused: a run at a T far ahead of the clock would
 // store progress that holds back every later run until the clock caught up
 // (one -at 24 h ahead made every request a 400 for a day). It is refused

@@ -101,34 +101,32 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, regi
 
 	var errs []error
 	series, samples, failed := 0, 0, 0
+	d := &delivery{
+		c: c, job: job.Name, tk: tk, ts: ts, perSeries: c.cfg.Receiver.PerSeries(),
+		covered: func(units []*unit) {
+			sum.Requests++
+			for _, u := range units {
+				series += len(u.series)
+				samples += u.samples
+				c.lister.fresh.written(discoveryKey(target), u.fresh)
+				u.series = nil
+			}
+		},
+		failed: func(units []*unit, err error) {
+			errs = append(errs, err)
+			failed += len(units)
+			for _, u := range units {
+				u.series = nil
+			}
+		},
+	}
 	pk := &packer{
 		maxSamples: c.maxSamples,
 		group: func(u *unit) groupKey {
 			t := in.timings[u.cfg]
 			return groupKey{period: t.Period, delay: t.Delay, latest: t.Latest}
 		},
-		send: func(units []*unit) {
-			req := make([]remotewrite.Series, 0, len(units))
-			reqSeries, reqSamples := 0, 0
-			for _, u := range units {
-				req = append(req, u.series...)
-				req = append(req, c.progressSeries(job.Name, tk, u.key, u.end, ts))
-				reqSeries += len(u.series)
-				reqSamples += u.samples
-			}
-			if err := c.writer.Write(ctx, req); err != nil {
-				errs = append(errs, fmt.Errorf("%d unit(s) not written: %w", len(units), err))
-				failed += len(units)
-				return
-			}
-			sum.Requests++
-			series += reqSeries
-			samples += reqSamples
-			for _, u := range units {
-				c.lister.fresh.written(discoveryKey(target), u.fresh)
-				u.series = nil
-			}
-		},
+		send: func(units []*unit) { d.send(ctx, units) },
 	}
 	complete := func(u *unit) {
 		if u.err != nil {
@@ -174,6 +172,7 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, regi
 		}
 	})
 	pk.flush()
+	d.finish(ctx)
 	stats.dataCalls += fstats.Calls
 	stats.metricsRequested += fstats.MetricsRequested
 	sum.Series += series
