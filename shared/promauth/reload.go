@@ -92,7 +92,13 @@ func (s *credState) swap(ctx context.Context, fresh Credentials, now time.Time, 
 	changed := fresh != s.creds
 	s.creds, s.loadedAt, s.nextTry = fresh, now, time.Time{}
 	s.gen++
-	s.log.InfoContext(ctx, "store credentials: read again", "reason", why, "changed", changed)
+	// A rotation noticed through a refusal is worth a line; the routine TTL
+	// read is a detail.
+	level := slog.LevelDebug
+	if why != "ttl" {
+		level = slog.LevelInfo
+	}
+	s.log.Log(ctx, level, "store credentials: read again", "reason", why, "changed", changed)
 }
 
 // credTransport adds basic or bearer credentials, and resends a refused
