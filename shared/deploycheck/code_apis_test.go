@@ -36,8 +36,11 @@ var packageActions = map[string]string{
 
 // impliedActions are granted for a call the code makes through a service:
 // publishing to the KMS-encrypted topic makes SNS use the key as the caller.
+// Reading a secret encrypted with a customer-managed key makes Secrets
+// Manager decrypt it as the caller.
 var impliedActions = map[string][]string{
-	"sns:Publish": {"kms:Decrypt", "kms:GenerateDataKey*"},
+	"sns:Publish":                   {"kms:Decrypt", "kms:GenerateDataKey*"},
+	"secretsmanager:GetSecretValue": {"kms:Decrypt"},
 }
 
 // TestCodeAPIsMatchTemplateContract derives each function's AWS calls from
