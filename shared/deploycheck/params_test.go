@@ -114,17 +114,22 @@ func TestDeployRefuses(t *testing.T) {
 		{"every broken rule at once", withParams(minimalParams(), "AlertEmail", "<unset>", "AuthSecretArn", secret),
 			[]string{"rule SomeoneHearsFailures", "rule SecretOnlyForCredentials"}},
 	}
+	// The template as written and as SAM hands it to CloudFormation: the
+	// transform must keep every parameter constraint and rule.
+	deployed := samTransform(t, "template.yaml", "eu-west-1").Template
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := deployTemplate(tpl, "eu-west-1", tt.params)
-			if len(tt.refused) == 0 {
-				require.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			for _, r := range tt.refused {
-				require.ErrorContains(t, err, r)
+			for _, tpl := range []map[string]any{tpl, deployed} {
+				_, err := deployTemplate(tpl, "eu-west-1", tt.params)
+				if len(tt.refused) == 0 {
+					require.NoError(t, err)
+					continue
+				}
+				require.Error(t, err)
+				for _, r := range tt.refused {
+					require.ErrorContains(t, err, r)
+				}
 			}
 		})
 	}
