@@ -90,7 +90,7 @@ test-notification:
 	if [ -z "$$topic" ] || [ "$$topic" = None ]; then echo "stack $(STACK_NAME) has no AlertTopicArn output" >&2; exit 1; fi && \
 	SIGMAWATCH_SNS_TOPIC_ARN="$$topic" $(GO) run ./functions/alert -test-notification -config $(RULES_CONFIG)
 
-## deps: install the local stand-ins a fresh machine lacks
+## deps: install the local stand-ins a fresh machine lacks (Cortex: built once into .tools/bin, ~5 min)
 deps:
 	@infra/scripts/install-deps.sh
 

@@ -132,7 +132,7 @@ func TestCLI(t *testing.T) {
 	require.NoError(t, err, out)
 	require.Contains(t, out, "Subject: [FIRING] AlwaysOn")
 	require.Contains(t, out, "Notification ID: ")
-	require.Contains(t, out, `sigmawatch_alerts{alertname="AlwaysOn",alertstate="firing",severity="warning"} 1`)
+	require.Contains(t, out, `sigmawatch_alerts{alertname="AlwaysOn",alertstate="firing",severity="warning",sigmawatch_deployment="default"} 1`)
 	require.Contains(t, out, `"notifications_sent":1`)
 	q, err := promql.NewClient(prom.URL, http.DefaultTransport)
 	require.NoError(t, err)

@@ -140,7 +140,7 @@ func newEngine(ctx context.Context, file *rules.File, env config.Env, logger *sl
 	if err != nil {
 		return nil, err
 	}
-	o := alertengine.Options{Rules: file, Logger: logger, Query: store.Querier, ExternalURL: env.ExternalURL}
+	o := alertengine.Options{Rules: file, Logger: logger, Query: store.Querier, Deployment: env.Deployment, ExternalURL: env.ExternalURL}
 	if dryRun {
 		o.Write = remotewrite.NewTextWriter(stdout)
 		o.Publish = notify.NewText(stdout)

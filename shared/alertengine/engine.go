@@ -60,6 +60,10 @@ type Options struct {
 	// firing and resolved alert.
 	Publish Publisher
 	Sink    Sink
+	// Deployment names this deployment (config.Env.Deployment): every
+	// series the engine writes about itself carries it and every read of
+	// the store selects on it. Empty means config.DefaultDeployment.
+	Deployment string
 	// ExternalURL is the base of links in notifications.
 	ExternalURL string
 	Logger      *slog.Logger
@@ -70,6 +74,7 @@ type Options struct {
 // Engine runs the alert rules once per scheduled time.
 type Engine struct {
 	rules       *rules.File
+	store       *alerting.Store
 	log         *slog.Logger
 	query       alerting.Querier
 	write       Writer
@@ -97,7 +102,7 @@ func New(o Options) (*Engine, error) {
 	if err := errors.Join(problems...); err != nil {
 		return nil, err
 	}
-	e := &Engine{rules: o.Rules, log: o.Logger, query: o.Query, write: o.Write, publish: o.Publish,
+	e := &Engine{rules: o.Rules, store: alerting.NewStore(o.Query, o.Deployment), log: o.Logger, query: o.Query, write: o.Write, publish: o.Publish,
 		sink: o.Sink, externalURL: o.ExternalURL, now: o.Now}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -128,6 +133,7 @@ type Summary struct {
 // ruleRun is one rule's part of a run.
 type ruleRun struct {
 	rule     rules.Rule
+	evalAt   time.Time
 	eval     alerting.Evaluation
 	outcomes []alerting.Outcome
 }
@@ -145,7 +151,8 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 	start := e.now()
 	at = at.UTC()
 	all := e.rules.Rules()
-	if dms, ok := alerting.DeadMansSwitchRule(e.rules.Settings); ok {
+	dms, hasDMS := alerting.DeadMansSwitchRule(e.rules.Settings, e.store.Deployment())
+	if hasDMS {
 		all = append(all, dms)
 	}
 	sum := Summary{ScheduledTime: at, Rules: len(all)}
@@ -159,7 +166,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 	settings := e.rules.Settings
 	interval := time.Duration(settings.Interval)
 
-	if done, ok, err := alerting.LastRun(ctx, e.query, at, lateRetryWindow); err != nil {
+	if done, ok, err := e.store.LastRun(ctx, at, lateRetryWindow); err != nil {
 		sum.Errors++
 		return sum, err
 	} else if ok {
@@ -167,27 +174,33 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 		e.log.DebugContext(ctx, "run already completed; nothing to do", "scheduled_time", at.Format(time.RFC3339), "completed", done.Format(time.RFC3339))
 		return sum, nil
 	}
-	stored, err := alerting.Restore(ctx, e.query, at, max(2*interval, minStateLookback))
+	stored, err := e.store.Restore(ctx, at, max(2*interval, minStateLookback))
 	if err != nil {
 		sum.Errors++
 		return sum, err
 	}
 
-	evalAt := at.Add(-time.Duration(settings.EvaluationDelay))
 	var errs []error
 	runs := make([]ruleRun, 0, len(all))
-	for _, r := range all {
+	for i, r := range all {
+		// Rules over CloudWatch data look at the store as it was
+		// evaluation_delay ago; the dead man's switch watches sigmawatch's
+		// own series, stamped at their scheduled time, so it looks at T.
+		evalAt := at.Add(-time.Duration(settings.EvaluationDelay))
+		if hasDMS && i == len(all)-1 {
+			evalAt = at
+		}
 		ev, err := alerting.Evaluate(ctx, e.query, r, evalAt, interval)
 		if err != nil {
 			sum.Errors++
 			errs = append(errs, fmt.Errorf("rule %s: %w", r.Alert, err))
 			e.log.ErrorContext(ctx, "rule evaluation failed", "alertname", r.Alert, "error", err)
-			runs = append(runs, ruleRun{rule: r, outcomes: unchanged(r, stored[alerting.RefOf(r)])})
+			runs = append(runs, ruleRun{rule: r, evalAt: evalAt, outcomes: unchanged(r, stored[alerting.RefOf(r)])})
 			continue
 		}
 		sum.Series += len(ev.Series)
 		sum.Insufficient += ev.Insufficient()
-		runs = append(runs, ruleRun{rule: r, eval: ev, outcomes: alerting.Advance(ev, stored[alerting.RefOf(r)], at)})
+		runs = append(runs, ruleRun{rule: r, evalAt: evalAt, eval: ev, outcomes: alerting.Advance(ev, stored[alerting.RefOf(r)], at)})
 	}
 
 	var msgs []notify.Message
@@ -201,7 +214,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 				sum.Firing++
 			}
 		}
-		m, am, err := e.messages(ctx, rr, evalAt, at, interval)
+		m, am, err := e.messages(ctx, rr, rr.evalAt, at, interval)
 		if err != nil {
 			// The sparkline is decoration: send without it.
 			e.log.WarnContext(ctx, "recent points unavailable", "alertname", rr.rule.Alert, "error", err)
@@ -241,7 +254,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 			},
 		})
 	}
-	if err := e.write.Write(ctx, alerting.StateSeries(at, persist)); err != nil {
+	if err := e.write.Write(ctx, e.store.StateSeries(at, persist)); err != nil {
 		sum.Errors++
 		errs = append(errs, fmt.Errorf("persist state: %w", err))
 	}

@@ -6,11 +6,13 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
 
+	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
 )
@@ -35,6 +37,34 @@ const (
 	// allows one alert name in several groups, whose states must not mix.
 	GroupLabel = "sigmawatch_group"
 )
+
+// Store is one deployment's alert state in the store (the Prometheus the
+// rules query): it builds the series a run writes and reads them back.
+// Every series it builds carries config.DeploymentLabel and every query it
+// runs selects on it, so two deployments (stacks in two regions, two teams)
+// sharing one store never read each other's state or last run.
+type Store struct {
+	q          Querier
+	deployment string
+}
+
+// NewStore returns the store of deployment (config.Env.Deployment; empty
+// means config.DefaultDeployment) read through q.
+func NewStore(q Querier, deployment string) *Store {
+	if deployment == "" {
+		deployment = config.DefaultDeployment
+	}
+	return &Store{q: q, deployment: deployment}
+}
+
+// Deployment is the deployment the store reads and writes.
+func (s *Store) Deployment() string { return s.deployment }
+
+// selector is metric restricted to the store's deployment, plus matchers.
+func (s *Store) selector(metric string, matchers ...string) string {
+	ms := append([]string{config.DeploymentLabel + "=" + strconv.Quote(s.deployment)}, matchers...)
+	return metric + "{" + strings.Join(ms, ",") + "}"
+}
 
 // RuleRef names a rule: its group and alert name.
 type RuleRef struct {
@@ -69,26 +99,26 @@ type Stored struct {
 // instant query's 5-minute lookback would lose state on Prometheus 3, which
 // excludes a sample exactly 5 m old); a longer one survives missed runs.
 // The result is keyed by rule, then by series fingerprint.
-func Restore(ctx context.Context, q Querier, at time.Time, lookback time.Duration) (map[RuleRef]map[string]Stored, error) {
-	query := fmt.Sprintf("last_over_time(%s[%s])", StateMetric, dur(lookback))
-	samples, err := q.Query(ctx, query, at.Add(-time.Millisecond))
+func (s *Store) Restore(ctx context.Context, at time.Time, lookback time.Duration) (map[RuleRef]map[string]Stored, error) {
+	query := fmt.Sprintf("last_over_time(%s[%s])", s.selector(StateMetric), dur(lookback))
+	samples, err := s.q.Query(ctx, query, at.Add(-time.Millisecond))
 	if err != nil {
 		return nil, fmt.Errorf("restore state: %w", err)
 	}
 	out := map[RuleRef]map[string]Stored{}
-	for _, s := range samples {
-		rule, field := RuleRef{Group: s.Labels[GroupLabel], Alert: s.Labels[model.AlertNameLabel]}, s.Labels[FieldLabel]
+	for _, smp := range samples {
+		rule, field := RuleRef{Group: smp.Labels[GroupLabel], Alert: smp.Labels[model.AlertNameLabel]}, smp.Labels[FieldLabel]
 		if rule.Alert == "" || field == "" {
 			continue
 		}
-		labels := SeriesLabels(s.Labels)
+		labels := SeriesLabels(withoutOwn(smp.Labels))
 		fp := Fingerprint(labels)
 		if out[rule] == nil {
 			out[rule] = map[string]Stored{}
 		}
 		st := out[rule][fp]
 		st.Labels = labels
-		setField(&st.State, field, s.V)
+		setField(&st.State, field, smp.V)
 		out[rule][fp] = st
 	}
 	for _, byFP := range out {
@@ -106,18 +136,18 @@ func Restore(ctx context.Context, q Querier, at time.Time, lookback time.Duratio
 // completed (its state was written), found in (at, at+window]; ok is false
 // when there is none. A retry of at, or a late retry arriving after later
 // runs, must do nothing.
-func LastRun(ctx context.Context, q Querier, at time.Time, window time.Duration) (time.Time, bool, error) {
-	query := fmt.Sprintf("max_over_time(%s[%s])", LastRunMetric, dur(window+time.Millisecond))
-	samples, err := q.Query(ctx, query, at.Add(window))
+func (s *Store) LastRun(ctx context.Context, at time.Time, window time.Duration) (time.Time, bool, error) {
+	query := fmt.Sprintf("max_over_time(%s[%s])", s.selector(LastRunMetric), dur(window+time.Millisecond))
+	samples, err := s.q.Query(ctx, query, at.Add(window))
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("last run: %w", err)
 	}
 	var newest time.Time
-	for _, s := range samples {
-		if !finite(s.V) {
+	for _, smp := range samples {
+		if !finite(smp.V) {
 			continue
 		}
-		t := time.UnixMilli(int64(math.Round(s.V * 1000))).UTC()
+		t := time.UnixMilli(int64(math.Round(smp.V * 1000))).UTC()
 		if t.After(newest) {
 			newest = t
 		}
@@ -145,8 +175,9 @@ type RuleOutcomes struct {
 // every series that is active or just stopped being active (so the next
 // restore sees it inactive rather than an older active state), the z of
 // every scored series, and the run's own timestamp. Written in one request,
-// the state and the last-run mark are stored together or not at all.
-func StateSeries(at time.Time, rs []RuleOutcomes) []remotewrite.Series {
+// the state and the last-run mark are stored together or not at all. Every
+// series carries the store's deployment.
+func (s *Store) StateSeries(at time.Time, rs []RuleOutcomes) []remotewrite.Series {
 	ms := at.UnixMilli()
 	var out []remotewrite.Series
 	add := func(name string, labels map[string]string, extra []remotewrite.Label, v float64) {
@@ -156,9 +187,13 @@ func StateSeries(at time.Time, rs []RuleOutcomes) []remotewrite.Series {
 		ls := make([]remotewrite.Label, 0, len(labels)+len(extra)+1)
 		ls = append(ls, remotewrite.Label{Name: model.MetricNameLabel, Value: name})
 		for _, k := range slices.Sorted(maps.Keys(labels)) {
+			if k == config.DeploymentLabel {
+				continue // the store's own, added below
+			}
 			ls = append(ls, remotewrite.Label{Name: k, Value: labels[k]})
 		}
 		ls = append(ls, extra...)
+		ls = append(ls, remotewrite.Label{Name: config.DeploymentLabel, Value: s.deployment})
 		out = append(out, remotewrite.Series{Labels: ls, Samples: []remotewrite.Sample{{T: ms, V: v}}})
 	}
 	for _, r := range rs {
@@ -210,6 +245,16 @@ func dedupe(series []remotewrite.Series) []remotewrite.Series {
 		seen[k] = true
 		out = append(out, s)
 	}
+	return out
+}
+
+// withoutOwn drops the labels the store adds to every series it writes.
+func withoutOwn(labels map[string]string) map[string]string {
+	if _, ok := labels[config.DeploymentLabel]; !ok {
+		return labels
+	}
+	out := maps.Clone(labels)
+	delete(out, config.DeploymentLabel)
 	return out
 }
 

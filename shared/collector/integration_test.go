@@ -418,7 +418,7 @@ func TestCollectRecoversFromReceiverFailures(t *testing.T) {
 	flaky := &flakyWriter{w: real, fail: map[int]bool{2: true, 4: true}}
 	sum, err := newCollector(flaky).Run(ctx, A.Add(15*time.Minute), f.cfg.Jobs)
 	require.ErrorContains(t, err, "injected failure")
-	require.Positive(t, sum.FailedShards)
+	require.Positive(t, sum.FailedUnits)
 	t.Logf("injected: requests 2 and 4 of the run at A+15m fail; the run returned: %v", err)
 	// Its retry writes exactly the rest.
 	_, err = newCollector(real).Run(ctx, A.Add(15*time.Minute), f.cfg.Jobs)

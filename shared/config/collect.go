@@ -25,6 +25,12 @@ const (
 	DefaultPeriod       = Duration(time.Minute)
 	DefaultLength       = Duration(5 * time.Minute)
 	DefaultDelay        = Duration(10 * time.Minute)
+	// DefaultConcurrency is GetMetricData calls in flight per target: at the
+	// 0.5–2 s a call takes, at most 10 calls a second, well under
+	// CloudWatch's default quota of 50 per second per account and region.
+	DefaultConcurrency = 5
+	// MaxConcurrency keeps a run under that quota even at 1 s per call.
+	MaxConcurrency = 50
 
 	// MaxShards bounds progress_shards: each shard is a progress series per job.
 	MaxShards = 4096
@@ -42,9 +48,12 @@ type Collect struct {
 	// invocations; 0 lists on every run.
 	DiscoveryTTL Duration `yaml:"discovery_ttl"`
 	// Shards is the number of stable progress partitions per job.
-	Shards   int      `yaml:"progress_shards"`
-	Defaults Defaults `yaml:"defaults"`
-	Jobs     []Job    `yaml:"jobs"`
+	Shards int `yaml:"progress_shards"`
+	// Concurrency is how many CloudWatch calls a run keeps in flight per
+	// (region, account) target.
+	Concurrency int      `yaml:"cloudwatch_concurrency"`
+	Defaults    Defaults `yaml:"defaults"`
+	Jobs        []Job    `yaml:"jobs"`
 }
 
 // Defaults apply to every metric that sets neither its own value nor its job's.
@@ -108,6 +117,7 @@ func DefaultCollect() *Collect {
 		MaxCatchUp:   DefaultMaxCatchUp,
 		DiscoveryTTL: DefaultDiscoveryTTL,
 		Shards:       DefaultShards,
+		Concurrency:  DefaultConcurrency,
 		Defaults:     Defaults{Period: DefaultPeriod, Length: DefaultLength, Delay: DefaultDelay},
 	}
 }
@@ -337,6 +347,9 @@ func (c *Collect) Validate() error {
 	if c.Shards < 1 || c.Shards > MaxShards {
 		add("progress_shards", "must be between 1 and %d (got %d)", MaxShards, c.Shards)
 	}
+	if c.Concurrency < 1 || c.Concurrency > MaxConcurrency {
+		add("cloudwatch_concurrency", "must be between 1 and %d (got %d): CloudWatch allows 50 GetMetricData calls a second per account and region", MaxConcurrency, c.Concurrency)
+	}
 	if p := periodProblem(c.Defaults.Period); p != "" {
 		add("defaults.period", "%s", p)
 	}
@@ -532,7 +545,9 @@ func (c *Collect) validateMetric(path string, j *Job, m *Metric) []error {
 	case length%period != 0:
 		add(path+".length", "%s is not a multiple of the period %s", length, period)
 	}
-	if length > c.MaxCatchUp && c.MaxCatchUp > 0 {
+	// Catch-up always keeps at least one whole period, so a metric whose
+	// period is longer than max_catch_up may have a length of one period.
+	if length > c.MaxCatchUp && c.MaxCatchUp > 0 && length > period {
 		add(path+".length", "%s is longer than max_catch_up %s", length, c.MaxCatchUp)
 	}
 	return errs

@@ -46,6 +46,7 @@ func TestLoadIssueExample(t *testing.T) {
 		MaxCatchUp:   45 * min,
 		DiscoveryTTL: 60 * min,
 		Shards:       16,
+		Concurrency:  5,
 		Defaults:     Defaults{Period: min, Length: 5 * min, Delay: 10 * min},
 		Jobs: []Job{
 			{
