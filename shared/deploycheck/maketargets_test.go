@@ -19,13 +19,13 @@ import (
 // The make targets that act on a deployed stack read its outputs and
 // parameters with `aws cloudformation describe-stacks`. These tests run them
 // against moto, on a stand-in stack that has the outputs and parameters of
-// template.yaml they read (the names come from template.yaml, so they cannot
-// drift), and check what they did through the SDK.
+// template.yaml they read (standInStack takes the names from template.yaml,
+// so they cannot drift), and check what they did through the SDK.
 
-// standInStack creates, in moto, a stack with template.yaml's outputs of the
-// given names (AlertTopicArn is a real topic, the others fixed ARNs) and its
-// parameters of the given values.
-func standInStack(t *testing.T, m *testenv.Moto, params map[string]string, outputs ...string) string {
+// standInStack creates, in moto, a stack with template.yaml's parameters of
+// the given values and its outputs of the given names and values ("" for a
+// made-up role ARN).
+func standInStack(t *testing.T, m *testenv.Moto, params, outputs map[string]string) string {
 	t.Helper()
 	tpl := loadTemplate(t)
 	var b strings.Builder
@@ -37,14 +37,13 @@ func standInStack(t *testing.T, m *testenv.Moto, params map[string]string, outpu
 	if len(params) == 0 {
 		b.WriteString("  Unused: {Type: String, Default: x}\n")
 	}
-	b.WriteString("Resources:\n  AlertTopic: {Type: AWS::SNS::Topic}\nOutputs:\n")
-	for _, o := range outputs {
-		require.Contains(t, mapAt(t, tpl, "Outputs"), o, "template.yaml has no output %s", o)
-		value := fmt.Sprintf(`!Sub "arn:aws:iam::${AWS::AccountId}:role/%s"`, o)
-		if o == "AlertTopicArn" {
-			value = "!Ref AlertTopic"
+	b.WriteString("Resources:\n  Placeholder: {Type: AWS::SNS::Topic}\nOutputs:\n")
+	for name, value := range outputs {
+		require.Contains(t, mapAt(t, tpl, "Outputs"), name, "template.yaml has no output %s", name)
+		if value == "" {
+			value = "arn:aws:iam::" + testAccountID + ":role/" + name
 		}
-		fmt.Fprintf(&b, "  %s: {Value: %s}\n", o, value)
+		fmt.Fprintf(&b, "  %s: {Value: %q}\n", name, value)
 	}
 	path := filepath.Join(t.TempDir(), "stack.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o600))
@@ -94,7 +93,7 @@ func TestSMSSetupTarget(t *testing.T) {
 	t.Parallel()
 	// A moto of its own: SMS settings are account-wide.
 	m := testenv.StartMotoT(t)
-	stack := standInStack(t, m, map[string]string{"SmsMonthlySpendLimitUSD": "25"}, "SmsDeliveryStatusRoleArn", "AlertTopicArn")
+	stack := standInStack(t, m, map[string]string{"SmsMonthlySpendLimitUSD": "25"}, map[string]string{"SmsDeliveryStatusRoleArn": ""})
 
 	out, err := runMake(t, m, "sms-setup", "STACK_NAME="+stack)
 	require.NoError(t, err, out)
@@ -109,7 +108,7 @@ func TestSMSSetupTarget(t *testing.T) {
 		"MonthlySpendLimit":                 "25",
 	}, onlyKeys(got.Attributes, "DefaultSMSType", "DeliveryStatusIAMRole", "DeliveryStatusSuccessSamplingRate", "MonthlySpendLimit"))
 
-	noPhone := standInStack(t, m, map[string]string{"SmsMonthlySpendLimitUSD": "1"}, "AlertTopicArn")
+	noPhone := standInStack(t, m, map[string]string{"SmsMonthlySpendLimitUSD": "1"}, map[string]string{"OpsTopicArn": "arn:aws:sns:us-east-1:" + testAccountID + ":ops"})
 	out, err = runMake(t, m, "sms-setup", "STACK_NAME="+noPhone)
 	require.Error(t, err)
 	require.Contains(t, out, "no SmsDeliveryStatusRoleArn output")
