@@ -105,6 +105,10 @@ func TestDeployRefuses(t *testing.T) {
 		{"credentials in the Alertmanager URL", withParams(minimalParams(), "AlertmanagerURL", "https://u:p@am.example.com"), []string{"parameter AlertmanagerURL"}},
 		{"credentials in the link base", withParams(minimalParams(), "ExternalURL", "https://u:p@grafana.example.com"), []string{"parameter ExternalURL"}},
 
+		// 5: the collect function may assume roles, nothing else.
+		{"a user in CollectRoleArns", withParams(minimalParams(), "CollectRoleArns", collectorA+",arn:aws:iam::111122223333:user/me"), []string{"parameter CollectRoleArns"}},
+		{"a wildcard in CollectRoleArns", withParams(minimalParams(), "CollectRoleArns", "arn:aws:iam::*:role/*"), []string{"parameter CollectRoleArns"}},
+
 		// 1: reserving is an explicit opt-in of one execution.
 		{"reserving 5", withParams(minimalParams(), "AlertReservedConcurrency", "5"), []string{"parameter AlertReservedConcurrency"}},
 
