@@ -52,9 +52,10 @@ func BenchmarkAdvanceAndPersist10k(b *testing.B) {
 		ev.Series = append(ev.Series, alerting.Observed{Labels: labels, Fingerprint: alerting.Fingerprint(labels),
 			Result: anomaly.Result{Status: anomaly.StatusOK, Value: 1, Z: float64(i%10) - 2}})
 	}
+	store := alerting.NewStore(benchQuerier{}, "bench")
 	b.ReportAllocs()
 	for b.Loop() {
 		outs := alerting.Advance(ev, nil, evalAt)
-		_ = alerting.StateSeries(evalAt, []alerting.RuleOutcomes{{Rule: "cpu", Anomaly: true, Outcomes: outs}})
+		_ = store.StateSeries(evalAt, []alerting.RuleOutcomes{{Rule: "cpu", Anomaly: true, Outcomes: outs}})
 	}
 }

@@ -79,6 +79,9 @@
 // per AlertState field (label sigmawatch_field, times in Unix seconds, and
 // sigmawatch_group, since one alert name may live in several groups),
 // sigmawatch_alert_zscore and sigmawatch_alert_last_run_timestamp_seconds.
+// A [Store] is one deployment's view: every series it builds carries
+// config.DeploymentLabel and every query it runs selects on it, so two
+// stacks sharing one store keep their states and last runs apart.
 // [Restore] reads the state with last_over_time just before the scheduled
 // time (so a retry sees what the first attempt saw, not its own writes);
 // [LastRun] finds a completed run at or after a time, which turns a retry or

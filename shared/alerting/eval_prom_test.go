@@ -2,10 +2,14 @@ package alerting_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"math"
 	"math/rand/v2"
+	"net/http"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +22,7 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
+	"github.com/sigmawatch/sigmawatch/shared/testenv"
 )
 
 // stored is one series to write into Prometheus.
@@ -101,7 +106,7 @@ func deployedEqualsBacktest(t *testing.T, q *promql.Client, rule rules.Rule, fro
 	ctx := context.Background()
 	settings := rules.DefaultSettings()
 	interval := time.Duration(settings.Interval)
-	replayed, err := backtest.Replay(ctx, q, rule, settings, from, to)
+	replayed, err := backtest.ReplayPrometheus(ctx, q, rule, settings, from, to)
 	require.NoError(t, err)
 	require.NotEmpty(t, replayed)
 	ticks := map[string]map[time.Time]backtest.Tick{}
@@ -289,6 +294,136 @@ func TestNaNDoesNotBlindTheBaseline(t *testing.T) {
 			}
 			require.Equal(t, finitePoints, r.N, "every finite point of the baseline counts")
 			deployedEqualsBacktest(t, q, rule, from, end, 90*time.Second)
+		})
+	}
+}
+
+// collectSchedule writes a series the way collect does with period p and
+// delay d on a schedule every interval at phase off the interval's grid:
+// the run at T writes every point up to its window's end,
+// align(T−delay, p), and the write lands runTime after T.
+type collectSchedule struct {
+	period, delay, interval, phase, runTime time.Duration
+}
+
+// storedBy is the newest point written by time now: the window end of the
+// last run whose write had landed, minus one period.
+func (c collectSchedule) storedBy(now time.Time) time.Time {
+	lastRun := now.Add(-c.phase - c.runTime).Truncate(c.interval).Add(c.phase)
+	return lastRun.Add(-c.delay).Truncate(c.period).Add(-c.period)
+}
+
+// TestThresholdRuleFiresAtEveryPhase is item 1 of issue 12 with the shipped
+// configs: EC2 status checks are collected with a 5-minute period and a
+// 10-minute delay every 5 minutes, at whatever phase the schedule was
+// created with; the alert runs every minute. EC2StatusCheckFailed (for: 10m,
+// keep_firing_for 0) must fire once and resolve once at every phase, and
+// never flap. Before, the rule was evaluated with an instant query at
+// T−15m (evaluation_delay): with the collect schedule 2, 3 or 4 minutes off
+// the grid the query came back empty at some ticks, the pending state was
+// lost and the alert never fired; at other phases it flapped.
+func TestThresholdRuleFiresAtEveryPhase(t *testing.T) {
+	t.Parallel()
+	root, err := testenv.RepoRoot()
+	require.NoError(t, err)
+	rf, err := rules.LoadFile(filepath.Join(root, "infra", "examples", "rules.yaml"))
+	require.NoError(t, err)
+	cf, err := config.LoadCollectFile(filepath.Join(root, "infra", "examples", "collect.yaml"))
+	require.NoError(t, err)
+	var rule rules.Rule
+	for _, r := range rf.Rules() {
+		if r.Alert == "EC2StatusCheckFailed" {
+			rule = r
+		}
+	}
+	require.Equal(t, "aws_ec2_status_check_failed_maximum > 0", rule.Expr)
+	require.Zero(t, rule.KeepFiringFor, "the shipped rule does not hide flapping behind keep_firing_for")
+	var period, delay time.Duration
+	for _, j := range cf.Jobs {
+		for _, m := range j.Metrics {
+			if j.Namespace == "AWS/EC2" && m.Name == "StatusCheckFailed" {
+				period, delay = m.Period.D(), m.Delay.D()
+			}
+		}
+	}
+	require.Equal(t, 5*time.Minute, period)
+	interval := time.Duration(rf.Settings.Interval)
+
+	failFrom := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	failTo := failFrom.Add(time.Hour)
+	start, end := failFrom.Add(-time.Hour), failTo.Add(90*time.Minute)
+	value := func(ts time.Time) float64 {
+		if !ts.Before(failFrom) && ts.Before(failTo) {
+			return 1
+		}
+		return 0
+	}
+	for _, store := range []string{"prometheus", "victoriametrics"} {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			var recv *testenv.Receiver
+			if store == "prometheus" {
+				recv = testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+			} else {
+				recv = testenv.StartVictoriaMetrics(t)
+			}
+			w, err := remotewrite.NewClient(recv.RemoteWriteURL)
+			require.NoError(t, err)
+			q, err := promql.NewClient(recv.URL, http.DefaultTransport)
+			require.NoError(t, err)
+			ctx := context.Background()
+			phases := []time.Duration{0, time.Minute, 2 * time.Minute, 3 * time.Minute, 4*time.Minute + 30*time.Second}
+			schedules := make([]collectSchedule, len(phases))
+			written := make([]time.Time, len(phases))
+			for i, ph := range phases {
+				schedules[i] = collectSchedule{period: period, delay: delay, interval: time.Duration(cf.Interval), phase: ph, runTime: 40 * time.Second}
+				written[i] = start.Add(-period)
+			}
+			instance := func(i int) string { return fmt.Sprintf("i-phase%d", i) }
+			state := map[string]alerting.Stored{}
+			events := map[string][]string{}
+			for at := start.Add(30 * time.Minute); !at.After(end); at = at.Add(interval) {
+				// What each collect schedule has stored by now.
+				var batch []remotewrite.Series
+				for i, c := range schedules {
+					s := remotewrite.Series{Labels: []remotewrite.Label{
+						{Name: "__name__", Value: "aws_ec2_status_check_failed_maximum"}, {Name: "dimension_InstanceId", Value: instance(i)},
+					}}
+					for ts := written[i].Add(period); !ts.After(c.storedBy(at)); ts = ts.Add(period) {
+						if !ts.Before(start) {
+							s.Samples = append(s.Samples, remotewrite.Sample{T: ts.UnixMilli(), V: value(ts)})
+						}
+						written[i] = ts
+					}
+					if len(s.Samples) > 0 {
+						batch = append(batch, s)
+					}
+				}
+				if len(batch) > 0 {
+					require.NoError(t, w.Write(ctx, batch))
+					if store == "victoriametrics" {
+						require.NoError(t, recv.Flush(ctx))
+					}
+				}
+				ev, err := alerting.Evaluate(ctx, q, rule, at.Add(-time.Duration(rf.Settings.EvaluationDelay)), interval)
+				require.NoError(t, err)
+				outs := alerting.Advance(ev, state, at)
+				state = map[string]alerting.Stored{}
+				for _, o := range outs {
+					state[o.Key.Fingerprint] = alerting.Stored{Labels: o.Labels, State: o.Next}
+					if o.Notification.Kind != alerting.KindNone {
+						id := o.Labels["dimension_InstanceId"]
+						events[id] = append(events[id], fmt.Sprintf("%s %s", o.Notification.Kind, at.Sub(failFrom)))
+					}
+				}
+			}
+			for i, ph := range phases {
+				ev := events[instance(i)]
+				require.Len(t, ev, 2, "phase %s: one firing and one resolved, no flapping: %v", ph, ev)
+				require.True(t, strings.HasPrefix(ev[0], "firing "), "phase %s: %v", ph, ev)
+				require.True(t, strings.HasPrefix(ev[1], "resolved "), "phase %s: %v", ph, ev)
+				t.Logf("phase %s: %v", ph, ev)
+			}
 		})
 	}
 }

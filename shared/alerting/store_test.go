@@ -50,20 +50,21 @@ func TestStoreRoundTrip(t *testing.T) {
 		{Labels: ld, Next: alerting.AlertState{State: alerting.StateInactive, LastValue: math.NaN()}},
 	}
 	rule := rules.Rule{Alert: "CPU", Labels: map[string]string{"severity": "critical", "team": "{{ $labels.instance }}-team"}}
-	other := alerting.AlertState{State: alerting.StatePending, ActiveAt: at, LastValue: 2}
-	series := alerting.StateSeries(at, []alerting.RuleOutcomes{
+	otherGroup := alerting.AlertState{State: alerting.StatePending, ActiveAt: at, LastValue: 2}
+	store := alerting.NewStore(q, "stack-a")
+	series := store.StateSeries(at, []alerting.RuleOutcomes{
 		{Rule: "CPU", Group: "g1", Anomaly: true, Outcomes: outs,
 			AlertLabels: func(o alerting.Outcome) map[string]string {
 				return alerting.AlertLabels(rule, o.Labels, o.Next.LastValue)
 			}},
 		// The same alert name in another group, on the same series.
-		{Rule: "CPU", Group: "g2", Outcomes: []alerting.Outcome{{Labels: la, Next: other}}},
+		{Rule: "CPU", Group: "g2", Outcomes: []alerting.Outcome{{Labels: la, Next: otherGroup}}},
 	})
 	require.NoError(t, remotewrite.Validate(series))
 	require.NoError(t, w.Write(ctx, series))
 	require.NoError(t, w.Write(ctx, series), "a retry writing identical samples is accepted")
 
-	got, err := alerting.Restore(ctx, q, at.Add(interval), 2*interval)
+	got, err := store.Restore(ctx, at.Add(interval), 2*interval)
 	require.NoError(t, err)
 	want := map[alerting.RuleRef]map[string]alerting.Stored{
 		{Group: "g1", Alert: "CPU"}: {
@@ -71,17 +72,25 @@ func TestStoreRoundTrip(t *testing.T) {
 			alerting.Fingerprint(lb): {Labels: lb, State: pending},
 			alerting.Fingerprint(lc): {Labels: lc, State: resolved},
 		},
-		{Group: "g2", Alert: "CPU"}: {alerting.Fingerprint(la): {Labels: la, State: other}},
+		{Group: "g2", Alert: "CPU"}: {alerting.Fingerprint(la): {Labels: la, State: otherGroup}},
 	}
 	require.Equal(t, want, got, "d was never active: nothing to store; the groups' states stay apart")
 
-	same, err := alerting.Restore(ctx, q, at, 2*interval)
+	same, err := store.Restore(ctx, at, 2*interval)
 	require.NoError(t, err)
 	require.Empty(t, same, "a retry of at restores what was there before at")
 
-	gone, err := alerting.Restore(ctx, q, at.Add(3*interval), 2*interval)
+	gone, err := store.Restore(ctx, at.Add(3*interval), 2*interval)
 	require.NoError(t, err)
 	require.Empty(t, gone, "older than the lookback")
+
+	other := alerting.NewStore(q, "stack-b")
+	theirs, err := other.Restore(ctx, at.Add(interval), 2*interval)
+	require.NoError(t, err)
+	require.Empty(t, theirs, "another deployment on the same store sees none of it")
+	_, ran, err := other.LastRun(ctx, at, 24*time.Hour)
+	require.NoError(t, err)
+	require.False(t, ran, "nor its last run")
 
 	alerts, err := q.Query(ctx, `sigmawatch_alerts`, at)
 	require.NoError(t, err)
@@ -108,7 +117,7 @@ func TestStoreRoundTrip(t *testing.T) {
 		{"late retry of an earlier time", at.Add(-interval), true},
 		{"the next run", at.Add(interval), false},
 	} {
-		last, ok, err := alerting.LastRun(ctx, q, tc.at, 24*time.Hour)
+		last, ok, err := store.LastRun(ctx, tc.at, 24*time.Hour)
 		require.NoError(t, err)
 		require.Equal(t, tc.done, ok, tc.name)
 		if ok {
@@ -123,11 +132,11 @@ func TestDeadMansSwitch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	w, q := clients(t)
-	_, ok := alerting.DeadMansSwitchRule(rules.Settings{})
+	_, ok := alerting.DeadMansSwitchRule(rules.Settings{}, "")
 	require.False(t, ok, "off unless configured")
 	s := rules.DefaultSettings()
 	s.DeadMansSwitch = &rules.DeadMansSwitch{MaxAge: config.Duration(30 * time.Minute), Alert: "CollectStale", Severity: "critical"}
-	rule, ok := alerting.DeadMansSwitchRule(s)
+	rule, ok := alerting.DeadMansSwitchRule(s, "")
 	require.True(t, ok)
 	require.Equal(t, "critical", rule.Labels["severity"])
 	require.NotEmpty(t, rule.Annotations["summary"])
@@ -145,10 +154,18 @@ func TestDeadMansSwitch(t *testing.T) {
 	}{{"stale", 2 * time.Hour}, {"fresh", 5 * time.Minute}} {
 		ts := at.Add(-j.age)
 		series = append(series, remotewrite.Series{
-			Labels:  []remotewrite.Label{{Name: "__name__", Value: alerting.CollectLastSuccessMetric}, {Name: "job", Value: j.job}},
+			Labels: []remotewrite.Label{{Name: "__name__", Value: alerting.CollectLastSuccessMetric}, {Name: "job", Value: j.job},
+				{Name: "sigmawatch_deployment", Value: "default"}},
 			Samples: []remotewrite.Sample{{T: ts.UnixMilli(), V: float64(ts.Unix())}},
 		})
 	}
+	// Another deployment's collector of the same job, fresh: it must not
+	// hide this deployment's stale one.
+	series = append(series, remotewrite.Series{
+		Labels: []remotewrite.Label{{Name: "__name__", Value: alerting.CollectLastSuccessMetric}, {Name: "job", Value: "stale"},
+			{Name: "sigmawatch_deployment", Value: "other"}},
+		Samples: []remotewrite.Sample{{T: at.Add(-time.Minute).UnixMilli(), V: float64(at.Add(-time.Minute).Unix())}},
+	})
 	require.NoError(t, w.Write(ctx, series))
 	ev, err = alerting.Evaluate(ctx, q, rule, at, time.Minute)
 	require.NoError(t, err)

@@ -443,10 +443,10 @@ type Replayed struct {
 	Rule Rule
 }
 
-// Replay is the Prometheus mode of RunCLI without the files: r replayed
+// ReplayPrometheus is the Prometheus mode of RunCLI without the files: r replayed
 // over [from, to] against q, one result per series (in fingerprint order).
 // See RunCLI for how the series are read.
-func Replay(ctx context.Context, q Querier, r rules.Rule, s rules.Settings, from, to time.Time) ([]Replayed, error) {
+func ReplayPrometheus(ctx context.Context, q Querier, r rules.Rule, s rules.Settings, from, to time.Time) ([]Replayed, error) {
 	step := time.Duration(s.Interval)
 	var (
 		lookBack time.Duration
@@ -509,7 +509,7 @@ func Replay(ctx context.Context, q Querier, r rules.Rule, s rules.Settings, from
 }
 
 func runPromRule(ctx context.Context, q Querier, r rules.Rule, s rules.Settings, from, to time.Time, out string) ([]SeriesResult, error) {
-	replayed, err := Replay(ctx, q, r, s, from, to)
+	replayed, err := ReplayPrometheus(ctx, q, r, s, from, to)
 	var (
 		results []SeriesResult
 		errs    = []error{err}

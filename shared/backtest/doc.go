@@ -24,7 +24,7 @@
 // RFC3339 -to RFC3339) -out DIR`: it loads rules.yaml, maps each anomaly
 // rule with [RuleFromConfig] (alerting.SpecOf's detector and timing: the
 // mapping the deployed function uses too), replays it over CSV files or
-// over Prometheus history ([Replay], through a consumer-declared
+// over Prometheus history ([ReplayPrometheus], through a consumer-declared
 // [Querier], reading every stored point once at its own time, as the
 // deployed evaluation's windows do), and
 // writes a result CSV and a PNG chart (package chart) per series plus a

@@ -60,11 +60,12 @@ func TestIssueExample(t *testing.T) {
 				Sustained: Window(anomaly.DefaultSustained), SustainedThreshold: anomaly.DefaultSustainedThreshold,
 			},
 			LookbackDelta: DefaultLookbackDelta,
+			Routing:       DefaultRouting(),
 		},
 		{
 			Group: "ec2", Alert: "ALBErrorsHigh", Expr: "aws_applicationelb_httpcode_target_5_xx_count_sum > 10",
 			For: d(5 * time.Minute), RepeatInterval: d(4 * time.Hour), LookbackDelta: DefaultLookbackDelta,
-			Labels: map[string]string{"severity": "warning"}, MissingData: MissingKeep,
+			Labels: map[string]string{"severity": "warning"}, MissingData: MissingKeep, Routing: DefaultRouting(),
 		},
 	}
 	got := f.Rules()

@@ -97,6 +97,7 @@ type spec struct {
 	args    func(port int) []string // command line for a given port
 	ready   func(ctx context.Context, addr string) error
 	env     []string
+	dir     string // working directory; empty: the test's (the package's)
 	timeout time.Duration
 }
 
@@ -130,6 +131,7 @@ func start(s spec) (*Process, error) {
 		out := &syncBuffer{}
 		cmd := exec.Command(bin, s.args(port)...)
 		cmd.Stdout, cmd.Stderr = out, out
+		cmd.Dir = s.dir
 		cmd.Env = append(os.Environ(), s.env...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
