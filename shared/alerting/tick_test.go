@@ -22,6 +22,8 @@ func TestAdvance(t *testing.T) {
 	la, lb := lbl("i", "a"), lbl("i", "b")
 	fa, fb := alerting.Fingerprint(la), alerting.Fingerprint(lb)
 	firing := alerting.AlertState{State: alerting.StateFiring, ActiveAt: at.Add(-time.Hour), FiredAt: at.Add(-time.Hour), LastSentAt: at.Add(-time.Hour), LastValue: 7}
+	recent := firing
+	recent.LastDataAt = at.Add(-5 * time.Minute)
 	anomalyR := anomalyRule("x", baseAnomaly())
 	anomalyR.For = config.Duration(10 * time.Minute)
 	anomalyR.RepeatInterval = config.Duration(4 * time.Hour)
@@ -94,9 +96,16 @@ func TestAdvance(t *testing.T) {
 		{
 			name:  "a vanished series of an anomaly rule is missing data: kept",
 			rule:  anomalyR,
-			prev:  map[string]alerting.Stored{fa: {Labels: la, State: firing}},
+			prev:  map[string]alerting.Stored{fa: {Labels: la, State: recent}},
 			want:  map[string]alerting.State{fa: alerting.StateFiring},
 			kinds: map[string]alerting.Kind{},
+		},
+		{
+			name:  "... until the missing-data timeout (1h by default), then resolved",
+			rule:  anomalyR,
+			prev:  map[string]alerting.Stored{fa: {Labels: la, State: firing}},
+			want:  map[string]alerting.State{fa: alerting.StateInactive},
+			kinds: map[string]alerting.Kind{fa: alerting.KindResolved},
 		},
 		{
 			name:  "missing_data: resolve",

@@ -70,7 +70,10 @@ func progressOf(metric string, shards int, t time.Time) *targetProgress {
 	return p
 }
 
+// oneMetric's receiver takes samples of any age, so that the window maths
+// is seen without the age limit (tested on its own).
 const oneMetric = `
+receiver: {kind: victoriametrics}
 max_catch_up: 45m
 progress_shards: 4
 defaults: {period: 1m, length: 5m, delay: 10m}
@@ -202,6 +205,22 @@ func TestPlanBaselineNeverAhead(t *testing.T) {
 	require.Equal(t, m(10*time.Minute), plan.units[0].baseline)
 }
 
+// TestPlanReceiverAge: behind a stock Prometheus, catch-up stops where the
+// receiver would refuse the samples, and what lies beyond is counted.
+func TestPlanReceiverAge(t *testing.T) {
+	t.Parallel()
+	f := newPlanFixture(t, replace(replace(oneMetric, "receiver: {kind: victoriametrics}", "receiver: {kind: prometheus}"), "period: 1m", "period: 5m"), "i-1")
+	plan := f.plan(m(120*time.Minute), progressOf("CPUUtilization", 4, m(30*time.Minute)))
+	// max_catch_up would start at 11:05, 55 minutes before T; the
+	// receiver's age limit (1h less a 5m margin) allows the same.
+	require.Equal(t, map[string]cloudwatch.Window{"aws_ec2_cpuutilization_average|i-1": {Start: m(65 * time.Minute), End: m(110 * time.Minute)}}, windows(plan))
+	f = newPlanFixture(t, replace(replace(replace(oneMetric, "receiver: {kind: victoriametrics}", "receiver: {kind: prometheus}"), "period: 1m", "period: 5m"), "delay: 10m", "delay: 20m"), "i-1")
+	plan = f.plan(m(120*time.Minute), progressOf("CPUUtilization", 4, m(30*time.Minute)))
+	require.Equal(t, map[string]cloudwatch.Window{"aws_ec2_cpuutilization_average|i-1": {Start: m(65 * time.Minute), End: m(100 * time.Minute)}}, windows(plan),
+		"with a 20m delay, max_catch_up alone would start at 10:55, 65 minutes before T: refused by the receiver")
+	require.Equal(t, 35*time.Minute, plan.skipped)
+}
+
 // TestPlanFreshSeries: a series this process's discovery newly listed is
 // fetched from the catch-up limit, not from its shard's progress.
 func TestPlanFreshSeries(t *testing.T) {
@@ -222,8 +241,17 @@ func TestPlanDropsCollisions(t *testing.T) {
 	t.Parallel()
 	t.Run("two metric names, one series", func(t *testing.T) {
 		t.Parallel()
-		yaml := replace(oneMetric, "{name: CPUUtilization, statistics: [Average]}", "{name: requestCount, statistics: [Sum]}\n      - {name: request_count, statistics: [Sum]}\n      - {name: Latency, statistics: [Average]}")
+		// -verify-config refuses this config; a config built in code, or
+		// a name that only discovery shows, reaches the planner.
+		yaml := replace(oneMetric, "{name: CPUUtilization, statistics: [Average]}", "{name: requestCount, statistics: [Sum]}\n      - {name: requestCountX, statistics: [Sum]}\n      - {name: Latency, statistics: [Average]}")
 		f := newPlanFixture(t, yaml, "i-1", "i-2")
+		f.job.Metrics[1].Name = "request_count"
+		for i := range f.listing {
+			if f.listing[i].cfg == 1 {
+				m := cloudwatch.NewMetric("AWS/EC2", "request_count", f.listing[i].metric.Dimensions)
+				f.listing[i].metric = &m
+			}
+		}
 		plan := f.plan(m(20*time.Minute), nil)
 		require.Len(t, plan.dropped, 4, "both metrics of each instance")
 		for _, d := range plan.dropped {

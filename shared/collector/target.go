@@ -19,6 +19,8 @@ func (c *Collector) timing(m *config.Metric) cloudwatch.Timing {
 	return cloudwatch.Timing{
 		Period: m.Period.D(), Delay: m.Delay.D(), Length: m.Length.D(),
 		MaxCatchUp: c.cfg.MaxCatchUp.D(),
+		MaxAge:     c.cfg.Receiver.MaxAge(),
+		Latest:     m.Timestamp == config.TimestampScheduled,
 	}
 }
 
@@ -99,34 +101,32 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, regi
 
 	var errs []error
 	series, samples, failed := 0, 0, 0
+	d := &delivery{
+		c: c, job: job.Name, tk: tk, ts: ts, perSeries: c.cfg.Receiver.PerSeries(),
+		covered: func(units []*unit) {
+			sum.Requests++
+			for _, u := range units {
+				series += len(u.series)
+				samples += u.samples
+				c.lister.fresh.written(discoveryKey(target), u.fresh)
+				u.series = nil
+			}
+		},
+		failed: func(units []*unit, err error) {
+			errs = append(errs, err)
+			failed += len(units)
+			for _, u := range units {
+				u.series = nil
+			}
+		},
+	}
 	pk := &packer{
 		maxSamples: c.maxSamples,
 		group: func(u *unit) groupKey {
 			t := in.timings[u.cfg]
 			return groupKey{period: t.Period, delay: t.Delay, latest: t.Latest}
 		},
-		send: func(units []*unit) {
-			req := make([]remotewrite.Series, 0, len(units))
-			reqSeries, reqSamples := 0, 0
-			for _, u := range units {
-				req = append(req, u.series...)
-				req = append(req, c.progressSeries(job.Name, tk, u.key, u.end, ts))
-				reqSeries += len(u.series)
-				reqSamples += u.samples
-			}
-			if err := c.writer.Write(ctx, req); err != nil {
-				errs = append(errs, fmt.Errorf("%d unit(s) not written: %w", len(units), err))
-				failed += len(units)
-				return
-			}
-			sum.Requests++
-			series += reqSeries
-			samples += reqSamples
-			for _, u := range units {
-				c.lister.fresh.written(discoveryKey(target), u.fresh)
-				u.series = nil
-			}
-		},
+		send: func(units []*unit) { d.send(ctx, units) },
 	}
 	complete := func(u *unit) {
 		if u.err != nil {
@@ -154,18 +154,25 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, regi
 			}
 		case len(pts) > 0 && u.err == nil:
 			q := &plan.queries[i]
-			s := remotewrite.Series{Labels: labels.labels(nil, plan.meta[i].name, q.Metric.Dimensions), Samples: make([]remotewrite.Sample, len(pts))}
-			for k, p := range pts {
-				s.Samples[k] = remotewrite.Sample{T: p.T.UnixMilli(), V: p.V}
+			s := remotewrite.Series{Labels: labels.labels(nil, plan.meta[i].name, q.Metric.Dimensions)}
+			if in.timings[u.cfg].Latest {
+				// Stamped at T: the window holds one period, the newest.
+				s.Samples = []remotewrite.Sample{{T: ts, V: pts[len(pts)-1].V}}
+			} else {
+				s.Samples = make([]remotewrite.Sample, len(pts))
+				for k, p := range pts {
+					s.Samples[k] = remotewrite.Sample{T: p.T.UnixMilli(), V: p.V}
+				}
 			}
 			u.series = append(u.series, s)
-			u.samples += len(pts)
+			u.samples += len(s.Samples)
 		}
 		if u.pending--; u.pending == 0 {
 			complete(u)
 		}
 	})
 	pk.flush()
+	d.finish(ctx)
 	stats.dataCalls += fstats.Calls
 	stats.metricsRequested += fstats.MetricsRequested
 	sum.Series += series

@@ -104,6 +104,8 @@ type Settings struct {
 	EvaluationDelay config.Duration `yaml:"evaluation_delay"`
 	// DeadMansSwitch is off unless configured.
 	DeadMansSwitch *DeadMansSwitch `yaml:"dead_mans_switch"`
+	// Routing is the default grouping and missing-data timeout of every rule.
+	Routing `yaml:",inline"`
 }
 
 // DeadMansSwitch alerts when the collect function's last success is too old.
@@ -119,6 +121,10 @@ type DeadMansSwitch struct {
 type Group struct {
 	Name  string `yaml:"name"`
 	Rules []Rule `yaml:"rules"`
+	// RepeatInterval and Routing apply to the group's rules that do not set
+	// their own.
+	RepeatInterval *config.Duration `yaml:"repeat_interval"`
+	Routing        `yaml:",inline"`
 }
 
 // Rule is a Prometheus-style alerting rule; with an Anomaly block its expr is
@@ -136,6 +142,9 @@ type Rule struct {
 	Annotations    map[string]string `yaml:"annotations"`
 	MissingData    MissingData       `yaml:"missing_data"`
 	Anomaly        *Anomaly          `yaml:"anomaly"`
+	// Routing overrides the group's and settings' grouping; after Rules it
+	// holds the effective values.
+	Routing `yaml:",inline"`
 
 	repeatSet bool
 }
@@ -323,9 +332,8 @@ func (f *File) Rules() []Rule {
 	for _, g := range f.Groups {
 		for _, r := range g.Rules {
 			r.Group = g.Name
-			if r.RepeatInterval == 0 && !r.repeatSet {
-				r.RepeatInterval = f.Settings.RepeatInterval
-			}
+			r.RepeatInterval = f.effectiveRepeat(g, r)
+			r.Routing = f.effectiveRouting(g, r)
 			if r.MissingData == "" {
 				r.MissingData = MissingKeep
 			}

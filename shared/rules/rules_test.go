@@ -58,11 +58,12 @@ func TestIssueExample(t *testing.T) {
 				MinRelativeStddev: DefaultMinRelativeStddev, Smoothing: DefaultSmoothing,
 				SustainedPoints: DefaultSustainedPoints, SustainedThreshold: DefaultSustainedThreshold,
 			},
+			Routing: DefaultRouting(),
 		},
 		{
 			Group: "ec2", Alert: "ALBErrorsHigh", Expr: "aws_applicationelb_httpcode_target_5_xx_count_sum > 10",
 			For: d(5 * time.Minute), RepeatInterval: d(4 * time.Hour),
-			Labels: map[string]string{"severity": "warning"}, MissingData: MissingKeep,
+			Labels: map[string]string{"severity": "warning"}, MissingData: MissingKeep, Routing: DefaultRouting(),
 		},
 	}
 	got := f.Rules()

@@ -46,6 +46,7 @@ func (f *File) Validate() error {
 	if s.EvaluationDelay < 0 {
 		p.add("settings.evaluation_delay", "must be >= 0 (got %s)", s.EvaluationDelay)
 	}
+	validateRouting(&p, "settings", s.Routing)
 	if d := s.DeadMansSwitch; d != nil {
 		const path = "settings.dead_mans_switch"
 		if d.MaxAge <= 0 {
@@ -75,6 +76,10 @@ func (f *File) Validate() error {
 		if len(g.Rules) == 0 {
 			p.add(gp+".rules", "at least one rule is required")
 		}
+		if g.RepeatInterval != nil && *g.RepeatInterval <= 0 {
+			p.add(gp+".repeat_interval", "must be > 0 (got %s)", *g.RepeatInterval)
+		}
+		validateRouting(&p, gp, g.Routing)
 		alerts := map[string]int{}
 		for k := range g.Rules {
 			r := &g.Rules[k]
@@ -114,6 +119,7 @@ func validateRule(p *problems, pql parser.Parser, path string, r *Rule) {
 		p.add(path+".missing_data", "%q is not keep or resolve", r.MissingData)
 	}
 	validateLabels(p, path, r.Alert, r.Labels, r.Annotations)
+	validateRouting(p, path, r.Routing)
 	if r.Anomaly != nil {
 		validateAnomaly(p, path+".anomaly", r.Anomaly)
 	}
