@@ -78,7 +78,9 @@ func Discover(ctx context.Context, api awscw.ListMetricsAPIClient, namespace, me
 }
 
 // DiscoveryCache keeps ListMetrics results across warm invocations of the
-// same process, for ttl, so a warm run makes no ListMetrics call.
+// same process, for ttl, so a warm run makes no ListMetrics call. With a
+// ttl of 0 it lists on every call, and still remembers the last listing to
+// tell which metrics are new.
 type DiscoveryCache struct {
 	mu      sync.Mutex
 	ttl     time.Duration
@@ -91,7 +93,7 @@ type cacheEntry struct {
 	expires time.Time
 }
 
-// NewDiscoveryCache returns a cache whose entries live for ttl (0 disables it).
+// NewDiscoveryCache returns a cache whose entries are served for ttl.
 func NewDiscoveryCache(ttl time.Duration, now func() time.Time) *DiscoveryCache {
 	return &DiscoveryCache{ttl: ttl, now: now, entries: map[string]cacheEntry{}}
 }
@@ -99,28 +101,25 @@ func NewDiscoveryCache(ttl time.Duration, now func() time.Time) *DiscoveryCache 
 // Listing is one discovery result.
 type Listing struct {
 	Metrics []Metric
-	// Added holds the metrics of a refreshed listing that the listing it
-	// replaces did not have: resources that appeared (or became active
-	// again) since. Nil when the listing came from the cache or is the
-	// process's first for its key, which knows no earlier listing.
+	// Added holds the metrics of a fresh listing that the previous listing
+	// of the same key in this process did not have: resources that appeared
+	// (or became active again) since. Nil when the listing came from the
+	// cache or is the process's first for its key, which knows no earlier
+	// listing.
 	Added []Metric
 	// Calls is the number of ListMetrics calls made.
 	Calls int
 }
 
-// Discover returns the cached listing for key, or calls Discover and caches
-// its result. key must identify the region and the credentials.
+// Discover returns the cached listing for key, or calls Discover and
+// remembers its result. key must identify the region and the credentials.
 func (c *DiscoveryCache) Discover(ctx context.Context, key string, api awscw.ListMetricsAPIClient, namespace, metricName string, dims []string) (Listing, error) {
 	k := fmt.Sprintf("%s\x00%s\x00%s\x00%q", key, namespace, metricName, dims)
-	var prev cacheEntry
-	hadPrev := false
-	if c != nil && c.ttl > 0 {
-		c.mu.Lock()
-		prev, hadPrev = c.entries[k]
-		c.mu.Unlock()
-		if hadPrev && c.now().Before(prev.expires) {
-			return Listing{Metrics: prev.metrics}, nil
-		}
+	c.mu.Lock()
+	prev, hadPrev := c.entries[k]
+	c.mu.Unlock()
+	if hadPrev && c.ttl > 0 && c.now().Before(prev.expires) {
+		return Listing{Metrics: prev.metrics}, nil
 	}
 	metrics, calls, err := Discover(ctx, api, namespace, metricName, dims)
 	if err != nil {
@@ -130,11 +129,9 @@ func (c *DiscoveryCache) Discover(ctx context.Context, key string, api awscw.Lis
 	if hadPrev {
 		l.Added = added(prev.metrics, metrics)
 	}
-	if c != nil && c.ttl > 0 {
-		c.mu.Lock()
-		c.entries[k] = cacheEntry{metrics: metrics, expires: c.now().Add(c.ttl)}
-		c.mu.Unlock()
-	}
+	c.mu.Lock()
+	c.entries[k] = cacheEntry{metrics: metrics, expires: c.now().Add(c.ttl)}
+	c.mu.Unlock()
 	return l, nil
 }
 

@@ -403,17 +403,20 @@ func TestDiscoveryCacheAdded(t *testing.T) {
 		}
 		return out, nil
 	}}
-	now := t0
-	cache := NewDiscoveryCache(time.Minute, func() time.Time { return now })
-	_, err := cache.Discover(context.Background(), "k", api, "AWS/EC2", "CPU", []string{"InstanceId"})
-	require.NoError(t, err)
-	ids = []string{"i-2", "i-3", "i-4"} // i-1 terminated; i-2 and i-4 are new
-	now = now.Add(2 * time.Minute)
-	l, err := cache.Discover(context.Background(), "k", api, "AWS/EC2", "CPU", []string{"InstanceId"})
-	require.NoError(t, err)
-	require.Len(t, l.Metrics, 3)
-	require.Equal(t, []Metric{
-		NewMetric("AWS/EC2", "CPU", []Dimension{{"InstanceId", "i-2"}}),
-		NewMetric("AWS/EC2", "CPU", []Dimension{{"InstanceId", "i-4"}}),
-	}, l.Added)
+	for _, ttl := range []time.Duration{time.Minute, 0} {
+		ids = []string{"i-1", "i-3"}
+		now := t0
+		cache := NewDiscoveryCache(ttl, func() time.Time { return now })
+		_, err := cache.Discover(context.Background(), "k", api, "AWS/EC2", "CPU", []string{"InstanceId"})
+		require.NoError(t, err)
+		ids = []string{"i-2", "i-3", "i-4"} // i-1 terminated; i-2 and i-4 are new
+		now = now.Add(2 * time.Minute)
+		l, err := cache.Discover(context.Background(), "k", api, "AWS/EC2", "CPU", []string{"InstanceId"})
+		require.NoError(t, err)
+		require.Len(t, l.Metrics, 3)
+		require.Equal(t, []Metric{
+			NewMetric("AWS/EC2", "CPU", []Dimension{{"InstanceId", "i-2"}}),
+			NewMetric("AWS/EC2", "CPU", []Dimension{{"InstanceId", "i-4"}}),
+		}, l.Added, "ttl %s", ttl)
+	}
 }

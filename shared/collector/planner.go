@@ -186,15 +186,16 @@ func planTarget(in planInput) *targetPlan {
 		default:
 			w = timing.First(in.at)
 		}
-		if w.Empty() {
-			continue
-		}
 		for si := range in.stats[l.cfg] {
 			if bad[seen{li, si}] {
 				continue
 			}
+			// Given up even when nothing is left to fetch (a period change
+			// skips to the next whole period): the unit moves past it now.
 			p.skipped = max(p.skipped, skipped)
-			series = append(series, planned{li: li, si: si, unit: ui, w: w})
+			if !w.Empty() {
+				series = append(series, planned{li: li, si: si, unit: ui, w: w})
+			}
 		}
 	}
 	// Oldest windows first: the most lagging units complete first.
