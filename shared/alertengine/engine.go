@@ -1,17 +1,12 @@
 package alertengine
 
 import (
-	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/sigmawatch/sigmawatch/shared/alerting"
@@ -132,10 +127,13 @@ type Summary struct {
 
 // ruleRun is one rule's part of a run.
 type ruleRun struct {
-	rule     rules.Rule
+	// rule is nil for a rule no longer in the rules file, whose stored
+	// alerts this run resolves.
+	rule     *rules.Rule
+	ref      alerting.RuleRef
 	evalAt   time.Time
-	eval     alerting.Evaluation
 	outcomes []alerting.Outcome
+	plans    []alerting.Planned
 }
 
 // Tick evaluates every rule at the scheduled time at, publishes what is
@@ -182,7 +180,8 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 
 	var errs []error
 	runs := make([]ruleRun, 0, len(all))
-	for i, r := range all {
+	for i := range all {
+		r := all[i]
 		// Rules over CloudWatch data look at the store as it was
 		// evaluation_delay ago; the dead man's switch watches sigmawatch's
 		// own series, stamped at their scheduled time, so it looks at T.
@@ -194,18 +193,19 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 		if err != nil {
 			sum.Errors++
 			errs = append(errs, fmt.Errorf("rule %s: %w", r.Alert, err))
-			e.log.ErrorContext(ctx, "rule evaluation failed", "alertname", r.Alert, "error", err)
-			runs = append(runs, ruleRun{rule: r, evalAt: evalAt, outcomes: unchanged(r, stored[alerting.RefOf(r)])})
+			runs = append(runs, ruleRun{rule: &r, ref: alerting.RefOf(r), evalAt: evalAt, outcomes: unchanged(r, stored[alerting.RefOf(r)])})
 			continue
 		}
 		sum.Series += len(ev.Series)
 		sum.Insufficient += ev.Insufficient()
-		runs = append(runs, ruleRun{rule: r, evalAt: evalAt, eval: ev, outcomes: alerting.Advance(ev, stored[alerting.RefOf(r)], at)})
+		runs = append(runs, ruleRun{rule: &r, ref: alerting.RefOf(r), evalAt: evalAt, outcomes: alerting.Advance(ev, stored[alerting.RefOf(r)], at)})
 	}
+	runs = append(runs, orphans(all, stored, at)...)
 
 	var msgs []notify.Message
 	var amAlerts []notify.Alert
-	for _, rr := range runs {
+	for i := range runs {
+		rr := &runs[i]
 		for _, o := range rr.outcomes {
 			switch o.Next.State {
 			case alerting.StatePending:
@@ -214,13 +214,14 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 				sum.Firing++
 			}
 		}
-		m, am, err := e.messages(ctx, rr, rr.evalAt, at, interval)
+		rr.plans = e.plan(rr, at)
+		m, err := e.messages(ctx, *rr, interval)
 		if err != nil {
 			// The sparkline is decoration: send without it.
-			e.log.WarnContext(ctx, "recent points unavailable", "alertname", rr.rule.Alert, "error", err)
+			e.log.WarnContext(ctx, "recent points unavailable", "alertname", rr.ref.Alert, "err", err)
 		}
 		msgs = append(msgs, m...)
-		amAlerts = append(amAlerts, am...)
+		amAlerts = append(amAlerts, e.sinkAlerts(*rr, at, interval)...)
 	}
 
 	var pubErrs []error
@@ -246,12 +247,9 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 
 	persist := make([]alerting.RuleOutcomes, 0, len(runs))
 	for _, rr := range runs {
-		r := rr.rule
 		persist = append(persist, alerting.RuleOutcomes{
-			Rule: r.Alert, Group: r.Group, Anomaly: r.IsAnomaly(), Outcomes: rr.outcomes,
-			AlertLabels: func(o alerting.Outcome) map[string]string {
-				return alerting.AlertLabels(r, o.Labels, o.Next.LastValue)
-			},
+			Rule: rr.ref.Alert, Group: rr.ref.Group, Anomaly: rr.rule != nil && rr.rule.IsAnomaly(), Outcomes: rr.outcomes,
+			AlertLabels: func(o alerting.Outcome) map[string]string { return alertLabels(rr, o) },
 		})
 	}
 	if err := e.write.Write(ctx, e.store.StateSeries(at, persist)); err != nil {
@@ -270,103 +268,4 @@ func unchanged(r rules.Rule, stored map[string]alerting.Stored) []alerting.Outco
 		out = append(out, alerting.Outcome{Key: alerting.Key{Rule: alerting.RuleKey(r), Fingerprint: fp}, Labels: st.Labels, Prev: st.State, Next: st.State})
 	}
 	return out
-}
-
-// messages groups a rule's due notifications into one message per kind,
-// and lists what the Alertmanager sink gets: every firing alert, and the
-// ones that resolved.
-func (e *Engine) messages(ctx context.Context, rr ruleRun, evalAt, at time.Time, interval time.Duration) ([]notify.Message, []notify.Alert, error) {
-	r := rr.rule
-	byKind := map[alerting.Kind][]alerting.Outcome{}
-	var am []notify.Alert
-	for _, o := range rr.outcomes {
-		if o.Notification.Kind != alerting.KindNone {
-			byKind[o.Notification.Kind] = append(byKind[o.Notification.Kind], o)
-		}
-		if e.sink != nil && (o.Next.State == alerting.StateFiring || o.Notification.Kind == alerting.KindResolved) {
-			a := e.alert(r, o, nil, evalAt)
-			if o.Next.State == alerting.StateFiring {
-				// As Prometheus does: valid for a few runs, renewed every run.
-				a.EndsAt = at.Add(4 * max(interval, time.Minute))
-			} else {
-				a.EndsAt = at
-			}
-			am = append(am, a)
-		}
-	}
-	if len(byKind) == 0 {
-		return nil, am, nil
-	}
-	recent, err := alerting.Recent(ctx, e.query, r.Expr, evalAt, recentWindow, interval)
-	var msgs []notify.Message
-	for _, kind := range []alerting.Kind{alerting.KindFiring, alerting.KindRepeat, alerting.KindResolved} {
-		outs := byKind[kind]
-		if len(outs) == 0 {
-			continue
-		}
-		m := notify.Message{
-			Status:    notify.StatusFiring,
-			Repeat:    kind == alerting.KindRepeat,
-			Rule:      r.Alert,
-			Group:     r.Group,
-			Severity:  r.Labels["severity"],
-			Expr:      r.Expr,
-			At:        at,
-			GraphURL:  notify.GraphURL(e.externalURL, r.Expr, evalAt),
-			MaxAlerts: e.rules.Settings.MaxAlertsPerNotification,
-		}
-		if kind == alerting.KindResolved {
-			m.Status = notify.StatusResolved
-		}
-		ids := make([]string, 0, len(outs))
-		for _, o := range outs {
-			a := e.alert(r, o, recent[o.Key.Fingerprint], evalAt)
-			if kind == alerting.KindResolved {
-				a.EndsAt = at
-			}
-			m.Alerts = append(m.Alerts, a)
-			ids = append(ids, o.Notification.ID)
-		}
-		// Most deviant first; the stable id order breaks ties.
-		slices.SortStableFunc(m.Alerts, func(a, b notify.Alert) int { return cmp.Compare(math.Abs(b.Z), math.Abs(a.Z)) })
-		m.ID = groupID(ids)
-		msgs = append(msgs, m)
-	}
-	return msgs, am, err
-}
-
-func (e *Engine) alert(r rules.Rule, o alerting.Outcome, recent []float64, evalAt time.Time) notify.Alert {
-	value := o.Next.LastValue
-	a := notify.Alert{Value: value, Recent: recent, StartsAt: cmp.Or(o.Next.ActiveAt, o.Prev.ActiveAt, o.Next.FiredAt, o.Notification.FiredAt)}
-	if o.Observed != nil {
-		a.Value = o.Observed.Result.Value
-		if r.IsAnomaly() && o.Observed.Result.OK() {
-			a.Scored = true
-			a.Method = string(r.Anomaly.Method)
-			a.Center, a.Spread, a.Z = o.Observed.Result.Center, o.Observed.Result.Spread, o.Observed.Result.Z
-		}
-	}
-	a.Labels = alerting.AlertLabels(r, o.Labels, a.Value)
-	a.Annotations = make(map[string]string, len(r.Annotations))
-	data := rules.TemplateData{Labels: a.Labels, ExternalURL: e.externalURL, Value: a.Value}
-	for k, v := range r.Annotations {
-		s, err := rules.Expand(k, v, data)
-		if err != nil {
-			s = v
-		}
-		a.Annotations[k] = s
-	}
-	a.GeneratorURL = notify.GraphURL(e.externalURL, r.Expr, evalAt)
-	return a
-}
-
-// groupID is the id of a grouped notification: a hash of its members' ids,
-// which are stable across retries, so the group's id is too.
-func groupID(ids []string) string {
-	if len(ids) == 1 {
-		return ids[0]
-	}
-	ids = slices.Sorted(slices.Values(ids))
-	sum := sha256.Sum256([]byte(strings.Join(ids, ",")))
-	return hex.EncodeToString(sum[:16])
 }

@@ -65,8 +65,8 @@ groups:
           min_history: 12h
           min_stddev: 0.1
           min_relative_stddev: 0.05
-          smoothing: 1
-          sustained_points: 0
+          smoothing: 0s
+          sustained: 0s
 `
 
 // soakSpikes are the seeded anomalies: [start, end) run indices per instance.

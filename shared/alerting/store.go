@@ -36,6 +36,10 @@ const (
 	// GroupLabel names the rule group on StateMetric series: Prometheus
 	// allows one alert name in several groups, whose states must not mix.
 	GroupLabel = "sigmawatch_group"
+	// SeverityLabel carries the episode's severity on the StateMetric
+	// series of field "severity" (whose value is when it was written, so
+	// that the newest wins if a series changed severity between episodes).
+	SeverityLabel = "sigmawatch_severity"
 )
 
 // Store is one deployment's alert state in the store (the Prometheus the
@@ -80,10 +84,14 @@ const (
 	fieldActiveAt        = "active_at"
 	fieldFiredAt         = "fired_at"
 	fieldLastSentAt      = "last_sent_at"
+	fieldNotifiedAt      = "notified_at"
 	fieldKeepFiringSince = "keep_firing_since"
 	fieldResolvedAt      = "resolved_at"
+	fieldReason          = "reason"
+	fieldLastDataAt      = "last_data_at"
 	fieldLastValue       = "last_value"
 	fieldLastZ           = "last_z"
+	fieldSeverity        = "severity" // the value is when it was written; the severity is a label
 )
 
 // Stored is the restored state of one series of one rule.
@@ -106,6 +114,7 @@ func (s *Store) Restore(ctx context.Context, at time.Time, lookback time.Duratio
 		return nil, fmt.Errorf("restore state: %w", err)
 	}
 	out := map[RuleRef]map[string]Stored{}
+	severityAt := map[RuleRef]map[string]float64{}
 	for _, smp := range samples {
 		rule, field := RuleRef{Group: smp.Labels[GroupLabel], Alert: smp.Labels[model.AlertNameLabel]}, smp.Labels[FieldLabel]
 		if rule.Alert == "" || field == "" {
@@ -115,10 +124,19 @@ func (s *Store) Restore(ctx context.Context, at time.Time, lookback time.Duratio
 		fp := Fingerprint(labels)
 		if out[rule] == nil {
 			out[rule] = map[string]Stored{}
+			severityAt[rule] = map[string]float64{}
 		}
 		st := out[rule][fp]
 		st.Labels = labels
-		setField(&st.State, field, smp.V)
+		if field == fieldSeverity {
+			// The newest severity wins.
+			if smp.V >= severityAt[rule][fp] {
+				severityAt[rule][fp] = smp.V
+				st.State.Severity = smp.Labels[SeverityLabel]
+			}
+		} else {
+			setField(&st.State, field, smp.V)
+		}
 		out[rule][fp] = st
 	}
 	for _, byFP := range out {
@@ -172,9 +190,10 @@ type RuleOutcomes struct {
 
 // StateSeries is everything one run persists, all stamped at the scheduled
 // time at: sigmawatch_alerts for pending and firing series, the state of
-// every series that is active or just stopped being active (so the next
-// restore sees it inactive rather than an older active state), the z of
-// every scored series, and the run's own timestamp. Written in one request,
+// every series that is kept (active, or owing a resolved notification) or
+// just stopped being kept (so the next restore sees it cleared rather than
+// an older kept state), the z of every scored series, and the run's own
+// timestamp. Written in one request,
 // the state and the last-run mark are stored together or not at all. Every
 // series carries the store's deployment.
 func (s *Store) StateSeries(at time.Time, rs []RuleOutcomes) []remotewrite.Series {
@@ -210,9 +229,13 @@ func (s *Store) StateSeries(at time.Time, rs []RuleOutcomes) []remotewrite.Serie
 				}
 				add(AlertsMetric, al, []remotewrite.Label{{Name: "alertstate", Value: string(o.Next.State)}}, 1)
 			}
-			if o.Next.State.Active() || o.Prev.State.Active() {
+			if o.Next.Kept() || o.Prev.Kept() {
 				for _, f := range fields(o.Next) {
 					add(StateMetric, named, []remotewrite.Label{{Name: FieldLabel, Value: f.name}, {Name: GroupLabel, Value: r.Group}}, f.v)
+				}
+				if o.Next.Severity != "" {
+					add(StateMetric, named, []remotewrite.Label{{Name: FieldLabel, Value: fieldSeverity}, {Name: GroupLabel, Value: r.Group},
+						{Name: SeverityLabel, Value: o.Next.Severity}}, float64(ms)/1000)
 				}
 			}
 			if r.Anomaly && o.Observed != nil && o.Observed.Result.OK() {
@@ -248,13 +271,16 @@ func dedupe(series []remotewrite.Series) []remotewrite.Series {
 	return out
 }
 
-// withoutOwn drops the labels the store adds to every series it writes.
+// withoutOwn drops the labels the store adds to the series it writes.
 func withoutOwn(labels map[string]string) map[string]string {
-	if _, ok := labels[config.DeploymentLabel]; !ok {
+	_, d := labels[config.DeploymentLabel]
+	_, v := labels[SeverityLabel]
+	if !d && !v {
 		return labels
 	}
 	out := maps.Clone(labels)
 	delete(out, config.DeploymentLabel)
+	delete(out, SeverityLabel)
 	return out
 }
 
@@ -276,8 +302,11 @@ func fields(s AlertState) []field {
 		{fieldActiveAt, seconds(s.ActiveAt)},
 		{fieldFiredAt, seconds(s.FiredAt)},
 		{fieldLastSentAt, seconds(s.LastSentAt)},
+		{fieldNotifiedAt, seconds(s.NotifiedAt)},
 		{fieldKeepFiringSince, seconds(s.KeepFiringSince)},
 		{fieldResolvedAt, seconds(s.ResolvedAt)},
+		{fieldReason, float64(s.Reason)},
+		{fieldLastDataAt, seconds(s.LastDataAt)},
 		{fieldLastValue, finiteOrNaN(s.LastValue)},
 		{fieldLastZ, finiteOrNaN(s.LastZ)},
 	}
@@ -321,6 +350,14 @@ func setField(s *AlertState, name string, v float64) {
 		s.FiredAt = fromSeconds(v)
 	case fieldLastSentAt:
 		s.LastSentAt = fromSeconds(v)
+	case fieldNotifiedAt:
+		s.NotifiedAt = fromSeconds(v)
+	case fieldReason:
+		if finite(v) && v >= 0 && v < 1<<16 {
+			s.Reason = Reason(v)
+		}
+	case fieldLastDataAt:
+		s.LastDataAt = fromSeconds(v)
 	case fieldKeepFiringSince:
 		s.KeepFiringSince = fromSeconds(v)
 	case fieldResolvedAt:

@@ -279,7 +279,7 @@ func TestSMSWatch(t *testing.T) {
 		trust := statements(t, mapAt(t, role, "Properties", "AssumeRolePolicyDocument"))
 		require.Len(t, trust, 1)
 		require.Equal(t, map[string]any{"Service": "sns.amazonaws.com"}, trust[0]["Principal"])
-		require.Equal(t, testAccountID, at(t, trust[0], "Condition", "StringEquals", "aws:SourceAccount"))
+		require.Equal(t, "sts:AssumeRole", trust[0]["Action"])
 		policies := at(t, role, "Properties", "Policies").([]any)
 		require.Len(t, policies, 1)
 		for _, st := range statements(t, mapAt(t, policies[0], "PolicyDocument")) {
