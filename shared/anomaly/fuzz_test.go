@@ -121,13 +121,13 @@ func FuzzSeasonal(f *testing.F) {
 }
 
 func FuzzCurrent(f *testing.F) {
-	f.Fuzz(func(t *testing.T, data []byte, k uint8, median bool) {
+	f.Fuzz(func(t *testing.T, data []byte, median bool) {
 		pts := floats(data)
 		how := anomaly.SmoothingMean
 		if median {
 			how = anomaly.SmoothingMedian
 		}
-		v, ok := anomaly.Current(pts, int(k), how)
+		v, ok := anomaly.Current(pts, how)
 		if ok && (math.IsNaN(v) || math.IsInf(v, 0)) {
 			t.Fatalf("current %v not finite", v)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,14 +15,25 @@ import (
 
 var _ awscw.ListMetricsAPIClient = (*awscw.Client)(nil)
 
+// MaxDimensionFilters is how many dimension filters ListMetrics accepts; a
+// metric may have up to 30 dimensions.
+const MaxDimensionFilters = 10
+
 // Discover lists the metrics named metricName in namespace whose dimension
-// names are exactly dims (in any order), across all pages. It returns them
+// names are exactly dims (in any order), across all pages, that had a
+// datapoint in the last three hours (RecentlyActive: a terminated instance
+// is otherwise listed, and queried, for two weeks). It returns them
 // de-duplicated and sorted by Key, and the number of ListMetrics calls made.
 func Discover(ctx context.Context, api awscw.ListMetricsAPIClient, namespace, metricName string, dims []string) ([]Metric, int, error) {
-	in := &awscw.ListMetricsInput{Namespace: aws.String(namespace), MetricName: aws.String(metricName)}
-	for _, d := range dims {
+	in := &awscw.ListMetricsInput{
+		Namespace:      aws.String(namespace),
+		MetricName:     aws.String(metricName),
+		RecentlyActive: cwtypes.RecentlyActivePt3h,
+	}
+	for _, d := range dims[:min(len(dims), MaxDimensionFilters)] {
 		// Filtering by name narrows the listing server-side; the exact-set
-		// check below still drops metrics that carry extra dimensions.
+		// check below still drops metrics that carry extra dimensions, and
+		// checks the names beyond the filter limit.
 		in.Dimensions = append(in.Dimensions, cwtypes.DimensionFilter{Name: aws.String(d)})
 	}
 	p := awscw.NewListMetricsPaginator(api, in, func(o *awscw.ListMetricsPaginatorOptions) { o.StopOnDuplicateToken = true })
@@ -30,6 +42,7 @@ func Discover(ctx context.Context, api awscw.ListMetricsAPIClient, namespace, me
 	seen := map[string]bool{}
 	var out []Metric
 	calls := 0
+	names := make([]string, 0, len(dims))
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		calls++
@@ -40,7 +53,7 @@ func Discover(ctx context.Context, api awscw.ListMetricsAPIClient, namespace, me
 			if aws.ToString(m.Namespace) != namespace || aws.ToString(m.MetricName) != metricName {
 				continue // moto ignores the namespace when dimensions are filtered
 			}
-			names := make([]string, 0, len(m.Dimensions))
+			names = names[:0]
 			dd := make([]Dimension, 0, len(m.Dimensions))
 			for _, d := range m.Dimensions {
 				names = append(names, aws.ToString(d.Name))
@@ -60,18 +73,8 @@ func Discover(ctx context.Context, api awscw.ListMetricsAPIClient, namespace, me
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b Metric) int { return compareKeys(a.Key(), b.Key()) })
+	slices.SortFunc(out, func(a, b Metric) int { return strings.Compare(a.Key(), b.Key()) })
 	return out, calls, nil
-}
-
-func compareKeys(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // DiscoveryCache keeps ListMetrics results across warm invocations of the
@@ -93,26 +96,61 @@ func NewDiscoveryCache(ttl time.Duration, now func() time.Time) *DiscoveryCache 
 	return &DiscoveryCache{ttl: ttl, now: now, entries: map[string]cacheEntry{}}
 }
 
+// Listing is one discovery result.
+type Listing struct {
+	Metrics []Metric
+	// Added holds the metrics of a refreshed listing that the listing it
+	// replaces did not have: resources that appeared (or became active
+	// again) since. Nil when the listing came from the cache or is the
+	// process's first for its key, which knows no earlier listing.
+	Added []Metric
+	// Calls is the number of ListMetrics calls made.
+	Calls int
+}
+
 // Discover returns the cached listing for key, or calls Discover and caches
-// its result. calls is the number of ListMetrics calls this call made.
-func (c *DiscoveryCache) Discover(ctx context.Context, key string, api awscw.ListMetricsAPIClient, namespace, metricName string, dims []string) ([]Metric, int, error) {
-	k := fmt.Sprintf("%s\x00%s\x00%s\x00%v", key, namespace, metricName, dims)
+// its result. key must identify the region and the credentials.
+func (c *DiscoveryCache) Discover(ctx context.Context, key string, api awscw.ListMetricsAPIClient, namespace, metricName string, dims []string) (Listing, error) {
+	k := fmt.Sprintf("%s\x00%s\x00%s\x00%q", key, namespace, metricName, dims)
+	var prev cacheEntry
+	hadPrev := false
 	if c != nil && c.ttl > 0 {
 		c.mu.Lock()
-		e, ok := c.entries[k]
+		prev, hadPrev = c.entries[k]
 		c.mu.Unlock()
-		if ok && c.now().Before(e.expires) {
-			return e.metrics, 0, nil
+		if hadPrev && c.now().Before(prev.expires) {
+			return Listing{Metrics: prev.metrics}, nil
 		}
 	}
 	metrics, calls, err := Discover(ctx, api, namespace, metricName, dims)
 	if err != nil {
-		return nil, calls, err
+		return Listing{Calls: calls}, err
+	}
+	l := Listing{Metrics: metrics, Calls: calls}
+	if hadPrev {
+		l.Added = added(prev.metrics, metrics)
 	}
 	if c != nil && c.ttl > 0 {
 		c.mu.Lock()
 		c.entries[k] = cacheEntry{metrics: metrics, expires: c.now().Add(c.ttl)}
 		c.mu.Unlock()
 	}
-	return metrics, calls, nil
+	return l, nil
+}
+
+// added returns the metrics of next that old lacks; both are sorted by Key.
+func added(old, next []Metric) []Metric {
+	var out []Metric
+	i := 0
+	for _, m := range next {
+		k := m.Key()
+		for i < len(old) && old[i].Key() < k {
+			i++
+		}
+		if i < len(old) && old[i].Key() == k {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
 }

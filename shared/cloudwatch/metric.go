@@ -44,8 +44,9 @@ func (m Metric) Key() string {
 }
 
 // Query asks for one statistic of one metric at one period over [Start, End).
+// Metric points at the caller's listing, which must not change during Fetch.
 type Query struct {
-	Metric Metric
+	Metric *Metric
 	Stat   string
 	Period time.Duration
 	Start  time.Time
@@ -56,21 +57,4 @@ type Query struct {
 type Point struct {
 	T time.Time
 	V float64
-}
-
-// Window is the span [Start, End) a query covers.
-type Window struct {
-	Start, End time.Time
-}
-
-// Empty reports whether the window covers nothing.
-func (w Window) Empty() bool { return !w.Start.Before(w.End) }
-
-// Align returns t rounded down to a multiple of period since the Unix epoch,
-// which is how CloudWatch places its period buckets.
-func Align(t time.Time, period time.Duration) time.Time {
-	if period <= 0 {
-		return t
-	}
-	return t.Truncate(period).UTC()
 }

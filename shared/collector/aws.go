@@ -64,7 +64,7 @@ func (a *AWSConnector) Connect(ctx context.Context, region, roleARN, externalID 
 		}
 		account = id
 	}
-	t = Target{API: awsconf.CloudWatch(cfg), AccountID: account, CacheKey: account + "\x00" + roleARN}
+	t = Target{API: awsconf.CloudWatch(cfg), Region: region, AccountID: account, CacheKey: region + "\x00" + account + "\x00" + roleARN + "\x00" + externalID}
 	a.mu.Lock()
 	a.targets[key] = t
 	a.mu.Unlock()

@@ -14,8 +14,8 @@ import (
 // monthly is the month the cost preview bills: 30 days.
 const monthly = 30 * 24 * time.Hour
 
-// Plan is the cost preview of the configured jobs: what one steady-state run
-// requests and what a month of runs at the schedule's interval costs.
+// Plan is the cost preview of the configured jobs: what steady-state runs
+// request and what a month of runs at the schedule's interval costs.
 type Plan struct {
 	Interval time.Duration
 	Jobs     []JobPlan
@@ -23,22 +23,26 @@ type Plan struct {
 
 // JobPlan is one job's share of the plan.
 type JobPlan struct {
-	Job                string
-	Targets            int
-	Metrics            int // CloudWatch metrics (dimension sets × names)
-	Series             int // metrics × statistics: one query each
-	ListMetricsCalls   int // per run when the discovery cache is cold
-	GetMetricDataCalls int // per steady-state run
+	Job     string
+	Targets int
+	Metrics int // CloudWatch metrics (dimension sets × names)
+	Series  int // metrics × statistics: one query each
+	// ListMetricsCalls is per run when the discovery cache is cold.
+	ListMetricsCalls int
+	// GetMetricDataCalls is per run in which every timing group is due
+	// (an hourly metric is fetched once an hour, not every run).
+	GetMetricDataCalls int
 	MetricsPerMonth    float64
 	CostPerMonthUSD    float64
 }
 
-// MakePlan discovers the jobs' metrics (ListMetrics only, which is free) and
-// counts what a steady-state run requests. Nothing is fetched or written.
+// MakePlan discovers the jobs' metrics (ListMetrics only, which is free)
+// through the same lister a run uses, and counts what steady-state runs
+// request. Nothing is fetched or written.
 func MakePlan(ctx context.Context, cfg *config.Collect, jobs []config.Job, conn Connector) (Plan, error) {
 	p := Plan{Interval: cfg.Interval.D()}
-	runs := float64(monthly) / float64(max(cfg.Interval.D(), time.Minute))
-	c := &Collector{cfg: cfg, conn: conn, cache: cloudwatch.NewDiscoveryCache(0, time.Now)}
+	interval := max(cfg.Interval.D(), time.Minute)
+	l := newLister(cfg, time.Now)
 	for i := range jobs {
 		job := &jobs[i]
 		jp := JobPlan{Job: job.Name}
@@ -47,28 +51,34 @@ func MakePlan(ctx context.Context, cfg *config.Collect, jobs []config.Job, conn 
 			if err != nil {
 				return Plan{}, fmt.Errorf("job %s region %s: %w", job.Name, region, err)
 			}
-			var stats jobStats
-			metrics, err := c.metrics(ctx, target, job, &stats)
+			if target.Region == "" {
+				target.Region = region
+			}
+			listing, calls, err := l.list(ctx, target, job)
 			if err != nil {
 				return Plan{}, fmt.Errorf("job %s region %s: %w", job.Name, region, err)
 			}
 			jp.Targets++
-			jp.ListMetricsCalls += stats.listCalls
-			jp.Metrics += len(metrics)
-			// Queries that share a window share calls; in a steady state the
-			// window depends only on a metric's period and delay.
-			type window struct{ period, delay time.Duration }
-			perWindow := map[window]int{}
-			for _, m := range metrics {
-				n := len(m.cfg.Statistics)
+			jp.ListMetricsCalls += calls
+			jp.Metrics += len(listing)
+			// Queries that share a window share calls; in a steady state a
+			// window depends only on a metric's period and delay, and a
+			// group is due once per period when its period is longer than
+			// the interval.
+			type group struct{ period, delay time.Duration }
+			perGroup := map[group]int{}
+			for _, m := range listing {
+				mc := &job.Metrics[m.cfg]
+				n := len(mc.Statistics)
 				jp.Series += n
-				perWindow[window{m.cfg.Period.D(), m.cfg.Delay.D()}] += n
+				perGroup[group{mc.Period.D(), mc.Delay.D()}] += n
 			}
-			for _, n := range perWindow {
+			for g, n := range perGroup {
 				jp.GetMetricDataCalls += (n + cloudwatch.MaxQueriesPerCall - 1) / cloudwatch.MaxQueriesPerCall
+				runs := float64(monthly) / float64(max(interval, g.period))
+				jp.MetricsPerMonth += float64(n) * runs
 			}
 		}
-		jp.MetricsPerMonth = float64(jp.Series) * runs
 		jp.CostPerMonthUSD = jp.MetricsPerMonth * USDPerMetricRequested
 		p.Jobs = append(p.Jobs, jp)
 	}
@@ -94,6 +104,6 @@ func (p Plan) Print(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "schedule every %s; GetMetricData costs $0.01 per 1,000 metrics requested; ListMetrics is free and cached between warm runs.\n", config.Duration(p.Interval))
+	_, err := fmt.Fprintf(w, "schedule every %s; GetMetricData costs $0.01 per 1,000 metrics requested; a metric whose period is longer than the schedule is requested once per period; ListMetrics is free and cached between warm runs.\n", config.Duration(p.Interval))
 	return err
 }

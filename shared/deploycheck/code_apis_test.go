@@ -25,6 +25,10 @@ var apiPatterns = []struct {
 	{regexp.MustCompile(`\.GetSecretValue\(`), "secretsmanager:GetSecretValue"},
 	{regexp.MustCompile(`\.Publish\(ctx`), "sns:Publish"},
 	{regexp.MustCompile(`\bPutMetricData\(`), "cloudwatch:PutMetricData"},
+	// Tagged discovery (issue 16): linking these makes the contract, the
+	// template and the cross-account role grow together.
+	{regexp.MustCompile(`NewGetResourcesPaginator\(|\.GetResources\(ctx`), "tag:GetResources"},
+	{regexp.MustCompile(`\.ListAccountAliases\(`), "iam:ListAccountAliases"},
 }
 
 // packageActions: linking these packages means talking to the store, which
@@ -36,8 +40,11 @@ var packageActions = map[string]string{
 
 // impliedActions are granted for a call the code makes through a service:
 // publishing to the KMS-encrypted topic makes SNS use the key as the caller.
+// Reading a secret encrypted with a customer-managed key makes Secrets
+// Manager decrypt it as the caller.
 var impliedActions = map[string][]string{
-	"sns:Publish": {"kms:Decrypt", "kms:GenerateDataKey*"},
+	"sns:Publish":                   {"kms:Decrypt", "kms:GenerateDataKey*"},
+	"secretsmanager:GetSecretValue": {"kms:Decrypt"},
 }
 
 // TestCodeAPIsMatchTemplateContract derives each function's AWS calls from

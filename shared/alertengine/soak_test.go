@@ -1,11 +1,10 @@
-package main
+package alertengine_test
 
 import (
 	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"sort"
@@ -15,9 +14,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sigmawatch/sigmawatch/shared/alertengine"
 	"github.com/sigmawatch/sigmawatch/shared/notify"
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
@@ -66,8 +65,8 @@ groups:
           min_history: 12h
           min_stddev: 0.1
           min_relative_stddev: 0.05
-          smoothing: 1
-          sustained_points: 0
+          smoothing: 0s
+          sustained: 0s
 `
 
 // soakSpikes are the seeded anomalies: [start, end) run indices per instance.
@@ -112,7 +111,6 @@ func soakAlert(t *testing.T, kind string) {
 	cfg, err := moto.AWSConfig(ctx)
 	require.NoError(t, err)
 	topicARN, queueURL := topicWithQueue(t, cfg)
-	sqsc := sqs.NewFromConfig(cfg)
 	file, err := rules.Load([]byte(soakRules))
 	require.NoError(t, err)
 
@@ -187,7 +185,10 @@ func soakAlert(t *testing.T, kind string) {
 	require.NoError(t, err)
 	wc, err := remotewrite.NewClient(storeProxy.URL+"/api/v1/write", remotewrite.WithMaxAttempts(3), remotewrite.WithBackoff(10*time.Millisecond, 50*time.Millisecond))
 	require.NoError(t, err)
-	h := &handler{rules: file, log: slog.New(slog.DiscardHandler), query: qc, write: wc, publish: pub, now: time.Now}
+	h, err := alertengine.New(alertengine.Options{Rules: file, Query: qc, Write: wc, Publish: pub})
+	require.NoError(t, err)
+	crashed, err := alertengine.New(alertengine.Options{Rules: file, Query: qc, Write: failingWriter{}, Publish: pub})
+	require.NoError(t, err)
 	isPublish := func(r *http.Request) bool {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -216,7 +217,7 @@ func soakAlert(t *testing.T, kind string) {
 			// Lambda retries the previous scheduled time after this one ran:
 			// it must do nothing.
 			if k > 0 {
-				sum, err := h.runOnce(runCtx, at.Add(-step))
+				sum, err := h.Tick(runCtx, at.Add(-step))
 				require.NoError(t, err)
 				require.True(t, sum.Skipped, "late retry of run %d", k-1)
 			}
@@ -224,12 +225,10 @@ func soakAlert(t *testing.T, kind string) {
 		if fault == alertFaultKilled {
 			// The process dies after publishing, before persisting: its state
 			// write never happens. Lambda retries the same scheduled time.
-			crashed := *h
-			crashed.write = failingWriter{}
-			_, runErr = crashed.runOnce(runCtx, at)
+			_, runErr = crashed.Tick(runCtx, at)
 			killed++
 		} else {
-			_, runErr = h.runOnce(runCtx, at)
+			_, runErr = h.Tick(runCtx, at)
 		}
 		storeProxy.Set(nil)
 		snsProxy.Set(nil)
@@ -239,14 +238,14 @@ func soakAlert(t *testing.T, kind string) {
 		if runErr != nil {
 			failed++
 			// Lambda's retry of the failed scheduled time.
-			_, err := h.runOnce(runCtx, at)
+			_, err := h.Tick(runCtx, at)
 			require.NoError(t, err, "retry of run %d (%q)", k, fault)
 		}
 		cancel()
 		// Runs are minutes apart; VictoriaMetrics shows new data within a
 		// second. Flushing stands in for that time.
 		require.NoError(t, prom.Flush(ctx))
-		arrived := drain(t, sqsc, queueURL)
+		arrived := drain(t, cfg, queueURL)
 		for _, r := range arrived {
 			t.Logf("run %d (%s): %s", k, fault, r.Subject)
 		}

@@ -1,15 +1,15 @@
-package main
+package alertengine_test
 
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sigmawatch/sigmawatch/shared/alertengine"
 	"github.com/sigmawatch/sigmawatch/shared/notify"
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
@@ -24,7 +24,7 @@ func (scriptedQuerier) Query(_ context.Context, q string, _ time.Time) ([]promql
 	switch {
 	case strings.Contains(q, "broken"):
 		return nil, errors.New("execution: boom")
-	case strings.HasPrefix(q, "good"):
+	case strings.Contains(q, "good"):
 		return []promql.Sample{{Labels: map[string]string{"job": "x"}, V: 3}}, nil
 	}
 	return nil, nil
@@ -68,7 +68,7 @@ groups:
         labels: {severity: page}
 `
 
-func TestRunOnceFailures(t *testing.T) {
+func TestTickFailures(t *testing.T) {
 	t.Parallel()
 	file, err := rules.Load([]byte(twoRules))
 	require.NoError(t, err)
@@ -96,8 +96,9 @@ func TestRunOnceFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			w, p := &memWriter{}, &flakyPublisher{err: tc.publishErr}
-			h := &handler{rules: file, log: slog.New(slog.DiscardHandler), query: scriptedQuerier{}, write: w, publish: p, now: time.Now}
-			sum, err := h.runOnce(context.Background(), at)
+			eng, err := alertengine.New(alertengine.Options{Rules: file, Query: scriptedQuerier{}, Write: w, Publish: p})
+			require.NoError(t, err)
+			sum, err := eng.Tick(context.Background(), at)
 			for _, want := range tc.wantErr {
 				require.ErrorContains(t, err, want)
 			}
@@ -114,11 +115,12 @@ func TestRunOnceFailures(t *testing.T) {
 	}
 }
 
-func TestRunOnceNeedsPrometheus(t *testing.T) {
+func TestNewNeedsItsParts(t *testing.T) {
 	t.Parallel()
 	file, err := rules.Load([]byte(twoRules))
 	require.NoError(t, err)
-	h := &handler{rules: file, log: slog.New(slog.DiscardHandler), now: time.Now}
-	_, err = h.runOnce(context.Background(), time.Now())
-	require.ErrorContains(t, err, "SIGMAWATCH_PROMETHEUS_URL")
+	_, err = alertengine.New(alertengine.Options{Rules: file})
+	for _, want := range []string{"SIGMAWATCH_PROMETHEUS_URL", "Options.Write", "Options.Publish"} {
+		require.ErrorContains(t, err, want)
+	}
 }

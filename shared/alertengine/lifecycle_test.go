@@ -1,10 +1,8 @@
-package main
+package alertengine_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -16,10 +14,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sigmawatch/sigmawatch/shared/alertengine"
 	"github.com/sigmawatch/sigmawatch/shared/notify"
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
@@ -57,8 +54,8 @@ groups:
           min_history: 12h
           min_stddev: 0.1
           min_relative_stddev: 0.05
-          smoothing: 1
-          sustained_points: 0 # the lifecycle is about the single-point check
+          smoothing: 0s
+          sustained: 0s # the lifecycle is about the single-point check
           exclude_recent: 2h
       - alert: LoadUp
         expr: sw_test_load
@@ -73,8 +70,8 @@ groups:
           min_history: 12h
           min_stddev: 0.1
           min_relative_stddev: 0.05
-          smoothing: 1
-          sustained_points: 0 # the lifecycle is about the single-point check
+          smoothing: 0s
+          sustained: 0s # the lifecycle is about the single-point check
           exclude_recent: 2h
 `
 
@@ -154,7 +151,7 @@ func seed(t *testing.T, w *remotewrite.Client, until time.Time) {
 // recorder keeps what was published, then passes it on.
 type recorder struct {
 	mu   sync.Mutex
-	next publisher
+	next alertengine.Publisher
 	sent []notify.Message
 }
 
@@ -179,66 +176,28 @@ type received struct {
 	Subject, Body, Status, Alertname, Severity, ID string
 }
 
-type snsEnvelope struct {
-	Subject           string
-	Message           string
-	MessageAttributes map[string]struct{ Value string }
-}
-
-func drain(t *testing.T, c *sqs.Client, queueURL string) []received {
+func drain(t *testing.T, cfg aws.Config, queueURL string) []received {
 	t.Helper()
 	var out []received
-	for {
-		res, err := c.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: &queueURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 0})
-		require.NoError(t, err)
-		if len(res.Messages) == 0 {
-			return out
-		}
-		for _, m := range res.Messages {
-			var env snsEnvelope
-			require.NoError(t, json.Unmarshal([]byte(aws.ToString(m.Body)), &env), aws.ToString(m.Body))
-			out = append(out, received{
-				Subject: env.Subject, Body: env.Message,
-				Status: env.MessageAttributes["status"].Value, Alertname: env.MessageAttributes["alertname"].Value,
-				Severity: env.MessageAttributes["severity"].Value, ID: env.MessageAttributes["notification_id"].Value,
-			})
-			_, err := c.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: &queueURL, ReceiptHandle: m.ReceiptHandle})
-			require.NoError(t, err)
-		}
+	for _, m := range testenv.ReceiveSNS(t, cfg, queueURL) {
+		out = append(out, received{Subject: m.Subject, Body: m.Body, Status: m.Attributes["status"], Alertname: m.Attributes["alertname"],
+			Severity: m.Attributes["severity"], ID: m.Attributes["notification_id"]})
 	}
+	return out
 }
 
 // topicWithQueue creates a topic and an SQS queue subscribed to it.
 func topicWithQueue(t *testing.T, cfg aws.Config) (topicARN, queueURL string) {
 	t.Helper()
-	ctx := context.Background()
-	name := testenv.UniqueName(t.Name())
-	snsc, sqsc := sns.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
-	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(name)})
-	require.NoError(t, err)
-	q, err := sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
-	require.NoError(t, err)
-	attrs, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	require.NoError(t, err)
-	_, err = snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(attrs.Attributes["QueueArn"])})
-	require.NoError(t, err)
-	return aws.ToString(topic.TopicArn), aws.ToString(q.QueueUrl)
+	topicARN = testenv.NewTopic(t, cfg, t.Name())
+	return topicARN, testenv.SubscribeQueue(t, cfg, topicARN, t.Name(), "")
 }
 
 // smsStandIn subscribes another queue with the filter policy an SMS
 // subscription would have (critical only): it stands in for the phone.
 func smsStandIn(t *testing.T, cfg aws.Config, topicARN string) string {
 	t.Helper()
-	ctx := context.Background()
-	snsc, sqsc := sns.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
-	q, err := sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(testenv.UniqueName(t.Name() + "-sms"))})
-	require.NoError(t, err)
-	attrs, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	require.NoError(t, err)
-	_, err = snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: &topicARN, Protocol: aws.String("sqs"), Endpoint: aws.String(attrs.Attributes["QueueArn"]),
-		Attributes: map[string]string{"FilterPolicy": `{"severity":["critical"]}`}})
-	require.NoError(t, err)
-	return aws.ToString(q.QueueUrl)
+	return testenv.SubscribeQueue(t, cfg, topicARN, t.Name()+"-sms", testenv.SMSFilterPolicy)
 }
 
 func checkGolden(t *testing.T, name, got string) {
@@ -268,27 +227,31 @@ func TestAlertLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	topicARN, queueURL := topicWithQueue(t, cfg)
 	smsURL := smsStandIn(t, cfg, topicARN)
-	sqsc := sqs.NewFromConfig(cfg)
 	file, err := rules.Load([]byte(testRules))
 	require.NoError(t, err)
 
 	first := spikeStart.Add(-15 * time.Minute)
 	seed(t, w, first.Add(-step))
 
-	newHandler := func(rec *recorder) *handler {
+	newEngine := func(rec *recorder, write alertengine.Writer) *alertengine.Engine {
 		// Everything built from scratch, as a cold start does.
 		pub, err := notify.NewSNS(sns.NewFromConfig(cfg), topicARN)
 		require.NoError(t, err)
 		rec.next = pub
-		wc, err := remotewrite.NewClient(prom.RemoteWriteURL)
-		require.NoError(t, err)
+		if write == nil {
+			wc, err := remotewrite.NewClient(prom.RemoteWriteURL)
+			require.NoError(t, err)
+			write = wc
+		}
 		qc, err := promql.NewClient(prom.URL, http.DefaultTransport)
 		require.NoError(t, err)
-		return &handler{rules: file, log: slog.New(slog.DiscardHandler), query: qc, write: wc, publish: rec,
-			externalURL: "http://prometheus.example:9090", now: time.Now}
+		eng, err := alertengine.New(alertengine.Options{Rules: file, Query: qc, Write: write, Publish: rec,
+			ExternalURL: "http://prometheus.example:9090"})
+		require.NoError(t, err)
+		return eng
 	}
 	rec := &recorder{}
-	h := newHandler(rec)
+	h := newEngine(rec, nil)
 
 	byRun := map[time.Time][]received{}
 	last := spikeStart.Add(75 * time.Minute)
@@ -296,26 +259,25 @@ func TestAlertLifecycle(t *testing.T) {
 		require.NoError(t, w.Write(ctx, points(world(), at.Add(-step), at)))
 		switch at {
 		case spikeStart.Add(25 * time.Minute):
-			h = newHandler(rec) // cold start in the middle of the episode
+			h = newEngine(rec, nil) // cold start in the middle of the episode
 		case spikeStart.Add(40 * time.Minute):
 			// Killed between publish and persist: the retry repeats the
 			// notification with the same id.
-			crashed := *h
-			crashed.write = failingWriter{}
-			_, err := crashed.runOnce(ctx, at)
+			crashed := newEngine(rec, failingWriter{})
+			_, err := crashed.Tick(ctx, at)
 			require.ErrorContains(t, err, "killed before persisting")
 		}
-		sum, err := h.runOnce(ctx, at)
+		sum, err := h.Tick(ctx, at)
 		require.NoError(t, err, "run at %s", at)
 		require.False(t, sum.Skipped)
 		require.Equal(t, 4, sum.Series, "every series is evaluated at %s", at)
-		byRun[at] = append(byRun[at], drain(t, sqsc, queueURL)...)
+		byRun[at] = append(byRun[at], drain(t, cfg, queueURL)...)
 
 		// A retry of the same scheduled time sends nothing new.
-		again, err := h.runOnce(ctx, at)
+		again, err := h.Tick(ctx, at)
 		require.NoError(t, err)
 		require.True(t, again.Skipped, "retry of %s", at)
-		require.Empty(t, drain(t, sqsc, queueURL), "retry of %s published", at)
+		require.Empty(t, drain(t, cfg, queueURL), "retry of %s published", at)
 
 		if at == spikeStart.Add(5*time.Minute) {
 			pending, err := q.Query(ctx, `sigmawatch_alerts{alertname="CPUAnomaly",alertstate="pending"}`, at)
@@ -329,10 +291,10 @@ func TestAlertLifecycle(t *testing.T) {
 		}
 	}
 	// A late retry of an earlier time, after later runs completed, does nothing.
-	late, err := h.runOnce(ctx, spikeStart.Add(10*time.Minute))
+	late, err := h.Tick(ctx, spikeStart.Add(10*time.Minute))
 	require.NoError(t, err)
 	require.True(t, late.Skipped)
-	require.Empty(t, drain(t, sqsc, queueURL))
+	require.Empty(t, drain(t, cfg, queueURL))
 
 	type note struct {
 		at             time.Time
@@ -357,7 +319,7 @@ func TestAlertLifecycle(t *testing.T) {
 		{spikeStart.Add(55 * time.Minute), "resolved", "RESOLVED: CPUAnomaly"},
 	}
 	require.ElementsMatch(t, want, got, "firing once after for, repeated after repeat_interval (twice: the crashed attempt and its retry), resolved once after keep_firing_for")
-	require.Len(t, drain(t, sqsc, smsURL), len(want), "critical notifications reach the SMS filter policy")
+	require.Len(t, drain(t, cfg, smsURL), len(want), "critical notifications reach the SMS filter policy")
 	repeats := byRun[spikeStart.Add(40*time.Minute)]
 	require.Equal(t, repeats[0].ID, repeats[1].ID, "a repeat after a crash carries the same id")
 

@@ -1,0 +1,114 @@
+package collector
+
+import (
+	"hash/maphash"
+	"slices"
+	"strings"
+
+	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
+	"github.com/sigmawatch/sigmawatch/shared/naming"
+	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
+)
+
+// labeler builds the labels of a target's data series the YACE way:
+// __name__, job, region, account_id, name and dimension_<Name> per
+// dimension. It caches the dimension label names, which repeat on every
+// series of a job.
+type labeler struct {
+	base     []remotewrite.Label // job, region, account_id, name
+	dimLabel map[string]string
+}
+
+func newLabeler(job, region, account, resourceName string) *labeler {
+	return &labeler{
+		base: []remotewrite.Label{
+			{Name: "job", Value: job}, {Name: "region", Value: region},
+			{Name: "account_id", Value: account}, {Name: "name", Value: resourceName},
+		},
+		dimLabel: map[string]string{},
+	}
+}
+
+// labels appends the labels of series name with dims to dst.
+func (l *labeler) labels(dst []remotewrite.Label, name string, dims []cloudwatch.Dimension) []remotewrite.Label {
+	dst = append(dst, remotewrite.Label{Name: "__name__", Value: name})
+	dst = append(dst, l.base...)
+	for _, d := range dims {
+		ln, ok := l.dimLabel[d.Name]
+		if !ok {
+			ln = naming.DimensionLabel(d.Name)
+			l.dimLabel[d.Name] = ln
+		}
+		dst = append(dst, remotewrite.Label{Name: ln, Value: d.Value})
+	}
+	return dst
+}
+
+// labelSetHash hashes a label set independently of label order, so that
+// two series a receiver would see as one hash alike.
+func labelSetHash(seed maphash.Seed, labels []remotewrite.Label) uint64 {
+	var sum uint64
+	for _, l := range labels {
+		if l.Value == "" {
+			continue
+		}
+		var h maphash.Hash
+		h.SetSeed(seed)
+		h.WriteString(l.Name)
+		h.WriteByte(0xff)
+		h.WriteString(l.Value)
+		sum += h.Sum64()
+	}
+	return sum
+}
+
+// sameLabelSet reports whether a and b are one label set for a receiver.
+func sameLabelSet(a, b []remotewrite.Label) bool {
+	norm := func(in []remotewrite.Label) []remotewrite.Label {
+		out := make([]remotewrite.Label, 0, len(in))
+		for _, l := range in {
+			if l.Value != "" {
+				out = append(out, l)
+			}
+		}
+		slices.SortFunc(out, func(x, y remotewrite.Label) int { return strings.Compare(x.Name, y.Name) })
+		return out
+	}
+	return slices.Equal(norm(a), norm(b))
+}
+
+// labelString formats labels for a log line, in name order.
+func labelString(labels []remotewrite.Label) string {
+	sorted := slices.Clone(labels)
+	slices.SortStableFunc(sorted, func(x, y remotewrite.Label) int { return strings.Compare(x.Name, y.Name) })
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, l := range sorted {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(l.Name)
+		b.WriteString(`="`)
+		b.WriteString(l.Value)
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// describeMetric names a CloudWatch metric and statistic in a log line.
+func describeMetric(m *cloudwatch.Metric, stat string) string {
+	var b strings.Builder
+	b.WriteString(m.Namespace)
+	b.WriteByte(' ')
+	b.WriteString(m.Name)
+	b.WriteByte(' ')
+	b.WriteString(stat)
+	for _, d := range m.Dimensions {
+		b.WriteByte(' ')
+		b.WriteString(d.Name)
+		b.WriteByte('=')
+		b.WriteString(d.Value)
+	}
+	return b.String()
+}

@@ -1,0 +1,239 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
+	"github.com/sigmawatch/sigmawatch/shared/config"
+	"github.com/sigmawatch/sigmawatch/shared/naming"
+	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
+)
+
+// maxDroppedLogged bounds how many dropped series one error line names.
+const maxDroppedLogged = 10
+
+// timing is a metrics entry's window maths under this collector's config.
+func (c *Collector) timing(m *config.Metric) cloudwatch.Timing {
+	return cloudwatch.Timing{
+		Period: m.Period.D(), Delay: m.Delay.D(), Length: m.Length.D(),
+		MaxCatchUp: c.cfg.MaxCatchUp.D(),
+		MaxAge:     c.cfg.Receiver.MaxAge(),
+		Latest:     m.Timestamp == config.TimestampScheduled,
+	}
+}
+
+// jobPlanInput is the part of a plan's input that depends on the job only.
+func (c *Collector) jobPlanInput(job *config.Job) planInput {
+	in := planInput{shards: max(c.cfg.Shards, 1)}
+	for i := range job.Metrics {
+		m := &job.Metrics[i]
+		in.metricNames = append(in.metricNames, m.Name)
+		in.stats = append(in.stats, m.Statistics)
+		in.timings = append(in.timings, c.timing(m))
+		names := make([]string, len(m.Statistics))
+		for k, stat := range m.Statistics {
+			names[k] = naming.MetricName(job.Namespace, m.Name, stat)
+		}
+		in.seriesNames = append(in.seriesNames, names)
+	}
+	return in
+}
+
+// resourceName is the name label of a job's series, as YACE sets it.
+func resourceName(job *config.Job) string {
+	if job.Static != nil {
+		return job.Name
+	}
+	return "global"
+}
+
+// runTarget collects one (region, account) of a job: plan from progress,
+// record baselines, fetch (most lagging first, bounded, stopping before the
+// deadline), pack whole units into requests with their progress, write.
+// It returns the target's health series, which the job writes once all its
+// targets are done, and whether anything was due.
+func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, region string, progress jobProgress, stats *jobStats) ([]remotewrite.Series, bool, error) {
+	at, sum := r.at, r.sum
+	target, err := c.conn.Connect(ctx, region, job.RoleARN, job.ExternalID)
+	if err != nil {
+		return nil, false, err
+	}
+	if target.Region == "" {
+		target.Region = region
+	}
+	listing, calls, err := c.lister.list(ctx, target, job)
+	stats.listCalls += calls
+	if err != nil {
+		return nil, false, err
+	}
+	tk := targetKey{region: region, account: target.AccountID}
+	log := c.log.With("job", job.Name, "region", region, "account_id", target.AccountID)
+	in := c.jobPlanInput(job)
+	in.at = at
+	in.listing = listing
+	in.progress = progress.target(tk)
+	in.labels = newLabeler(job.Name, region, target.AccountID, resourceName(job))
+	plan := planTarget(in)
+	listing = nil // the queries hold what they need
+
+	if n := len(plan.dropped); n > 0 {
+		named := make([]string, 0, min(n, maxDroppedLogged))
+		for _, d := range plan.dropped[:min(n, maxDroppedLogged)] {
+			named = append(named, fmt.Sprintf("%s (%s): %s", d.labels, d.metric, d.why))
+		}
+		log.ErrorContext(ctx, "series dropped: a receiver would refuse them or take two metrics for one series", "dropped_series", n, "series", named)
+	}
+	if len(plan.units) == 0 {
+		sum.TargetsCovered++
+		log.DebugContext(ctx, "already covered")
+		return nil, false, nil
+	}
+	ts := at.UnixMilli()
+	if err := c.writeBaselines(ctx, job.Name, tk, plan.units, ts); err != nil {
+		return nil, true, err
+	}
+	sum.Requests += boolInt(hasBaseline(plan.units))
+	if plan.skipped > 0 {
+		log.ErrorContext(ctx, "gap longer than max_catch_up given up", "skipped_seconds", plan.skipped.Seconds(), "max_catch_up", c.cfg.MaxCatchUp.String())
+	}
+
+	var errs []error
+	series, samples, failed := 0, 0, 0
+	d := &delivery{
+		c: c, job: job.Name, tk: tk, ts: ts, perSeries: c.cfg.Receiver.PerSeries(),
+		covered: func(units []*unit) {
+			sum.Requests++
+			for _, u := range units {
+				series += len(u.series)
+				samples += u.samples
+				c.lister.fresh.written(discoveryKey(target), u.fresh)
+				u.series = nil
+			}
+		},
+		failed: func(units []*unit, err error) {
+			errs = append(errs, err)
+			failed += len(units)
+			for _, u := range units {
+				u.series = nil
+			}
+		},
+	}
+	pk := &packer{
+		maxSamples: c.maxSamples,
+		group: func(u *unit) groupKey {
+			t := in.timings[u.cfg]
+			return groupKey{period: t.Period, delay: t.Delay, latest: t.Latest}
+		},
+		send: func(units []*unit) { d.send(ctx, units) },
+	}
+	complete := func(u *unit) {
+		if u.err != nil {
+			errs = append(errs, fmt.Errorf("%s not written: %w", describeUnit(u.key), u.err))
+			failed++
+			u.series = nil
+			return
+		}
+		pk.add(u)
+	}
+	// Units with nothing to fetch still record that T covered them.
+	for _, u := range plan.units {
+		if u.pending == 0 {
+			complete(u)
+		}
+	}
+	labels := in.labels
+	fopts := cloudwatch.FetchOptions{Concurrency: c.cfg.Concurrency, StopAt: r.stopAt, Now: c.now}
+	fstats := cloudwatch.Fetch(ctx, target.API, plan.queries, fopts, func(i int, pts []cloudwatch.Point, err error) {
+		u := plan.units[plan.meta[i].unit]
+		switch {
+		case err != nil:
+			if u.err == nil {
+				u.err = err
+			}
+		case len(pts) > 0 && u.err == nil:
+			q := &plan.queries[i]
+			s := remotewrite.Series{Labels: labels.labels(nil, plan.meta[i].name, q.Metric.Dimensions)}
+			if in.timings[u.cfg].Latest {
+				// Stamped at T: the window holds one period, the newest.
+				s.Samples = []remotewrite.Sample{{T: ts, V: pts[len(pts)-1].V}}
+			} else {
+				s.Samples = make([]remotewrite.Sample, len(pts))
+				for k, p := range pts {
+					s.Samples[k] = remotewrite.Sample{T: p.T.UnixMilli(), V: p.V}
+				}
+			}
+			u.series = append(u.series, s)
+			u.samples += len(s.Samples)
+		}
+		if u.pending--; u.pending == 0 {
+			complete(u)
+		}
+	})
+	pk.flush()
+	d.finish(ctx)
+	stats.dataCalls += fstats.Calls
+	stats.metricsRequested += fstats.MetricsRequested
+	sum.Series += series
+	sum.Samples += samples
+	sum.FailedUnits += failed
+	sum.NotFetched += fstats.NotStarted
+	sum.DroppedSeries += len(plan.dropped)
+	if fstats.NotStarted > 0 {
+		log.WarnContext(ctx, "stopped starting CloudWatch calls before the deadline; the next run fetches the rest first", "not_fetched", fstats.NotStarted)
+	}
+	if len(errs) > 0 {
+		return nil, true, joinCapped(errs)
+	}
+	sum.SkippedSeconds += plan.skipped.Seconds()
+	log.DebugContext(ctx, "target collected", "queries", len(plan.queries), "units", len(plan.units), "series", series, "samples", samples)
+	return c.targetHealth(at, job.Name, tk, series, samples, plan.skipped, len(plan.dropped)), true, nil
+}
+
+// writeBaselines records, before anything is fetched, where the coverage
+// of units without progress of their own starts. They are stamped a
+// millisecond before T, so that the unit's progress at T, written with its
+// data later in the run, is the newer sample.
+func (c *Collector) writeBaselines(ctx context.Context, job string, tk targetKey, units []*unit, ts int64) error {
+	var req []remotewrite.Series
+	for _, u := range units {
+		if u.hasBaseline {
+			req = append(req, c.progressSeries(job, tk, u.key, u.baseline, ts-1))
+		}
+	}
+	if len(req) == 0 {
+		return nil
+	}
+	if err := c.writer.Write(ctx, req); err != nil {
+		return fmt.Errorf("record where %d new unit(s) start (nothing was fetched): %w", len(req), err)
+	}
+	return nil
+}
+
+func hasBaseline(units []*unit) bool {
+	for _, u := range units {
+		if u.hasBaseline {
+			return true
+		}
+	}
+	return false
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// maxErrors bounds how many failures one returned error lists.
+const maxErrors = 10
+
+// joinCapped joins errs, naming at most maxErrors of them.
+func joinCapped(errs []error) error {
+	if len(errs) <= maxErrors {
+		return errors.Join(errs...)
+	}
+	return errors.Join(append(errs[:maxErrors:maxErrors], fmt.Errorf("and %d more failures", len(errs)-maxErrors))...)
+}

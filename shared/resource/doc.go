@@ -1,0 +1,31 @@
+// Package resource holds what service jobs know about AWS resources, with
+// no AWS SDK in it (the config and both functions import it): which
+// namespaces service jobs support, and how YACE (yet-another-cloudwatch-
+// exporter) ties a resource to its metrics and labels them, so dashboards
+// and rules written against YACE keep working.
+//
+//   - Service is a namespace with YACE's resource types for the Tagging API
+//     and its ARN patterns; LookupService accepts the namespace or YACE's
+//     alias.
+//   - Associator maps a metric from ListMetrics to its resource by the
+//     dimension values the resource's ARN encodes (YACE's "most dimensions
+//     first" rule); Select drops what YACE drops: every metric when no
+//     resource passed the search tags, and each metric of a resource that
+//     did not.
+//   - MetricLabels gives a metric name = the resource ARN ("global" when it
+//     belongs to no resource) and tag_<Key> for each exported tag;
+//     InfoLabels gives the aws_<service>_info series of a resource (value 0)
+//     every tag. Label names follow YACE's sanitising (naming.Label), with or
+//     without its snake-casing.
+//
+// # Where sigmawatch differs from YACE
+//
+// A tag whose value is empty gets no label (YACE exports an empty label,
+// which Prometheus stores as no label at all). A tag key with characters a
+// classic label name cannot hold gets "_" for each of them, as a Prometheus 2
+// scrape of YACE shows it. API Gateway REST APIs (v1) are named by ID in
+// their ARN and by name in the ApiName dimension; YACE renames them through
+// API Gateway's GetRestApis, which sigmawatch does not call, so only v2
+// (HTTP and WebSocket) APIs, and REST APIs whose name is their ID, are
+// associated.
+package resource
