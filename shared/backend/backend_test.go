@@ -52,11 +52,11 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Unlock()
 	if status != http.StatusOK {
 		w.WriteHeader(status)
-		fmt.Fprint(w, "authentication failed")
+		_, _ = fmt.Fprint(w, "authentication failed")
 		return
 	}
 	if req.URL.Path == "/api/v1/query" {
-		fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+		_, _ = fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -179,11 +179,11 @@ func (s *rotatingStore) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	s.mu.Unlock()
 	if !ok {
 		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprint(w, "authentication failed")
+		_, _ = fmt.Fprint(w, "authentication failed")
 		return
 	}
 	if req.URL.Path == "/api/v1/query" {
-		fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+		_, _ = fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -316,7 +316,7 @@ func TestSecretNeverPrints(t *testing.T) {
 	require.NoError(t, err)
 
 	outputs := map[string]string{
-		"%s":   fmt.Sprintf("%s", cfg.Password),
+		"%s":   fmt.Sprintf("%s", cfg.Password), //nolint:staticcheck // the %s verb is what is tested
 		"%v":   fmt.Sprintf("%v", cfg.Password),
 		"%q":   fmt.Sprintf("%q", cfg.Token),
 		"%x":   fmt.Sprintf("%x", cfg.Token),

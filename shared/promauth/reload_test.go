@@ -202,7 +202,7 @@ func TestConcurrentRefusalsReadOnce(t *testing.T) {
 			resp, err := hc.Post(srv.URL, "text/plain", strings.NewReader("x"))
 			if err == nil {
 				codes[i] = resp.StatusCode
-				resp.Body.Close()
+				_ = resp.Body.Close()
 			}
 		})
 	}

@@ -61,7 +61,7 @@ func TestRedirectToAnotherHostGetsNoCredentials(t *testing.T) {
 				hc := &http.Client{Transport: rt}
 				resp, err := hc.Post(store.URL+"/api/v1/write", "application/x-protobuf", strings.NewReader("payload"))
 				if err == nil {
-					resp.Body.Close()
+					_ = resp.Body.Close()
 				}
 				mu.Lock()
 				defer mu.Unlock()
@@ -155,7 +155,7 @@ func TestPlainHTTPCredentials(t *testing.T) {
 		require.NoError(t, err)
 		resp, err := rt.RoundTrip(req)
 		require.NoError(t, err, "%s: the default port is the same host", mode)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		require.Equal(t, []string{"https://store.example:443"}, net.hosts, mode)
 	}
 }
