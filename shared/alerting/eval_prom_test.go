@@ -492,7 +492,7 @@ func TestTimeToPage(t *testing.T) {
 	id := func(k key) string { return fmt.Sprintf("p%s-%gsigma", k.phase, k.size) }
 	value := func(k key, ts time.Time) float64 {
 		h := fnv.New64a()
-		fmt.Fprint(h, id(k), k.name)
+		_, _ = h.Write([]byte(id(k) + k.name))
 		v := level + noise*rand.New(rand.NewPCG(h.Sum64(), uint64(ts.Unix()))).NormFloat64()
 		if !ts.Before(burstFrom) && ts.Before(normalAgain) {
 			v += k.size * noise

@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"context"
-	"fmt"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
@@ -40,7 +39,7 @@ type metric struct {
 // collector writes again at the seam is identical (and accepted).
 func (m metric) value(ts time.Time) float64 {
 	h := fnv.New64a()
-	fmt.Fprint(h, m.namespace, m.name, m.id)
+	_, _ = h.Write([]byte(m.namespace + m.name + m.id))
 	v := m.level + m.noise*rand.New(rand.NewPCG(h.Sum64(), uint64(ts.Unix()))).NormFloat64()
 	if !ts.Before(m.burstFrom) && ts.Before(m.end) {
 		v += m.burst
