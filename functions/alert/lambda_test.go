@@ -142,8 +142,8 @@ func TestCLI(t *testing.T) {
 	require.False(t, strings.Contains(out, `"level":"ERROR"`), out)
 
 	// A malformed topic ARN is refused at start; a well-formed one that does
-	// not exist fails the publish, so nothing is persisted and a retry
-	// publishes again.
+	// not exist fails the publish: the state and the planned notification
+	// are persisted, nothing is marked sent, so a retry publishes it again.
 	out, err = run([]string{"SIGMAWATCH_PROMETHEUS_URL=" + prom.URL, "SIGMAWATCH_REMOTE_WRITE_URL=" + prom.RemoteWriteURL, "SIGMAWATCH_SNS_TOPIC_ARN=sigmawatch-alerts"}, "-config", path, "-at", at.Format(time.RFC3339))
 	require.Error(t, err)
 	require.Contains(t, out, `SIGMAWATCH_SNS_TOPIC_ARN: "sigmawatch-alerts" is not an SNS topic ARN`)
@@ -152,9 +152,13 @@ func TestCLI(t *testing.T) {
 	require.Error(t, err, out)
 	require.Contains(t, out, "sns publish AlwaysOn")
 	require.Contains(t, out, "NotFound")
-	stored, err = q.Query(context.Background(), `count({__name__=~"sigmawatch_alert.+"})`, at)
+	sent, err := q.Query(context.Background(), `count(sigmawatch_alert_notification_sent)`, at)
 	require.NoError(t, err)
-	require.Empty(t, stored, "a failed publish persists no state")
+	require.Empty(t, sent, "nothing is marked sent")
+	unsent, err := q.Query(context.Background(), `count(sigmawatch_alert_outbox{sigmawatch_field="at"})`, at)
+	require.NoError(t, err)
+	require.Len(t, unsent, 1, "the notification stays recorded for the retry")
+	require.InDelta(t, 1, unsent[0].V, 0)
 	t.Logf("injected: a nonexistent topic; the run failed with: %s", lastLine(out))
 }
 

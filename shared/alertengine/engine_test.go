@@ -83,13 +83,13 @@ func TestTickFailures(t *testing.T) {
 	}{
 		{
 			name:     "a failing rule does not stop the others",
-			wantSent: 1, wantWrites: 1, wantErrors: 1,
+			wantSent: 1, wantWrites: 2, wantErrors: 1, // state and outbox, then the sent mark
 			wantErr: []string{"rule Broken", "boom"},
 		},
 		{
-			name:       "a failed publish persists nothing, so the retry publishes again",
+			name:       "a failed publish leaves the state and the outbox, and no sent mark, for the retry",
 			publishErr: errors.New("sns down"),
-			wantSent:   0, wantWrites: 0, wantErrors: 2,
+			wantSent:   0, wantWrites: 1, wantErrors: 2,
 			wantErr: []string{"sns down", "rule Broken"},
 		},
 	} {
@@ -103,7 +103,7 @@ func TestTickFailures(t *testing.T) {
 				require.ErrorContains(t, err, want)
 			}
 			require.Len(t, p.sent, tc.wantSent)
-			require.Len(t, w.writes, tc.wantWrites)
+			require.Len(t, w.writes, tc.wantWrites, "write requests")
 			require.Equal(t, tc.wantErrors, sum.Errors)
 			require.Equal(t, 2, sum.Rules)
 			require.Equal(t, 1, sum.Firing)
