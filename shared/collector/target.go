@@ -76,7 +76,7 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, regi
 	in.progress = progress.target(tk)
 	in.labels = newLabeler(job.Name, region, target.AccountID, resourceName(job))
 	plan := planTarget(in)
-	listing, in.listing = nil, nil // the queries hold what they need
+	in.listing = nil // the queries hold what they need
 
 	if n := len(plan.dropped); n > 0 {
 		named := make([]string, 0, min(n, maxDroppedLogged))
