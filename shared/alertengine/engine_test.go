@@ -24,7 +24,7 @@ func (scriptedQuerier) Query(_ context.Context, q string, _ time.Time) ([]promql
 	switch {
 	case strings.Contains(q, "broken"):
 		return nil, errors.New("execution: boom")
-	case strings.HasPrefix(q, "good"):
+	case strings.Contains(q, "good"):
 		return []promql.Sample{{Labels: map[string]string{"job": "x"}, V: 3}}, nil
 	}
 	return nil, nil

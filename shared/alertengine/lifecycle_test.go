@@ -55,8 +55,8 @@ groups:
           min_history: 12h
           min_stddev: 0.1
           min_relative_stddev: 0.05
-          smoothing: 1
-          sustained_points: 0 # the lifecycle is about the single-point check
+          smoothing: 0s
+          sustained: 0s # the lifecycle is about the single-point check
           exclude_recent: 2h
       - alert: LoadUp
         expr: sw_test_load
@@ -71,8 +71,8 @@ groups:
           min_history: 12h
           min_stddev: 0.1
           min_relative_stddev: 0.05
-          smoothing: 1
-          sustained_points: 0 # the lifecycle is about the single-point check
+          smoothing: 0s
+          sustained: 0s # the lifecycle is about the single-point check
           exclude_recent: 2h
 `
 

@@ -357,6 +357,7 @@ func TestMissingDataResolves(t *testing.T) {
 settings:
   interval: 5m
   evaluation_delay: 0s
+  lookback_delta: 5m # the test writes each point before its tick: no late data to wait for
 groups:
   - name: alb
     rules:
@@ -367,8 +368,8 @@ groups:
           baseline: 1d
           threshold: 4
           min_history: 12h
-          smoothing: 1
-          sustained_points: 0
+          smoothing: 0s
+          sustained: 0s
 `)
 	s := newStack(t, alertengine.Options{Rules: file, Deployment: "gone"}, prom.URL, prom.RemoteWriteURL)
 	burst := time.Now().UTC().Truncate(time.Hour).Add(-4 * time.Hour)

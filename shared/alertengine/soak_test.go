@@ -66,8 +66,8 @@ groups:
           min_history: 12h
           min_stddev: 0.1
           min_relative_stddev: 0.05
-          smoothing: 1
-          sustained_points: 0
+          smoothing: 0s
+          sustained: 0s
 `
 
 // flushing makes what it writes queryable at once. VictoriaMetrics shows

@@ -44,8 +44,7 @@ func Advance(ev Evaluation, prev map[string]Stored, at time.Time) []Outcome {
 			// As the backtest decides: the smoothed z, or the sustained z,
 			// each with its own hysteresis.
 			active := p.State.Active()
-			obs.Holds = o.Result.OK() &&
-				(ev.Params.Anomalous(o.Result.Z, active) || o.Sustained != nil && ev.Params.Sustained(o.Sustained.Z, active))
+			obs.Holds = o.Holds(ev.Params, active)
 		} else {
 			obs.Holds = o.Active
 		}

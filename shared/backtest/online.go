@@ -7,6 +7,15 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/detector"
 )
 
+// DefaultTiming is the alert timing the detector's defaults were chosen
+// and judged with (shared/backtest/nab/RESULTS.md): fire at the first point
+// that is anomalous, keep firing 10 minutes after it stops being so (short
+// enough that a burst's resolved message goes out within 30 minutes of its
+// end), repeat every 4 hours.
+func DefaultTiming() alerting.Timing {
+	return alerting.Timing{For: 0, KeepFiringFor: 10 * time.Minute, RepeatInterval: 4 * time.Hour}
+}
+
 // Step is one point of a replay of the online detector: its decision and
 // what the alert state machine made of it.
 type Step struct {

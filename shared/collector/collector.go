@@ -60,9 +60,11 @@ type Writer interface {
 	Write(ctx context.Context, series []remotewrite.Series) error
 }
 
-// Querier reads stored progress back with PromQL.
+// Querier reads stored progress back with PromQL, and, behind a receiver
+// that stores series by series, what of a refused request was stored.
 type Querier interface {
 	Query(ctx context.Context, query string, at time.Time) ([]promql.Sample, error)
+	QuerySeries(ctx context.Context, query string, at time.Time) ([]promql.Series, error)
 }
 
 // Options configure a Collector.
@@ -94,6 +96,7 @@ type Collector struct {
 	conn       Connector
 	writer     Writer
 	progress   Querier
+	reader     Querier // nil when progress is nil
 	deployment string
 	log        *slog.Logger
 	now        func() time.Time
@@ -134,6 +137,7 @@ func New(opts Options) (*Collector, error) {
 		conn:       opts.Connector,
 		writer:     opts.Writer,
 		progress:   opts.Progress,
+		reader:     opts.Progress,
 		deployment: deployment,
 		log:        logger.With("component", "collector"),
 		now:        now,

@@ -523,3 +523,50 @@ jobs:
 	}
 	require.Equal(t, map[string]float64{"us-east-1": 1, "eu-west-1": 2}, byRegion)
 }
+
+// TestCollectDeploymentsApart: two deployments (stacks) write to one store
+// with the same job name. Each reads back only its own progress: the second
+// must not take the first's progress for its own and write nothing.
+func TestCollectDeploymentsApart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	uid := strings.ReplaceAll(testenv.UniqueName(t.Name()), "-", "")
+	uid = uid[max(0, len(uid)-12):]
+	ns, metric := "Test/Deploy"+uid, "Load"+uid
+	awsCfg, err := moto.AWSConfig(ctx)
+	require.NoError(t, err)
+	cw := awsconf.CloudWatch(awsCfg)
+	anchor := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
+	var data []cwtypes.MetricDatum
+	for _, host := range []string{"prod", "staging"} {
+		for ts := anchor; ts.Before(anchor.Add(30 * time.Minute)); ts = ts.Add(time.Minute) {
+			data = append(data, cwtypes.MetricDatum{MetricName: aws.String(metric), Dimensions: dims("Host", host), Timestamp: aws.Time(ts), Value: aws.Float64(2)})
+		}
+	}
+	_, err = cw.PutMetricData(ctx, &awscw.PutMetricDataInput{Namespace: aws.String(ns), MetricData: data})
+	require.NoError(t, err)
+	r := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	w, q := storeClients(t, r)
+	at := anchor.Add(20 * time.Minute)
+	for _, deployment := range []string{"prod", "staging"} {
+		cfg, err := config.LoadCollect(fmt.Appendf(nil, `
+progress_shards: 1
+jobs:
+  - name: app
+    regions: [us-east-1]
+    namespace: %s
+    static: [{Host: %s}]
+    metrics:
+      - {name: %s, statistics: [Sum]}
+`, ns, deployment, metric))
+		require.NoError(t, err)
+		c, err := collector.New(collector.Options{Config: cfg, Connector: collector.NewAWSConnector(awsCfg), Writer: w, Progress: q, Deployment: deployment})
+		require.NoError(t, err)
+		sum, err := c.Run(ctx, at, cfg.Jobs)
+		require.NoError(t, err)
+		require.Equal(t, 5, sum.Samples, "deployment %s collects its own first window", deployment)
+	}
+	got, err := q.Query(ctx, fmt.Sprintf(`count by (%s) (%s)`, config.DeploymentLabel, collector.CoveredMetric), at)
+	require.NoError(t, err)
+	require.Len(t, got, 2, "each deployment's progress apart")
+}

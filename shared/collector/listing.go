@@ -25,7 +25,9 @@ type listed struct {
 
 // lister lists a job's metrics in a target: static dimension sets, or
 // discovery through the process's cache. The run and the cost preview share
-// it, so -plan sees what a run sees.
+// it, so -plan sees what a run sees. Another kind of job (resources found by
+// their tags) plugs in here: it yields listed metrics like the others, and
+// the planner, the packer and the delivery stay as they are.
 type lister struct {
 	cache       *cloudwatch.DiscoveryCache
 	concurrency int

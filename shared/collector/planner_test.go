@@ -10,6 +10,7 @@ import (
 
 	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
 	"github.com/sigmawatch/sigmawatch/shared/config"
+	"github.com/sigmawatch/sigmawatch/shared/naming"
 )
 
 var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -54,10 +55,14 @@ func (f *planFixture) plan(at time.Time, p *targetProgress) *targetPlan {
 // windows maps "series name|instance" to the planned window.
 func windows(p *targetPlan) map[string]cloudwatch.Window {
 	out := map[string]cloudwatch.Window{}
-	for i, q := range p.queries {
-		out[p.meta[i].name+"|"+q.Metric.Dimensions[0].Value] = cloudwatch.Window{Start: q.Start, End: q.End}
+	for _, q := range p.queries {
+		out[queryName(q)+"|"+q.Metric.Dimensions[0].Value] = cloudwatch.Window{Start: q.Start, End: q.End}
 	}
 	return out
+}
+
+func queryName(q cloudwatch.Query) string {
+	return naming.MetricName(q.Metric.Namespace, q.Metric.Name, q.Stat)
 }
 
 // progressOf is stored progress: every unit of metric under shards covered
@@ -70,7 +75,10 @@ func progressOf(metric string, shards int, t time.Time) *targetProgress {
 	return p
 }
 
+// oneMetric's receiver takes samples of any age, so that the window maths
+// is seen without the age limit (tested on its own).
 const oneMetric = `
+receiver: {kind: victoriametrics}
 max_catch_up: 45m
 progress_shards: 4
 defaults: {period: 1m, length: 5m, delay: 10m}
@@ -93,6 +101,9 @@ func TestPlanFirstRunAndRetry(t *testing.T) {
 		"aws_ec2_cpuutilization_average|i-1": w, "aws_ec2_cpuutilization_average|i-2": w, "aws_ec2_cpuutilization_average|i-3": w,
 	}, windows(p))
 	require.NotEmpty(t, p.units)
+	for i := 1; i < len(p.meta); i++ {
+		require.LessOrEqual(t, p.meta[i-1].unit, p.meta[i].unit, "one window: unit after unit, so units complete while the data streams in")
+	}
 	for _, u := range p.units {
 		require.True(t, u.hasBaseline, "a unit without progress records where it starts first")
 		require.Equal(t, m(5*time.Minute), u.baseline)
@@ -186,7 +197,7 @@ func TestPlanMetricAddedAndGap(t *testing.T) {
 		"aws_ec2_network_in_sum|i-1":         {Start: m(105 * time.Minute), End: m(110 * time.Minute)},
 	}, windows(plan))
 	require.Equal(t, 55*time.Minute, plan.skipped, "the old metric gives up [10:10, 11:05)")
-	require.Equal(t, "aws_ec2_cpuutilization_average", plan.meta[0].name, "the most lagging query comes first")
+	require.Equal(t, "aws_ec2_cpuutilization_average", queryName(plan.queries[0]), "the most lagging query comes first")
 }
 
 // TestPlanBaselineNeverAhead: a unit without progress of its own, whose
@@ -200,6 +211,22 @@ func TestPlanBaselineNeverAhead(t *testing.T) {
 	require.Len(t, plan.units, 1)
 	require.True(t, plan.units[0].hasBaseline)
 	require.Equal(t, m(10*time.Minute), plan.units[0].baseline)
+}
+
+// TestPlanReceiverAge: behind a stock Prometheus, catch-up stops where the
+// receiver would refuse the samples, and what lies beyond is counted.
+func TestPlanReceiverAge(t *testing.T) {
+	t.Parallel()
+	f := newPlanFixture(t, replace(replace(oneMetric, "receiver: {kind: victoriametrics}", "receiver: {kind: prometheus}"), "period: 1m", "period: 5m"), "i-1")
+	plan := f.plan(m(120*time.Minute), progressOf("CPUUtilization", 4, m(30*time.Minute)))
+	// max_catch_up would start at 11:05, 55 minutes before T; the
+	// receiver's age limit (1h less a 5m margin) allows the same.
+	require.Equal(t, map[string]cloudwatch.Window{"aws_ec2_cpuutilization_average|i-1": {Start: m(65 * time.Minute), End: m(110 * time.Minute)}}, windows(plan))
+	f = newPlanFixture(t, replace(replace(replace(oneMetric, "receiver: {kind: victoriametrics}", "receiver: {kind: prometheus}"), "period: 1m", "period: 5m"), "delay: 10m", "delay: 20m"), "i-1")
+	plan = f.plan(m(120*time.Minute), progressOf("CPUUtilization", 4, m(30*time.Minute)))
+	require.Equal(t, map[string]cloudwatch.Window{"aws_ec2_cpuutilization_average|i-1": {Start: m(65 * time.Minute), End: m(100 * time.Minute)}}, windows(plan),
+		"with a 20m delay, max_catch_up alone would start at 10:55, 65 minutes before T: refused by the receiver")
+	require.Equal(t, 35*time.Minute, plan.skipped)
 }
 
 // TestPlanFreshSeries: a series this process's discovery newly listed is
@@ -222,8 +249,17 @@ func TestPlanDropsCollisions(t *testing.T) {
 	t.Parallel()
 	t.Run("two metric names, one series", func(t *testing.T) {
 		t.Parallel()
-		yaml := replace(oneMetric, "{name: CPUUtilization, statistics: [Average]}", "{name: requestCount, statistics: [Sum]}\n      - {name: request_count, statistics: [Sum]}\n      - {name: Latency, statistics: [Average]}")
+		// -verify-config refuses this config; a config built in code, or
+		// a name that only discovery shows, reaches the planner.
+		yaml := replace(oneMetric, "{name: CPUUtilization, statistics: [Average]}", "{name: requestCount, statistics: [Sum]}\n      - {name: requestCountX, statistics: [Sum]}\n      - {name: Latency, statistics: [Average]}")
 		f := newPlanFixture(t, yaml, "i-1", "i-2")
+		f.job.Metrics[1].Name = "request_count"
+		for i := range f.listing {
+			if f.listing[i].cfg == 1 {
+				m := cloudwatch.NewMetric("AWS/EC2", "request_count", f.listing[i].metric.Dimensions)
+				f.listing[i].metric = &m
+			}
+		}
 		plan := f.plan(m(20*time.Minute), nil)
 		require.Len(t, plan.dropped, 4, "both metrics of each instance")
 		for _, d := range plan.dropped {

@@ -19,6 +19,8 @@ func (c *Collector) timing(m *config.Metric) cloudwatch.Timing {
 	return cloudwatch.Timing{
 		Period: m.Period.D(), Delay: m.Delay.D(), Length: m.Length.D(),
 		MaxCatchUp: c.cfg.MaxCatchUp.D(),
+		MaxAge:     c.cfg.Receiver.MaxAge(),
+		Latest:     m.Timestamp == config.TimestampScheduled,
 	}
 }
 
@@ -74,7 +76,7 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, regi
 	in.progress = progress.target(tk)
 	in.labels = newLabeler(job.Name, region, target.AccountID, resourceName(job))
 	plan := planTarget(in)
-	listing = nil // the queries hold what they need
+	in.listing = nil // the queries hold what they need
 
 	if n := len(plan.dropped); n > 0 {
 		named := make([]string, 0, min(n, maxDroppedLogged))
@@ -99,40 +101,39 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, regi
 
 	var errs []error
 	series, samples, failed := 0, 0, 0
+	d := &delivery{
+		c: c, job: job.Name, tk: tk, ts: ts, perSeries: c.cfg.Receiver.PerSeries(),
+		render: &renderer{labels: in.labels, queries: plan.queries, meta: plan.meta, seriesNames: in.seriesNames},
+		covered: func(units []*unit) {
+			sum.Requests++
+			for _, u := range units {
+				series += len(u.data)
+				samples += u.samples
+				c.lister.fresh.written(discoveryKey(target), u.fresh)
+				u.data = nil
+			}
+		},
+		failed: func(units []*unit, err error) {
+			errs = append(errs, err)
+			failed += len(units)
+			for _, u := range units {
+				u.data = nil
+			}
+		},
+	}
 	pk := &packer{
 		maxSamples: c.maxSamples,
 		group: func(u *unit) groupKey {
 			t := in.timings[u.cfg]
 			return groupKey{period: t.Period, delay: t.Delay, latest: t.Latest}
 		},
-		send: func(units []*unit) {
-			req := make([]remotewrite.Series, 0, len(units))
-			reqSeries, reqSamples := 0, 0
-			for _, u := range units {
-				req = append(req, u.series...)
-				req = append(req, c.progressSeries(job.Name, tk, u.key, u.end, ts))
-				reqSeries += len(u.series)
-				reqSamples += u.samples
-			}
-			if err := c.writer.Write(ctx, req); err != nil {
-				errs = append(errs, fmt.Errorf("%d unit(s) not written: %w", len(units), err))
-				failed += len(units)
-				return
-			}
-			sum.Requests++
-			series += reqSeries
-			samples += reqSamples
-			for _, u := range units {
-				c.lister.fresh.written(discoveryKey(target), u.fresh)
-				u.series = nil
-			}
-		},
+		send: func(units []*unit) { d.send(ctx, units) },
 	}
 	complete := func(u *unit) {
 		if u.err != nil {
 			errs = append(errs, fmt.Errorf("%s not written: %w", describeUnit(u.key), u.err))
 			failed++
-			u.series = nil
+			u.data = nil
 			return
 		}
 		pk.add(u)
@@ -143,7 +144,7 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, regi
 			complete(u)
 		}
 	}
-	labels := in.labels
+	var mem arena
 	fopts := cloudwatch.FetchOptions{Concurrency: c.cfg.Concurrency, StopAt: r.stopAt, Now: c.now}
 	fstats := cloudwatch.Fetch(ctx, target.API, plan.queries, fopts, func(i int, pts []cloudwatch.Point, err error) {
 		u := plan.units[plan.meta[i].unit]
@@ -153,19 +154,26 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, regi
 				u.err = err
 			}
 		case len(pts) > 0 && u.err == nil:
-			q := &plan.queries[i]
-			s := remotewrite.Series{Labels: labels.labels(nil, plan.meta[i].name, q.Metric.Dimensions), Samples: make([]remotewrite.Sample, len(pts))}
-			for k, p := range pts {
-				s.Samples[k] = remotewrite.Sample{T: p.T.UnixMilli(), V: p.V}
+			var samples []remotewrite.Sample
+			if in.timings[u.cfg].Latest {
+				// Stamped at T: the window holds one period, the newest.
+				samples = mem.sampleSlice(1)
+				samples[0] = remotewrite.Sample{T: ts, V: pts[len(pts)-1].V}
+			} else {
+				samples = mem.sampleSlice(len(pts))
+				for k, p := range pts {
+					samples[k] = remotewrite.Sample{T: p.T.UnixMilli(), V: p.V}
+				}
 			}
-			u.series = append(u.series, s)
-			u.samples += len(pts)
+			u.data = append(u.data, unitData{query: int32(i), samples: samples})
+			u.samples += len(samples)
 		}
 		if u.pending--; u.pending == 0 {
 			complete(u)
 		}
 	})
 	pk.flush()
+	d.finish(ctx)
 	stats.dataCalls += fstats.Calls
 	stats.metricsRequested += fstats.MetricsRequested
 	sum.Series += series

@@ -51,9 +51,12 @@ type Collect struct {
 	Shards int `yaml:"progress_shards"`
 	// Concurrency is how many CloudWatch calls a run keeps in flight per
 	// (region, account) target.
-	Concurrency int      `yaml:"cloudwatch_concurrency"`
-	Defaults    Defaults `yaml:"defaults"`
-	Jobs        []Job    `yaml:"jobs"`
+	Concurrency int `yaml:"cloudwatch_concurrency"`
+	// Receiver says what kind of store the data goes to: it decides how old
+	// a sample may be and how a refused request is recovered.
+	Receiver Receiver `yaml:"receiver"`
+	Defaults Defaults `yaml:"defaults"`
+	Jobs     []Job    `yaml:"jobs"`
 }
 
 // Defaults apply to every metric that sets neither its own value nor its job's.
@@ -61,6 +64,8 @@ type Defaults struct {
 	Period Duration `yaml:"period"`
 	Length Duration `yaml:"length"`
 	Delay  Duration `yaml:"delay"`
+	// Timestamp is TimestampCloudWatch (default) or TimestampScheduled.
+	Timestamp string `yaml:"timestamp"`
 }
 
 // Job is one namespace in a set of regions (and optionally another account).
@@ -79,10 +84,13 @@ type Job struct {
 	Static []map[string]string `yaml:"static"`
 	// Period, Length and Delay override Defaults for this job's metrics;
 	// zero inherits (in YAML an explicit "0s" is kept as zero).
-	Period  Duration `yaml:"period"`
-	Length  Duration `yaml:"length"`
-	Delay   Duration `yaml:"delay"`
-	Metrics []Metric `yaml:"metrics"`
+	Period Duration `yaml:"period"`
+	Length Duration `yaml:"length"`
+	Delay  Duration `yaml:"delay"`
+	// Timestamp overrides Defaults.Timestamp for this job's metrics; empty
+	// inherits.
+	Timestamp string   `yaml:"timestamp"`
+	Metrics   []Metric `yaml:"metrics"`
 
 	set fieldSet
 }
@@ -96,9 +104,26 @@ type Metric struct {
 	Period     Duration `yaml:"period"`
 	Length     Duration `yaml:"length"`
 	Delay      Duration `yaml:"delay"`
+	// Timestamp: TimestampCloudWatch stamps every datapoint at its own
+	// CloudWatch timestamp (and writes every datapoint of the window);
+	// TimestampScheduled writes only the newest period's value, stamped at
+	// the scheduled time, as YACE does without addCloudwatchTimestamp. Empty
+	// inherits the job's, then the defaults'.
+	Timestamp string `yaml:"timestamp"`
 
 	set fieldSet
 }
+
+// Timestamp choices.
+const (
+	// TimestampCloudWatch stamps each datapoint at its CloudWatch time.
+	TimestampCloudWatch = "cloudwatch"
+	// TimestampScheduled stamps the newest datapoint at the scheduled time:
+	// the only way for an hourly or daily metric into a store that refuses
+	// samples older than about an hour, at the price of a timestamp one
+	// period plus the delay late (and one sample per period).
+	TimestampScheduled = "scheduled"
+)
 
 // fieldSet records which overridable keys a YAML mapping wrote, so that an
 // explicit "delay: 0s" is not mistaken for "inherit".
@@ -118,7 +143,7 @@ func DefaultCollect() *Collect {
 		DiscoveryTTL: DefaultDiscoveryTTL,
 		Shards:       DefaultShards,
 		Concurrency:  DefaultConcurrency,
-		Defaults:     Defaults{Period: DefaultPeriod, Length: DefaultLength, Delay: DefaultDelay},
+		Defaults:     Defaults{Period: DefaultPeriod, Length: DefaultLength, Delay: DefaultDelay, Timestamp: TimestampCloudWatch},
 	}
 }
 
@@ -271,6 +296,17 @@ func (c *Collect) effective(j *Job, m *Metric) (period, length, delay Duration) 
 		pick(c.Defaults.Delay, j.Delay, m.Delay, setDelay)
 }
 
+// effectiveTimestamp is m's timestamp choice: the metric's, else the job's,
+// else the defaults'.
+func (c *Collect) effectiveTimestamp(j *Job, m *Metric) string {
+	for _, v := range []string{m.Timestamp, j.Timestamp, c.Defaults.Timestamp} {
+		if v != "" {
+			return v
+		}
+	}
+	return TimestampCloudWatch
+}
+
 // resolve writes the effective values into every metric, marking them as set
 // so that a later Validate or resolve sees the same values.
 func (c *Collect) resolve() {
@@ -279,6 +315,7 @@ func (c *Collect) resolve() {
 		for k := range j.Metrics {
 			m := &j.Metrics[k]
 			m.Period, m.Length, m.Delay = c.effective(j, m)
+			m.Timestamp = c.effectiveTimestamp(j, m)
 			m.set = setPeriod | setLength | setDelay
 		}
 	}
@@ -359,6 +396,10 @@ func (c *Collect) Validate() error {
 	if c.Defaults.Delay < 0 {
 		add("defaults.delay", "must be >= 0 (got %s)", c.Defaults.Delay)
 	}
+	if p := timestampProblem(c.Defaults.Timestamp); p != "" {
+		add("defaults.timestamp", "%s", p)
+	}
+	errs = append(errs, c.validateReceiver()...)
 	if len(c.Jobs) == 0 {
 		add("jobs", "at least one job is required")
 	}
@@ -388,9 +429,7 @@ func (c *Collect) validateJob(path string, j *Job) []error {
 	add := func(p, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", p, fmt.Sprintf(format, args...)))
 	}
-	if len(j.Regions) == 0 {
-		add(path+".regions", "at least one region is required")
-	}
+	// No regions: the function's own region (DefaultRegions, at start).
 	seenRegion := map[string]bool{}
 	for k, r := range j.Regions {
 		p := fmt.Sprintf("%s.regions[%d]", path, k)
@@ -465,6 +504,9 @@ func (c *Collect) validateJob(path string, j *Job) []error {
 	if j.Delay < 0 {
 		add(path+".delay", "must be >= 0 (got %s)", j.Delay)
 	}
+	if p := timestampProblem(j.Timestamp); p != "" {
+		add(path+".timestamp", "%s", p)
+	}
 	if len(j.Metrics) == 0 {
 		add(path+".metrics", "at least one metric is required")
 	}
@@ -486,6 +528,7 @@ func (c *Collect) validateJob(path string, j *Job) []error {
 		}
 		errs = append(errs, c.validateMetric(p, j, m)...)
 	}
+	errs = append(errs, seriesCollisions(path, j)...)
 	return errs
 }
 
@@ -550,7 +593,23 @@ func (c *Collect) validateMetric(path string, j *Job, m *Metric) []error {
 	if length > c.MaxCatchUp && c.MaxCatchUp > 0 && length > period {
 		add(path+".length", "%s is longer than max_catch_up %s", length, c.MaxCatchUp)
 	}
+	if p := timestampProblem(m.Timestamp); p != "" {
+		add(path+".timestamp", "%s", p)
+	} else if periodOK {
+		if p := c.receiverProblem(period, delay, c.effectiveTimestamp(j, m)); p != "" {
+			add(path+".period", "%s", p)
+		}
+	}
 	return errs
+}
+
+// timestampProblem says why s is not a timestamp choice; empty inherits.
+func timestampProblem(s string) string {
+	switch s {
+	case "", TimestampCloudWatch, TimestampScheduled:
+		return ""
+	}
+	return fmt.Sprintf("unknown timestamp %q (want %s or %s)", s, TimestampCloudWatch, TimestampScheduled)
 }
 
 // periodProblem says why CloudWatch would reject p as a GetMetricData period:

@@ -49,9 +49,8 @@ func TestDemo(t *testing.T) {
 		require.NotEmpty(t, n.Attributes["summary"], "the SMS line travels as an attribute")
 		require.LessOrEqual(t, len(n.Attributes["summary"]), 140)
 	}
-	// The burst lasts 30 minutes; the example rules keep the alert firing
-	// after it (keep_firing_for), which says nothing new, so nothing is
-	// repeated in between.
+	// The burst lasts 30 minutes; the example rules resolve within minutes
+	// of its end (no keep_firing_for): one firing, one resolved.
 	want := []string{"email firing ALB5xxAnomaly", "email resolved ALB5xxAnomaly"}
 	for _, w := range slices.Clone(want) {
 		want = append(want, strings.Replace(w, "email", "sms", 1))

@@ -25,6 +25,10 @@ var apiPatterns = []struct {
 	{regexp.MustCompile(`\.GetSecretValue\(`), "secretsmanager:GetSecretValue"},
 	{regexp.MustCompile(`\.Publish\(ctx`), "sns:Publish"},
 	{regexp.MustCompile(`\bPutMetricData\(`), "cloudwatch:PutMetricData"},
+	// Tagged discovery (issue 16): linking these makes the contract, the
+	// template and the cross-account role grow together.
+	{regexp.MustCompile(`NewGetResourcesPaginator\(|\.GetResources\(ctx`), "tag:GetResources"},
+	{regexp.MustCompile(`\.ListAccountAliases\(`), "iam:ListAccountAliases"},
 }
 
 // packageActions: linking these packages means talking to the store, which

@@ -105,6 +105,10 @@ func TestDeployRefuses(t *testing.T) {
 		{"credentials in the Alertmanager URL", withParams(minimalParams(), "AlertmanagerURL", "https://u:p@am.example.com"), []string{"parameter AlertmanagerURL"}},
 		{"credentials in the link base", withParams(minimalParams(), "ExternalURL", "https://u:p@grafana.example.com"), []string{"parameter ExternalURL"}},
 
+		// 5: the collect function may assume roles, nothing else.
+		{"a user in CollectRoleArns", withParams(minimalParams(), "CollectRoleArns", collectorA+",arn:aws:iam::111122223333:user/me"), []string{"parameter CollectRoleArns"}},
+		{"a wildcard in CollectRoleArns", withParams(minimalParams(), "CollectRoleArns", "arn:aws:iam::*:role/*"), []string{"parameter CollectRoleArns"}},
+
 		// 1: reserving is an explicit opt-in of one execution.
 		{"reserving 5", withParams(minimalParams(), "AlertReservedConcurrency", "5"), []string{"parameter AlertReservedConcurrency"}},
 
@@ -114,17 +118,22 @@ func TestDeployRefuses(t *testing.T) {
 		{"every broken rule at once", withParams(minimalParams(), "AlertEmail", "<unset>", "AuthSecretArn", secret),
 			[]string{"rule SomeoneHearsFailures", "rule SecretOnlyForCredentials"}},
 	}
+	// The template as written and as SAM hands it to CloudFormation: the
+	// transform must keep every parameter constraint and rule.
+	deployed := samTransform(t, "template.yaml", "eu-west-1").Template
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := deployTemplate(tpl, "eu-west-1", tt.params)
-			if len(tt.refused) == 0 {
-				require.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			for _, r := range tt.refused {
-				require.ErrorContains(t, err, r)
+			for _, tpl := range []map[string]any{tpl, deployed} {
+				_, err := deployTemplate(tpl, "eu-west-1", tt.params)
+				if len(tt.refused) == 0 {
+					require.NoError(t, err)
+					continue
+				}
+				require.Error(t, err)
+				for _, r := range tt.refused {
+					require.ErrorContains(t, err, r)
+				}
 			}
 		})
 	}

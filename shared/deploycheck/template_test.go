@@ -564,3 +564,43 @@ func TestTemplateSubscriptions(t *testing.T) {
 		require.Contains(t, mapAt(t, tpl, "Outputs"), out)
 	}
 }
+
+// TestSecretKeyGrant: a secret under a customer-managed key is readable only
+// if the function may decrypt with that key through Secrets Manager — in the
+// secret's region, which may differ from the stack's — and for that secret
+// only. Without AuthSecretKmsKeyArn no KMS grant for secrets exists.
+func TestSecretKeyGrant(t *testing.T) {
+	t.Parallel()
+	const (
+		secret = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:sigmawatch/store-AbC123"
+		key    = "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	)
+	tpl := loadTemplate(t)
+	grants := func(params map[string]string) map[string][]map[string]any {
+		d, err := deployTemplate(tpl, "us-east-1", params)
+		require.NoError(t, err)
+		res := d.resources(t)
+		out := map[string][]map[string]any{}
+		for _, policy := range []string{"CollectFunctionPolicy", "AlertFunctionPolicy"} {
+			for _, st := range statements(t, mapAt(t, res[policy], "Properties", "PolicyDocument")) {
+				if st["Resource"] == key {
+					out[policy] = append(out[policy], st)
+				}
+			}
+		}
+		return out
+	}
+	basic := withParams(minimalParams(), "AuthMode", "basic", "AuthSecretArn", secret)
+	require.Empty(t, grants(basic), "no KMS grant without AuthSecretKmsKeyArn")
+
+	got := grants(withParams(basic, "AuthSecretKmsKeyArn", key))
+	for _, policy := range []string{"CollectFunctionPolicy", "AlertFunctionPolicy"} {
+		require.Len(t, got[policy], 1, policy)
+		st := got[policy][0]
+		require.Equal(t, "kms:Decrypt", st["Action"], policy)
+		require.Equal(t, map[string]any{"StringEquals": map[string]any{
+			"kms:ViaService":                  "secretsmanager.eu-central-1.amazonaws.com",
+			"kms:EncryptionContext:SecretARN": secret,
+		}}, st["Condition"], policy)
+	}
+}

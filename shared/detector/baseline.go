@@ -2,6 +2,7 @@ package detector
 
 import (
 	"math"
+	"slices"
 	"time"
 )
 
@@ -24,6 +25,9 @@ type groups struct {
 	byKey []Moments
 	hours []int
 	all   Moments
+	// within is Σ M2 of the hours themselves: what is left of the groups'
+	// M2 is the spread of hour means about their group's mean.
+	within float64
 }
 
 func newGroups(n int) *groups { return &groups{byKey: make([]Moments, n), hours: make([]int, n)} }
@@ -32,6 +36,20 @@ func (g *groups) add(key int, m Moments) {
 	g.byKey[key].Merge(m)
 	g.hours[key]++
 	g.all.Merge(m)
+	g.within += max(m.M2, 0)
+}
+
+// between is the variance of hour means about their group's mean, per
+// point: how far an hour's mean usually is from what the model expects.
+func (g *groups) between() float64 {
+	if g.all.N <= 0 {
+		return 0
+	}
+	var m2 float64
+	for _, m := range g.byKey {
+		m2 += max(m.M2, 0)
+	}
+	return max(m2-g.within, 0) / g.all.N
 }
 
 // residual is the pooled within-group variance.
@@ -63,7 +81,9 @@ func (d *Detector) compute(s *State, hour time.Time) Baseline {
 	recentFrom := hour.Add(-c.Baseline)
 	weeklyFrom := hour.Add(-time.Duration(c.Weeks) * Week)
 
-	var recent Moments
+	recent := newGroups(1)
+	var points, beyond, hours float64
+	var peaks []float64
 	daily := newGroups(24)
 	var weekly, weeklyDaily *groups
 	useWeekly := c.Weeks > 0 && age >= c.WeeklyAfter
@@ -78,7 +98,13 @@ func (d *Detector) compute(s *State, hour time.Time) Baseline {
 		}
 		kd := d.hourOfDay(h.Start)
 		if !h.Start.Before(recentFrom) {
-			recent.Merge(h.Moments)
+			recent.add(0, h.Moments)
+			points += h.Points
+			beyond += h.Beyond
+			hours++
+			if c.PeakRank > 0 {
+				peaks = append(peaks, h.Peak)
+			}
 			daily.add(kd, h.Moments)
 		}
 		if useWeekly && !h.Start.Before(weeklyFrom) {
@@ -86,11 +112,12 @@ func (d *Detector) compute(s *State, hour time.Time) Baseline {
 			weeklyDaily.add(kd, h.Moments)
 		}
 	}
-	if recent.N < minPoints {
+	all := recent.all
+	if all.N < minPoints {
 		return Baseline{}
 	}
-	vRecent := recent.Var()
-	best := Baseline{Model: ModelRecent, Center: recent.Mean, Lower: recent.Mean, Upper: recent.Mean, Spread: recent.Std(), N: recent.N}
+	vRecent := all.Var()
+	best := Baseline{Model: ModelRecent, Center: all.Mean, Lower: all.Mean, Upper: all.Mean, Spread: all.Std(), N: all.N, Between: recent.between()}
 	if age >= c.DailyAfter && daily.hours[hod] >= 2 {
 		if v := daily.residual(); v < c.SeasonalGain*vRecent {
 			best = d.bucket(ModelDaily, daily, hod, v)
@@ -106,6 +133,14 @@ func (d *Detector) compute(s *State, hour time.Time) Baseline {
 			best = d.bucket(ModelWeekly, weekly, how, v)
 		}
 	}
+	if len(peaks) >= c.PeakRank && c.PeakRank > 0 {
+		slices.Sort(peaks)
+		best.Peak = peaks[len(peaks)-c.PeakRank]
+	}
+	if points > 0 {
+		best.Beyond = beyond / points
+		best.PerHour = points / hours
+	}
 	return best
 }
 
@@ -116,7 +151,7 @@ func (d *Detector) compute(s *State, hour time.Time) Baseline {
 func (d *Detector) bucket(m Model, g *groups, key int, pooled float64) Baseline {
 	b := g.byKey[key]
 	v := (1-d.c.Pool)*b.Var() + d.c.Pool*pooled
-	out := Baseline{Model: m, Center: b.Mean, Lower: b.Mean, Upper: b.Mean, Spread: math.Sqrt(max(v, 0)), N: b.N}
+	out := Baseline{Model: m, Center: b.Mean, Lower: b.Mean, Upper: b.Mean, Spread: math.Sqrt(max(v, 0)), N: b.N, Between: g.between()}
 	n := len(g.byKey)
 	for k := 1; k <= d.c.Tolerance; k++ {
 		for _, nb := range []int{(key + k) % n, (key - k + n) % n} {
@@ -129,9 +164,31 @@ func (d *Detector) bucket(m Model, g *groups, key int, pooled float64) Baseline 
 	return out
 }
 
-func (d *Detector) hourOfDay(t time.Time) int { return t.In(d.loc).Hour() }
+func (d *Detector) hourOfDay(t time.Time) int {
+	if d.loc == time.UTC {
+		// The common case without the calendar: a tenth of the cost.
+		return int(mod(floorDiv(t.Unix(), 3600), 24))
+	}
+	return t.In(d.loc).Hour()
+}
 
 func (d *Detector) hourOfWeek(t time.Time) int {
+	if d.loc == time.UTC {
+		// 1970-01-01 was a Thursday (weekday 4).
+		return int(mod(floorDiv(t.Unix(), 86400)+4, 7))*24 + d.hourOfDay(t)
+	}
 	l := t.In(d.loc)
 	return int(l.Weekday())*24 + l.Hour()
+}
+
+// mod is a modulo b in [0, b).
+func mod(a, b int64) int64 { return ((a % b) + b) % b }
+
+// floorDiv is a/b rounded down (b > 0), for times before 1970 too.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
 }

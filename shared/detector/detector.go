@@ -21,27 +21,31 @@ type Residual struct {
 	Z    float64
 }
 
-// Hour is the summary of one clock hour of a series: the moments of the
-// values it taught the baseline (weighted, see Config.Trust). Start is the
-// hour's first instant in the detector's Location.
+// Hour is the summary of one clock hour of a series. Start is the hour's
+// first instant in the detector's Location. Moments are those of the
+// values the hour taught the baseline (weighted, see Config.Trust).
 type Hour struct {
 	Start time.Time
+	// Points counts the points of the hour, Beyond those whose residual
+	// was beyond Config.Trust when they arrived.
+	Points, Beyond float64
+	// Peak is the largest |z| of the smoothed residual in the hour.
+	Peak float64
 	Moments
 }
 
 // State is everything the detector keeps about one series between points:
-// the hourly summaries of the look-back, the hour in progress, the points
-// of the smoothing window and a few numbers. The deployed function persists
-// it (the hours as summary series, the rest as a small state series) and
-// the backtest keeps it in memory; both feed it the same points in the same
-// order and so take the same decisions.
+// the hourly summaries of the look-back, the hour in progress, the
+// residuals of the smoothing window and a few numbers. The deployed
+// function persists it and the backtest keeps it in memory; both feed it
+// the same points in the same order and so take the same decisions.
 type State struct {
 	// First and Last are the times of the first and of the latest finite
 	// point observed.
 	First, Last time.Time
 	// Hours are the completed hours within the look-back, oldest first.
 	Hours []Hour
-	// Open is the hour in progress (Moments.N == 0: nothing yet).
+	// Open is the hour in progress.
 	Open Hour
 	// Recent are the standardized residuals of the points in (Last −
 	// Smoothing, Last] that were scored, each against its own hour's
@@ -49,9 +53,8 @@ type State struct {
 	// daily pattern (a batch job starting at 02:00) from reading as an
 	// anomaly when the window straddles two hours.
 	Recent []Residual
-	// Up and Down are the CUSUM sums of upward and downward shifts; Level
-	// is the residuals' exponential average (Config.ShiftMemory).
-	Up, Down, Level float64
+	// Up and Down are the CUSUM sums of upward and downward shifts.
+	Up, Down float64
 	// Active: the series was anomalous at the latest point (hysteresis).
 	Active bool
 	// Integer: every finite value observed so far is a whole number.
@@ -75,7 +78,7 @@ type Model string
 const (
 	// ModelNone: no baseline yet (insufficient data).
 	ModelNone Model = ""
-	// ModelRecent: every hour of the look-back alike (the trailing window).
+	// ModelRecent: every hour of the look-back alike (a trailing window).
 	ModelRecent Model = "recent"
 	// ModelDaily: the same hour of the day over the look-back.
 	ModelDaily Model = "daily"
@@ -83,29 +86,44 @@ const (
 	ModelWeekly Model = "weekly"
 )
 
-// Baseline is the expected value of one hour and its spread, before the
-// floors. Lower and Upper bound the band the residual is measured from:
-// the means of the hours within Tolerance (Center itself when there is no
-// tolerance or the model has no seasons).
+// Baseline is what one hour of a series is expected to look like, from
+// the hours before it, before the floors.
 type Baseline struct {
-	Model        Model
-	Center       float64
+	Model  Model
+	Center float64
+	// Lower and Upper bound the band residuals are measured from: the
+	// means of the buckets within Tolerance hours (Center itself for the
+	// recent model).
 	Lower, Upper float64
 	Spread       float64
 	// N is the weight of the points behind Center.
 	N float64
+	// Beyond is the share of the look-back's points that were beyond
+	// Config.Trust.
+	Beyond float64
+	// Between is the variance of hour means about what the model expects
+	// of them, and PerHour the points per hour: with white noise Between
+	// is Spread²/PerHour; a series whose level wanders has more, and its
+	// residuals are correlated.
+	Between, PerHour float64
+	// Peak is the Config.PeakRank-th largest hourly Peak of the look-back.
+	Peak float64
 }
 
 // Decision is the outcome of one point.
 type Decision struct {
-	// Result carries the smoothed value, the baseline, the spread after the
-	// floors and the z of the smoothed value; Status is insufficient data
-	// until the series is MinHistory old and has a baseline.
+	// Result carries the point's value, the baseline's centre, the spread
+	// after the floors (RawSpread before them) and Z, the smoothed
+	// standardized residual. Status is insufficient data until the series
+	// is MinHistory old and has a baseline.
 	anomaly.Result
 	// Missing: the point had no finite value (or was not newer than the
 	// last one) and changed nothing.
 	Missing bool
-	Model   Model
+	// Excluded: the point lies in one of Config.Exclude's ranges; it is
+	// neither scored nor learned, as if it were not there.
+	Excluded bool
+	Model    Model
 	// Shift is the larger CUSUM sum, signed (negative: a downward shift).
 	Shift float64
 	// Burst and Shifted say which check holds; Holds is their union.
@@ -144,6 +162,9 @@ func (d *Detector) Observe(s *State, p Point) Decision {
 	if !finite(p.Value) || (!s.Last.IsZero() && !p.Time.After(s.Last)) {
 		return Decision{Missing: true, Result: anomaly.Result{Status: anomaly.StatusInsufficientData, Value: p.Value}}
 	}
+	if d.excluded(p.Time) {
+		return Decision{Excluded: true, Result: anomaly.Result{Status: anomaly.StatusInsufficientData, Value: p.Value}}
+	}
 	prev := s.Last
 	if s.First.IsZero() {
 		s.First = p.Time
@@ -151,7 +172,7 @@ func (d *Detector) Observe(s *State, p Point) Decision {
 	}
 	hour := d.hourOf(p.Time)
 	if !s.Open.Start.Equal(hour) {
-		if s.Open.N > 0 {
+		if s.Open.Points > 0 {
 			s.Hours = append(s.Hours, s.Open)
 		}
 		s.Open = Hour{Start: hour}
@@ -171,10 +192,9 @@ func (d *Detector) Observe(s *State, p Point) Decision {
 	if s.Integer {
 		spread = max(spread, 1)
 	}
-	ready := b.Model != ModelNone && p.Time.Sub(s.First) >= c.MinHistory && spread > 0
-	if !ready {
-		s.Up, s.Down, s.Level, s.Active, s.Recent = 0, 0, 0, false, s.Recent[:0]
-		d.learn(s, p, 0, false)
+	if b.Model == ModelNone || p.Time.Sub(s.First) < c.MinHistory || !(spread > 0) {
+		s.Up, s.Down, s.Active, s.Recent = 0, 0, false, s.Recent[:0]
+		d.learn(s, p, 0, b, false)
 		return dec
 	}
 	e := clampZ((p.Value - min(max(p.Value, b.Lower), b.Upper)) / spread)
@@ -192,55 +212,72 @@ func (d *Detector) Observe(s *State, p Point) Decision {
 	if s.Active {
 		ratio = c.ResolveRatio
 	}
-	dec.Burst = beyond(z, c.Threshold*ratio, c.Direction)
+	limit := c.Threshold
+	if !s.Active && c.PeakRank > 0 {
+		limit = max(limit, c.PeakFactor*b.Peak)
+	}
+	dec.Burst = beyond(z, limit*ratio, c.Direction)
+	s.Open.Peak = max(s.Open.Peak, math.Abs(z))
 	if c.ShiftLimit > 0 {
-		e := max(-c.ShiftClip, min(c.ShiftClip, e))
-		w := 1.0
-		if !prev.IsZero() {
-			w = min(1, float64(p.Time.Sub(prev))/float64(c.ShiftPeriod))
-		}
-		inUp, inDown := e, -e
-		if c.ShiftMemory > 0 {
-			inUp, inDown = min(e-s.Level, e), min(s.Level-e, -e)
-			a := 1.0
-			if !prev.IsZero() {
-				a = min(1, float64(p.Time.Sub(prev))/float64(c.ShiftMemory))
-			}
-			s.Level += a * (e - s.Level)
-		}
-		s.Up = min(c.ShiftLimit, max(0, s.Up+w*(inUp-c.ShiftSlack)))
-		s.Down = min(c.ShiftLimit, max(0, s.Down+w*(inDown-c.ShiftSlack)))
-		limit := c.ShiftLimit * ratio
-		up := c.Direction != anomaly.DirectionDown && s.Up >= limit
-		down := c.Direction != anomaly.DirectionUp && s.Down >= limit
-		dec.Shifted = up || down
-		dec.Shift = s.Up
-		if s.Down > s.Up {
-			dec.Shift = -s.Down
-		}
+		d.cusum(s, &dec, b, spread, e, prev, p.Time, ratio)
 	}
 	dec.Holds = dec.Burst || dec.Shifted
 	s.Active = dec.Holds
-	d.learn(s, p, e, true)
+	d.learn(s, p, e, b, true)
 	return dec
 }
 
-// learn adds p to the hour in progress, down-weighted when its residual e
-// is beyond Trust, unless it lies in an excluded range.
-func (d *Detector) learn(s *State, p Point, e float64, ready bool) {
-	for _, r := range d.c.Exclude {
-		if r.Contains(p.Time) {
-			return
-		}
+// cusum advances the shift check by the residual e of the point at t.
+func (d *Detector) cusum(s *State, dec *Decision, b Baseline, spread, e float64, prev, t time.Time, ratio float64) {
+	c := d.c
+	e = max(-c.ShiftClip, min(c.ShiftClip, e))
+	// Residuals that wander together carry less evidence each: a CUSUM on
+	// them sees a shift in every slow wave. Scale them by the variance
+	// inflation of hour means (1 for white noise).
+	if r := b.Between * b.PerHour / (spread * spread); r > 1 {
+		e /= math.Sqrt(r)
 	}
 	w := 1.0
-	if ready && d.c.Trust > 0 && math.Abs(e) > d.c.Trust {
-		w = max(d.c.TrustFloor, (d.c.Trust/e)*(d.c.Trust/e))
+	if !prev.IsZero() {
+		w = min(1, float64(t.Sub(prev))/float64(c.ShiftPeriod))
 	}
-	s.Open.Add(p.Value, w)
+	s.Up = min(c.ShiftLimit, max(0, s.Up+w*(e-c.ShiftSlack)))
+	s.Down = min(c.ShiftLimit, max(0, s.Down+w*(-e-c.ShiftSlack)))
+	limit := c.ShiftLimit * ratio
+	up := c.Direction != anomaly.DirectionDown && s.Up >= limit
+	down := c.Direction != anomaly.DirectionUp && s.Down >= limit
+	dec.Shifted = up || down
+	dec.Shift = s.Up
+	if s.Down > s.Up {
+		dec.Shift = -s.Down
+	}
+}
+
+// learn adds p to the hour in progress, down-weighted when its residual e
+// is beyond Trust and such points are rare.
+func (d *Detector) learn(s *State, p Point, e float64, b Baseline, ready bool) {
 	if p.Value != math.Trunc(p.Value) {
 		s.Integer = false
 	}
+	s.Open.Points++
+	w := 1.0
+	if ready && d.c.Trust > 0 && math.Abs(e) > d.c.Trust {
+		s.Open.Beyond++
+		if b.Beyond <= d.c.Rare {
+			w = (d.c.Trust / e) * (d.c.Trust / e)
+		}
+	}
+	s.Open.Add(p.Value, w)
+}
+
+// excluded reports whether t lies in one of Config.Exclude's ranges.
+func (d *Detector) excluded(t time.Time) bool {
+	for _, r := range d.c.Exclude {
+		if r.Contains(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // hourOf is the start of t's clock hour in the detector's location.

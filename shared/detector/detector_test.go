@@ -110,3 +110,187 @@ func TestConfigValidateNamesEveryField(t *testing.T) {
 	_, err = detector.New(c)
 	require.Error(t, err)
 }
+
+func TestHourKeysMatchTheCalendar(t *testing.T) {
+	t.Parallel()
+	// The detector's arithmetic fast path for UTC must agree with the
+	// calendar, before and after 1970 too; checked through the daily
+	// model's buckets: a pattern by hour of day is learned and followed.
+	for _, start := range []time.Time{t0, time.Date(1969, 12, 25, 0, 0, 0, 0, time.UTC)} {
+		d, err := detector.New(detector.DefaultConfig())
+		require.NoError(t, err)
+		var s detector.State
+		var last detector.Decision
+		for i := range 10 * 288 {
+			at := start.Add(time.Duration(i) * 5 * time.Minute)
+			v := 10.0
+			if at.Hour() == 3 {
+				v = 1000
+			}
+			last = d.Observe(&s, detector.Point{Time: at, Value: v + float64(i%2)})
+			if at.Hour() == 3 && i > 5*288 {
+				require.Equal(t, detector.ModelDaily, last.Model, "%s", at)
+				require.False(t, last.Holds, "%s", at)
+			}
+		}
+	}
+}
+
+// sine is a daily cycle of 100 ± 50 with unit Gaussian noise.
+func sine(days int, step time.Duration, seed uint64) []detector.Point {
+	return noise(days*int(24*time.Hour/step), step, seed, func(_ int, at time.Time, z float64) float64 {
+		return 100 + 50*math.Sin(2*math.Pi*float64(at.Hour()*60+at.Minute())/1440) + 5*z
+	})
+}
+
+func addBurst(pts []detector.Point, from time.Time, d time.Duration, by float64) {
+	for i := range pts {
+		if !pts[i].Time.Before(from) && pts[i].Time.Before(from.Add(d)) {
+			pts[i].Value += by
+		}
+	}
+}
+
+// A 30-minute burst must not poison the baseline: the same burst a day
+// later pages again, and the spread at that hour barely moves. With
+// learning weights off (Trust 0, every point counts fully, as a plain
+// trailing z-score does) the spread at that hour grows several-fold, the
+// defect of issue 13.
+func TestABurstDoesNotPoisonTheBaseline(t *testing.T) {
+	t.Parallel()
+	day8 := t0.Add(8*24*time.Hour + 14*time.Hour)
+	pts := sine(10, 5*time.Minute, 3)
+	addBurst(pts, day8, 30*time.Minute, 150)
+	addBurst(pts, day8.Add(24*time.Hour), 30*time.Minute, 150)
+
+	spreadAt := func(c detector.Config, at time.Time) (float64, []bool) {
+		d, err := detector.New(c)
+		require.NoError(t, err)
+		decs := observeAll(t, d, pts)
+		var spread float64
+		var holds []bool
+		for i, p := range pts {
+			if p.Time.Equal(at) {
+				spread = decs[i].RawSpread
+			}
+			if !p.Time.Before(day8) && p.Time.Before(day8.Add(30*time.Minute)) ||
+				!p.Time.Before(day8.Add(24*time.Hour)) && p.Time.Before(day8.Add(24*time.Hour+30*time.Minute)) {
+				holds = append(holds, decs[i].Holds)
+			}
+		}
+		return spread, holds
+	}
+	// The spread of the burst's hour of the day, before the burst (its own
+	// baseline) and a day later.
+	before, _ := spreadAt(detector.DefaultConfig(), day8)
+	after, holds := spreadAt(detector.DefaultConfig(), day8.Add(24*time.Hour))
+	require.Less(t, after, 1.5*before, "the burst inflated the spread from %g to %g", before, after)
+	require.True(t, holds[1], "the first burst pages")
+	require.True(t, holds[len(holds)/2+1], "the same burst a day later pages")
+
+	plain := detector.DefaultConfig()
+	plain.Trust = 0
+	pBefore, _ := spreadAt(plain, day8)
+	pAfter, _ := spreadAt(plain, day8.Add(24*time.Hour))
+	require.Greater(t, pAfter, 2*pBefore, "without learning weights the burst inflates the spread (the old behaviour)")
+}
+
+// The shift check has a well-defined duration in data time: a shift of 3
+// spreads on a steady series is flagged after about h/(δ−k) = 8/2 periods
+// of 5 minutes, at 1-minute and at 5-minute resolution alike.
+func TestShiftDurationIsTheSameAtEveryResolution(t *testing.T) {
+	t.Parallel()
+	c := detector.DefaultConfig()
+	c.Threshold = 100 // the burst check out of the way
+	d, err := detector.New(c)
+	require.NoError(t, err)
+	shiftAt := t0.Add(3 * 24 * time.Hour)
+	for _, step := range []time.Duration{time.Minute, 5 * time.Minute} {
+		pts := noise(4*int(24*time.Hour/step), step, 7, func(_ int, at time.Time, z float64) float64 {
+			// Averages of more samples are less noisy: the 5-minute series is
+			// the 5-minute mean of a 1-minute one with the same noise. The
+			// level is low enough that the relative floor stays below σ.
+			sd := 1 / math.Sqrt(float64(step/time.Minute))
+			v := 5 + sd*z
+			if !at.Before(shiftAt) {
+				v += 3 * sd
+			}
+			return v
+		})
+		decs := observeAll(t, d, pts)
+		var flagged time.Duration = -1
+		for i, p := range pts {
+			if !p.Time.Before(shiftAt) && decs[i].Shifted {
+				flagged = p.Time.Sub(shiftAt)
+				break
+			}
+			if p.Time.Before(shiftAt) && p.Time.After(t0.Add(2*24*time.Hour)) {
+				require.False(t, decs[i].Holds, "%s before the shift at %s", step, p.Time)
+			}
+		}
+		require.GreaterOrEqual(t, flagged, 10*time.Minute, step.String())
+		require.LessOrEqual(t, flagged, 30*time.Minute, step.String())
+	}
+}
+
+func TestExcludedRangesTeachNothing(t *testing.T) {
+	t.Parallel()
+	day := t0.Add(5*24*time.Hour + 14*time.Hour)
+	clean := sine(7, 5*time.Minute, 5)
+	loadTest := sine(7, 5*time.Minute, 5)
+	addBurst(loadTest, day, 2*time.Hour, 500)
+	run := func(pts []detector.Point, exclude []detector.TimeRange) detector.State {
+		c := detector.DefaultConfig()
+		c.Exclude = exclude
+		d, err := detector.New(c)
+		require.NoError(t, err)
+		var s detector.State
+		for _, p := range pts {
+			d.Observe(&s, p)
+		}
+		return s
+	}
+	hours := func(s detector.State) []detector.Hour {
+		var out []detector.Hour
+		for _, h := range s.Hours {
+			if h.Start.Before(day) || !h.Start.Before(day.Add(2*time.Hour)) {
+				out = append(out, h)
+			}
+		}
+		return out
+	}
+	excl := []detector.TimeRange{{From: day, To: day.Add(2 * time.Hour)}}
+	withTest := run(loadTest, excl)
+	require.Equal(t, hours(run(clean, excl)), hours(withTest), "the load test left a trace in the summaries")
+	require.NotEqual(t, hours(run(clean, nil)), hours(run(loadTest, nil)), "without the exclusion it would have")
+	for _, h := range withTest.Hours {
+		require.False(t, !h.Start.Before(day) && h.Start.Before(day.Add(2*time.Hour)), "an excluded hour has a summary")
+	}
+}
+
+// The exported fields of State are the whole state: a run stopped at any
+// point, its state copied field by field (as the deployed function writes
+// and reads it back) and resumed, takes bit-identical decisions.
+func TestStateResumesExactly(t *testing.T) {
+	t.Parallel()
+	d, err := detector.New(detector.DefaultConfig())
+	require.NoError(t, err)
+	pts := sine(9, 5*time.Minute, 11)
+	addBurst(pts, t0.Add(8*24*time.Hour+3*time.Hour), 20*time.Minute, 200)
+	want := observeAll(t, d, pts)
+	for _, cut := range []int{1, 287, 288 + 7, 5*288 + 131, len(pts) - 3} {
+		var s detector.State
+		for _, p := range pts[:cut] {
+			d.Observe(&s, p)
+		}
+		resumed := detector.State{
+			First: s.First, Last: s.Last, Open: s.Open, Up: s.Up, Down: s.Down, Active: s.Active, Integer: s.Integer,
+			Hours:  append([]detector.Hour(nil), s.Hours...),
+			Recent: append([]detector.Residual(nil), s.Recent...),
+		}
+		for i, p := range pts[cut:] {
+			got := d.Observe(&resumed, p)
+			require.Equal(t, want[cut+i], got, "cut %d, point %d", cut, cut+i)
+		}
+	}
+}

@@ -85,7 +85,7 @@ func FreePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
@@ -189,7 +189,7 @@ func httpOK(path string) func(ctx context.Context, addr string) error {
 		if err != nil {
 			return err
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode/100 != 2 {
 			return fmt.Errorf("GET %s: %s", path, resp.Status)
 		}

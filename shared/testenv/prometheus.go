@@ -108,7 +108,7 @@ func (r *Receiver) Flush(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("force flush: %w", err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("force flush: %s", resp.Status)
 	}

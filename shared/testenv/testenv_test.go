@@ -147,14 +147,14 @@ func TestAlertmanager(t *testing.T) {
 	body := `[{"labels":{"alertname":"TestenvProbe","severity":"warning"},"annotations":{"summary":"probe"}}]`
 	resp, err := http.Post(am.URL+"/api/v2/alerts", "application/json", strings.NewReader(body))
 	require.NoError(t, err)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(am.URL + "/api/v2/alerts?filter=alertname%3D%22TestenvProbe%22")
 		if err != nil {
 			return false
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		var alerts []map[string]any
 		return json.NewDecoder(resp.Body).Decode(&alerts) == nil && len(alerts) == 1
 	}, 10*time.Second, 100*time.Millisecond)
@@ -197,7 +197,7 @@ func TestCortexStoresSeriesBySeries(t *testing.T) {
 			r := testenv.StartCortex(t, testenv.CortexOptions{MaxGlobalSeriesPerUser: 5, Tenant: tt.tenant})
 			require.Equal(t, "cortex", r.Kind)
 			require.Equal(t, tt.tenant, r.Tenant)
-			var rt http.RoundTripper = http.DefaultTransport
+			rt := http.DefaultTransport
 			if tt.tenant != "" {
 				rt = tenantTransport{tenant: tt.tenant}
 			}

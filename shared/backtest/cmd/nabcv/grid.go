@@ -9,6 +9,7 @@ import (
 
 	"github.com/sigmawatch/sigmawatch/shared/alerting"
 	"github.com/sigmawatch/sigmawatch/shared/anomaly"
+	"github.com/sigmawatch/sigmawatch/shared/backtest"
 	"github.com/sigmawatch/sigmawatch/shared/detector"
 )
 
@@ -19,12 +20,8 @@ type candidate struct {
 	params map[string]string
 }
 
-// DefaultTiming is the alert timing the sweep assumes: fire at once, keep
-// firing 10 minutes (short enough that a burst resolves within 30 minutes
-// of its end), repeat every 4 hours.
-func defaultTiming() alerting.Timing {
-	return alerting.Timing{For: 0, KeepFiringFor: 10 * time.Minute, RepeatInterval: 4 * time.Hour}
-}
+// defaultTiming is the alert timing the sweep starts from.
+func defaultTiming() alerting.Timing { return backtest.DefaultTiming() }
 
 type param struct {
 	name, usage string
@@ -64,36 +61,25 @@ func fmtDur(d time.Duration) string {
 }
 
 var params = []param{
-	floatParam("threshold", "|z| of the smoothed value that fires", func(c *candidate) *float64 { return &c.cfg.Threshold }),
+	floatParam("threshold", "least |z| of the smoothed residual that fires", func(c *candidate) *float64 { return &c.cfg.Threshold }),
+	intParam("peak-rank", "a page also needs more than peak-factor × the k-th largest hourly peak of the look-back (0: off)", func(c *candidate) *int { return &c.cfg.PeakRank }),
+	floatParam("peak-factor", "factor of that peak", func(c *candidate) *float64 { return &c.cfg.PeakFactor }),
 	floatParam("resolve-ratio", "hysteresis ratio", func(c *candidate) *float64 { return &c.cfg.ResolveRatio }),
-	durParam("smoothing", "current value: mean over this span", func(c *candidate) *time.Duration { return &c.cfg.Smoothing }),
+	durParam("smoothing", "the burst check averages residuals over this span", func(c *candidate) *time.Duration { return &c.cfg.Smoothing }),
 	durParam("baseline", "look-back of the recent and daily baselines", func(c *candidate) *time.Duration { return &c.cfg.Baseline }),
-	{name: "weeks", usage: "weeks of the weekly baseline",
-		def: func(c candidate) string { return strconv.Itoa(c.cfg.Weeks) },
-		set: func(c *candidate, v string) error {
-			n, err := strconv.Atoi(v)
-			c.cfg.Weeks = n
-			return err
-		}},
+	intParam("weeks", "weeks of the weekly baseline", func(c *candidate) *int { return &c.cfg.Weeks }),
 	durParam("min-history", "history before any decision", func(c *candidate) *time.Duration { return &c.cfg.MinHistory }),
 	durParam("daily-after", "history before the daily baseline", func(c *candidate) *time.Duration { return &c.cfg.DailyAfter }),
 	durParam("weekly-after", "history before the weekly baseline", func(c *candidate) *time.Duration { return &c.cfg.WeeklyAfter }),
 	floatParam("seasonal-gain", "residual variance ratio a seasonal model must beat", func(c *candidate) *float64 { return &c.cfg.SeasonalGain }),
 	floatParam("pool", "weight of the pooled residual variance in a bucket's spread", func(c *candidate) *float64 { return &c.cfg.Pool }),
+	intParam("tolerance", "hours a seasonal pattern may come early or late", func(c *candidate) *int { return &c.cfg.Tolerance }),
 	floatParam("trust", "points beyond trust spreads are learned with weight (trust/|z|)² (0: off)", func(c *candidate) *float64 { return &c.cfg.Trust }),
-	{name: "tolerance", usage: "hours a seasonal pattern may come early or late",
-		def: func(c candidate) string { return strconv.Itoa(c.cfg.Tolerance) },
-		set: func(c *candidate, v string) error {
-			n, err := strconv.Atoi(v)
-			c.cfg.Tolerance = n
-			return err
-		}},
+	floatParam("rare", "share of points beyond trust up to which they are down-weighted", func(c *candidate) *float64 { return &c.cfg.Rare }),
 	floatParam("shift-slack", "CUSUM slack k", func(c *candidate) *float64 { return &c.cfg.ShiftSlack }),
 	floatParam("shift-limit", "CUSUM decision limit h (0: off)", func(c *candidate) *float64 { return &c.cfg.ShiftLimit }),
 	floatParam("shift-clip", "CUSUM input clipped at ±this", func(c *candidate) *float64 { return &c.cfg.ShiftClip }),
 	durParam("shift-period", "CUSUM reference period", func(c *candidate) *time.Duration { return &c.cfg.ShiftPeriod }),
-	durParam("shift-memory", "CUSUM reference: the residuals' average over this span (0: off)", func(c *candidate) *time.Duration { return &c.cfg.ShiftMemory }),
-	floatParam("trust-floor", "least learning weight", func(c *candidate) *float64 { return &c.cfg.TrustFloor }),
 	floatParam("min-stddev", "absolute floor under the spread", func(c *candidate) *float64 { return &c.cfg.MinStdDev }),
 	floatParam("min-rel-stddev", "floor under the spread relative to |centre|", func(c *candidate) *float64 { return &c.cfg.MinRelativeStdDev }),
 	{name: "direction", usage: "up, down or both",
@@ -101,6 +87,16 @@ var params = []param{
 		set: func(c *candidate, v string) error { c.cfg.Direction = anomaly.Direction(v); return nil }},
 	durParam("for", "pending duration before firing", func(c *candidate) *time.Duration { return &c.timing.For }),
 	durParam("keep-firing-for", "keep firing after the condition clears", func(c *candidate) *time.Duration { return &c.timing.KeepFiringFor }),
+}
+
+func intParam(name, usage string, field func(c *candidate) *int) param {
+	return param{name: name, usage: usage,
+		def: func(c candidate) string { return strconv.Itoa(*field(&c)) },
+		set: func(c *candidate, v string) error {
+			n, err := strconv.Atoi(v)
+			*field(c) = n
+			return err
+		}}
 }
 
 // gridFlags registers one list flag per parameter, defaulting to the

@@ -67,7 +67,8 @@ func row(c *nab.Corpus, r nab.Result) string {
 	for _, cat := range scoredCategories(c) {
 		fmt.Fprintf(&b, " %s %.1f", short(cat), r.Pooled(nab.Standard, only(cat)).Normalized(nab.Standard))
 	}
-	fmt.Fprintf(&b, " | noAn FP %d", r.Counts["artificialNoAnomaly"]["standard"].FP)
+	whole := r.Pooled(nab.Standard, all)
+	fmt.Fprintf(&b, " | TP %d FN %d FP %d (burst %g shift %g both %g; refire <1h %g <6h %g)", whole.TP, whole.FN, whole.FP, r.Notes["nab_firings_burst"], r.Notes["nab_firings_shift"], r.Notes["nab_firings_both"], r.Notes["nab_refire_1h"], r.Notes["nab_refire_6h"])
 	fmt.Fprintf(&b, " | healthy %g/%g incidents missed %g slow %g false %g eligible=%v",
 		r.Notes["healthy_pages_1m"], r.Notes["healthy_pages_5m"], r.Notes["incident_missed"], r.Notes["incident_slow_resolve"], r.Notes["incident_false_pages"], r.Eligible)
 	return b.String()

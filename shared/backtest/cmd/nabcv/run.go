@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -32,6 +33,10 @@ func run(args []string, stdout io.Writer) error {
 	workers := fl.Int("workers", 2, "series evaluated in parallel")
 	traceMatch := fl.String("trace", "", "print the steps around each firing of the series whose name contains this, for the first configuration")
 	traceAround := fl.Int("trace-around", 3, "steps printed either side of a firing")
+	traceFrom := fl.String("trace-from", "", "with -trace: print every step from this time (2006-01-02 15:04)")
+	traceTo := fl.String("trace-to", "", "with -trace-from: up to this time")
+	perFile := fl.Bool("per-file", false, "print each NAB file's standard-profile counts")
+	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile")
 	lists := gridFlags(fl)
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -50,13 +55,32 @@ func run(args []string, stdout io.Writer) error {
 		}
 		return report(stdout, corpus, results)
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	cands, err := expand(lists)
 	if err != nil {
 		return err
 	}
 	s := newSuite(corpus)
 	if *traceMatch != "" {
-		return s.trace(stdout, cands[0], *traceMatch, *traceAround)
+		var from, to time.Time
+		if *traceFrom != "" {
+			if from, err = time.Parse("2006-01-02 15:04", *traceFrom); err != nil {
+				return err
+			}
+			if to, err = time.Parse("2006-01-02 15:04", *traceTo); err != nil {
+				return err
+			}
+		}
+		return s.trace(stdout, cands[0], *traceMatch, *traceAround, from, to)
 	}
 	var logw *os.File
 	if *logPath != "" {
@@ -73,6 +97,12 @@ func run(args []string, stdout io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s  (%s)\n", row(corpus, res), time.Since(start).Round(time.Millisecond))
+		if *perFile {
+			for _, f := range corpus.Files {
+				cnt := f.Score(dets[f.Rel], nab.Standard)
+				fmt.Fprintf(stdout, "  %-70s TP %2d FN %2d FP %3d raw %7.3f\n", f.Rel, cnt.TP, cnt.FN, cnt.FP, cnt.Raw)
+			}
+		}
 		if logw != nil {
 			b, err := json.Marshal(res)
 			if err != nil {
@@ -139,8 +169,31 @@ func (s *suite) evaluate(c candidate, workers int) (nab.Result, map[string][]int
 	type job func()
 	var jobs []job
 	dets := make([][]int, len(s.corpus.Files))
+	causes := make([][5]int, len(s.corpus.Files))
 	for i, f := range s.corpus.Files {
-		jobs = append(jobs, func() { dets[i] = firings(replay(d, c.timing, f.Rel, s.points[i])) })
+		jobs = append(jobs, func() {
+			steps := replay(d, c.timing, f.Rel, s.points[i])
+			dets[i] = firings(steps)
+			for k := 1; k < len(dets[i]); k++ {
+				gap := steps[dets[i][k]].Time.Sub(steps[dets[i][k-1]].Time)
+				switch {
+				case gap <= time.Hour:
+					causes[i][3]++
+				case gap <= 6*time.Hour:
+					causes[i][4]++
+				}
+			}
+			for _, k := range dets[i] {
+				switch dec := steps[k].Decision; {
+				case dec.Burst && dec.Shifted:
+					causes[i][2]++
+				case dec.Burst:
+					causes[i][0]++
+				default:
+					causes[i][1]++
+				}
+			}
+		})
 	}
 	hSteps := make([][]backtest.Step, len(s.healthy))
 	for i, h := range s.healthy {
@@ -169,6 +222,11 @@ func (s *suite) evaluate(c candidate, workers int) (nab.Result, map[string][]int
 	byRel := map[string][]int{}
 	for i, f := range s.corpus.Files {
 		byRel[f.Rel] = dets[i]
+		res.Notes["nab_firings_burst"] += float64(causes[i][0])
+		res.Notes["nab_firings_shift"] += float64(causes[i][1])
+		res.Notes["nab_firings_both"] += float64(causes[i][2])
+		res.Notes["nab_refire_1h"] += float64(causes[i][3])
+		res.Notes["nab_refire_6h"] += float64(causes[i][4])
 	}
 	for _, cat := range s.corpus.Categories() {
 		res.Counts[cat] = map[string]nab.Count{}
@@ -176,14 +234,8 @@ func (s *suite) evaluate(c candidate, workers int) (nab.Result, map[string][]int
 			res.Counts[cat][p.Short] = s.corpus.Score(byRel, p, func(f *nab.File) bool { return f.Category == cat })
 		}
 	}
-	judged := healthy.JudgedFrom()
 	for i, h := range s.healthy {
-		pages := 0
-		for _, st := range hSteps[i] {
-			if st.Notification.Kind == alerting.KindFiring && !st.Time.Before(judged) {
-				pages++
-			}
-		}
+		pages := healthy.Judge(h, events(hSteps[i])).Pages
 		res.Notes["healthy_pages_"+fmtDur(h.Resolution)] += float64(pages)
 		if pages > 0 {
 			res.Notes["healthy_pages:"+h.Name+"@"+fmtDur(h.Resolution)] = float64(pages)
@@ -191,66 +243,29 @@ func (s *suite) evaluate(c candidate, workers int) (nab.Result, map[string][]int
 	}
 	res.Notes["incident_missed"], res.Notes["incident_slow_resolve"], res.Notes["incident_false_pages"] = 0, 0, 0
 	for i, h := range s.incidents {
-		missed, slow, false_, worst := judgeIncidents(h, iSteps[i], judged)
-		res.Notes["incident_missed"] += float64(missed)
-		res.Notes["incident_slow_resolve"] += float64(slow)
-		res.Notes["incident_false_pages"] += float64(false_)
-		key := "incident_resolve_minutes:" + h.Name + "@" + fmtDur(h.Resolution)
-		res.Notes[key] = worst.Minutes()
+		v := healthy.Judge(h, events(iSteps[i]))
+		res.Notes["incident_missed"] += float64(v.Missed)
+		res.Notes["incident_slow_resolve"] += float64(v.Late)
+		res.Notes["incident_false_pages"] += float64(v.Pages + v.Repages)
+		res.Notes["incident_resolve_minutes:"+h.Name+"@"+fmtDur(h.Resolution)] = v.Worst.Minutes()
 	}
 	res.Eligible = res.Notes["healthy_pages_1m"] == 0 && res.Notes["healthy_pages_5m"] == 0 &&
 		res.Notes["incident_missed"] == 0 && res.Notes["incident_slow_resolve"] == 0 && res.Notes["incident_false_pages"] == 0
 	return res, byRel, nil
 }
 
-// resolveWithin is the promise: a resolved message within 30 minutes of an
-// incident's end.
-const resolveWithin = 30 * time.Minute
-
-// judgeIncidents counts the incidents that did not page while they lasted,
-// those not resolved within resolveWithin of their end, and the pages in
-// the judged span outside every incident; worst is the longest time from
-// an incident's end to its resolved message.
-func judgeIncidents(h healthy.Series, steps []backtest.Step, judged time.Time) (missed, slow, falsePages int, worst time.Duration) {
-	for _, in := range h.Incidents {
-		paged, resolved := false, time.Time{}
-		for _, st := range steps {
-			if st.Time.Before(in.From) {
-				continue
-			}
-			if st.Notification.Kind == alerting.KindFiring && st.Time.Before(in.To) {
-				paged = true
-			}
-			if paged && st.Notification.Kind == alerting.KindResolved && !st.Time.Before(in.To) {
-				resolved = st.Time
-				break
-			}
-		}
-		switch {
-		case !paged:
-			missed++
-		case resolved.IsZero() || resolved.Sub(in.To) > resolveWithin:
-			slow++
-			worst = max(worst, 24*time.Hour)
-		default:
-			worst = max(worst, resolved.Sub(in.To))
-		}
-	}
+// events are the pages and resolved messages of a replay.
+func events(steps []backtest.Step) []healthy.Event {
+	var out []healthy.Event
 	for _, st := range steps {
-		if st.Notification.Kind != alerting.KindFiring || st.Time.Before(judged) {
-			continue
-		}
-		inside := false
-		for _, in := range h.Incidents {
-			if !st.Time.Before(in.From) && st.Time.Before(in.To.Add(resolveWithin)) {
-				inside = true
-			}
-		}
-		if !inside {
-			falsePages++
+		switch st.Notification.Kind {
+		case alerting.KindFiring:
+			out = append(out, healthy.Event{Time: st.Time})
+		case alerting.KindResolved:
+			out = append(out, healthy.Event{Time: st.Time, Resolved: true})
 		}
 	}
-	return missed, slow, falsePages, worst
+	return out
 }
 
 func readLogs(paths string) ([]nab.Result, error) {

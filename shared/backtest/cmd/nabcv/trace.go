@@ -13,7 +13,7 @@ import (
 
 // trace prints, for every series whose name contains match, the steps
 // around each firing: why a configuration pages where it does.
-func (s *suite) trace(w io.Writer, c candidate, match string, around int) error {
+func (s *suite) trace(w io.Writer, c candidate, match string, around int, from, to time.Time) error {
 	d, err := detector.New(c.cfg)
 	if err != nil {
 		return err
@@ -38,6 +38,14 @@ func (s *suite) trace(w io.Writer, c candidate, match string, around int) error 
 		}
 		steps := replay(d, c.timing, n.name, n.pts)
 		fmt.Fprintf(w, "== %s: %d points, %d firings\n", n.name, len(steps), len(firings(steps)))
+		if !from.IsZero() {
+			for j, st := range steps {
+				if !st.Time.Before(from) && st.Time.Before(to) {
+					fmt.Fprintln(w, stepLine(j, n.pts[j], st))
+				}
+			}
+			continue
+		}
 		for _, i := range firings(steps) {
 			for j := max(0, i-around); j < min(len(steps), i+around+1); j++ {
 				fmt.Fprintln(w, stepLine(j, n.pts[j], steps[j]))
