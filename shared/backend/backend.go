@@ -45,8 +45,10 @@ func New(ctx context.Context, env config.Env, awsCfg aws.Config, logger *slog.Lo
 		return nil, fmt.Errorf("SIGMAWATCH_HEADERS: %w", err)
 	}
 	ac := promauth.Config{Mode: env.Auth, Headers: headers, Logger: logger}
-	// Credentials and headers go only to the store's own hosts.
-	for _, u := range []string{env.RemoteWriteURL, env.PrometheusURL} {
+	// Credentials and headers go only to the store's own hosts, and to the
+	// alert function's Alertmanager sink, which the same auth reaches
+	// (Mimir's or AMP's Alertmanager).
+	for _, u := range []string{env.RemoteWriteURL, env.PrometheusURL, env.AlertmanagerURL} {
 		if u != "" {
 			ac.Targets = append(ac.Targets, u)
 		}
