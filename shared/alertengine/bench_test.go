@@ -46,13 +46,15 @@ func templateGOMEMLIMIT(b *testing.B) string {
 
 // BenchmarkAlertRun10kOneMinute runs the built alert function, as a child
 // process the way Lambda runs it and with the template's GOMEMLIMIT, over
-// 10,000 series of 1-minute data (26 hours, seeded into a real Prometheus)
-// with the shipped anomaly defaults, 100 of which burst in the last half
-// hour: the first run fires them (one grouped message listing ten, with
-// their sparklines), the later ones carry 100 firing states. It reports the
+// 10,000 series of 1-minute data (26 hours, seeded into a real Prometheus),
+// 100 of which burst in the last half hour: the first run fires them (one
+// grouped message listing ten, with their sparklines), the later ones carry
+// 100 firing states. One sub-benchmark per anomaly method: window, and the
+// shipped default (whatever rules.yaml's defaults are now). It reports the
 // child's peak RSS, which is what Lambda's memory limit applies to.
 //
-//	go test -run '^$' -bench AlertRun10kOneMinute -benchtime 3x ./shared/alertengine/
+//	go test -run '^$' -bench 'AlertRun10kOneMinute/window' -benchtime 3x ./shared/alertengine/
+//	go test -run '^$' -bench 'AlertRun10kOneMinute/default' -benchtime 1x -timeout 30m ./shared/alertengine/
 //
 // ALERT_BENCH_BOOTSTRAP=path measures another build (an older commit) on the
 // same data.
@@ -95,8 +97,18 @@ func BenchmarkAlertRun10kOneMinute(b *testing.B) {
 	topic := testenv.NewTopic(b, cfg, b.Name())
 	queue := testenv.SubscribeQueue(b, cfg, topic, b.Name(), "")
 	limit := templateGOMEMLIMIT(b)
-	rulesPath := filepath.Join(b.TempDir(), "rules.yaml")
-	if err := os.WriteFile(rulesPath, []byte(`
+	bootstrap := os.Getenv("ALERT_BENCH_BOOTSTRAP")
+	if bootstrap == "" {
+		bootstrap = testenv.BuildBootstrap(b, "./functions/alert")
+	}
+	for _, method := range []string{"window", "default"} {
+		b.Run(method, func(b *testing.B) {
+			anomalyBlock := "{method: window}"
+			if method == "default" {
+				anomalyBlock = "{} # the shipped defaults"
+			}
+			rulesPath := filepath.Join(b.TempDir(), "rules.yaml")
+			if err := os.WriteFile(rulesPath, []byte(`
 settings:
   interval: 1m
 groups:
@@ -105,19 +117,27 @@ groups:
       - alert: CPUAnomaly
         expr: sw_bench_cpu
         labels: {severity: warning}
-        anomaly: {} # the shipped defaults
+        anomaly: `+anomalyBlock+`
 `), 0o600); err != nil {
-		b.Fatal(err)
+				b.Fatal(err)
+			}
+			env := append(moto.Env(), "PATH="+os.Getenv("PATH"), "GOMEMLIMIT="+limit,
+				"SIGMAWATCH_PROMETHEUS_URL="+prom.URL, "SIGMAWATCH_REMOTE_WRITE_URL="+prom.RemoteWriteURL,
+				"SIGMAWATCH_SNS_TOPIC_ARN="+topic, "SIGMAWATCH_LOG_LEVEL=warn", "SIGMAWATCH_DEPLOYMENT=bench-"+method)
+			runBench(b, bootstrap, rulesPath, env, end, limit, n)
+			msgs := testenv.ReceiveSNS(b, cfg, queue)
+			if len(msgs) != 1 || !strings.Contains(msgs[0].Body, "Series:    100") {
+				b.Fatalf("want one firing message listing the 100 bursting series, got %d", len(msgs))
+			}
+		})
 	}
-	bootstrap := os.Getenv("ALERT_BENCH_BOOTSTRAP")
-	if bootstrap == "" {
-		bootstrap = testenv.BuildBootstrap(b, "./functions/alert")
-	}
-	env := append(moto.Env(), "PATH="+os.Getenv("PATH"), "GOMEMLIMIT="+limit,
-		"SIGMAWATCH_PROMETHEUS_URL="+prom.URL, "SIGMAWATCH_REMOTE_WRITE_URL="+prom.RemoteWriteURL,
-		"SIGMAWATCH_SNS_TOPIC_ARN="+topic, "SIGMAWATCH_LOG_LEVEL=warn")
+}
+
+// runBench runs the function at successive minutes from at and reports the
+// peak RSS of the runs.
+func runBench(b *testing.B, bootstrap, rulesPath string, env []string, at time.Time, limit string, n int) {
+	b.Helper()
 	var peak int64
-	at := end
 	for b.Loop() {
 		cmd := exec.Command(bootstrap, "-config", rulesPath, "-at", at.Format(time.RFC3339))
 		cmd.Env = env
@@ -133,8 +153,4 @@ groups:
 	}
 	b.ReportMetric(float64(peak)/1024, "peak-rss-MB")
 	b.Logf("GOMEMLIMIT=%s, %s series, peak RSS %.0f MB", limit, strconv.Itoa(n), float64(peak)/1024)
-	msgs := testenv.ReceiveSNS(b, cfg, queue)
-	if len(msgs) != 1 || !strings.Contains(msgs[0].Body, "Series:    100") {
-		b.Fatalf("want one firing message listing the 100 bursting series, got %d", len(msgs))
-	}
 }
