@@ -211,7 +211,7 @@ func TestAlertmanagerSinkAuth(t *testing.T) {
 
 	resp, err := http.Get(am.URL + "/api/v2/alerts")
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { require.NoError(t, resp.Body.Close()) }()
 	var alerts []struct {
 		Labels map[string]string `json:"labels"`
 	}

@@ -87,8 +87,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		if err := errors.Join(cfgErr, envErr); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: ok (%d rules)\n", path, len(file.Rules()))
-		return nil
+		_, err := fmt.Fprintf(stdout, "%s: ok (%d rules)\n", path, len(file.Rules()))
+		return err
 	}
 	if err := errors.Join(cfgErr, envErr); err != nil {
 		return err

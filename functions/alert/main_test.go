@@ -8,10 +8,7 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/testenv"
 )
 
-var (
-	moto   *testenv.Moto
-	update = flag.Bool("update", false, "rewrite the golden files")
-)
+var moto *testenv.Moto
 
 // TestMain starts one moto for the package; tests use unique names in it.
 func TestMain(m *testing.M) {

@@ -81,6 +81,6 @@ func sendTestNotification(ctx context.Context, env config.Env, stdout io.Writer)
 	if err := pub.Publish(ctx, m); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "published a test notification to %s (notification id %s)\nSubject: %s\nSMS: %s\n", env.SNSTopicARN, m.ID, notify.Subject(m), notify.SMS(m))
-	return nil
+	_, err = fmt.Fprintf(stdout, "published a test notification to %s (notification id %s)\nSubject: %s\nSMS: %s\n", env.SNSTopicARN, m.ID, notify.Subject(m), notify.SMS(m))
+	return err
 }

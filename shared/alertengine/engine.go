@@ -40,8 +40,10 @@ const (
 	// arrive (Scheduler and Lambda retry for up to a day); a run later than
 	// the retried one within it makes the retry a no-op.
 	lateRetryWindow = 24 * time.Hour
-	// recentWindow is the span of the sparkline.
-	recentWindow = 3 * time.Hour
+	// recentWindow is the span of the sparkline, and sparklinePoints its
+	// width: 36 points, one every 5 minutes, whatever the data's resolution.
+	recentWindow    = 3 * time.Hour
+	sparklinePoints = 36
 	// BreakerIntervals: a run whose last persisted run is more than this
 	// many intervals old notifies nothing (see Tick).
 	BreakerIntervals = 3

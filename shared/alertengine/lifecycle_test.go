@@ -279,7 +279,7 @@ func TestAlertLifecycle(t *testing.T) {
 		}
 		sum, err := h.Tick(ctx, at)
 		require.NoError(t, err, "run at %s", at)
-		if at == spikeStart.Add(40*time.Minute) {
+		if at.Equal(spikeStart.Add(40 * time.Minute)) {
 			// The crashed attempt persisted its state and outbox: the
 			// retry only sends what it left unsent.
 			require.True(t, sum.Skipped)
@@ -296,7 +296,7 @@ func TestAlertLifecycle(t *testing.T) {
 		require.True(t, again.Skipped, "retry of %s", at)
 		require.Empty(t, drain(t, cfg, queueURL), "retry of %s published", at)
 
-		if at == spikeStart.Add(5*time.Minute) {
+		if at.Equal(spikeStart.Add(5 * time.Minute)) {
 			pending, err := q.Query(ctx, `sigmawatch_alerts{alertname="CPUAnomaly",alertstate="pending"}`, at)
 			require.NoError(t, err)
 			require.Len(t, pending, 1, "the spiky series is pending (and not notified)")

@@ -90,8 +90,17 @@ func (e *Engine) render(ctx context.Context, p alerting.Planned) notify.Message 
 	}
 	var recent map[string][]float64
 	if rr.rule != nil {
+		// Only the series the message lists, downsampled.
+		listed := p.Members
+		if n := e.rules.Settings.MaxAlertsPerNotification; n > 0 && len(listed) > n {
+			listed = listed[:n]
+		}
+		labels := make([]map[string]string, 0, len(listed))
+		for _, m := range listed {
+			labels = append(labels, m.Labels)
+		}
 		var err error
-		recent, err = alerting.Recent(ctx, e.query, rr.rule.Expr, rr.evalAt, recentWindow, time.Duration(e.rules.Settings.Interval))
+		recent, err = alerting.Recent(ctx, e.query, rr.rule.Expr, rr.evalAt, recentWindow, sparklinePoints, labels)
 		if err != nil {
 			e.log.WarnContext(ctx, "recent points unavailable; sending without the sparkline", "alertname", p.Rule.Alert, "err", err)
 		}

@@ -1,5 +1,7 @@
-// Package alerting holds sigmawatch's alert rules and the state machine
-// that turns per-tick conditions into notifications.
+// Package alerting holds sigmawatch's alert rules, the state machine that
+// turns per-tick conditions into alert states, the grouping that turns
+// states into notifications, and the store they are kept in. It knows
+// nothing of SNS: the alert run (shared/alertengine) renders and sends.
 //
 // # State machine
 //
@@ -7,10 +9,12 @@
 // condition holds goes inactive → pending (nothing is sent), and pending →
 // firing once it has held for `for` (with for = 0 it fires at once). A
 // firing alert whose condition stops holding stays firing for
-// keep_firing_for and then resolves; both firing and resolved are notified,
-// and a firing alert is notified again every repeat_interval. A tick without
-// data keeps the state by default (MissingDataKeep) or counts as the
-// condition not holding (MissingDataResolve).
+// keep_firing_for (recovering) and then resolves. A tick without data keeps
+// the state by default (MissingDataKeep) — until the missing-data timeout
+// (missing_data_timeout, 1h by default), which resolves the alert with
+// [ReasonNoData] — or counts as the condition not holding
+// (MissingDataResolve). Step's per-series events (fired, resolved, a repeat
+// due, none while recovering) are what the backtest counts.
 //
 // Hysteresis is not the state machine's business: the caller decides
 // whether the condition holds with anomaly.Params.Anomalous(z,
@@ -18,11 +22,23 @@
 // threshold.
 //
 // The state is a plain [AlertState] the caller persists (as series in
-// Prometheus) and passes back at the next tick. Because Step reads no clock
-// and each [Notification] carries an id derived only from (rule, series
-// fingerprint, fired_at, kind, tick time) — see [NotificationID] — a retried
-// run of the same scheduled time recomputes the same notifications with the
-// same ids, which is what lets publish-then-persist stay free of duplicates.
+// Prometheus) and passes back at the next tick. Step reads no clock, so a
+// retried run of the same scheduled time recomputes the same states.
+//
+// # Grouping
+//
+// [Plan] groups one rule's states into notifications the way Alertmanager
+// groups alerts: one group per severity (fixed when an episode fires, its
+// template expanded then) and per value of the rule's group_by labels; a new
+// group is notified group_wait after its first alert fired, a notified group
+// whose alerts changed at most every group_interval, an unchanged one every
+// repeat_interval unless all its alerts are only recovering. Each state
+// records when a notification last listed it ([AlertState.NotifiedAt]), so a
+// resolution is notified only after the firing was. A [Planned]
+// notification holds everything its message lists and an id derived from
+// (deployment, rule, group, kind, scheduled time) — see [PlanID] — so a retry
+// plans the same ids. [Orphans] resolves the stored alerts of a rule that is
+// no longer in the rules file, with [ReasonRuleRemoved].
 //
 // # Evaluation
 //
@@ -68,24 +84,35 @@
 // [Advance] runs [Step] for every series of one evaluation and for every
 // stored series the evaluation no longer returns (missing data for an
 // anomaly rule, a condition that stopped holding for a threshold rule).
-// [DeadMansSwitchRule] is the optional switch as a threshold rule.
+// [DeadMansSwitchRule] is the optional switch as a threshold rule; it
+// watches the collector's health series of its own deployment and is
+// evaluated at the scheduled time itself.
 //
 // # State store
 //
 // State lives in the Prometheus the rules query, under our own names
-// (never ALERTS / ALERTS_FOR_STATE), all stamped at the run's scheduled time
-// and written in one request by [StateSeries]: sigmawatch_alerts (1 while
-// pending or firing, like ALERTS), sigmawatch_alert_state with one series
-// per AlertState field (label sigmawatch_field, times in Unix seconds, and
-// sigmawatch_group, since one alert name may live in several groups),
-// sigmawatch_alert_zscore and sigmawatch_alert_last_run_timestamp_seconds.
-// A [Store] is one deployment's view: every series it builds carries
+// (never ALERTS / ALERTS_FOR_STATE), all stamped at the run's scheduled
+// time. A [Store] is one deployment's view: every series it builds carries
 // config.DeploymentLabel and every query it runs selects on it, so two
-// stacks sharing one store keep their states and last runs apart.
-// [Restore] reads the state with last_over_time just before the scheduled
-// time (so a retry sees what the first attempt saw, not its own writes);
-// [LastRun] finds a completed run at or after a time, which turns a retry or
-// a late retry into a no-op. A state is written while a series is active
-// and once more when it stops being active, so a restore never finds an
-// older active state behind a resolved one.
+// stacks sharing one store keep their states, outboxes, leases and last
+// runs apart. One run writes, in one request: [Store.StateSeries] —
+// sigmawatch_alerts (1 while pending or firing, like ALERTS),
+// sigmawatch_alert_state with one series per AlertState field (label
+// sigmawatch_field, times in Unix seconds, sigmawatch_group since one alert
+// name may live in several groups, and the episode's severity as the label
+// of the "severity" field), sigmawatch_alert_zscore —; [Store.OutboxSeries],
+// the notifications it plans (sigmawatch_alert_outbox); and
+// [Store.RunSeries], sigmawatch_alert_last_run_timestamp_seconds and
+// sigmawatch_alert_circuit_open. [Store.SentSeries] marks notifications sent
+// (sigmawatch_alert_notification_sent) and [Store.Unsent] reads back what
+// is recorded and not sent. [Store.Restore] reads the state with
+// last_over_time just before the scheduled time (so a retry sees what the
+// first attempt saw, not its own writes); [Store.LastRun] finds a run
+// persisted at or after a time, which turns a retry into a resend of the
+// unsent and a late retry into a no-op. A state is written while it is kept
+// (active, or owing a resolved notification) and once more when it stops
+// being kept, so a restore never finds an older kept state behind a cleared
+// one. The lease series (sigmawatch_alert_lease, [Store.Claims]) let
+// overlapping runs of one deployment take turns; the protocol is the
+// engine's.
 package alerting

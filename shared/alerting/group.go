@@ -187,8 +187,8 @@ func due(pol Policy, outs []Outcome, idx []int, at time.Time) (Kind, bool) {
 		if n.NotifiedAt.After(last) {
 			last = n.NotifiedAt
 		}
-		switch {
-		case n.State == StateFiring:
+		switch n.State {
+		case StateFiring:
 			firing++
 			if n.Unannounced() {
 				changed = true
@@ -285,7 +285,7 @@ func labelsKey(labels map[string]string) string {
 func PlanID(deployment string, ref RuleRef, group string, kind Kind, at time.Time) string {
 	h := sha256.New()
 	for _, f := range []string{deployment, ref.Group, ref.Alert, group, string(kind), millis(at)} {
-		fmt.Fprintf(h, "%d:%s;", len(f), f)
+		_, _ = fmt.Fprintf(h, "%d:%s;", len(f), f) // a hash never fails to write
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }

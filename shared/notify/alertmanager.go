@@ -74,7 +74,7 @@ func (a *Alertmanager) Send(ctx context.Context, alerts []Alert) error {
 		}
 		return fmt.Errorf("alertmanager %s: %w", req.URL.Host, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read to the limit below; nothing to report
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("alertmanager %s: HTTP %d: %s", req.URL.Host, resp.StatusCode, strings.TrimSpace(string(msg)))

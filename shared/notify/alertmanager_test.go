@@ -29,7 +29,7 @@ func amAlerts(t *testing.T, base string) []gettableAlert {
 	t.Helper()
 	resp, err := http.Get(base + "/api/v2/alerts")
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { require.NoError(t, resp.Body.Close()) }()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	var out []gettableAlert
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))

@@ -1,0 +1,156 @@
+package alertengine_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sigmawatch/sigmawatch/shared/config"
+	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
+	"github.com/sigmawatch/sigmawatch/shared/testenv"
+	"go.yaml.in/yaml/v3"
+)
+
+// templateGOMEMLIMIT is the AlertFunction's GOMEMLIMIT in template.yaml.
+func templateGOMEMLIMIT(b *testing.B) string {
+	b.Helper()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		b.Fatal(err)
+	}
+	n := config.DocumentRoot(&doc)
+	for _, key := range []string{"Resources", "AlertFunction", "Properties", "Environment", "Variables", "GOMEMLIMIT"} {
+		if n = config.MappingValue(n, key); n == nil {
+			b.Fatalf("template.yaml: no AlertFunction GOMEMLIMIT (at %s)", key)
+		}
+	}
+	return n.Value
+}
+
+// BenchmarkAlertRun10kOneMinute runs the built alert function, as a child
+// process the way Lambda runs it and with the template's GOMEMLIMIT, over
+// 10,000 series of 1-minute data (26 hours, seeded into a real Prometheus),
+// 100 of which burst in the last half hour: the first run fires them (one
+// grouped message listing ten, with their sparklines), the later ones carry
+// 100 firing states. One sub-benchmark per anomaly method: window, and the
+// shipped default (whatever rules.yaml's defaults are now). It reports the
+// child's peak RSS, which is what Lambda's memory limit applies to.
+//
+//	go test -run '^$' -bench 'AlertRun10kOneMinute/window' -benchtime 3x ./shared/alertengine/
+//	go test -run '^$' -bench 'AlertRun10kOneMinute/default' -benchtime 1x -timeout 30m ./shared/alertengine/
+//
+// ALERT_BENCH_BOOTSTRAP=path measures another build (an older commit) on the
+// same data.
+func BenchmarkAlertRun10kOneMinute(b *testing.B) {
+	ctx := context.Background()
+	prom := testenv.StartPrometheus(b, testenv.PrometheusOptions{})
+	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 10_000
+	end := time.Now().UTC().Truncate(time.Minute).Add(-20 * time.Minute)
+	start := end.Add(-26 * time.Hour)
+	burst := end.Add(-30 * time.Minute)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for from := start; !from.After(end.Add(10 * time.Minute)); from = from.Add(40 * time.Minute) {
+		batch := make([]remotewrite.Series, 0, n)
+		for i := range n {
+			s := remotewrite.Series{Labels: []remotewrite.Label{{Name: "__name__", Value: "sw_bench_cpu"},
+				{Name: "instance", Value: fmt.Sprintf("i-%05d", i)}, {Name: "region", Value: "us-east-1"}}}
+			for ts := from; ts.Before(from.Add(40*time.Minute)) && !ts.After(end.Add(10*time.Minute)); ts = ts.Add(time.Minute) {
+				v := 40 + 3*rng.NormFloat64()
+				if i%100 == 0 && !ts.Before(burst) {
+					v += 60
+				}
+				s.Samples = append(s.Samples, remotewrite.Sample{T: ts.UnixMilli(), V: v})
+			}
+			batch = append(batch, s)
+		}
+		for _, part := range remotewrite.Batches(batch, 200_000, 0) {
+			if err := w.Write(ctx, part); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	cfg, err := moto.AWSConfig(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	topic := testenv.NewTopic(b, cfg, b.Name())
+	queue := testenv.SubscribeQueue(b, cfg, topic, b.Name(), "")
+	limit := templateGOMEMLIMIT(b)
+	bootstrap := os.Getenv("ALERT_BENCH_BOOTSTRAP")
+	if bootstrap == "" {
+		bootstrap = testenv.BuildBootstrap(b, "./functions/alert")
+	}
+	for _, method := range []string{"window", "default"} {
+		b.Run(method, func(b *testing.B) {
+			anomalyBlock := "{method: window}"
+			if method == "default" {
+				anomalyBlock = "{} # the shipped defaults"
+			}
+			rulesPath := filepath.Join(b.TempDir(), "rules.yaml")
+			if err := os.WriteFile(rulesPath, []byte(`
+settings:
+  interval: 1m
+groups:
+  - name: fleet
+    rules:
+      - alert: CPUAnomaly
+        expr: sw_bench_cpu
+        labels: {severity: warning}
+        anomaly: `+anomalyBlock+`
+`), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			env := append(moto.Env(), "PATH="+os.Getenv("PATH"), "GOMEMLIMIT="+limit,
+				"SIGMAWATCH_PROMETHEUS_URL="+prom.URL, "SIGMAWATCH_REMOTE_WRITE_URL="+prom.RemoteWriteURL,
+				"SIGMAWATCH_SNS_TOPIC_ARN="+topic, "SIGMAWATCH_LOG_LEVEL=warn", "SIGMAWATCH_DEPLOYMENT=bench-"+method)
+			runBench(b, bootstrap, rulesPath, env, end, limit, n)
+			msgs := testenv.ReceiveSNS(b, cfg, queue)
+			if len(msgs) != 1 || !strings.Contains(msgs[0].Body, "Series:    100") {
+				b.Fatalf("want one firing message listing the 100 bursting series, got %d", len(msgs))
+			}
+		})
+	}
+}
+
+// runBench runs the function at successive minutes from at and reports the
+// peak RSS of the runs.
+func runBench(b *testing.B, bootstrap, rulesPath string, env []string, at time.Time, limit string, n int) {
+	b.Helper()
+	var peak int64
+	for b.Loop() {
+		cmd := exec.Command(bootstrap, "-config", rulesPath, "-at", at.Format(time.RFC3339))
+		cmd.Env = env
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("run at %s: %v\n%s", at, err, out.String())
+		}
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			peak = max(peak, ru.Maxrss) // KiB on Linux
+		}
+		at = at.Add(time.Minute)
+	}
+	b.ReportMetric(float64(peak)/1024, "peak-rss-MB")
+	b.Logf("GOMEMLIMIT=%s, %s series, peak RSS %.0f MB", limit, strconv.Itoa(n), float64(peak)/1024)
+}
