@@ -15,7 +15,9 @@ import (
 var _ awscw.ListMetricsAPIClient = (*awscw.Client)(nil)
 
 // Discover lists the metrics named metricName in namespace whose dimension
-// names are exactly dims (in any order), across all pages. It returns them
+// names are exactly dims (in any order; nil: any dimension names, for
+// service jobs, which associate each metric with a resource), across all
+// pages. It returns them
 // de-duplicated and sorted by Key, and the number of ListMetrics calls made.
 func Discover(ctx context.Context, api awscw.ListMetricsAPIClient, namespace, metricName string, dims []string) ([]Metric, int, error) {
 	in := &awscw.ListMetricsInput{Namespace: aws.String(namespace), MetricName: aws.String(metricName)}
@@ -47,7 +49,7 @@ func Discover(ctx context.Context, api awscw.ListMetricsAPIClient, namespace, me
 				dd = append(dd, Dimension{Name: aws.ToString(d.Name), Value: aws.ToString(d.Value)})
 			}
 			slices.Sort(names)
-			if !slices.Equal(names, want) {
+			if dims != nil && !slices.Equal(names, want) {
 				continue
 			}
 			// The namespace and name are the ones asked for: share their
@@ -96,7 +98,7 @@ func NewDiscoveryCache(ttl time.Duration, now func() time.Time) *DiscoveryCache 
 // Discover returns the cached listing for key, or calls Discover and caches
 // its result. calls is the number of ListMetrics calls this call made.
 func (c *DiscoveryCache) Discover(ctx context.Context, key string, api awscw.ListMetricsAPIClient, namespace, metricName string, dims []string) ([]Metric, int, error) {
-	k := fmt.Sprintf("%s\x00%s\x00%s\x00%v", key, namespace, metricName, dims)
+	k := fmt.Sprintf("%s\x00%s\x00%s\x00%t%v", key, namespace, metricName, dims == nil, dims)
 	if c != nil && c.ttl > 0 {
 		c.mu.Lock()
 		e, ok := c.entries[k]

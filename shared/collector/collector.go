@@ -16,6 +16,8 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/naming"
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
+	"github.com/sigmawatch/sigmawatch/shared/resource"
+	"github.com/sigmawatch/sigmawatch/shared/tagging"
 )
 
 // Series names the collector writes about itself.
@@ -52,7 +54,11 @@ type CloudWatchAPI interface {
 
 // Target is CloudWatch in one region of one account.
 type Target struct {
-	API       CloudWatchAPI
+	API CloudWatchAPI
+	// Tagging and IAM serve service jobs (resources by tag, the account
+	// alias); nil when the target cannot serve them.
+	Tagging   tagging.API
+	IAM       tagging.AliasAPI
 	AccountID string
 	// CacheKey identifies the credentials for the discovery cache.
 	CacheKey string
@@ -97,6 +103,8 @@ type Collector struct {
 	progress   Querier
 	log        *slog.Logger
 	cache      *cloudwatch.DiscoveryCache
+	tagCache   *tagging.Cache
+	aliases    aliasCache
 	maxSamples int
 }
 
@@ -134,6 +142,8 @@ func New(opts Options) (*Collector, error) {
 		progress:   opts.Progress,
 		log:        logger.With("component", "collector"),
 		cache:      cloudwatch.NewDiscoveryCache(opts.Config.DiscoveryTTL.D(), now),
+		tagCache:   tagging.NewCache(opts.Config.DiscoveryTTL.D(), now),
+		aliases:    aliasCache{now: now},
 		maxSamples: maxSamples,
 	}, nil
 }
@@ -193,6 +203,7 @@ type progressKey struct {
 // jobStats is what one job asked of AWS in this run.
 type jobStats struct {
 	listCalls, dataCalls, metricsRequested int
+	tagCalls                               int // GetResources (service jobs)
 }
 
 func (c *Collector) runJob(ctx context.Context, at time.Time, job *config.Job, sum *Summary) error {
@@ -204,17 +215,23 @@ func (c *Collector) runJob(ctx context.Context, at time.Time, job *config.Job, s
 	var errs []error
 	var health []remotewrite.Series
 	didWork := false
-	for _, region := range job.Regions {
-		sum.Targets++
-		th, worked, err := c.runTarget(ctx, at, job, region, progress, &stats, sum)
-		didWork = didWork || worked
-		if err != nil {
-			errs = append(errs, fmt.Errorf("region %s: %w", region, err))
-			continue
+	for _, acct := range job.Accounts() {
+		for _, region := range job.Regions {
+			sum.Targets++
+			th, worked, err := c.runTarget(ctx, at, job, acct, region, progress, &stats, sum)
+			didWork = didWork || worked
+			if err != nil {
+				if acct.RoleARN != "" {
+					err = fmt.Errorf("role %s: %w", acct.RoleARN, err)
+				}
+				errs = append(errs, fmt.Errorf("region %s: %w", region, err))
+				continue
+			}
+			health = append(health, th...)
 		}
-		health = append(health, th...)
 	}
 	sum.addCalls("ListMetrics", stats.listCalls)
+	sum.addCalls("GetResources", stats.tagCalls)
 	sum.addCalls("GetMetricData", stats.dataCalls)
 	sum.MetricsRequested += stats.metricsRequested
 	if len(errs) == 0 && didWork {
@@ -223,6 +240,11 @@ func (c *Collector) runJob(ctx context.Context, at time.Time, job *config.Job, s
 		health = append(health,
 			gauge(APICallsMetric, ts, float64(stats.listCalls), "job", job.Name, "operation", "ListMetrics"),
 			gauge(APICallsMetric, ts, float64(stats.dataCalls), "job", job.Name, "operation", "GetMetricData"),
+		)
+		if job.IsService() {
+			health = append(health, gauge(APICallsMetric, ts, float64(stats.tagCalls), "job", job.Name, "operation", "GetResources"))
+		}
+		health = append(health,
 			gauge(MetricsRequestedMetric, ts, float64(stats.metricsRequested), "job", job.Name),
 			gauge(CostMetric, ts, cost, "job", job.Name),
 		)
@@ -269,19 +291,25 @@ func (c *Collector) readProgress(ctx context.Context, at time.Time, job string) 
 
 // queryMeta is where a query's data goes.
 type queryMeta struct {
-	shard int
-	name  string // the series' metric name
+	shard  int
+	name   string              // the series' metric name
+	labels []remotewrite.Label // name and tag_* labels (service jobs)
 }
 
-func (c *Collector) runTarget(ctx context.Context, at time.Time, job *config.Job, region string, progress map[progressKey]time.Time, stats *jobStats, sum *Summary) ([]remotewrite.Series, bool, error) {
-	target, err := c.conn.Connect(ctx, region, job.RoleARN, job.ExternalID)
+func (c *Collector) runTarget(ctx context.Context, at time.Time, job *config.Job, acct config.Role, region string, progress map[progressKey]time.Time, stats *jobStats, sum *Summary) ([]remotewrite.Series, bool, error) {
+	target, err := c.conn.Connect(ctx, region, acct.RoleARN, acct.ExternalID)
 	if err != nil {
 		return nil, false, err
 	}
 	shards := max(c.cfg.Shards, 1)
-	metrics, err := c.metrics(ctx, target, job, stats)
+	metrics, resources, err := c.metrics(ctx, target, job, region, stats)
 	if err != nil {
 		return nil, false, err
+	}
+	hasMetrics := len(metrics) > 0
+	alias := ""
+	if job.IsService() {
+		alias = c.aliases.get(ctx, c.log, target)
 	}
 	// Which shards still have something to cover at T?
 	shardProgress := make([]time.Time, shards)
@@ -340,7 +368,7 @@ func (c *Collector) runTarget(ctx context.Context, at time.Time, job *config.Job
 			w, _ := c.window(at, shardProgress[s], hasProgress[s], m.cfg)
 			for _, stat := range m.cfg.Statistics {
 				queries = append(queries, cloudwatch.Query{Metric: m.metric, Stat: stat, Period: m.cfg.Period.D(), Start: w.Start, End: w.End})
-				meta = append(meta, queryMeta{shard: s, name: naming.MetricName(m.metric.Namespace, m.metric.Name, stat)})
+				meta = append(meta, queryMeta{shard: s, name: naming.MetricName(m.metric.Namespace, m.metric.Name, stat), labels: m.labels})
 				remaining[s]++
 			}
 		}
@@ -360,8 +388,9 @@ func (c *Collector) runTarget(ctx context.Context, at time.Time, job *config.Job
 	base := []remotewrite.Label{
 		{Name: "job", Value: job.Name}, {Name: "region", Value: region}, {Name: "account_id", Value: target.AccountID},
 	}
+	base = append(base, contextLabels(job, alias)...)
 	resourceName := "global"
-	if job.Static != nil {
+	if job.Static != nil || job.CustomNamespace {
 		resourceName = job.Name
 	}
 	ts := at.UnixMilli()
@@ -415,8 +444,11 @@ func (c *Collector) runTarget(ctx context.Context, at time.Time, job *config.Job
 			if shardErr[s] == nil {
 				shardErr[s] = err
 			}
-		case len(pts) > 0 && shardErr[s] == nil:
-			shardSeries[s] = append(shardSeries[s], buildSeries(&queries[i], meta[i].name, pts, base, resourceName))
+		case (len(pts) > 0 || job.NilToZero) && shardErr[s] == nil:
+			if job.NilToZero {
+				pts = fillZeros(&queries[i], pts)
+			}
+			shardSeries[s] = append(shardSeries[s], buildSeries(&queries[i], &meta[i], pts, base, resourceName, job.LabelsSnakeCase))
 		}
 		if remaining[s]--; remaining[s] == 0 {
 			done(s)
@@ -444,6 +476,10 @@ func (c *Collector) runTarget(ctx context.Context, at time.Time, job *config.Job
 		gauge(SeriesMetric, ts, float64(series), labels...),
 		gauge(SkippedMetric, ts, skipped.Seconds(), labels...),
 	}
+	if hasMetrics {
+		// As YACE: a resource's info series comes with its job's metrics.
+		health = append(health, infoSeries(job, resources, ts, base)...)
+	}
 	c.log.DebugContext(ctx, "target collected", "job", job.Name, "region", region, "account_id", target.AccountID,
 		"queries", len(queries), "series", series, "samples", samples)
 	return health, true, nil
@@ -452,10 +488,16 @@ func (c *Collector) runTarget(ctx context.Context, at time.Time, job *config.Job
 type jobMetric struct {
 	metric cloudwatch.Metric
 	cfg    *config.Metric
+	labels []remotewrite.Label // service jobs: name and tag_* labels
 }
 
-// metrics lists the job's CloudWatch metrics: discovered (cached) or static.
-func (c *Collector) metrics(ctx context.Context, target Target, job *config.Job, stats *jobStats) ([]jobMetric, error) {
+// metrics lists the job's CloudWatch metrics: discovered (cached), static,
+// or, for a service job, those of its tagged resources (both listings
+// cached), with the resources.
+func (c *Collector) metrics(ctx context.Context, target Target, job *config.Job, region string, stats *jobStats) ([]jobMetric, []resource.Resource, error) {
+	if job.IsService() {
+		return c.serviceMetrics(ctx, target, job, region, stats)
+	}
 	var out []jobMetric
 	for i := range job.Metrics {
 		mc := &job.Metrics[i]
@@ -472,13 +514,50 @@ func (c *Collector) metrics(ctx context.Context, target Target, job *config.Job,
 		found, calls, err := c.cache.Discover(ctx, target.CacheKey, target.API, job.Namespace, mc.Name, job.Dimensions)
 		stats.listCalls += calls
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, m := range found {
 			out = append(out, jobMetric{metric: m, cfg: mc})
 		}
 	}
-	return out, nil
+	return out, nil, nil
+}
+
+// serviceMetrics lists a service job's resources by tag and its metrics,
+// and keeps the metrics YACE keeps, each labelled by its resource.
+func (c *Collector) serviceMetrics(ctx context.Context, target Target, job *config.Job, region string, stats *jobStats) ([]jobMetric, []resource.Resource, error) {
+	svc := job.Service()
+	if target.Tagging == nil {
+		return nil, nil, fmt.Errorf("service job %s: no Tagging API client for this target", job.Name)
+	}
+	resources, calls, err := c.tagCache.Resources(ctx, target.CacheKey+"\x00"+region, target.Tagging, svc, job.SearchTagsCompiled())
+	stats.tagCalls += calls
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(resources) == 0 {
+		c.log.InfoContext(ctx, "no tagged resources", "job", job.Name, "region", region, "account_id", target.AccountID, "type", svc.Namespace)
+		return nil, nil, nil
+	}
+	// dimension_name_requirements is an exact set, like a dimensions job;
+	// without it, every dimension set is listed and associated.
+	var dims []string
+	if len(job.DimensionNameRequirements) > 0 {
+		dims = job.DimensionNameRequirements
+	}
+	var out []jobMetric
+	for i := range job.Metrics {
+		mc := &job.Metrics[i]
+		found, calls, err := c.cache.Discover(ctx, target.CacheKey, target.API, svc.Namespace, mc.Name, dims)
+		stats.listCalls += calls
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, sel := range tagging.Select(svc, resources, found) {
+			out = append(out, jobMetric{metric: sel.Metric, cfg: mc, labels: resource.MetricLabels(sel.Resource, job.ExportedTags, job.LabelsSnakeCase)})
+		}
+	}
+	return out, resources, nil
 }
 
 // window is what a metric still needs at T, given the scheduled time p of
@@ -515,13 +594,17 @@ func shardOf(m cloudwatch.Metric, n int) int {
 	return int(h.Sum32() % uint32(n))
 }
 
-func buildSeries(q *cloudwatch.Query, name string, pts []cloudwatch.Point, base []remotewrite.Label, resourceName string) remotewrite.Series {
-	labels := make([]remotewrite.Label, 0, 2+len(base)+len(q.Metric.Dimensions))
-	labels = append(labels, remotewrite.Label{Name: "__name__", Value: name})
+func buildSeries(q *cloudwatch.Query, meta *queryMeta, pts []cloudwatch.Point, base []remotewrite.Label, resourceName string, snakeCase bool) remotewrite.Series {
+	labels := make([]remotewrite.Label, 0, 2+len(base)+len(meta.labels)+len(q.Metric.Dimensions))
+	labels = append(labels, remotewrite.Label{Name: "__name__", Value: meta.name})
 	labels = append(labels, base...)
-	labels = append(labels, remotewrite.Label{Name: "name", Value: resourceName})
+	if meta.labels != nil {
+		labels = append(labels, meta.labels...)
+	} else {
+		labels = append(labels, remotewrite.Label{Name: "name", Value: resourceName})
+	}
 	for _, d := range q.Metric.Dimensions {
-		labels = append(labels, remotewrite.Label{Name: naming.DimensionLabel(d.Name), Value: d.Value})
+		labels = append(labels, remotewrite.Label{Name: naming.Label("dimension_", d.Name, snakeCase), Value: d.Value})
 	}
 	samples := make([]remotewrite.Sample, len(pts))
 	for i, p := range pts {

@@ -74,6 +74,8 @@ type Job struct {
 	Length  Duration `yaml:"length"`
 	Delay   Duration `yaml:"delay"`
 	Metrics []Metric `yaml:"metrics"`
+	// YACEOptions: service jobs (type) and YACE's label options.
+	YACEOptions `yaml:",inline"`
 
 	set fieldSet
 }
@@ -266,6 +268,9 @@ func (c *Collect) effective(j *Job, m *Metric) (period, length, delay Duration) 
 func (c *Collect) resolve() {
 	for i := range c.Jobs {
 		j := &c.Jobs[i]
+		if svc := j.Service(); svc != nil {
+			j.Type, j.Namespace = svc.Namespace, svc.Namespace
+		}
 		for k := range j.Metrics {
 			m := &j.Metrics[k]
 			m.Period, m.Length, m.Delay = c.effective(j, m)
@@ -400,13 +405,20 @@ func (c *Collect) validateJob(path string, j *Job) []error {
 			add(path+".external_id", "must be 2-1224 characters of [A-Za-z0-9+=,.@:/_-]")
 		}
 	}
+	errs = append(errs, validateYACE(path, j)...)
 	switch {
+	case j.Namespace == "" && j.IsService():
+		// The namespace of the type.
 	case j.Namespace == "":
 		add(path+".namespace", "required")
 	case len(j.Namespace) > 255:
 		add(path+".namespace", "longer than CloudWatch's 255 characters")
 	}
 	switch {
+	case j.IsService():
+		// validateYACE: neither.
+	case j.CustomNamespace && j.Static == nil:
+		// dimensions optional: none lists every dimension set.
 	case j.Dimensions != nil && j.Static != nil:
 		add(path, "set exactly one of dimensions (discovery) or static, not both")
 	case j.Dimensions == nil && j.Static == nil:

@@ -21,6 +21,8 @@ var apiPatterns = []struct {
 }{
 	{regexp.MustCompile(`\bGetMetricData\(|NewGetMetricDataPaginator\(`), "cloudwatch:GetMetricData"},
 	{regexp.MustCompile(`\bListMetrics\(|NewListMetricsPaginator\(`), "cloudwatch:ListMetrics"},
+	{regexp.MustCompile(`\bGetResources\(ctx|NewGetResourcesPaginator\(`), "tag:GetResources"},
+	{regexp.MustCompile(`\.ListAccountAliases\(`), "iam:ListAccountAliases"},
 	{regexp.MustCompile(`stscreds\.NewAssumeRoleProvider\(|\.AssumeRole\(`), "sts:AssumeRole"},
 	{regexp.MustCompile(`\.GetSecretValue\(`), "secretsmanager:GetSecretValue"},
 	{regexp.MustCompile(`\.Publish\(ctx`), "sns:Publish"},

@@ -51,6 +51,8 @@ var codeAPIs = map[function][]string{
 	collectFn: {
 		"cloudwatch:GetMetricData",
 		"cloudwatch:ListMetrics",
+		"tag:GetResources",              // service jobs: resources by tag
+		"iam:ListAccountAliases",        // service jobs: the account_alias label
 		"sts:AssumeRole",                // role_arn per job
 		"secretsmanager:GetSecretValue", // basic/bearer credentials
 		"aps:RemoteWrite",               // SigV4 to AMP
@@ -81,7 +83,7 @@ var platformActions = map[string][]string{
 
 // unscopableActions may be granted on Resource "*": AWS offers no resource
 // level permission for them. Nothing else may.
-var unscopableActions = []string{"cloudwatch:GetMetricData", "cloudwatch:ListMetrics"}
+var unscopableActions = []string{"cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "tag:GetResources", "iam:ListAccountAliases"}
 
 // scopedResources pins the resource each scopable code action is granted on.
 var scopedResources = map[string]any{

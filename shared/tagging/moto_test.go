@@ -11,7 +11,6 @@ import (
 	rgta "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	"github.com/stretchr/testify/require"
 
-	"github.com/sigmawatch/sigmawatch/shared/awsconf"
 	"github.com/sigmawatch/sigmawatch/shared/resource"
 	"github.com/sigmawatch/sigmawatch/shared/tagging"
 	"github.com/sigmawatch/sigmawatch/shared/tagging/taggingtest"
@@ -43,7 +42,7 @@ func taggingClient(t *testing.T, throughProxy bool) *rgta.Client {
 		t.Cleanup(p.Close)
 		cfg.BaseEndpoint = aws.String(p.URL)
 	}
-	return awsconf.Tagging(cfg)
+	return tagging.NewClient(cfg)
 }
 
 func arns(rs []resource.Resource) []string {

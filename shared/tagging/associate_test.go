@@ -1,4 +1,4 @@
-package resource_test
+package tagging_test
 
 import (
 	"testing"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
 	"github.com/sigmawatch/sigmawatch/shared/resource"
+	"github.com/sigmawatch/sigmawatch/shared/tagging"
 )
 
 func dims(kv ...string) []cloudwatch.Dimension {
@@ -75,7 +76,7 @@ func TestAssociate(t *testing.T) {
 			for i, arn := range tt.resources {
 				res[i] = resource.Resource{ARN: arn}
 			}
-			r, skip := resource.NewAssociator(svc, res).Associate(tt.dims)
+			r, skip := tagging.NewAssociator(svc, res).Associate(tt.dims)
 			got := resource.GlobalName
 			switch {
 			case skip:
@@ -96,8 +97,8 @@ func TestSelectWithoutResourcesCollectsNothing(t *testing.T) {
 	t.Parallel()
 	svc, _ := resource.LookupService("AWS/EC2")
 	metrics := []cloudwatch.Metric{cloudwatch.NewMetric("AWS/EC2", "CPUUtilization", dims("InstanceId", "i-1")), cloudwatch.NewMetric("AWS/EC2", "CPUUtilization", nil)}
-	require.Empty(t, resource.Select(svc, nil, metrics))
-	got := resource.Select(svc, []resource.Resource{{ARN: "arn:aws:ec2:us-east-1:" + acct + ":instance/i-1"}}, metrics)
+	require.Empty(t, tagging.Select(svc, nil, metrics))
+	got := tagging.Select(svc, []resource.Resource{{ARN: "arn:aws:ec2:us-east-1:" + acct + ":instance/i-1"}}, metrics)
 	require.Len(t, got, 2)
 	require.Equal(t, "arn:aws:ec2:us-east-1:"+acct+":instance/i-1", got[0].Resource.ARN)
 	require.Nil(t, got[1].Resource)

@@ -1,4 +1,4 @@
-package resource
+package tagging
 
 import (
 	"cmp"
@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
+	"github.com/sigmawatch/sigmawatch/shared/resource"
 )
 
 // Associator maps a CloudWatch metric to the tagged resource it describes,
@@ -29,7 +30,7 @@ type Associator struct {
 
 type mapping struct {
 	dims      []string
-	resources map[string]*Resource // by dimKey of the values
+	resources map[string]*resource.Resource // by dimKey of the values
 }
 
 // dimKey encodes dimension values in the order of names, unambiguously.
@@ -43,16 +44,16 @@ func dimKey(values []string) string {
 }
 
 // NewAssociator builds the mappings of svc's patterns over resources.
-func NewAssociator(svc *Service, resources []Resource) *Associator {
+func NewAssociator(svc *resource.Service, resources []resource.Resource) *Associator {
 	a := &Associator{}
 	mapped := make([]bool, len(resources))
-	for _, p := range svc.patterns {
-		m := mapping{dims: p.dims, resources: map[string]*Resource{}}
+	for _, p := range svc.ARNPatterns() {
+		m := mapping{dims: p.Dims, resources: map[string]*resource.Resource{}}
 		for i := range resources {
 			if mapped[i] {
 				continue
 			}
-			match := p.re.FindStringSubmatch(resources[i].ARN)
+			match := p.Re.FindStringSubmatch(resources[i].ARN)
 			if match == nil {
 				continue
 			}
@@ -69,7 +70,7 @@ func NewAssociator(svc *Service, resources []Resource) *Associator {
 
 // Associate returns the resource of a metric with these dimensions, or nil
 // for a global metric; skip reports a metric to leave out.
-func (a *Associator) Associate(dims []cloudwatch.Dimension) (res *Resource, skip bool) {
+func (a *Associator) Associate(dims []cloudwatch.Dimension) (res *resource.Resource, skip bool) {
 	if len(dims) == 0 || a == nil {
 		return nil, false
 	}
@@ -93,4 +94,31 @@ func (a *Associator) Associate(dims []cloudwatch.Dimension) (res *Resource, skip
 		}
 	}
 	return nil, applied
+}
+
+// Selected is a metric of a service job and the resource it belongs to
+// (nil: a global metric).
+type Selected struct {
+	Metric   cloudwatch.Metric
+	Resource *resource.Resource
+}
+
+// Select associates listed metrics with resources and drops the metrics
+// YACE drops: all of them when the service has no tagged resource left
+// after search_tags (YACE collects nothing for such a job and region), and
+// those that belong to a resource that is not among them.
+func Select(svc *resource.Service, resources []resource.Resource, metrics []cloudwatch.Metric) []Selected {
+	if len(resources) == 0 {
+		return nil
+	}
+	a := NewAssociator(svc, resources)
+	out := make([]Selected, 0, len(metrics))
+	for _, m := range metrics {
+		r, skip := a.Associate(m.Dimensions)
+		if skip {
+			continue
+		}
+		out = append(out, Selected{Metric: m, Resource: r})
+	}
+	return out
 }
