@@ -136,8 +136,12 @@ func TestGoldenYACE(t *testing.T) {
 	c, err := collector.New(collector.Options{Config: cfg, Connector: proxiedTagging{collector.NewAWSConnector(awsCfg), proxy.URL}, Writer: w, Progress: q})
 	require.NoError(t, err)
 	at := now.Truncate(time.Minute)
-	_, err = c.Run(ctx, at, cfg.Jobs)
-	require.NoError(t, err)
+	// Two scheduled runs, 10 minutes apart: the steady state a dashboard
+	// sees (info series at every run, data at CloudWatch's timestamps).
+	for _, run := range []time.Time{at.Add(-10 * time.Minute), at} {
+		_, err = c.Run(ctx, run, cfg.Jobs)
+		require.NoError(t, err)
+	}
 	got, err := q.Query(ctx, `last_over_time({__name__=~"aws_.+"}[30m])`, at)
 	require.NoError(t, err)
 	var lines []string
@@ -146,7 +150,19 @@ func TestGoldenYACE(t *testing.T) {
 	}
 	slices.Sort(lines)
 	require.Equal(t, strings.TrimSpace(string(want)), strings.Join(lines, "\n"))
+
+	// The migration guide's YACE dashboard query, unchanged: CPU by team and
+	// environment, joined with the info series (value 0, so YACE users add it). Evaluated at a time the data
+	// covers (CloudWatch's timestamps lag the run by its delay).
+	joined, err := q.Query(ctx, dashboardQuery, at.Add(-10*time.Minute))
+	require.NoError(t, err)
+	require.Len(t, joined, 1)
+	require.Equal(t, map[string]string{"tag_Team": "checkout", "tag_Env": "prod-" + f.u}, joined[0].Labels)
+	require.InDelta(t, 1.25, joined[0].V, 0)
 }
+
+// dashboardQuery is the query infra/guides/yace-migration.md shows.
+const dashboardQuery = `max by (tag_Team, tag_Env) (aws_ec2_cpuutilization_average + on (name) group_left (tag_Env) aws_ec2_info)`
 
 // setAlias gives moto's default account an IAM alias, as every test of
 // service jobs in this package expects (account_alias is account-wide).

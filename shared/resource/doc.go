@@ -7,11 +7,9 @@
 //   - Service is a namespace with YACE's resource types for the Tagging API
 //     and its ARN patterns; LookupService accepts the namespace or YACE's
 //     alias.
-//   - Associator maps a metric from ListMetrics to its resource by the
-//     dimension values the resource's ARN encodes (YACE's "most dimensions
-//     first" rule); Select drops what YACE drops: every metric when no
-//     resource passed the search tags, and each metric of a resource that
-//     did not.
+//   - Resource, Tag and SearchTag (Matches) are a tagged resource and the
+//     search_tags filter; the association of metrics to resources, which
+//     needs CloudWatch's types, is tagging.Associator.
 //   - MetricLabels gives a metric name = the resource ARN ("global" when it
 //     belongs to no resource) and tag_<Key> for each exported tag;
 //     InfoLabels gives the aws_<service>_info series of a resource (value 0)

@@ -5,4 +5,12 @@
 // the account_alias label. Cache keeps GetResources results across warm
 // invocations for the discovery TTL: the Tagging API is free but
 // rate-limited.
+//
+// Associator maps a metric from ListMetrics to its resource by the dimension
+// values the resource's ARN encodes (resource.Service's patterns, YACE's
+// "most dimensions first" rule): a metric without dimensions, or one no
+// pattern applies to, is "global"; one a pattern applies to but no resource
+// matches is skipped. Select drops what YACE drops: every metric when no
+// resource passed the search tags, and each metric of a resource that did
+// not.
 package tagging
