@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,13 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/stretchr/testify/require"
 
-	"github.com/sigmawatch/sigmawatch/shared/notify"
+	"github.com/sigmawatch/sigmawatch/shared/alertengine"
 	"github.com/sigmawatch/sigmawatch/shared/promql"
-	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
-	"github.com/sigmawatch/sigmawatch/shared/rules"
 	"github.com/sigmawatch/sigmawatch/shared/testenv"
 )
 
@@ -38,7 +34,7 @@ groups:
 
 // TestLambdaEventShapes runs the built bootstrap under the Runtime Interface
 // Emulator with the Scheduler input and the classic scheduled-rule event:
-// each scheduled time reaches runOnce, the state is stamped there, and the
+// each scheduled time reaches the engine, the state is stamped there, and the
 // first run publishes to the real (moto) topic.
 func TestLambdaEventShapes(t *testing.T) {
 	t.Parallel()
@@ -46,8 +42,9 @@ func TestLambdaEventShapes(t *testing.T) {
 	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
 	cfg, err := moto.AWSConfig(ctx)
 	require.NoError(t, err)
-	topicARN, queueURL := topicWithQueue(t, cfg)
-	smsURL := smsStandIn(t, cfg, topicARN)
+	topicARN := testenv.NewTopic(t, cfg, t.Name())
+	queueURL := testenv.SubscribeQueue(t, cfg, topicARN, t.Name(), "")
+	smsURL := testenv.SubscribeQueue(t, cfg, topicARN, t.Name()+"-sms", testenv.SMSFilterPolicy)
 	path := filepath.Join(t.TempDir(), "rules.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(thresholdRules), 0o600))
 	bootstrap := testenv.BuildBootstrap(t, "./functions/alert")
@@ -72,20 +69,20 @@ func TestLambdaEventShapes(t *testing.T) {
 	} {
 		body, err := rie.Invoke(ctx, []byte(ev.event))
 		require.NoError(t, err, "%s: %s\n%s", ev.name, body, rie.Output())
-		var sum Summary
+		var sum alertengine.Summary
 		require.NoError(t, json.Unmarshal(body, &sum), string(body))
-		require.True(t, ev.at.Equal(sum.ScheduledTime), "%s: runOnce saw %s", ev.name, sum.ScheduledTime)
+		require.True(t, ev.at.Equal(sum.ScheduledTime), "%s: the engine saw %s", ev.name, sum.ScheduledTime)
 		require.Equal(t, ev.firing, sum.Firing, ev.name)
 		got, err := q.Query(ctx, `sigmawatch_alert_last_run_timestamp_seconds`, ev.at)
 		require.NoError(t, err)
 		require.Len(t, got, 1)
 		require.InDelta(t, float64(ev.at.Unix()), got[0].V, 0, "%s: stamped at the scheduled time", ev.name)
 	}
-	msgs := drain(t, sqs.NewFromConfig(cfg), queueURL)
+	msgs := testenv.ReceiveSNS(t, cfg, queueURL)
 	require.Len(t, msgs, 1, "fired once, not repeated within repeat_interval")
-	require.Equal(t, "firing", msgs[0].Status)
-	require.Equal(t, "AlwaysOn", msgs[0].Alertname)
-	require.Empty(t, drain(t, sqs.NewFromConfig(cfg), smsURL), "a warning does not pass the SMS filter policy")
+	require.Equal(t, "firing", msgs[0].Attributes["status"])
+	require.Equal(t, "AlwaysOn", msgs[0].Attributes["alertname"])
+	require.Empty(t, testenv.ReceiveSNS(t, cfg, smsURL), "a warning does not pass the SMS filter policy")
 
 	// A retry of the first time, after the second ran, does nothing.
 	body, err := rie.Invoke(ctx, []byte(fmt.Sprintf(`{"time":%q}`, t1.Format(time.RFC3339))))
@@ -135,7 +132,7 @@ func TestCLI(t *testing.T) {
 	require.NoError(t, err, out)
 	require.Contains(t, out, "Subject: [FIRING] AlwaysOn")
 	require.Contains(t, out, "Notification ID: ")
-	require.Contains(t, out, `sigmawatch_alerts{alertname="AlwaysOn",alertstate="firing",severity="warning"} 1`)
+	require.Contains(t, out, `sigmawatch_alerts{alertname="AlwaysOn",alertstate="firing",severity="warning",sigmawatch_deployment="default"} 1`)
 	require.Contains(t, out, `"notifications_sent":1`)
 	q, err := promql.NewClient(prom.URL, http.DefaultTransport)
 	require.NoError(t, err)
@@ -145,8 +142,8 @@ func TestCLI(t *testing.T) {
 	require.False(t, strings.Contains(out, `"level":"ERROR"`), out)
 
 	// A malformed topic ARN is refused at start; a well-formed one that does
-	// not exist fails the publish, so nothing is persisted and a retry
-	// publishes again.
+	// not exist fails the publish: the state and the planned notification
+	// are persisted, nothing is marked sent, so a retry publishes it again.
 	out, err = run([]string{"SIGMAWATCH_PROMETHEUS_URL=" + prom.URL, "SIGMAWATCH_REMOTE_WRITE_URL=" + prom.RemoteWriteURL, "SIGMAWATCH_SNS_TOPIC_ARN=sigmawatch-alerts"}, "-config", path, "-at", at.Format(time.RFC3339))
 	require.Error(t, err)
 	require.Contains(t, out, `SIGMAWATCH_SNS_TOPIC_ARN: "sigmawatch-alerts" is not an SNS topic ARN`)
@@ -155,56 +152,17 @@ func TestCLI(t *testing.T) {
 	require.Error(t, err, out)
 	require.Contains(t, out, "sns publish AlwaysOn")
 	require.Contains(t, out, "NotFound")
-	stored, err = q.Query(context.Background(), `count({__name__=~"sigmawatch_alert.+"})`, at)
+	sent, err := q.Query(context.Background(), `count(sigmawatch_alert_notification_sent)`, at)
 	require.NoError(t, err)
-	require.Empty(t, stored, "a failed publish persists no state")
+	require.Empty(t, sent, "nothing is marked sent")
+	unsent, err := q.Query(context.Background(), `count(sigmawatch_alert_outbox{sigmawatch_field="at"})`, at)
+	require.NoError(t, err)
+	require.Len(t, unsent, 1, "the notification stays recorded for the retry")
+	require.InDelta(t, 1, unsent[0].V, 0)
 	t.Logf("injected: a nonexistent topic; the run failed with: %s", lastLine(out))
 }
 
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
-}
-
-// TestAlertmanagerSinkWiring runs runOnce with the optional second sink
-// pointed at the Debian Alertmanager: the firing alert is visible through
-// its API with the rule's labels and annotations.
-func TestAlertmanagerSinkWiring(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
-	am := testenv.StartAlertmanager(t)
-	file, err := rules.Load([]byte(thresholdRules))
-	require.NoError(t, err)
-	q, err := promql.NewClient(prom.URL, http.DefaultTransport)
-	require.NoError(t, err)
-	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
-	require.NoError(t, err)
-	sink, err := notify.NewAlertmanager(am.URL, nil)
-	require.NoError(t, err)
-	var printed bytes.Buffer
-	h := &handler{rules: file, log: slog.New(slog.DiscardHandler), query: q, write: w, publish: notify.NewText(&printed),
-		sink: sink, externalURL: "http://prom.example", now: time.Now}
-	at := time.Now().UTC().Truncate(time.Minute)
-	sum, err := h.runOnce(ctx, at)
-	require.NoError(t, err)
-	require.Equal(t, 1, sum.Notifications)
-
-	resp, err := http.Get(am.URL + "/api/v2/alerts")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var alerts []struct {
-		Labels       map[string]string `json:"labels"`
-		Annotations  map[string]string `json:"annotations"`
-		GeneratorURL string            `json:"generatorURL"`
-		StartsAt     time.Time         `json:"startsAt"`
-		EndsAt       time.Time         `json:"endsAt"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&alerts))
-	require.Len(t, alerts, 1)
-	require.Equal(t, map[string]string{"alertname": "AlwaysOn", "severity": "warning"}, alerts[0].Labels)
-	require.Equal(t, "the probe fires", alerts[0].Annotations["summary"])
-	require.True(t, strings.HasPrefix(alerts[0].GeneratorURL, "http://prom.example/graph?"), alerts[0].GeneratorURL)
-	require.True(t, at.Equal(alerts[0].StartsAt))
-	require.True(t, at.Add(20*time.Minute).Equal(alerts[0].EndsAt), "valid for four intervals, renewed every run")
 }

@@ -3,14 +3,14 @@
 // keeps alert state in the store, and notifies through one SNS topic.
 //
 // With AWS_LAMBDA_RUNTIME_API set it runs as a Lambda function whose event is
-// {"time": "<scheduled time>"}; without it, it is a CLI over the same runOnce
-// that runs once and exits:
+// {"time": "<scheduled time>"}; without it, it is a CLI over the same
+// alertengine.Engine.Tick that runs once and exits:
 //
 //	alert -config rules.yaml [-at RFC3339] [-dry-run] [-verify-config]
 //	alert -backtest -config rules.yaml [-rule NAME] (-csv DIR | -from RFC3339 -to RFC3339) -out DIR
 //
 // main wires only: environment, rules, AWS config, the store (PromQL and
-// remote write), SNS and the optional Alertmanager; runOnce does the work.
+// remote write), SNS and the optional Alertmanager; the engine does the work.
 package main
 
 import (
@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/sigmawatch/sigmawatch/shared/alertengine"
 	"github.com/sigmawatch/sigmawatch/shared/awsconf"
 	"github.com/sigmawatch/sigmawatch/shared/backend"
 	"github.com/sigmawatch/sigmawatch/shared/config"
@@ -36,6 +37,7 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/notify"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
+	"github.com/sigmawatch/sigmawatch/shared/schedule"
 )
 
 func main() {
@@ -101,25 +103,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 		at = t
 	}
-	h, err := newHandler(ctx, file, env, logger, *dryRun, stdout)
+	eng, err := newEngine(ctx, file, env, logger, *dryRun, stdout)
 	if err != nil {
 		return err
 	}
 	if lambdaMode {
-		lambda.StartWithOptions(h.handle, lambda.WithContext(ctx))
+		handle := func(ctx context.Context, ev schedule.Event) (alertengine.Summary, error) {
+			return eng.Tick(ctx, ev.Time)
+		}
+		lambda.StartWithOptions(handle, lambda.WithContext(ctx))
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, cliTimeout)
 	defer cancel()
-	_, err = h.runOnce(ctx, at)
+	_, err = eng.Tick(ctx, at)
 	return err
 }
 
-// newHandler wires the handler from the environment: the store (PromQL and
+// newEngine wires the engine from the environment: the store (PromQL and
 // remote write through one auth chain), SNS, and the optional Alertmanager.
 // -dry-run prints notifications and state instead; it still queries
 // Prometheus, which is what it evaluates the rules against.
-func newHandler(ctx context.Context, file *rules.File, env config.Env, logger *slog.Logger, dryRun bool, stdout io.Writer) (*handler, error) {
+func newEngine(ctx context.Context, file *rules.File, env config.Env, logger *slog.Logger, dryRun bool, stdout io.Writer) (*alertengine.Engine, error) {
 	required := []string{"SIGMAWATCH_PROMETHEUS_URL"}
 	if !dryRun {
 		required = append(required, "SIGMAWATCH_REMOTE_WRITE_URL", "SIGMAWATCH_SNS_TOPIC_ARN")
@@ -135,24 +140,24 @@ func newHandler(ctx context.Context, file *rules.File, env config.Env, logger *s
 	if err != nil {
 		return nil, err
 	}
-	h := &handler{rules: file, log: logger, query: store.Querier, externalURL: env.ExternalURL, now: time.Now}
+	o := alertengine.Options{Rules: file, Logger: logger, Query: store.Querier, Deployment: env.Deployment, ExternalURL: env.ExternalURL}
 	if dryRun {
-		h.write = remotewrite.NewTextWriter(stdout)
-		h.publish = notify.NewText(stdout)
+		o.Write = remotewrite.NewTextWriter(stdout)
+		o.Publish = notify.NewText(stdout)
 	} else {
-		h.write = store.Writer
+		o.Write = store.Writer
 		pub, err := notify.NewSNS(sns.NewFromConfig(awsCfg), env.SNSTopicARN)
 		if err != nil {
 			return nil, err
 		}
-		h.publish = pub
+		o.Publish = pub
 	}
 	if env.AlertmanagerURL != "" && !dryRun {
 		am, err := notify.NewAlertmanager(env.AlertmanagerURL, &http.Client{Timeout: 30 * time.Second})
 		if err != nil {
 			return nil, err
 		}
-		h.sink = am
+		o.Sink = am
 	}
-	return h, nil
+	return alertengine.New(o)
 }

@@ -107,9 +107,22 @@ func TestVerifyConfigMalformed(t *testing.T) {
 	}
 	t.Logf("exit %d:\n%s", exitErr.ExitCode(), out)
 
-	good, err := filepath.Abs("../../infra/examples/collect.yaml")
+	examples, err := filepath.Glob("../../infra/examples/collect*.yaml")
 	require.NoError(t, err)
-	out, err = exec.Command(bootstrap, "-verify-config", "-config", good).CombinedOutput()
-	require.NoError(t, err, string(out))
-	require.Contains(t, string(out), "ok")
+	require.GreaterOrEqual(t, len(examples), 2, "the example and the multi-region example")
+	for _, good := range examples {
+		out, err = exec.Command(bootstrap, "-verify-config", "-config", good).CombinedOutput()
+		require.NoError(t, err, string(out))
+		require.Contains(t, string(out), "ok")
+	}
+
+	// A receiver kind that contradicts the remote-write URL is refused:
+	// Amazon Managed Service for Prometheus stores series by series.
+	cfg := filepath.Join(t.TempDir(), "collect.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("receiver: {kind: prometheus}\njobs:\n  - {name: a, namespace: N, dimensions: [], metrics: [{name: M, statistics: [Sum]}]}\n"), 0o600))
+	cmd = exec.Command(bootstrap, "-verify-config", "-config", cfg)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SIGMAWATCH_REMOTE_WRITE_URL=https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1/api/v1/remote_write"}
+	out, err = cmd.CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), "receiver.kind: prometheus, but SIGMAWATCH_REMOTE_WRITE_URL is an Amazon Managed Service for Prometheus workspace")
 }

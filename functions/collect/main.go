@@ -73,6 +73,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return errors.Join(envErr, errors.New("no config: pass -config FILE or set SIGMAWATCH_CONFIG"))
 	}
 	cfg, cfgErr := config.LoadCollectFile(path)
+	if cfgErr == nil && env.RemoteWriteURL != "" {
+		cfgErr = cfg.ResolveReceiver(env.RemoteWriteURL)
+	}
 	if *verify {
 		if err := errors.Join(cfgErr, envErr); err != nil {
 			return err
@@ -97,6 +100,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	// A job without regions collects where the function runs.
+	if err := cfg.DefaultRegions(awsCfg.Region); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
 	connector := collector.NewAWSConnector(awsCfg)
 	if *plan {
 		jobs, err := cfg.SelectJobs(jobNames)
@@ -110,7 +117,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return p.Print(stdout)
 	}
 
-	opts := collector.Options{Config: cfg, Connector: connector, Logger: logger}
+	opts := collector.Options{Config: cfg, Connector: connector, Logger: logger, Deployment: env.Deployment}
 	if *dryRun {
 		opts.Writer = newTextWriter(stdout)
 	} else if err := env.Require("SIGMAWATCH_REMOTE_WRITE_URL", "SIGMAWATCH_PROMETHEUS_URL"); err != nil {

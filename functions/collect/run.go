@@ -59,7 +59,9 @@ func (h *handler) runOnce(ctx context.Context, at time.Time, jobNames []string) 
 		"metrics_requested", sum.MetricsRequested,
 		"cost_usd", sum.CostUSD,
 		"skipped_seconds", sum.SkippedSeconds,
-		"failed_shards", sum.FailedShards,
+		"failed_units", sum.FailedUnits,
+		"dropped_series", sum.DroppedSeries,
+		"not_fetched", sum.NotFetched,
 		"duration_ms", now().Sub(started).Milliseconds(),
 	)
 	return sum, err

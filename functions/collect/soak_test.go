@@ -220,8 +220,14 @@ jobs:
 		} else {
 			// A Lambda has minutes; 2 s keeps the slow-receiver faults fast,
 			// and the SDK's throttling backoff gets the time a Lambda would.
-			deadline := 2 * time.Second
-			if fault == faultThrottle {
+			// Other runs get 10 s: the collector stops starting CloudWatch
+			// calls a quarter of a short deadline before it, and a loaded
+			// machine must not turn that into a failed run.
+			deadline := 10 * time.Second
+			switch fault {
+			case faultSlow:
+				deadline = 2 * time.Second
+			case faultThrottle:
 				deadline = 30 * time.Second
 			}
 			runCtx, cancel := context.WithTimeout(ctx, deadline)

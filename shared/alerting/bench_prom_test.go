@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/sigmawatch/sigmawatch/shared/alerting"
+	"github.com/sigmawatch/sigmawatch/shared/anomaly"
 	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
-	"github.com/sigmawatch/sigmawatch/shared/rules"
 	"github.com/sigmawatch/sigmawatch/shared/testenv"
 )
 
@@ -94,7 +94,7 @@ func BenchmarkEvaluatePrometheus(b *testing.B) {
 	}
 	end := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
 	seedBench(b, w, 10_000, end)
-	for _, method := range []rules.Method{rules.MethodWindow, rules.MethodRobust} {
+	for _, method := range []anomaly.Method{anomaly.MethodWindow, anomaly.MethodRobust} {
 		for _, sel := range []struct {
 			expr string
 			n    int

@@ -26,36 +26,44 @@
 //
 // # Evaluation
 //
-// [Evaluate] runs one rule at one time through a consumer-side [Querier].
-// A threshold rule is one instant query: every returned series holds. An
-// anomaly rule pushes the aggregation to the query engine, so its cost
-// grows with the number of series, not with the baseline's length:
+// [Evaluate] runs one rule at one time through a consumer-side [Querier];
+// [SpecOf] is the one mapping from a rule to what it runs (the detector,
+// anomaly.Params, and the timing), which the backtest uses too. Both kinds
+// of rule read the newest data stored within the rule's lookback_delta,
+// whatever the schedules' phases and whether the store is Prometheus 2 or
+// 3: a threshold rule is one instant query with every instant selector read
+// as last_over_time(selector[lookback_delta]) ([ThresholdQuery]); an
+// anomaly rule first finds the time of its newest data and evaluates every
+// window there, so a deployed evaluation is the backtest's tick at that
+// point. An anomaly rule pushes the aggregation to the query engine, so
+// its cost grows with the number of series, not with the baseline's length:
 //
 //   - window: avg_over_time, stddev_over_time and count_over_time of
 //     expr over the baseline, offset by exclude_recent, give
 //     anomaly.BaselineFromMoments — three numbers per series;
-//   - seasonal: the same over a [SeasonalWindow] centred on the same time
+//   - seasonal: the same over a one-hour window centred on the same time
 //     1w, 2w, … back, pooled with anomaly.SeasonalBaseline;
-//   - robust: median/MAD has no PromQL form, so points are pulled through a
-//     subquery whose step keeps each series at or under [MaxRobustPoints]
-//     (7d of 5-minute data is read as is, finer data is downsampled); memory
-//     is series × MaxRobustPoints, the one method whose cost grows with the
-//     baseline's resolution.
+//   - robust: median/MAD as quantile_over_time in the engine, through a
+//     subquery whose step keeps each series at or under [MaxRobustPoints].
 //
-// The current value is expr at the time (or, with smoothing K, the mean of
-// its last K points within K × [SmoothingResolution]). With
-// sustained_points N, the mean of the last N points within N ×
-// [SmoothingResolution] is scored against the same baseline too, and the
-// condition also holds when that z passes sustained_threshold (a level
-// shift no single point makes anomalous). min_history is a
-// count_over_time of the part of the baseline older than min_history: a
-// series with no point that old is insufficient data, as in the backtest.
-// Ranges are one millisecond short of their length, which makes them
-// left-open on Prometheus 2 as on 3, and the backtest's windows exactly:
-// the store tests check the three methods against backtest.Run over the
-// same points. Parts of an evaluation are matched on their label sets
-// without __name__ ([SeriesLabels], [Fingerprint]), as PromQL's aggregation
-// functions drop it.
+// A plain selector's ranges read its raw samples; another expression is
+// read through a subquery of [SeriesQuery] at the schedule interval, which
+// reads every stored sample once (not once per step for PromQL's 5-minute
+// lookback) and drops NaN and ±Inf, so a ratio's 0/0 cannot poison an
+// aggregate (a plain selector whose raw samples hold NaN or ±Inf is read
+// that way too). The smoothed current value is the mean of the points of
+// the last smoothing; its latest point and median, and the mean of the
+// sustained window, are scored against the same baseline, and
+// anomaly.Params.Holds decides on all of them, as the backtest does.
+// min_history is a count_over_time of the part of the baseline older than
+// min_history: a series with no point that old is insufficient data, as in
+// the backtest. Ranges are one millisecond short of their length, which
+// makes them left-open on Prometheus 2 as on 3, and the backtest's windows
+// exactly: the evaluation tests check deployed = backtest on real
+// Prometheus over 1-minute, 5-minute and aggregated data. Parts of an
+// evaluation are matched on their label sets without __name__
+// ([SeriesLabels], [Fingerprint]), as PromQL's aggregation functions drop
+// it.
 //
 // [Advance] runs [Step] for every series of one evaluation and for every
 // stored series the evaluation no longer returns (missing data for an
@@ -71,6 +79,9 @@
 // per AlertState field (label sigmawatch_field, times in Unix seconds, and
 // sigmawatch_group, since one alert name may live in several groups),
 // sigmawatch_alert_zscore and sigmawatch_alert_last_run_timestamp_seconds.
+// A [Store] is one deployment's view: every series it builds carries
+// config.DeploymentLabel and every query it runs selects on it, so two
+// stacks sharing one store keep their states and last runs apart.
 // [Restore] reads the state with last_over_time just before the scheduled
 // time (so a retry sees what the first attempt saw, not its own writes);
 // [LastRun] finds a completed run at or after a time, which turns a retry or

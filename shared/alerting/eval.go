@@ -41,18 +41,9 @@ const (
 	// is downsampled further: 10,000 series over 7d are read every 10 minutes
 	// (1,000 steps), which estimates the median and MAD from 1,000 points.
 	RobustSampleBudget = 10_000_000
-	// SeasonalWindow is the width of the window taken around the same time
-	// in each earlier week: long enough to hold several 5-minute points,
-	// short enough that a daily ramp is compared with the same ramp.
-	SeasonalWindow = time.Hour
-	// SmoothingResolution is the assumed spacing of points when the current
-	// value is smoothed over the last K points (CloudWatch's usual 5-minute
-	// period): the last K finite points within K × this are averaged, so
-	// coarser data is smoothed over fewer points.
-	SmoothingResolution = 5 * time.Minute
 	// minRange is the shortest range selector evaluation builds, so that a
 	// computed range never collapses to zero.
-	minRange = time.Minute
+	minRange = time.Millisecond
 )
 
 // Observed is one series of one rule at one evaluation.
@@ -66,10 +57,15 @@ type Observed struct {
 	// Result is the anomaly score; for threshold rules only Value is set and
 	// Status is OK.
 	Result anomaly.Result
-	// Sustained is the score of the longer average (the mean of the last
-	// sustained_points points) against the same baseline. It is scored only
-	// when the check is on and Result is OK, as in the backtest; otherwise it
-	// is nil (a pointer, because the zero anomaly.Result reads as OK).
+	// Latest and Median are the scores of the smoothing window's latest
+	// point and median, Sustained the score of the longer average (the mean
+	// of the sustained window), all against the same baseline: what
+	// anomaly.Params.Holds decides on besides Result. Each is scored only
+	// when Result is OK and it applies (a window longer than the latest
+	// point; the check on), as in the backtest; otherwise it is nil (a
+	// pointer, because the zero anomaly.Result reads as OK).
+	Latest    *anomaly.Result
+	Median    *anomaly.Result
 	Sustained *anomaly.Result
 	// Active: a threshold rule returned the series (its condition holds).
 	Active bool
@@ -80,7 +76,13 @@ type Evaluation struct {
 	Rule rules.Rule
 	// Params is the anomaly maths of an anomaly rule (zero for threshold rules).
 	Params anomaly.Params
-	At     time.Time
+	// At is the time the rule was evaluated for (the scheduled time, less
+	// any evaluation delay).
+	At time.Time
+	// DataAt is the time of the newest data an anomaly rule found within
+	// its lookback, which its windows end at; zero when it found none (and
+	// for threshold rules).
+	DataAt time.Time
 	Series []Observed
 	// Queries are the PromQL expressions run, in order (for logs and tests).
 	Queries []string
@@ -97,30 +99,43 @@ func (e Evaluation) Insufficient() int {
 	return n
 }
 
-// ParamsFor turns a rule's anomaly block into the maths' parameters.
-// min_stddev 0 (the rules' default) becomes a tiny positive floor, which the
-// maths needs to keep z finite; the relative floor does the real work.
-// MinPoints is the maths' default (12 points): min_history, a duration, is
-// checked separately against the age of the series.
-func ParamsFor(r rules.Rule) anomaly.Params {
-	a := r.Anomaly
-	if a == nil {
-		return anomaly.Params{}
+// Spec is what evaluating one rule runs, deployed or replayed. SpecOf is
+// the one mapping from a rule of rules.yaml to it: the deployed evaluation
+// (Evaluate, Advance) and the backtest (backtest.RuleFromConfig) both take
+// the detector and the timing from here, so the tuned defaults cannot drift
+// between them.
+//
+// Where the next pieces plug in: a new detector is a field of Spec set by
+// SpecOf from the rule's anomaly block (rules.Anomaly.Detector is the one
+// place that reads the block), which Evaluate and the backtest dispatch on;
+// an incremental evaluation (baselines kept as summaries in the store) is
+// another way for Evaluate to fill the same Observed scores at the same
+// DataAt, so Advance, the decision (anomaly.Params.Holds) and the
+// deployed = backtest tests stay as they are.
+type Spec struct {
+	// Key names the rule in notification ids (RuleKey).
+	Key  string
+	Expr string
+	// Detector is the anomaly detector; nil for a threshold rule.
+	Detector *anomaly.Params
+	Timing   Timing
+	// Lookback is how old the newest sample of a series may be and still
+	// be read as current (rules' lookback_delta).
+	Lookback time.Duration
+}
+
+// SpecOf maps r (as rules.File.Rules returns it, defaults applied) to what
+// evaluating it runs.
+func SpecOf(r rules.Rule) Spec {
+	s := Spec{Key: RuleKey(r), Expr: r.Expr, Timing: TimingFor(r), Lookback: time.Duration(r.LookbackDelta)}
+	if s.Lookback <= 0 {
+		s.Lookback = time.Duration(rules.DefaultLookbackDelta)
 	}
-	return anomaly.Params{
-		Method:             anomaly.Method(a.Method),
-		Direction:          anomaly.Direction(a.Direction),
-		Threshold:          a.Threshold,
-		ResolveThreshold:   a.ResolveThreshold,
-		MinStdDev:          max(a.MinStddev, anomaly.DefaultMinStdDev),
-		MinRelativeStdDev:  a.MinRelativeStddev,
-		MinPoints:          anomaly.DefaultMinPoints,
-		MinSeasons:         anomaly.DefaultMinSeasons,
-		SmoothingPoints:    a.Smoothing,
-		Smoothing:          anomaly.SmoothingMean,
-		SustainedPoints:    a.SustainedPoints,
-		SustainedThreshold: a.SustainedThreshold,
+	if r.Anomaly != nil {
+		d := r.Anomaly.Detector()
+		s.Detector = &d
 	}
+	return s
 }
 
 // TimingFor is the state machine's timing of a rule (its effective
@@ -139,8 +154,21 @@ func TimingFor(r rules.Rule) Timing {
 }
 
 // Evaluate evaluates r at time at (the scheduled time minus any evaluation
-// delay). step is the resolution of subqueries for expressions that are not
-// a plain selector (the schedule interval is a good choice).
+// delay). step is the resolution at which expressions that are not a plain
+// selector are read (the schedule interval is the right choice: the
+// backtest reads them the same way).
+//
+// Both kinds of rule read the newest data stored, however late it landed
+// and whatever the schedules' phases, instead of PromQL's 5-minute
+// lookback (which, for CloudWatch data collected 15 minutes late, returns
+// nothing at some phases; and which Prometheus 2 and 3 bound differently):
+//
+//   - a threshold rule is one instant query of its expr with every instant
+//     selector read as last_over_time(selector[lookback_delta]);
+//   - an anomaly rule is evaluated at DataAt, the newest time within
+//     lookback_delta at which its expression has data, so its windows end
+//     at the newest stored point — the very tick the backtest evaluates at
+//     that point.
 //
 // Anomaly rules push the aggregation to the query engine: window and
 // seasonal baselines are avg/stddev/count_over_time, so the answer is three
@@ -148,11 +176,16 @@ func TimingFor(r rules.Rule) Timing {
 // quantile_over_time of the points and of their deviations (see robust).
 func Evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step time.Duration) (Evaluation, error) {
 	ev := Evaluation{Rule: r, At: at}
-	if !r.IsAnomaly() {
-		ev.Queries = append(ev.Queries, r.Expr)
-		samples, err := q.Query(ctx, r.Expr, at)
+	spec := SpecOf(r)
+	if spec.Detector == nil {
+		query, err := ThresholdQuery(r.Expr, spec.Lookback)
 		if err != nil {
-			return ev, fmt.Errorf("query %q: %w", r.Expr, err)
+			return ev, err
+		}
+		ev.Queries = append(ev.Queries, query)
+		samples, err := q.Query(ctx, query, at)
+		if err != nil {
+			return ev, fmt.Errorf("query %q: %w", query, err)
 		}
 		seen := map[string]bool{}
 		for _, s := range samples {
@@ -168,44 +201,47 @@ func Evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step t
 		sortObserved(ev.Series)
 		return ev, nil
 	}
-	ev.Params = ParamsFor(r)
+	p := *spec.Detector
+	ev.Params = p
 	b, err := newBuilder(r.Expr, step)
 	if err != nil {
 		return ev, err
 	}
 	e := &evaluator{q: q, at: at, ev: &ev}
-	a := r.Anomaly
-	gap := time.Duration(a.ExcludeRecent)
-	baseline := time.Duration(a.Baseline)
+	dataAt, ok := e.newest(ctx, b, spec.Lookback)
+	if e.err != nil || !ok {
+		// No data within the lookback: every stored series is missing.
+		return ev, e.err
+	}
+	ev.DataAt, e.at = dataAt, dataAt
 
-	current := e.current(ctx, b, max(a.Smoothing, 1), ev.Params.Smoothing)
-	var sustained map[string]currentValue
-	if ev.Params.SustainedOn() {
-		// The same window semantics as the smoothed value, so that a regular
-		// 5-minute series averages exactly the backtest's last N points.
-		sustained = e.current(ctx, b, ev.Params.SustainedPoints, anomaly.SmoothingMean)
+	current := e.current(ctx, b, p.Smoothing, p.SmoothingFunc, spec.Lookback)
+	var latest, median, sustained map[string]currentValue
+	if p.Smoothing > 0 {
+		latest = e.current(ctx, b, p.Smoothing, smoothingLatest, spec.Lookback)
+		median = e.current(ctx, b, p.Smoothing, anomaly.SmoothingMedian, spec.Lookback)
+	}
+	if p.SustainedOn() {
+		sustained = e.current(ctx, b, p.Sustained, anomaly.SmoothingMean, spec.Lookback)
 	}
 	var baselines map[string]anomaly.Baseline
-	switch a.Method {
-	case rules.MethodRobust:
-		baselines = e.robust(ctx, b, baseline, gap, len(current))
-	case rules.MethodSeasonal:
-		seasons := make([]map[string]anomaly.Baseline, 0, a.Seasons)
-		for k := 1; k <= a.Seasons; k++ {
-			offset := time.Duration(k)*time.Duration(rules.Season) - SeasonalWindow/2
-			seasons = append(seasons, e.moments(ctx, b, SeasonalWindow, offset))
+	switch p.Method {
+	case anomaly.MethodRobust:
+		baselines = e.robust(ctx, b, p.Baseline, p.Gap, len(current))
+	case anomaly.MethodSeasonal:
+		seasons := make([]map[string]anomaly.Baseline, 0, p.Seasons)
+		for k := 1; k <= p.Seasons; k++ {
+			offset := time.Duration(k)*p.Season - p.SeasonWindow/2
+			seasons = append(seasons, e.moments(ctx, b, p.SeasonWindow, offset))
 		}
 		baselines = pool(seasons)
 	default:
-		baselines = e.moments(ctx, b, baseline, gap)
+		baselines = e.moments(ctx, b, p.Baseline, p.Gap)
 	}
 	// History: a point at least min_history old, within the baseline's reach.
-	minHistory := time.Duration(a.MinHistory)
-	reach := baseline + gap
-	if a.Method == rules.MethodSeasonal {
-		reach = baseline + SeasonalWindow/2
-	}
-	old := e.values(ctx, b.rangeExpr(max(reach-minHistory, minRange), minHistory, "count_over_time"))
+	old, _ := e.values(ctx, b, func(b builder) string {
+		return b.rangeExpr(max(p.Reach()-p.MinHistory, minRange), p.MinHistory, "count_over_time")
+	})
 	if e.err != nil {
 		return ev, e.err
 	}
@@ -224,27 +260,117 @@ func Evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step t
 			// backtest does.
 			bl = anomaly.Baseline{}
 		}
-		o.Result = ev.Params.Score(cur.value, bl)
-		if s, ok := sustained[fp]; ok && s.ok && o.Result.OK() {
-			if sr := ev.Params.Score(s.value, bl); sr.OK() {
-				o.Sustained = &sr
-			}
-		}
+		o.Result = p.Score(cur.value, bl)
+		o.Latest = scoreAlso(p, latest, fp, bl, o.Result)
+		o.Median = scoreAlso(p, median, fp, bl, o.Result)
+		o.Sustained = scoreAlso(p, sustained, fp, bl, o.Result)
 		ev.Series = append(ev.Series, o)
 	}
 	sortObserved(ev.Series)
 	return ev, nil
 }
 
+// scoreAlso scores a second value of series fp (the median, the sustained
+// average) against the same baseline, when the current value was scored
+// and the second one exists; nil otherwise.
+func scoreAlso(p anomaly.Params, values map[string]currentValue, fp string, bl anomaly.Baseline, current anomaly.Result) *anomaly.Result {
+	v, ok := values[fp]
+	if !ok || !v.ok || !current.OK() {
+		return nil
+	}
+	r := p.Score(v.value, bl)
+	if !r.OK() {
+		return nil
+	}
+	return &r
+}
+
+// Holds is the decision on o for an alert that was active (pending or
+// firing) or not: anomaly.Params.Holds over its scores, the same call the
+// backtest makes.
+func (o *Observed) Holds(p anomaly.Params, wasActive bool) bool {
+	return p.Holds(anomaly.Scores{Current: o.Result, Latest: o.Latest, Median: o.Median, Sustained: o.Sustained}, wasActive)
+}
+
 func sortObserved(s []Observed) {
 	slices.SortFunc(s, func(a, b Observed) int { return strings.Compare(a.Fingerprint, b.Fingerprint) })
 }
 
-// builder writes the PromQL of one expression.
+// ThresholdQuery is the instant query a threshold rule runs: expr with
+// every instant vector selector read as last_over_time(selector[lookback]),
+// the newest sample within lookback instead of within PromQL's 5-minute
+// lookback. Selectors inside range selectors and subqueries (rate(x[5m]),
+// last_over_time(x[1h])) are the rule's own ranges and stay as written.
+func ThresholdQuery(expr string, lookback time.Duration) (string, error) {
+	parsed, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
+	if err != nil {
+		return "", fmt.Errorf("expr: %w", err)
+	}
+	return readNewest(parsed, lookback).String(), nil
+}
+
+// SeriesQuery is what a range query (the backtest) or a subquery (the
+// deployed evaluation) of a rule's expression at step reads: every instant
+// selector as last_over_time(selector[step]), so each stored sample is
+// read once, at the first step at or after it, instead of being repeated
+// by PromQL's lookback at every step for 5 minutes; and NaN and ±Inf
+// dropped (a ratio's 0/0 must not poison the aggregates). A range query of
+// it at the schedule interval returns a series' points at the data's own
+// resolution.
+func SeriesQuery(expr string, step time.Duration) (string, error) {
+	parsed, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
+	if err != nil {
+		return "", fmt.Errorf("expr: %w", err)
+	}
+	return finiteOnly(readNewest(parsed, step).String()), nil
+}
+
+// finiteOnly drops NaN and ±Inf samples of a vector expression: NaN fails
+// every comparison, and the two bounds drop the infinities.
+func finiteOnly(expr string) string { return "(" + expr + ") > -Inf < +Inf" }
+
+// readNewest rewrites every instant vector selector of e (not those of
+// range selectors or subqueries) into last_over_time(selector[window]),
+// the range one millisecond short (as in rangeOf) so that it is left-open
+// on Prometheus 2 as on 3: a sample exactly one step old belongs to the
+// previous step only. It changes e in place and returns it.
+func readNewest(e parser.Expr, window time.Duration) parser.Expr {
+	switch n := e.(type) {
+	case *parser.VectorSelector:
+		return &parser.Call{
+			Func: parser.Functions["last_over_time"],
+			Args: parser.Expressions{&parser.MatrixSelector{VectorSelector: n, Range: max(window-time.Millisecond, time.Millisecond)}},
+		}
+	case *parser.ParenExpr:
+		n.Expr = readNewest(n.Expr, window)
+	case *parser.UnaryExpr:
+		n.Expr = readNewest(n.Expr, window)
+	case *parser.BinaryExpr:
+		n.LHS, n.RHS = readNewest(n.LHS, window), readNewest(n.RHS, window)
+	case *parser.AggregateExpr:
+		n.Expr = readNewest(n.Expr, window)
+		if n.Param != nil {
+			n.Param = readNewest(n.Param, window)
+		}
+	case *parser.Call:
+		for i := range n.Args {
+			n.Args[i] = readNewest(n.Args[i], window)
+		}
+	case *parser.StepInvariantExpr:
+		n.Expr = readNewest(n.Expr, window)
+	}
+	// Range selectors, subqueries and literals are read as written.
+	return e
+}
+
+// builder writes the PromQL of one anomaly expression.
 type builder struct {
-	expr     string
-	selector bool // a plain vector selector: ranges apply directly
-	step     time.Duration
+	expr   string
+	parsed parser.Expr
+	// raw: a plain vector selector, whose ranges read its raw samples.
+	// Otherwise ranges are subqueries of SeriesQuery at step.
+	raw  bool
+	step time.Duration
 }
 
 func newBuilder(expr string, step time.Duration) (builder, error) {
@@ -262,12 +388,31 @@ func newBuilder(expr string, step time.Duration) (builder, error) {
 	}
 	vs, ok := inner.(*parser.VectorSelector)
 	// A selector that already has an offset or @ cannot take another one.
-	selector := ok && vs.OriginalOffset == 0 && vs.Timestamp == nil && vs.StartOrEnd == 0
-	return builder{expr: strings.TrimSpace(expr), selector: selector, step: max(step, time.Second)}, nil
+	raw := ok && vs.OriginalOffset == 0 && vs.Timestamp == nil && vs.StartOrEnd == 0
+	return builder{expr: strings.TrimSpace(expr), parsed: parsed, raw: raw, step: max(step, time.Second)}, nil
 }
 
-// rangeOf is expr over (at-offset-length, at-offset]: a range selector for a
-// plain selector, a subquery at the builder's step otherwise.
+// subqueries is b reading its expression through subqueries even when it
+// is a plain selector: how the evaluator drops NaN and ±Inf from a
+// selector whose raw samples hold them.
+func (b builder) subqueries() builder {
+	b.raw = false
+	return b
+}
+
+// seriesAt is SeriesQuery of b's expression at step.
+func (b builder) seriesAt(step time.Duration) string {
+	// The parse tree is rewritten in place: work on a fresh one.
+	parsed, err := parser.NewParser(parser.Options{}).ParseExpr(b.expr)
+	if err != nil {
+		parsed = b.parsed // unreachable: b.expr parsed in newBuilder
+	}
+	return finiteOnly(readNewest(parsed, step).String())
+}
+
+// rangeOf is expr over (at-offset-length, at-offset]: a range selector over
+// the raw samples of a plain selector, a subquery of SeriesQuery at step
+// (b.step when step is 0) otherwise.
 //
 // The range is one millisecond short: Prometheus 2 includes a sample exactly
 // at the left edge and Prometheus 3 does not, and with millisecond
@@ -278,11 +423,11 @@ func (b builder) rangeOf(length, offset, step time.Duration) string {
 	r := dur(max(length-time.Millisecond, time.Millisecond))
 	switch {
 	case step > 0:
-		s = fmt.Sprintf("(%s)[%s:%s]", b.expr, r, dur(step))
-	case b.selector:
+		s = fmt.Sprintf("(%s)[%s:%s]", b.seriesAt(step), r, dur(step))
+	case b.raw:
 		s = fmt.Sprintf("%s[%s]", b.expr, r)
 	default:
-		s = fmt.Sprintf("(%s)[%s:%s]", b.expr, r, dur(b.step))
+		s = fmt.Sprintf("(%s)[%s:%s]", b.seriesAt(b.step), r, dur(b.step))
 	}
 	if offset > 0 {
 		s += " offset " + dur(offset)
@@ -322,50 +467,87 @@ func (e *evaluator) query(ctx context.Context, query string) []promql.Sample {
 	return s
 }
 
-func (e *evaluator) series(ctx context.Context, query string) []promql.Series {
-	if e.err != nil {
-		return nil
+// newest is the time of the newest sample of b's expression within
+// (at−lookback, at]: a plain selector's own sample time, or the subquery
+// step at which another expression last had a (finite) value.
+func (e *evaluator) newest(ctx context.Context, b builder, lookback time.Duration) (time.Time, bool) {
+	inner := b.expr
+	if !b.raw {
+		inner = b.seriesAt(b.step)
 	}
-	e.ev.Queries = append(e.ev.Queries, query)
-	s, err := e.q.QuerySeries(ctx, query, e.at)
-	if err != nil {
-		e.err = fmt.Errorf("query %q: %w", query, err)
+	r := dur(max(lookback-time.Millisecond, time.Millisecond))
+	samples := e.query(ctx, fmt.Sprintf("max(max_over_time(timestamp(%s)[%s:%s]))", inner, r, dur(b.step)))
+	if len(samples) == 0 || !finite(samples[0].V) {
+		return time.Time{}, false
 	}
-	return s
+	t := time.UnixMilli(int64(math.Round(samples[0].V * 1000))).UTC()
+	if !t.After(e.at.Add(-lookback)) || t.After(e.at) {
+		return time.Time{}, false
+	}
+	return t, true
 }
 
-func (e *evaluator) current(ctx context.Context, b builder, k int, how anomaly.Smoothing) map[string]currentValue {
-	out := map[string]currentValue{}
-	if k <= 1 {
-		for _, s := range e.query(ctx, b.expr) {
-			labels := SeriesLabels(s.Labels)
-			out[Fingerprint(labels)] = currentValue{labels: labels, value: s.V, ok: finite(s.V)}
+// values runs the aggregate build(b) and returns it per series, and the
+// builder that gave it. A plain selector is read raw; when a value comes
+// back NaN or ±Inf (one NaN sample poisons avg_over_time for as long as it
+// is in the range), the aggregate is run again over the selector's finite
+// samples (a subquery of SeriesQuery), which is what the backtest computes,
+// and the returned builder reads that way from then on.
+func (e *evaluator) values(ctx context.Context, b builder, build func(builder) string) (map[string]float64, builder) {
+	samples := e.query(ctx, build(b))
+	if b.raw && slices.ContainsFunc(samples, func(s promql.Sample) bool { return !finite(s.V) }) {
+		b = b.subqueries()
+		samples = e.query(ctx, build(b))
+	}
+	out := make(map[string]float64, len(samples))
+	for _, s := range samples {
+		out[Fingerprint(SeriesLabels(s.Labels))] = s.V
+	}
+	return out, b
+}
+
+// smoothingLatest asks current for the latest point of the window.
+const smoothingLatest anomaly.Smoothing = "latest"
+
+// current is the smoothed value of every series over (at−window, at]: the
+// mean, median or latest of its points there, or its latest point within
+// the lookback when window is 0.
+func (e *evaluator) current(ctx context.Context, b builder, window time.Duration, how anomaly.Smoothing, lookback time.Duration) map[string]currentValue {
+	build := func(b builder) string {
+		switch {
+		case window <= 0:
+			return b.rangeExpr(lookback, 0, "last_over_time")
+		case how == anomaly.SmoothingMedian:
+			return "quantile_over_time(0.5, " + b.rangeOf(window, 0, 0) + ")"
+		case how == smoothingLatest:
+			return b.rangeExpr(window, 0, "last_over_time")
+		default:
+			return b.rangeExpr(window, 0, "avg_over_time")
 		}
-		return out
 	}
-	window := time.Duration(k) * SmoothingResolution
-	step := time.Duration(0)
-	if !b.selector {
-		step = min(b.step, SmoothingResolution)
+	samples := e.query(ctx, build(b))
+	if b.raw && slices.ContainsFunc(samples, func(s promql.Sample) bool { return !finite(s.V) }) {
+		samples = e.query(ctx, build(b.subqueries()))
 	}
-	for _, s := range e.series(ctx, b.rangeOf(window, 0, step)) {
+	out := make(map[string]currentValue, len(samples))
+	for _, s := range samples {
 		labels := SeriesLabels(s.Labels)
-		vals := make([]float64, len(s.Points))
-		for i, p := range s.Points {
-			vals[i] = p.V
-		}
-		v, ok := anomaly.Current(vals, k, how)
-		out[Fingerprint(labels)] = currentValue{labels: labels, value: v, ok: ok}
+		out[Fingerprint(labels)] = currentValue{labels: labels, value: s.V, ok: finite(s.V)}
 	}
 	return out
 }
 
 // moments is the window baseline over (at-offset-length, at-offset] from
-// PromQL's own aggregates.
+// PromQL's own aggregates. The mean decides how the selector is read (see
+// values): count_over_time counts NaN samples too, so all three must read
+// the same samples.
 func (e *evaluator) moments(ctx context.Context, b builder, length, offset time.Duration) map[string]anomaly.Baseline {
-	mean := e.values(ctx, b.rangeExpr(length, offset, "avg_over_time"))
-	sd := e.values(ctx, b.rangeExpr(length, offset, "stddev_over_time"))
-	n := e.values(ctx, b.rangeExpr(length, offset, "count_over_time"))
+	agg := func(fn string) func(builder) string {
+		return func(b builder) string { return b.rangeExpr(length, offset, fn) }
+	}
+	mean, b := e.values(ctx, b, agg("avg_over_time"))
+	sd, _ := e.values(ctx, b, agg("stddev_over_time"))
+	n, _ := e.values(ctx, b, agg("count_over_time"))
 	out := make(map[string]anomaly.Baseline, len(mean))
 	for fp, m := range mean {
 		s, okS := sd[fp]
@@ -378,33 +560,28 @@ func (e *evaluator) moments(ctx context.Context, b builder, length, offset time.
 	return out
 }
 
-func (e *evaluator) values(ctx context.Context, query string) map[string]float64 {
-	samples := e.query(ctx, query)
-	out := make(map[string]float64, len(samples))
-	for _, s := range samples {
-		out[Fingerprint(SeriesLabels(s.Labels))] = s.V
-	}
-	return out
-}
-
 // robust computes the median and the MAD in the query engine, so that
 // only three numbers per series travel, whatever the baseline: the median
 // is quantile_over_time(0.5, …) of the baseline, and the MAD the same
 // quantile of |x − median| over the same steps, with the inner median pinned
 // to the evaluation time by the @ modifier (a step-invariant expression the
-// engine evaluates once). Both read expr through a subquery whose step keeps
-// every series at or under MaxRobustPoints steps, which bounds the engine's
-// work: 7d of 5-minute data is read point for point, finer data is
-// downsampled. PromQL's quantile interpolates, so the median of an even
-// count is the mean of the middle two, as anomaly.RobustBaseline's is.
+// engine evaluates once). Both read expr through a subquery of SeriesQuery
+// whose step keeps every series at or under MaxRobustPoints steps, which
+// bounds the engine's work: 7d of 5-minute data is read point for point,
+// finer data is downsampled. PromQL's quantile interpolates, so the median
+// of an even count is the mean of the middle two, as
+// anomaly.RobustBaseline's is.
 func (e *evaluator) robust(ctx context.Context, b builder, length, offset time.Duration, series int) map[string]anomaly.Baseline {
 	step := robustStep(length, series)
 	window := b.rangeOf(length, offset, step)
-	median := e.values(ctx, "quantile_over_time(0.5, "+window+")")
+	median, _ := e.values(ctx, b, func(builder) string { return "quantile_over_time(0.5, " + window + ")" })
 	pinned := fmt.Sprintf("quantile_over_time(0.5, %s @ %s)", b.rangeOf(length, 0, step), atSeconds(e.at.Add(-offset)))
-	deviation := builder{expr: fmt.Sprintf("abs((%s) - %s)", b.expr, pinned), step: step}
-	mad := e.values(ctx, "quantile_over_time(0.5, "+deviation.rangeOf(length, offset, step)+")")
-	n := e.values(ctx, "count_over_time("+window+")")
+	deviation := fmt.Sprintf("(abs((%s) - %s))[%s:%s]", b.seriesAt(step), pinned, dur(max(length-time.Millisecond, time.Millisecond)), dur(step))
+	if offset > 0 {
+		deviation += " offset " + dur(offset)
+	}
+	mad, _ := e.values(ctx, b, func(builder) string { return "quantile_over_time(0.5, " + deviation + ")" })
+	n, _ := e.values(ctx, b, func(builder) string { return "count_over_time(" + window + ")" })
 	out := make(map[string]anomaly.Baseline, len(median))
 	for fp, m := range median {
 		d, okD := mad[fp]

@@ -53,14 +53,15 @@ func FuzzStateRoundTrip(f *testing.F) {
 			st.State = alerting.StateFiring
 		}
 		labels := map[string]string{"instance": label}
-		series := alerting.StateSeries(evalAt, []alerting.RuleOutcomes{{Rule: "R", Outcomes: []alerting.Outcome{{Labels: labels, Next: st}}}})
+		store := alerting.NewStore(echoQuerier{}, "fuzz")
+		series := store.StateSeries(evalAt, []alerting.RuleOutcomes{{Rule: "R", Outcomes: []alerting.Outcome{{Labels: labels, Next: st}}}})
 		if err := remotewrite.Validate(series); err != nil {
 			// Only a label value that is not UTF-8 may be refused, and then the
 			// whole request is: Write fails loudly rather than half-storing.
 			require.ErrorContains(t, err, "UTF-8")
 			return
 		}
-		got, err := alerting.Restore(context.Background(), echoQuerier{series}, evalAt.Add(time.Minute), time.Hour)
+		got, err := alerting.NewStore(echoQuerier{series}, "fuzz").Restore(context.Background(), evalAt.Add(time.Minute), time.Hour)
 		require.NoError(t, err)
 		want := st
 		for _, p := range []*float64{&want.LastValue, &want.LastZ} {

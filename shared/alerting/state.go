@@ -28,11 +28,26 @@ type MissingData string
 // The missing-data policies.
 const (
 	// MissingDataKeep freezes the state: a pending alert neither advances
-	// nor resets, a firing one keeps firing (and keeps repeating).
+	// nor resets, a firing one keeps firing, until the missing-data timeout
+	// resolves it.
 	MissingDataKeep MissingData = "keep"
 	// MissingDataResolve treats a tick without data as a tick where the
 	// condition does not hold (keep_firing_for still applies).
 	MissingDataResolve MissingData = "resolve"
+)
+
+// Reason is why an episode resolved.
+type Reason int
+
+// The reasons. They are persisted as numbers: append only.
+const (
+	// ReasonCleared: the condition stopped holding (and keep_firing_for ran out).
+	ReasonCleared Reason = iota
+	// ReasonNoData: the series had no data for the missing-data timeout.
+	ReasonNoData
+	// ReasonRuleRemoved: the rule is no longer in the rules file (removed,
+	// renamed, or moved to another group).
+	ReasonRuleRemoved
 )
 
 // AlertState is the persisted state of one series of one rule: a plain
@@ -42,19 +57,47 @@ type AlertState struct {
 	State State
 	// ActiveAt is when the condition started to hold (pending since).
 	ActiveAt time.Time
-	// FiredAt is when the alert went firing; it names the episode.
+	// FiredAt is when the alert went firing; it names the episode. It is
+	// kept after the episode resolves, until the resolution is notified.
 	FiredAt time.Time
-	// LastSentAt is when the last firing or repeat notification was due.
+	// LastSentAt is when the series' last firing or repeat event was due
+	// (Step's per-series repeat clock, which the backtest counts).
 	LastSentAt time.Time
+	// NotifiedAt is when a notification last listed the series as firing
+	// (Plan's clock): zero until the episode is first notified; after the
+	// episode resolves it stays set until the resolution is notified.
+	NotifiedAt time.Time
 	// KeepFiringSince is when the condition stopped holding while firing;
-	// zero while the condition holds.
+	// zero while the condition holds. Non-zero means recovering: firing
+	// only because of keep_firing_for.
 	KeepFiringSince time.Time
-	// ResolvedAt is when the last episode resolved.
+	// ResolvedAt is when the last episode resolved, and Reason why.
 	ResolvedAt time.Time
+	Reason     Reason
+	// LastDataAt is the last tick at which the series had data.
+	LastDataAt time.Time
+	// Severity is the alert's severity label as it was when the episode
+	// fired (its template expanded then): the routing attribute of every
+	// notification of the episode, the resolved one included.
+	Severity string
 	// LastValue and LastZ are from the last tick that had data.
 	LastValue float64
 	LastZ     float64
 }
+
+// Unannounced: firing, and no notification has listed it yet.
+func (s AlertState) Unannounced() bool { return s.State == StateFiring && s.NotifiedAt.IsZero() }
+
+// ResolveDue: the episode was notified as firing and has resolved, and the
+// resolution is not notified yet.
+func (s AlertState) ResolveDue() bool { return s.State != StateFiring && !s.NotifiedAt.IsZero() }
+
+// Recovering: firing only because keep_firing_for holds it.
+func (s AlertState) Recovering() bool { return s.State == StateFiring && !s.KeepFiringSince.IsZero() }
+
+// Kept reports whether the state must be persisted: active, or owing a
+// resolved notification.
+func (s AlertState) Kept() bool { return s.State.Active() || s.ResolveDue() }
 
 // Timing is the per-rule timing of the state machine.
 type Timing struct {
@@ -69,6 +112,9 @@ type Timing struct {
 	RepeatInterval time.Duration
 	// MissingData is the policy for ticks without data; empty means keep.
 	MissingData MissingData
+	// MissingDataTimeout resolves (under MissingDataKeep) an alert whose
+	// series has had no data this long; zero never does.
+	MissingDataTimeout time.Duration
 }
 
 // Observation is what the caller saw for one series at one tick.
@@ -113,6 +159,11 @@ type Notification struct {
 // time of the run. It is pure: a retried run with the same previous state
 // and the same observation returns the same state and the same notification
 // (with the same ID).
+//
+// The notification is the series' own event (it fired, it resolved, a
+// repeat is due), which the backtest counts. The alert function does not
+// send it as is: Plan groups the series' states into notifications the way
+// Alertmanager does.
 func Step(key Key, prev AlertState, obs Observation, at time.Time, tm Timing) (AlertState, Notification) {
 	next := prev
 	if next.State == "" {
@@ -120,9 +171,15 @@ func Step(key Key, prev AlertState, obs Observation, at time.Time, tm Timing) (A
 	}
 	if obs.Missing {
 		if tm.MissingData != MissingDataResolve {
-			// Frozen, but a firing alert still reminds: the people paged
-			// should hear it is not over just because the data stopped.
-			if next.State == StateFiring {
+			// Frozen until the timeout: a gap in the data neither resolves
+			// nor re-fires an alert, but a series that is gone for good must
+			// not keep an alert firing for ever.
+			if next.State.Active() && tm.MissingDataTimeout > 0 && !at.Before(lastData(next).Add(tm.MissingDataTimeout)) {
+				return resolve(key, next, at, ReasonNoData)
+			}
+			if next.State == StateFiring && next.KeepFiringSince.IsZero() {
+				// The people paged should hear it is not over just
+				// because the data stopped.
 				return repeatIfDue(key, next, at, tm)
 			}
 			return next, Notification{}
@@ -130,6 +187,7 @@ func Step(key Key, prev AlertState, obs Observation, at time.Time, tm Timing) (A
 		obs = Observation{Holds: false, Value: prev.LastValue, Z: prev.LastZ}
 	} else {
 		next.LastValue, next.LastZ = obs.Value, obs.Z
+		next.LastDataAt = at
 	}
 
 	switch next.State {
@@ -164,13 +222,10 @@ func Step(key Key, prev AlertState, obs Observation, at time.Time, tm Timing) (A
 			next.KeepFiringSince = at
 		}
 		if tm.KeepFiringFor > 0 && at.Before(next.KeepFiringSince.Add(tm.KeepFiringFor)) {
-			return repeatIfDue(key, next, at, tm)
+			// Recovering: kept firing, but a repeat would say nothing new.
+			return next, Notification{}
 		}
-		firedAt := next.FiredAt
-		next.State = StateInactive
-		next.ActiveAt, next.FiredAt, next.LastSentAt, next.KeepFiringSince = time.Time{}, time.Time{}, time.Time{}, time.Time{}
-		next.ResolvedAt = at
-		return next, notification(key, KindResolved, firedAt, at)
+		return resolve(key, next, at, ReasonCleared)
 	}
 	// An unknown persisted state is treated as inactive rather than failing
 	// the rule: the next tick rebuilds it from the condition.
@@ -178,12 +233,49 @@ func Step(key Key, prev AlertState, obs Observation, at time.Time, tm Timing) (A
 	return Step(key, next, obs, at, tm)
 }
 
+// fire starts an episode. A series whose previous resolution was not
+// notified yet keeps its NotifiedAt: as in Alertmanager, a flap within one
+// group_interval is not seen by the receiver.
 func fire(key Key, s AlertState, at time.Time) (AlertState, Notification) {
 	s.State = StateFiring
 	s.FiredAt = at
 	s.LastSentAt = at
 	s.KeepFiringSince = time.Time{}
+	s.ResolvedAt, s.Reason = time.Time{}, ReasonCleared
 	return s, notification(key, KindFiring, at, at)
+}
+
+// Resolve ends an active episode at at for reason (the engine's use:
+// ReasonRuleRemoved). A pending alert just goes inactive.
+func Resolve(key Key, s AlertState, at time.Time, reason Reason) (AlertState, Notification) {
+	return resolve(key, s, at, reason)
+}
+
+// resolve ends the episode. FiredAt, ActiveAt and NotifiedAt stay, so that
+// the resolution can be notified (when the firing was) with the episode's
+// start, possibly a few runs later (group_interval).
+func resolve(key Key, s AlertState, at time.Time, reason Reason) (AlertState, Notification) {
+	switch s.State {
+	case StatePending:
+		s.State = StateInactive
+		s.ActiveAt = time.Time{}
+		return s, Notification{}
+	case StateFiring:
+		s.State = StateInactive
+		s.LastSentAt, s.KeepFiringSince = time.Time{}, time.Time{}
+		s.ResolvedAt, s.Reason = at, reason
+		return s, notification(key, KindResolved, s.FiredAt, at)
+	}
+	return s, Notification{}
+}
+
+// lastData is when s last had data; state written before LastDataAt
+// existed falls back to when it became active.
+func lastData(s AlertState) time.Time {
+	if !s.LastDataAt.IsZero() {
+		return s.LastDataAt
+	}
+	return s.ActiveAt
 }
 
 func repeatIfDue(key Key, s AlertState, at time.Time, tm Timing) (AlertState, Notification) {

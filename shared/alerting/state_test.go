@@ -95,9 +95,16 @@ func TestStepTransitions(t *testing.T) {
 			},
 		},
 		{
-			name:  "repeat continues during keep_firing_for",
+			name: "no repeat while only keep_firing_for holds it firing",
+			tm:   alerting.Timing{RepeatInterval: 2 * time.Minute, KeepFiringFor: 5 * time.Minute},
+			ticks: []tick{
+				{'h', F, firing}, {'c', F, none}, {'c', F, none}, {'c', F, none}, {'c', F, none}, {'c', F, none}, {'c', I, resolved},
+			},
+		},
+		{
+			name:  "the condition back within keep_firing_for repeats when due",
 			tm:    alerting.Timing{RepeatInterval: 2 * time.Minute, KeepFiringFor: 5 * time.Minute},
-			ticks: []tick{{'h', F, firing}, {'c', F, none}, {'c', F, repeat}, {'c', F, none}, {'c', F, repeat}, {'c', F, none}, {'c', I, resolved}},
+			ticks: []tick{{'h', F, firing}, {'c', F, none}, {'c', F, none}, {'h', F, repeat}},
 		},
 		{
 			name:  "repeat_interval zero never repeats",
@@ -113,6 +120,21 @@ func TestStepTransitions(t *testing.T) {
 			name:  "missing data keeps firing and still repeats",
 			tm:    alerting.Timing{RepeatInterval: 2 * time.Minute},
 			ticks: []tick{{'h', F, firing}, {'m', F, none}, {'m', F, repeat}, {'c', I, resolved}},
+		},
+		{
+			name:  "missing data resolves a firing alert after the missing-data timeout",
+			tm:    alerting.Timing{RepeatInterval: time.Hour, MissingDataTimeout: 2 * time.Minute},
+			ticks: []tick{{'h', F, firing}, {'m', F, none}, {'m', I, resolved}, {'m', I, none}},
+		},
+		{
+			name:  "missing data resets pending after the missing-data timeout, silently",
+			tm:    alerting.Timing{For: time.Hour, MissingDataTimeout: 2 * time.Minute},
+			ticks: []tick{{'h', P, none}, {'m', P, none}, {'m', I, none}},
+		},
+		{
+			name:  "data back before the missing-data timeout keeps the alert",
+			tm:    alerting.Timing{MissingDataTimeout: 2 * time.Minute},
+			ticks: []tick{{'h', F, firing}, {'m', F, none}, {'h', F, none}, {'m', F, none}, {'h', F, none}},
 		},
 		{
 			name:  "missing data keeps inactive",
@@ -169,7 +191,8 @@ func TestStepRecordsTimes(t *testing.T) {
 	s, n = alerting.Step(key, s, alerting.Observation{Missing: true}, t0.Add(3*time.Minute), alerting.Timing{MissingData: alerting.MissingDataResolve, KeepFiringFor: time.Minute})
 	require.Equal(t, alerting.KindResolved, n.Kind)
 	require.Equal(t, t0.Add(time.Minute), n.FiredAt, "resolved names the episode it ends")
-	require.Equal(t, alerting.AlertState{State: alerting.StateInactive, ResolvedAt: t0.Add(3 * time.Minute), LastValue: 1, LastZ: 0.1}, s)
+	require.Equal(t, alerting.AlertState{State: alerting.StateInactive, ActiveAt: t0, FiredAt: t0.Add(time.Minute), ResolvedAt: t0.Add(3 * time.Minute),
+		LastDataAt: t0.Add(2 * time.Minute), LastValue: 1, LastZ: 0.1}, s, "the episode's times stay until its resolution is notified")
 }
 
 func TestStepUnknownStateIsInactive(t *testing.T) {

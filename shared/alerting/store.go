@@ -6,11 +6,13 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
 
+	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
 )
@@ -28,13 +30,48 @@ const (
 	// LastRunMetric is the scheduled time of the last completed run; it
 	// travels in the same write request as the state it vouches for.
 	LastRunMetric = "sigmawatch_alert_last_run_timestamp_seconds"
+	// CircuitOpenMetric is 1 when a run refused to notify because the last
+	// persisted run was too old to trust the state it restored, else 0.
+	CircuitOpenMetric = "sigmawatch_alert_circuit_open"
 	// FieldLabel names the AlertState field of a StateMetric series. It is
 	// prefixed so that it cannot collide with a label of the user's series.
 	FieldLabel = "sigmawatch_field"
 	// GroupLabel names the rule group on StateMetric series: Prometheus
 	// allows one alert name in several groups, whose states must not mix.
 	GroupLabel = "sigmawatch_group"
+	// SeverityLabel carries the episode's severity on the StateMetric
+	// series of field "severity" (whose value is when it was written, so
+	// that the newest wins if a series changed severity between episodes).
+	SeverityLabel = "sigmawatch_severity"
 )
+
+// Store is one deployment's alert state in the store (the Prometheus the
+// rules query): it builds the series a run writes and reads them back.
+// Every series it builds carries config.DeploymentLabel and every query it
+// runs selects on it, so two deployments (stacks in two regions, two teams)
+// sharing one store never read each other's state or last run.
+type Store struct {
+	q          Querier
+	deployment string
+}
+
+// NewStore returns the store of deployment (config.Env.Deployment; empty
+// means config.DefaultDeployment) read through q.
+func NewStore(q Querier, deployment string) *Store {
+	if deployment == "" {
+		deployment = config.DefaultDeployment
+	}
+	return &Store{q: q, deployment: deployment}
+}
+
+// Deployment is the deployment the store reads and writes.
+func (s *Store) Deployment() string { return s.deployment }
+
+// selector is metric restricted to the store's deployment, plus matchers.
+func (s *Store) selector(metric string, matchers ...string) string {
+	ms := append([]string{config.DeploymentLabel + "=" + strconv.Quote(s.deployment)}, matchers...)
+	return metric + "{" + strings.Join(ms, ",") + "}"
+}
 
 // RuleRef names a rule: its group and alert name.
 type RuleRef struct {
@@ -50,10 +87,14 @@ const (
 	fieldActiveAt        = "active_at"
 	fieldFiredAt         = "fired_at"
 	fieldLastSentAt      = "last_sent_at"
+	fieldNotifiedAt      = "notified_at"
 	fieldKeepFiringSince = "keep_firing_since"
 	fieldResolvedAt      = "resolved_at"
+	fieldReason          = "reason"
+	fieldLastDataAt      = "last_data_at"
 	fieldLastValue       = "last_value"
 	fieldLastZ           = "last_z"
+	fieldSeverity        = "severity" // the value is when it was written; the severity is a label
 )
 
 // Stored is the restored state of one series of one rule.
@@ -69,26 +110,36 @@ type Stored struct {
 // instant query's 5-minute lookback would lose state on Prometheus 3, which
 // excludes a sample exactly 5 m old); a longer one survives missed runs.
 // The result is keyed by rule, then by series fingerprint.
-func Restore(ctx context.Context, q Querier, at time.Time, lookback time.Duration) (map[RuleRef]map[string]Stored, error) {
-	query := fmt.Sprintf("last_over_time(%s[%s])", StateMetric, dur(lookback))
-	samples, err := q.Query(ctx, query, at.Add(-time.Millisecond))
+func (s *Store) Restore(ctx context.Context, at time.Time, lookback time.Duration) (map[RuleRef]map[string]Stored, error) {
+	query := fmt.Sprintf("last_over_time(%s[%s])", s.selector(StateMetric), dur(lookback))
+	samples, err := s.q.Query(ctx, query, at.Add(-time.Millisecond))
 	if err != nil {
 		return nil, fmt.Errorf("restore state: %w", err)
 	}
 	out := map[RuleRef]map[string]Stored{}
-	for _, s := range samples {
-		rule, field := RuleRef{Group: s.Labels[GroupLabel], Alert: s.Labels[model.AlertNameLabel]}, s.Labels[FieldLabel]
+	severityAt := map[RuleRef]map[string]float64{}
+	for _, smp := range samples {
+		rule, field := RuleRef{Group: smp.Labels[GroupLabel], Alert: smp.Labels[model.AlertNameLabel]}, smp.Labels[FieldLabel]
 		if rule.Alert == "" || field == "" {
 			continue
 		}
-		labels := SeriesLabels(s.Labels)
+		labels := SeriesLabels(withoutOwn(smp.Labels))
 		fp := Fingerprint(labels)
 		if out[rule] == nil {
 			out[rule] = map[string]Stored{}
+			severityAt[rule] = map[string]float64{}
 		}
 		st := out[rule][fp]
 		st.Labels = labels
-		setField(&st.State, field, s.V)
+		if field == fieldSeverity {
+			// The newest severity wins.
+			if smp.V >= severityAt[rule][fp] {
+				severityAt[rule][fp] = smp.V
+				st.State.Severity = smp.Labels[SeverityLabel]
+			}
+		} else {
+			setField(&st.State, field, smp.V)
+		}
 		out[rule][fp] = st
 	}
 	for _, byFP := range out {
@@ -106,18 +157,18 @@ func Restore(ctx context.Context, q Querier, at time.Time, lookback time.Duratio
 // completed (its state was written), found in (at, at+window]; ok is false
 // when there is none. A retry of at, or a late retry arriving after later
 // runs, must do nothing.
-func LastRun(ctx context.Context, q Querier, at time.Time, window time.Duration) (time.Time, bool, error) {
-	query := fmt.Sprintf("max_over_time(%s[%s])", LastRunMetric, dur(window+time.Millisecond))
-	samples, err := q.Query(ctx, query, at.Add(window))
+func (s *Store) LastRun(ctx context.Context, at time.Time, window time.Duration) (time.Time, bool, error) {
+	query := fmt.Sprintf("max_over_time(%s[%s])", s.selector(LastRunMetric), dur(window+time.Millisecond))
+	samples, err := s.q.Query(ctx, query, at.Add(window))
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("last run: %w", err)
 	}
 	var newest time.Time
-	for _, s := range samples {
-		if !finite(s.V) {
+	for _, smp := range samples {
+		if !finite(smp.V) {
 			continue
 		}
-		t := time.UnixMilli(int64(math.Round(s.V * 1000))).UTC()
+		t := time.UnixMilli(int64(math.Round(smp.V * 1000))).UTC()
 		if t.After(newest) {
 			newest = t
 		}
@@ -142,11 +193,13 @@ type RuleOutcomes struct {
 
 // StateSeries is everything one run persists, all stamped at the scheduled
 // time at: sigmawatch_alerts for pending and firing series, the state of
-// every series that is active or just stopped being active (so the next
-// restore sees it inactive rather than an older active state), the z of
-// every scored series, and the run's own timestamp. Written in one request,
-// the state and the last-run mark are stored together or not at all.
-func StateSeries(at time.Time, rs []RuleOutcomes) []remotewrite.Series {
+// every series that is kept (active, or owing a resolved notification) or
+// just stopped being kept (so the next restore sees it cleared rather than
+// an older kept state), the z of every scored series, and the run's own
+// timestamp (RunSeries). Written in one request,
+// the state and the last-run mark are stored together or not at all. Every
+// series carries the store's deployment.
+func (s *Store) StateSeries(at time.Time, rs []RuleOutcomes) []remotewrite.Series {
 	ms := at.UnixMilli()
 	var out []remotewrite.Series
 	add := func(name string, labels map[string]string, extra []remotewrite.Label, v float64) {
@@ -156,9 +209,13 @@ func StateSeries(at time.Time, rs []RuleOutcomes) []remotewrite.Series {
 		ls := make([]remotewrite.Label, 0, len(labels)+len(extra)+1)
 		ls = append(ls, remotewrite.Label{Name: model.MetricNameLabel, Value: name})
 		for _, k := range slices.Sorted(maps.Keys(labels)) {
+			if k == config.DeploymentLabel {
+				continue // the store's own, added below
+			}
 			ls = append(ls, remotewrite.Label{Name: k, Value: labels[k]})
 		}
 		ls = append(ls, extra...)
+		ls = append(ls, remotewrite.Label{Name: config.DeploymentLabel, Value: s.deployment})
 		out = append(out, remotewrite.Series{Labels: ls, Samples: []remotewrite.Sample{{T: ms, V: v}}})
 	}
 	for _, r := range rs {
@@ -175,9 +232,13 @@ func StateSeries(at time.Time, rs []RuleOutcomes) []remotewrite.Series {
 				}
 				add(AlertsMetric, al, []remotewrite.Label{{Name: "alertstate", Value: string(o.Next.State)}}, 1)
 			}
-			if o.Next.State.Active() || o.Prev.State.Active() {
+			if o.Next.Kept() || o.Prev.Kept() {
 				for _, f := range fields(o.Next) {
 					add(StateMetric, named, []remotewrite.Label{{Name: FieldLabel, Value: f.name}, {Name: GroupLabel, Value: r.Group}}, f.v)
+				}
+				if o.Next.Severity != "" {
+					add(StateMetric, named, []remotewrite.Label{{Name: FieldLabel, Value: fieldSeverity}, {Name: GroupLabel, Value: r.Group},
+						{Name: SeverityLabel, Value: o.Next.Severity}}, float64(ms)/1000)
 				}
 			}
 			if r.Anomaly && o.Observed != nil && o.Observed.Result.OK() {
@@ -185,8 +246,39 @@ func StateSeries(at time.Time, rs []RuleOutcomes) []remotewrite.Series {
 			}
 		}
 	}
-	add(LastRunMetric, nil, nil, float64(ms)/1000)
 	return dedupe(out)
+}
+
+// RunSeries are the run's own series, stamped at at: the last-run mark
+// (which makes a retry of at a no-op, so it must travel with the state it
+// vouches for) and whether the circuit breaker was open.
+func (s *Store) RunSeries(at time.Time, circuitOpen bool) []remotewrite.Series {
+	one := func(name string, v float64) remotewrite.Series {
+		return remotewrite.Series{Labels: []remotewrite.Label{{Name: model.MetricNameLabel, Value: name}, {Name: config.DeploymentLabel, Value: s.deployment}},
+			Samples: []remotewrite.Sample{{T: at.UnixMilli(), V: v}}}
+	}
+	open := 0.0
+	if circuitOpen {
+		open = 1
+	}
+	return []remotewrite.Series{one(LastRunMetric, seconds(at)), one(CircuitOpenMetric, open)}
+}
+
+// LastPersisted is the newest scheduled time before at, within lookback,
+// for which a run persisted its state; ok is false when there is none.
+func (s *Store) LastPersisted(ctx context.Context, at time.Time, lookback time.Duration) (time.Time, bool, error) {
+	query := fmt.Sprintf("max_over_time(%s[%s])", s.selector(LastRunMetric), dur(lookback))
+	samples, err := s.q.Query(ctx, query, at.Add(-time.Millisecond))
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("last persisted run: %w", err)
+	}
+	var newest time.Time
+	for _, smp := range samples {
+		if t := fromSeconds(smp.V); t.After(newest) && t.Before(at) {
+			newest = t
+		}
+	}
+	return newest, !newest.IsZero(), nil
 }
 
 // dedupe drops a series whose labels repeat an earlier one (only possible
@@ -213,6 +305,19 @@ func dedupe(series []remotewrite.Series) []remotewrite.Series {
 	return out
 }
 
+// withoutOwn drops the labels the store adds to the series it writes.
+func withoutOwn(labels map[string]string) map[string]string {
+	_, d := labels[config.DeploymentLabel]
+	_, v := labels[SeverityLabel]
+	if !d && !v {
+		return labels
+	}
+	out := maps.Clone(labels)
+	delete(out, config.DeploymentLabel)
+	delete(out, SeverityLabel)
+	return out
+}
+
 type field struct {
 	name string
 	v    float64
@@ -231,8 +336,11 @@ func fields(s AlertState) []field {
 		{fieldActiveAt, seconds(s.ActiveAt)},
 		{fieldFiredAt, seconds(s.FiredAt)},
 		{fieldLastSentAt, seconds(s.LastSentAt)},
+		{fieldNotifiedAt, seconds(s.NotifiedAt)},
 		{fieldKeepFiringSince, seconds(s.KeepFiringSince)},
 		{fieldResolvedAt, seconds(s.ResolvedAt)},
+		{fieldReason, float64(s.Reason)},
+		{fieldLastDataAt, seconds(s.LastDataAt)},
 		{fieldLastValue, finiteOrNaN(s.LastValue)},
 		{fieldLastZ, finiteOrNaN(s.LastZ)},
 	}
@@ -276,6 +384,14 @@ func setField(s *AlertState, name string, v float64) {
 		s.FiredAt = fromSeconds(v)
 	case fieldLastSentAt:
 		s.LastSentAt = fromSeconds(v)
+	case fieldNotifiedAt:
+		s.NotifiedAt = fromSeconds(v)
+	case fieldReason:
+		if finite(v) && v >= 0 && v < 1<<16 {
+			s.Reason = Reason(v)
+		}
+	case fieldLastDataAt:
+		s.LastDataAt = fromSeconds(v)
 	case fieldKeepFiringSince:
 		s.KeepFiringSince = fromSeconds(v)
 	case fieldResolvedAt:

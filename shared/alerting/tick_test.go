@@ -22,6 +22,8 @@ func TestAdvance(t *testing.T) {
 	la, lb := lbl("i", "a"), lbl("i", "b")
 	fa, fb := alerting.Fingerprint(la), alerting.Fingerprint(lb)
 	firing := alerting.AlertState{State: alerting.StateFiring, ActiveAt: at.Add(-time.Hour), FiredAt: at.Add(-time.Hour), LastSentAt: at.Add(-time.Hour), LastValue: 7}
+	recent := firing
+	recent.LastDataAt = at.Add(-5 * time.Minute)
 	anomalyR := anomalyRule("x", baseAnomaly())
 	anomalyR.For = config.Duration(10 * time.Minute)
 	anomalyR.RepeatInterval = config.Duration(4 * time.Hour)
@@ -30,7 +32,7 @@ func TestAdvance(t *testing.T) {
 	threshold := rules.Rule{Alert: "T", Expr: "x > 1"}
 	ok := func(z float64) anomaly.Result { return anomaly.Result{Status: anomaly.StatusOK, Value: 1, Z: z} }
 	sustainedA := baseAnomaly()
-	sustainedA.SustainedPoints, sustainedA.SustainedThreshold = 12, 2 // resolves below 2 × 2/4 = 1
+	sustainedA.Sustained, sustainedA.SustainedThreshold = rules.Window(time.Hour), 2 // resolves below 2 × 2/4 = 1
 	sustainedR := anomalyRule("x", sustainedA)
 	withSustained := func(labels map[string]string, z, sz float64) alerting.Observed {
 		o := observed(labels, ok(z), false)
@@ -64,7 +66,7 @@ func TestAdvance(t *testing.T) {
 			name: "sustained: a lasting shift holds below the main threshold",
 			rule: sustainedR,
 			series: []alerting.Observed{
-				withSustained(la, 1, 2.5), withSustained(lb, 3.9, 1.9),
+				withSustained(la, 2.2, 2.5), withSustained(lb, 3.9, 1.9),
 			},
 			want:  map[string]alerting.State{fa: alerting.StateFiring, fb: alerting.StateInactive},
 			kinds: map[string]alerting.Kind{fa: alerting.KindFiring},
@@ -72,7 +74,7 @@ func TestAdvance(t *testing.T) {
 		{
 			name:   "sustained hysteresis: an active alert holds down to the scaled resolve threshold",
 			rule:   sustainedR,
-			series: []alerting.Observed{withSustained(la, 0.5, -1.2), withSustained(lb, 0.5, 0.9)},
+			series: []alerting.Observed{withSustained(la, -1.1, -1.2), withSustained(lb, 0.5, 0.9)},
 			prev:   map[string]alerting.Stored{fa: {Labels: la, State: firing}, fb: {Labels: lb, State: firing}},
 			want:   map[string]alerting.State{fa: alerting.StateFiring, fb: alerting.StateInactive},
 			kinds:  map[string]alerting.Kind{fb: alerting.KindResolved},
@@ -94,9 +96,16 @@ func TestAdvance(t *testing.T) {
 		{
 			name:  "a vanished series of an anomaly rule is missing data: kept",
 			rule:  anomalyR,
-			prev:  map[string]alerting.Stored{fa: {Labels: la, State: firing}},
+			prev:  map[string]alerting.Stored{fa: {Labels: la, State: recent}},
 			want:  map[string]alerting.State{fa: alerting.StateFiring},
 			kinds: map[string]alerting.Kind{},
+		},
+		{
+			name:  "... until the missing-data timeout (1h by default), then resolved",
+			rule:  anomalyR,
+			prev:  map[string]alerting.Stored{fa: {Labels: la, State: firing}},
+			want:  map[string]alerting.State{fa: alerting.StateInactive},
+			kinds: map[string]alerting.Kind{fa: alerting.KindResolved},
 		},
 		{
 			name:  "missing_data: resolve",
@@ -116,7 +125,7 @@ func TestAdvance(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ev := alerting.Evaluation{Rule: tc.rule, Params: alerting.ParamsFor(tc.rule), At: at, Series: tc.series}
+			ev := alerting.Evaluation{Rule: tc.rule, Params: detector(tc.rule), At: at, Series: tc.series}
 			outs := alerting.Advance(ev, tc.prev, at)
 			again := alerting.Advance(ev, tc.prev, at)
 			require.Equal(t, outs, again, "pure: a retry gives the same outcomes")

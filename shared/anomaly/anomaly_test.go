@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -274,26 +275,25 @@ func TestCurrent(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
-		recent []float64
-		k      int
+		window []float64
 		how    anomaly.Smoothing
 		want   float64
 		ok     bool
 	}{
-		{name: "empty", recent: nil, k: 3},
-		{name: "only NaN", recent: []float64{nan, inf}, k: 3},
-		{name: "latest", recent: []float64{1, 2, 3}, k: 1, want: 3, ok: true},
-		{name: "k zero is latest", recent: []float64{1, 2, 3}, k: 0, want: 3, ok: true},
-		{name: "latest skips NaN", recent: []float64{1, 2, nan}, k: 1, want: 2, ok: true},
-		{name: "mean of last 2", recent: []float64{1, 2, 4}, k: 2, want: 3, ok: true},
-		{name: "median of last 3", recent: []float64{100, 1, 50, 2}, k: 3, how: anomaly.SmoothingMedian, want: 2, ok: true},
-		{name: "k beyond length", recent: []float64{2, 4}, k: 10, want: 3, ok: true},
-		{name: "huge mean", recent: []float64{huge, huge}, k: 2, want: huge, ok: true},
+		{name: "empty", window: nil},
+		{name: "only NaN", window: []float64{nan, inf}},
+		{name: "one point", window: []float64{3}, want: 3, ok: true},
+		{name: "one finite point", window: []float64{nan, 2, ninf}, want: 2, ok: true},
+		{name: "mean", window: []float64{1, 2, 6}, want: 3, ok: true},
+		{name: "mean skips NaN and Inf", window: []float64{1, nan, 5, inf}, want: 3, ok: true},
+		{name: "median", window: []float64{100, 1, 50, 2, 3}, how: anomaly.SmoothingMedian, want: 3, ok: true},
+		{name: "median of an even count", window: []float64{1, 2, 4, 100}, how: anomaly.SmoothingMedian, want: 3, ok: true},
+		{name: "huge mean", window: []float64{huge, huge}, want: huge, ok: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, ok := anomaly.Current(tt.recent, tt.k, tt.how)
+			got, ok := anomaly.Current(tt.window, tt.how)
 			require.Equal(t, tt.ok, ok)
 			require.InEpsilon(t, tt.want+1, got+1, 1e-12)
 		})
@@ -317,7 +317,13 @@ func TestValidate(t *testing.T) {
 		{name: "negative relative floor", mutate: func(p *anomaly.Params) { p.MinRelativeStdDev = -1 }, want: []string{"min_relative_stddev:"}},
 		{name: "min points", mutate: func(p *anomaly.Params) { p.MinPoints = 0 }, want: []string{"min_points:"}},
 		{name: "min seasons", mutate: func(p *anomaly.Params) { p.Method = anomaly.MethodSeasonal; p.MinSeasons = 0 }, want: []string{"min_seasons:"}},
-		{name: "smoothing", mutate: func(p *anomaly.Params) { p.Smoothing = "mode"; p.SmoothingPoints = -1 }, want: []string{"smoothing:", "smoothing_points:"}},
+		{name: "seasons", mutate: func(p *anomaly.Params) {
+			p.Method = anomaly.MethodSeasonal
+			p.Seasons, p.SeasonWindow = 0, 8*24*time.Hour
+		}, want: []string{"seasons: must be at least 1", "season_window:"}},
+		{name: "baseline", mutate: func(p *anomaly.Params) { p.Baseline = 0 }, want: []string{"baseline: must be positive"}},
+		{name: "smoothing", mutate: func(p *anomaly.Params) { p.SmoothingFunc = "mode"; p.Smoothing = -time.Minute }, want: []string{"smoothing_func:", "smoothing: must not be negative"}},
+		{name: "negative durations", mutate: func(p *anomaly.Params) { p.Gap, p.MinHistory, p.Sustained = -1, -1, -1 }, want: []string{"exclude_recent:", "min_history:", "sustained:"}},
 		{name: "several at once", mutate: func(p *anomaly.Params) { p.Threshold = -1; p.MinPoints = 0 }, want: []string{"threshold:", "min_points:"}},
 	}
 	for _, tt := range tests {

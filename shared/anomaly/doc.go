@@ -37,21 +37,33 @@
 // page on noise), checks the minimum history (too few points, or too few
 // seasons, give [StatusInsufficientData], never an anomaly) and returns the
 // signed z of the current value. [Current] smooths the current value over
-// the last K points. [Params.Anomalous] turns z into a decision: the fire
+// the points of the smoothing window. [Params.Anomalous] turns z into a
+// decision: the fire
 // threshold applies while the alert is inactive, the lower resolve threshold
 // while it is pending or firing, which is what stops an alert from flapping
 // around a single threshold.
 //
+// # Windows are durations
+//
+// Every window of [Params] — the baseline, the gap, the smoothing of the
+// current value, the sustained average, the minimum history — is a
+// duration, and the points of a window ending at t are those with
+// timestamps in (t−length, t], PromQL's range semantics. So a rule means
+// the same on 1-minute and 5-minute data: 15 minutes of smoothing is 3
+// points of 5-minute data and 15 of 1-minute data. The callers (the
+// deployed evaluation over PromQL, the backtest over points) select the
+// points; this package only combines them.
+//
 // # Sustained shifts
 //
 // One threshold cannot serve both kinds of incident: a short burst must be
-// far out (5σ) to be told from noise, while a shift that lasts is an
+// far out (6σ) to be told from noise, while a shift that lasts is an
 // incident well before any single point is that far out, and a trailing
-// baseline absorbs it within hours. [Params.SustainedPoints] and
-// [Params.SustainedThreshold] add a second, longer average (for example the
-// last 18 points, 90 minutes of 5-minute data) scored against the same
-// baseline with its own, lower threshold (for example 1.5σ);
-// [Params.Sustained] decides on it with the same hysteresis ratio as the
-// main z. On NAB's CloudWatch series this is what lifts the score past the
-// aims (shared/backtest/RESULTS.md).
+// baseline absorbs it within hours. [Params.Sustained] and
+// [Params.SustainedThreshold] add a second, longer average (by default the
+// last 90 minutes) scored against the same baseline with its own, lower
+// threshold (by default 1.5σ); [Params.Holds] makes the decision of one
+// evaluation from both scores, the one the deployed function and the
+// backtest share. On NAB's CloudWatch series this is what lifts the score
+// past the aims (shared/backtest/RESULTS.md).
 package anomaly

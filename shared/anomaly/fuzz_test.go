@@ -121,19 +121,37 @@ func FuzzSeasonal(f *testing.F) {
 }
 
 func FuzzCurrent(f *testing.F) {
-	f.Fuzz(func(t *testing.T, data []byte, k uint8, median bool) {
+	f.Fuzz(func(t *testing.T, data []byte, median bool) {
 		pts := floats(data)
 		how := anomaly.SmoothingMean
 		if median {
 			how = anomaly.SmoothingMedian
 		}
-		v, ok := anomaly.Current(pts, int(k), how)
+		v, ok := anomaly.Current(pts, how)
 		if ok && (math.IsNaN(v) || math.IsInf(v, 0)) {
 			t.Fatalf("current %v not finite", v)
 		}
 		_, _, n := finiteRange(pts)
 		if ok != (n > 0) {
 			t.Fatalf("ok %v with %d finite points", ok, n)
+		}
+	})
+}
+
+// FuzzHolds checks the property that keeps the deployed function from
+// flapping when it evaluates the same data at several ticks: whatever
+// fires also holds.
+func FuzzHolds(f *testing.F) {
+	f.Add(7.0, 9.0, 8.0, 2.0, uint8(0))
+	f.Add(2.0, 1.5, 1.3, 1.6, uint8(1))
+	f.Add(-6.5, -5.0, 0.0, -1.7, uint8(2))
+	f.Fuzz(func(t *testing.T, cur, latest, median, sustained float64, dir uint8) {
+		p := anomaly.DefaultParams()
+		p.Direction = []anomaly.Direction{anomaly.DirectionBoth, anomaly.DirectionUp, anomaly.DirectionDown}[int(dir)%3]
+		ok := func(z float64) *anomaly.Result { return &anomaly.Result{Status: anomaly.StatusOK, Z: z} }
+		s := anomaly.Scores{Current: *ok(cur), Latest: ok(latest), Median: ok(median), Sustained: ok(sustained)}
+		if p.Holds(s, false) && !p.Holds(s, true) {
+			t.Fatalf("fires but does not hold: %+v", s)
 		}
 	})
 }

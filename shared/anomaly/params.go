@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 )
 
 // Method names how the baseline is computed.
@@ -26,7 +27,8 @@ const (
 	DirectionBoth Direction = "both"
 )
 
-// Smoothing names how the last K points are combined into the current value.
+// Smoothing names how the points of the smoothing window are combined into
+// the current value.
 type Smoothing string
 
 // The smoothing functions.
@@ -35,31 +37,65 @@ const (
 	SmoothingMedian Smoothing = "median"
 )
 
-// Defaults. DefaultThreshold, DefaultResolveRatio and the floors are the
-// values chosen by the NAB backtest (shared/backtest/RESULTS.md).
+// Defaults: the shipped detector, defined here once. rules.yaml's anomaly
+// block takes every default from DefaultParams, and the backtest and the
+// deployed evaluation read the same Params (alerting.SpecOf maps a rule to
+// them). DefaultThreshold, DefaultResolveRatio, the floors, the smoothing
+// and the sustained check are the values chosen by the NAB backtest
+// (shared/backtest/RESULTS.md), on 5-minute data: 15 minutes of smoothing
+// is 3 points there, 90 minutes of sustained average 18.
 const (
 	DefaultMethod            = MethodWindow
 	DefaultDirection         = DirectionBoth
+	DefaultBaseline          = 7 * 24 * time.Hour
 	DefaultThreshold         = 6.0
 	DefaultResolveRatio      = 0.75
 	DefaultMinStdDev         = 1e-9
 	DefaultMinRelativeStdDev = 0.05
 	DefaultMinPoints         = 12
 	DefaultMinSeasons        = 2
-	DefaultSmoothing         = SmoothingMean
-	DefaultSmoothingPoints   = 3
-	// DefaultSustainedPoints and DefaultSustainedThreshold: the mean of the
-	// last 90 minutes of 5-minute data at 1.5σ (see Params.SustainedPoints).
-	DefaultSustainedPoints    = 18
+	// DefaultMinHistory applies to trailing baselines; a seasonal baseline
+	// needs DefaultSeason of history instead. Both are capped at the
+	// baseline's reach.
+	DefaultMinHistory    = 24 * time.Hour
+	DefaultSmoothing     = 15 * time.Minute
+	DefaultSmoothingFunc = SmoothingMean
+	// DefaultSustained and DefaultSustainedThreshold: the mean of the last
+	// 90 minutes at 1.5σ (see Params.Sustained).
+	DefaultSustained          = 90 * time.Minute
 	DefaultSustainedThreshold = 1.5
+	// DefaultSeasons, DefaultSeason and DefaultSeasonWindow shape the
+	// seasonal baseline: an hour around the same time 1, 2 and 3 weeks back.
+	DefaultSeasons      = 3
+	DefaultSeason       = 7 * 24 * time.Hour
+	DefaultSeasonWindow = time.Hour
 )
 
-// Params is everything the maths needs to decide whether one value is
-// anomalous against one baseline. Durations (baseline length, minimum
-// history) are the caller's business: it turns them into points.
+// Params is everything the detector needs to decide whether a series is
+// anomalous at one time: which points form the baseline (durations), how
+// the current value is smoothed (a duration), the floors, the thresholds and
+// the minimum history. Windows are durations, never point counts, so a rule
+// means the same on 1-minute and 5-minute data: the points of a window are
+// the ones whose timestamps fall in (t−length, t], PromQL's range semantics.
 type Params struct {
 	Method    Method
 	Direction Direction
+	// Baseline is the length of the trailing window of the window and
+	// robust methods. The seasonal method uses Seasons, Season and
+	// SeasonWindow instead.
+	Baseline time.Duration
+	// Gap leaves the newest Gap before the evaluation time out of a
+	// trailing baseline, so an anomaly that lasts does not pull its own
+	// baseline towards it (rules.yaml's exclude_recent).
+	Gap time.Duration
+	// Seasons, Season and SeasonWindow (seasonal only): the points within
+	// SeasonWindow centred on the same time 1…Seasons seasons back.
+	Seasons      int
+	Season       time.Duration
+	SeasonWindow time.Duration
+	// MinHistory: at a time less than MinHistory after the series' first
+	// point the result is insufficient data whatever the point count.
+	MinHistory time.Duration
 	// Threshold is the |z| at or above which an inactive alert becomes active.
 	Threshold float64
 	// ResolveThreshold is the |z| below which an active alert stops being
@@ -74,36 +110,40 @@ type Params struct {
 	MinPoints int
 	// MinSeasons is the fewest seasons (weeks) a seasonal baseline needs.
 	MinSeasons int
-	// SmoothingPoints is K, the number of latest points combined into the
-	// current value; 0 or 1 means the latest point alone.
-	SmoothingPoints int
-	Smoothing       Smoothing
-	// SustainedPoints and SustainedThreshold, when both positive, add a
-	// second, longer average: the mean of the last SustainedPoints points
-	// is also scored against the baseline, and an |z| at or above
-	// SustainedThreshold makes the alert active. A shift that lasts (an
-	// hour at +3σ) is as much an incident as a short burst at +5σ, but one
-	// threshold cannot catch both without paging on every short burst.
-	// While active, the sustained z resolves below SustainedThreshold ×
-	// (resolve threshold / threshold), the same hysteresis as the main z.
-	SustainedPoints    int
+	// Smoothing is the window of the current value: the mean (or median,
+	// SmoothingFunc) of the points in (t−Smoothing, t]; 0 means the latest
+	// point alone.
+	Smoothing     time.Duration
+	SmoothingFunc Smoothing
+	// Sustained and SustainedThreshold, when both positive, add a second,
+	// longer average: the mean of the points in (t−Sustained, t] is scored
+	// against the same baseline too. A shift that lasts (an hour at +3σ)
+	// is as much an incident as a short burst at +5σ, but one threshold
+	// cannot catch both without paging on every short burst. See Holds for
+	// how it decides.
+	Sustained          time.Duration
 	SustainedThreshold float64
 }
 
-// DefaultParams returns the shipped defaults.
+// DefaultParams returns the shipped detector.
 func DefaultParams() Params {
 	return Params{
 		Method:             DefaultMethod,
 		Direction:          DefaultDirection,
+		Baseline:           DefaultBaseline,
+		Seasons:            DefaultSeasons,
+		Season:             DefaultSeason,
+		SeasonWindow:       DefaultSeasonWindow,
+		MinHistory:         DefaultMinHistory,
 		Threshold:          DefaultThreshold,
 		ResolveThreshold:   DefaultResolveRatio * DefaultThreshold,
 		MinStdDev:          DefaultMinStdDev,
 		MinRelativeStdDev:  DefaultMinRelativeStdDev,
 		MinPoints:          DefaultMinPoints,
 		MinSeasons:         DefaultMinSeasons,
-		SmoothingPoints:    DefaultSmoothingPoints,
 		Smoothing:          DefaultSmoothing,
-		SustainedPoints:    DefaultSustainedPoints,
+		SmoothingFunc:      DefaultSmoothingFunc,
+		Sustained:          DefaultSustained,
 		SustainedThreshold: DefaultSustainedThreshold,
 	}
 }
@@ -115,7 +155,23 @@ func (p Params) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: %s (got %v)", field, rule, got))
 	}
 	switch p.Method {
-	case MethodWindow, MethodRobust, MethodSeasonal:
+	case MethodWindow, MethodRobust:
+		if p.Baseline <= 0 {
+			bad("baseline", "must be positive", p.Baseline)
+		}
+	case MethodSeasonal:
+		if p.Seasons < 1 {
+			bad("seasons", "must be at least 1", p.Seasons)
+		}
+		if p.Season <= 0 {
+			bad("season", "must be positive", p.Season)
+		}
+		if p.SeasonWindow <= 0 || p.SeasonWindow > p.Season {
+			bad("season_window", "must be positive and at most the season", p.SeasonWindow)
+		}
+		if p.MinSeasons < 1 {
+			bad("min_seasons", "must be at least 1", p.MinSeasons)
+		}
 	default:
 		bad("method", "must be window, robust or seasonal", fmt.Sprintf("%q", p.Method))
 	}
@@ -123,6 +179,14 @@ func (p Params) Validate() error {
 	case DirectionUp, DirectionDown, DirectionBoth:
 	default:
 		bad("direction", "must be up, down or both", fmt.Sprintf("%q", p.Direction))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"exclude_recent", p.Gap}, {"min_history", p.MinHistory}, {"smoothing", p.Smoothing}, {"sustained", p.Sustained}} {
+		if d.v < 0 {
+			bad(d.name, "must not be negative", d.v)
+		}
 	}
 	if !finite(p.Threshold) || p.Threshold <= 0 {
 		bad("threshold", "must be a positive number", p.Threshold)
@@ -141,24 +205,24 @@ func (p Params) Validate() error {
 	if p.MinPoints < 1 {
 		bad("min_points", "must be at least 1", p.MinPoints)
 	}
-	if p.Method == MethodSeasonal && p.MinSeasons < 1 {
-		bad("min_seasons", "must be at least 1", p.MinSeasons)
-	}
-	if p.SmoothingPoints < 0 {
-		bad("smoothing_points", "must not be negative", p.SmoothingPoints)
-	}
-	if p.SustainedPoints < 0 {
-		bad("sustained_points", "must not be negative", p.SustainedPoints)
-	}
 	if !finite(p.SustainedThreshold) || p.SustainedThreshold < 0 {
 		bad("sustained_threshold", "must be a non-negative number", p.SustainedThreshold)
 	}
-	switch p.Smoothing {
+	switch p.SmoothingFunc {
 	case SmoothingMean, SmoothingMedian, "":
 	default:
-		bad("smoothing", "must be mean or median", fmt.Sprintf("%q", p.Smoothing))
+		bad("smoothing_func", "must be mean or median", fmt.Sprintf("%q", p.SmoothingFunc))
 	}
 	return errors.Join(errs...)
+}
+
+// Reach is how far before the evaluation time the baseline reads: the
+// trailing window and its gap, or the oldest season's window.
+func (p Params) Reach() time.Duration {
+	if p.Method == MethodSeasonal {
+		return time.Duration(p.Seasons)*p.Season + p.SeasonWindow/2
+	}
+	return p.Baseline + p.Gap
 }
 
 // EffectiveResolveThreshold is the resolve threshold with its default applied.
@@ -181,22 +245,15 @@ func (p Params) Anomalous(z float64, wasActive bool) bool {
 	if wasActive {
 		limit = p.EffectiveResolveThreshold()
 	}
-	switch p.Direction {
-	case DirectionUp:
-		return z >= limit
-	case DirectionDown:
-		return -z >= limit
-	default:
-		return math.Abs(z) >= limit
-	}
+	return beyond(z, limit, p.Direction)
 }
 
 // SustainedOn reports whether the sustained check is configured.
-func (p Params) SustainedOn() bool { return p.SustainedPoints > 0 && p.SustainedThreshold > 0 }
+func (p Params) SustainedOn() bool { return p.Sustained > 0 && p.SustainedThreshold > 0 }
 
-// Sustained decides on the z of the longer average (see SustainedPoints)
-// with the same hysteresis as Anomalous; always false when it is off.
-func (p Params) Sustained(z float64, wasActive bool) bool {
+// SustainedAnomalous decides on the z of the longer average (see Params.Sustained)
+// with the same hysteresis ratio as Anomalous; always false when it is off.
+func (p Params) SustainedAnomalous(z float64, wasActive bool) bool {
 	if !p.SustainedOn() || math.IsNaN(z) {
 		return false
 	}
@@ -205,6 +262,71 @@ func (p Params) Sustained(z float64, wasActive bool) bool {
 		limit *= p.EffectiveResolveThreshold() / p.Threshold
 	}
 	return beyond(z, limit, p.Direction)
+}
+
+// Scores is what one evaluation of one series gives the decision, all
+// scored against the same baseline: the smoothed current value (Current,
+// the mean of the smoothing window), the window's latest point (Latest) and
+// its median (Median) — both nil when the window is a single point, Current
+// then stands for them — and the sustained average (Sustained, nil when the
+// check is off or could not be scored).
+type Scores struct {
+	Current   Result
+	Latest    *Result
+	Median    *Result
+	Sustained *Result
+}
+
+// Holds is the decision of one evaluation, the one both the deployed
+// function and the backtest make (wasActive: the alert was pending or
+// firing at the previous tick).
+//
+// An inactive alert becomes active when the smoothed value is at the
+// threshold and the latest point at the resolve threshold (a burst going on
+// now), or when the sustained average is at the sustained threshold with
+// the smoothed value, and the latest point and the median at the sustained
+// resolve threshold, all on the same side (a shift going on now). An active
+// alert stays active while the latest point or the window's median is at
+// the resolve threshold, or while the sustained average is at the
+// sustained resolve threshold and the median with it, on its side. The
+// resolve thresholds are the fire thresholds × resolve_threshold/threshold.
+//
+// Reading the latest point and the median is what lets an alert resolve
+// within minutes of a burst ending: the 15-minute mean carries a burst's
+// last point until it leaves the window and the 90-minute average carries
+// a 30-minute burst for an hour after it, but the latest point is back at
+// once and the median once most of the window is (two 5-minute points,
+// eight 1-minute ones); with the median, a single normal point inside an
+// incident does not resolve it. Whatever fires also holds, so evaluating
+// the same data twice never flaps (the deployed function evaluates a
+// 5-minute point at five 1-minute ticks).
+func (p Params) Holds(s Scores, wasActive bool) bool {
+	if !s.Current.OK() {
+		return false
+	}
+	latest, median := s.Current, s.Current
+	if s.Latest != nil && s.Latest.OK() {
+		latest = *s.Latest
+	}
+	if s.Median != nil && s.Median.OK() {
+		median = *s.Median
+	}
+	resolve := p.EffectiveResolveThreshold()
+	sustainedResolve := p.SustainedThreshold * resolve / p.Threshold
+	shift := s.Sustained != nil && s.Sustained.OK() && p.SustainedOn()
+	// with: z on the same side as the sustained average, by at least limit.
+	with := func(z, limit float64) bool { return shift && math.Copysign(1, s.Sustained.Z)*z >= limit }
+	if wasActive {
+		if beyond(latest.Z, resolve, p.Direction) || beyond(median.Z, resolve, p.Direction) {
+			return true
+		}
+		return shift && beyond(s.Sustained.Z, sustainedResolve, p.Direction) && with(median.Z, sustainedResolve)
+	}
+	if beyond(s.Current.Z, p.Threshold, p.Direction) && beyond(latest.Z, resolve, p.Direction) {
+		return true
+	}
+	return shift && beyond(s.Sustained.Z, p.SustainedThreshold, p.Direction) &&
+		with(s.Current.Z, p.SustainedThreshold) && with(latest.Z, sustainedResolve) && with(median.Z, sustainedResolve)
 }
 
 func beyond(z, limit float64, d Direction) bool {

@@ -98,26 +98,25 @@ func (p Params) Score(current float64, b Baseline) Result {
 	return r
 }
 
-// Current combines the last k finite values of recent (oldest first) into
-// the value to score: their mean or median, or the latest finite value when
-// k <= 1. ok is false when recent holds no finite value.
-func Current(recent []float64, k int, how Smoothing) (value float64, ok bool) {
-	k = max(k, 1)
-	last := make([]float64, 0, min(k, len(recent)))
-	for i := len(recent) - 1; i >= 0 && len(last) < k; i-- {
-		if finite(recent[i]) {
-			last = append(last, recent[i])
+// Current combines the finite points of the smoothing window (the caller
+// selects the points in (t−Smoothing, t]) into the value to score: their
+// mean or median. ok is false when the window holds no finite value.
+func Current(window []float64, how Smoothing) (value float64, ok bool) {
+	finitePoints := make([]float64, 0, len(window))
+	for _, v := range window {
+		if finite(v) {
+			finitePoints = append(finitePoints, v)
 		}
 	}
 	switch {
-	case len(last) == 0:
+	case len(finitePoints) == 0:
 		return 0, false
-	case len(last) == 1:
-		return last[0], true
+	case len(finitePoints) == 1:
+		return finitePoints[0], true
 	case how == SmoothingMedian:
-		slices.Sort(last)
-		return medianSorted(last), true
+		slices.Sort(finitePoints)
+		return medianSorted(finitePoints), true
 	default:
-		return WindowBaseline(last).Center, true
+		return WindowBaseline(finitePoints).Center, true
 	}
 }

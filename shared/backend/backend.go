@@ -32,24 +32,39 @@ type Backend struct {
 }
 
 // New builds the clients named by env. Basic and bearer credentials are
-// read from Secrets Manager or a file, never from the environment.
+// read from Secrets Manager or a file, never from the environment, and read
+// again after promauth.DefaultCredentialTTL (15 minutes) and when the store
+// answers 401 or 403 (the request is then resent once if they changed).
 func New(ctx context.Context, env config.Env, awsCfg aws.Config, logger *slog.Logger) (*Backend, error) {
 	headers, err := promauth.ParseHeaders(env.Headers)
 	if err != nil {
 		return nil, fmt.Errorf("SIGMAWATCH_HEADERS: %w", err)
 	}
-	ac := promauth.Config{Mode: env.Auth, Headers: headers}
+	ac := promauth.Config{Mode: env.Auth, Headers: headers, Logger: logger}
+	// Credentials and headers go only to the store's own hosts.
+	for _, u := range []string{env.RemoteWriteURL, env.PrometheusURL} {
+		if u != "" {
+			ac.Targets = append(ac.Targets, u)
+		}
+	}
 	switch env.Auth {
 	case config.AuthBasic, config.AuthBearer:
 		var sm promauth.SecretsManagerAPI
 		if env.AuthSecretARN != "" {
 			sm = secretsmanager.NewFromConfig(awsCfg)
 		}
-		user, pass, token, err := promauth.LoadCredentials(ctx, env.Auth, env.AuthSecretARN, env.AuthFile, sm)
+		// Read once now, so a missing or malformed secret fails the cold
+		// start; then again every promauth.DefaultCredentialTTL and on the
+		// store's 401/403, so a rotated secret is picked up by a warm
+		// function.
+		load := func(ctx context.Context) (promauth.Credentials, error) {
+			return promauth.LoadCredentials(ctx, env.Auth, env.AuthSecretARN, env.AuthFile, sm)
+		}
+		creds, err := load(ctx)
 		if err != nil {
 			return nil, err
 		}
-		ac.Username, ac.Password, ac.Token = user, pass, token
+		ac.Username, ac.Password, ac.Token, ac.Reload = creds.Username, creds.Password, creds.Token, load
 	case config.AuthSigV4:
 		ac.SigV4Region = env.SigV4Region
 		if ac.SigV4Region == "" {

@@ -52,11 +52,11 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Unlock()
 	if status != http.StatusOK {
 		w.WriteHeader(status)
-		fmt.Fprint(w, "authentication failed")
+		_, _ = fmt.Fprint(w, "authentication failed")
 		return
 	}
 	if req.URL.Path == "/api/v1/query" {
-		fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+		_, _ = fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -162,4 +162,96 @@ func TestBadSettings(t *testing.T) {
 			require.ErrorContains(t, err, tt.wantErr)
 		})
 	}
+}
+
+// rotatingStore accepts only the basic password it currently holds.
+type rotatingStore struct {
+	mu       sync.Mutex
+	password string
+	attempts []string // the password each request carried
+}
+
+func (s *rotatingStore) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	_, pw, _ := req.BasicAuth()
+	s.mu.Lock()
+	s.attempts = append(s.attempts, pw)
+	ok := pw == s.password
+	s.mu.Unlock()
+	if !ok {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = fmt.Fprint(w, "authentication failed")
+		return
+	}
+	if req.URL.Path == "/api/v1/query" {
+		_, _ = fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *rotatingStore) rotate(pw string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.password = pw
+	return append([]string(nil), s.attempts...)
+}
+
+// TestSecretRotatedWhileWarm rotates the store's password in a real (moto)
+// Secrets Manager secret while the function is warm: the next write and
+// query are refused once with the old password, the secret is read again,
+// and they succeed with the new one. A password the store refuses after
+// that read fails with a clear 401. No password reaches a log line.
+func TestSecretRotatedWhileWarm(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	awsCfg, err := moto.AWSConfig(ctx)
+	require.NoError(t, err)
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	const v1, v2 = "pw-v1-6a1f-RECOGNISABLE", "pw-v2-90c3-RECOGNISABLE"
+	sec, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name:         aws.String(testenv.UniqueName(t.Name())),
+		SecretString: aws.String(fmt.Sprintf(`{"username":"sigmawatch","password":%q}`, v1)),
+	})
+	require.NoError(t, err)
+	st := &rotatingStore{password: v1}
+	srv := httptest.NewServer(st)
+	t.Cleanup(srv.Close)
+	env, err := config.FromEnv(func(k string) string {
+		return map[string]string{
+			"SIGMAWATCH_AUTH": "basic", "SIGMAWATCH_AUTH_SECRET_ARN": aws.ToString(sec.ARN),
+			"SIGMAWATCH_REMOTE_WRITE_URL": srv.URL + "/api/v1/write", "SIGMAWATCH_PROMETHEUS_URL": srv.URL,
+		}[k]
+	})
+	require.NoError(t, err)
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	b, err := backend.New(ctx, env, awsCfg, logger)
+	require.NoError(t, err)
+	require.NoError(t, b.Writer.Write(ctx, probe))
+
+	// Rotation, as Secrets Manager's rotation does it: a new version of the
+	// secret, and the store switched over.
+	_, err = sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:     sec.ARN,
+		SecretString: aws.String(fmt.Sprintf(`{"username":"sigmawatch","password":%q}`, v2)),
+	})
+	require.NoError(t, err)
+	before := len(st.rotate(v2))
+	require.NoError(t, b.Writer.Write(ctx, probe), "the write after the rotation succeeds")
+	_, err = b.Querier.Query(ctx, "up", time.Unix(1, 0))
+	require.NoError(t, err, "and so does the query")
+	seen := st.rotate(v2)[before:]
+	require.Equal(t, []string{v1, v2, v2}, seen, "one refused attempt with the old password, then the new one")
+
+	// The store refuses the password the secret holds: one read, then a clear error.
+	before = len(st.rotate("pw-v3-not-in-the-secret"))
+	werr := b.Writer.Write(ctx, probe)
+	require.ErrorContains(t, werr, "401")
+	require.Len(t, st.rotate("pw-v3-not-in-the-secret")[before:], 1, "not resent with the same password")
+	for _, s := range []string{v1, v2} {
+		require.NotContains(t, logs.String(), s)
+		require.NotContains(t, werr.Error(), s)
+	}
+	require.Contains(t, logs.String(), "store credentials: read again")
+	t.Logf("rotated the secret in moto while warm; attempts after rotation: %d; refusal error: %v", len(seen), werr)
 }

@@ -9,14 +9,8 @@ import (
 
 	"github.com/sigmawatch/sigmawatch/shared/alerting"
 	"github.com/sigmawatch/sigmawatch/shared/anomaly"
+	"github.com/sigmawatch/sigmawatch/shared/rules"
 )
-
-// Week is the default season of the seasonal method.
-const Week = 7 * 24 * time.Hour
-
-// Seasons is how many seasons back the seasonal method looks by default
-// (1w, 2w, 3w).
-const Seasons = 3
 
 // Point is one sample.
 type Point struct {
@@ -24,27 +18,18 @@ type Point struct {
 	Value float64
 }
 
-// Rule is one anomaly rule as the alert function evaluates it.
+// Rule is one anomaly rule as the alert function evaluates it: the
+// detector and the timing that alerting.SpecOf maps a rule of rules.yaml to
+// (RuleFromConfig), or set in code (nabrun's flags).
 type Rule struct {
 	// Name and Fingerprint feed the notification ids.
 	Name        string
 	Fingerprint string
 	Params      anomaly.Params
-	// Baseline is the length of the trailing baseline window; for the
-	// seasonal method, the length of the window taken around the same time
-	// in each earlier week.
-	Baseline time.Duration
-	// Gap leaves the newest Gap before the tick out of the baseline, so an
-	// anomaly that lasts does not pull its own baseline towards it.
-	Gap time.Duration
-	// MinHistory: a tick less than MinHistory after the first point is
-	// insufficient data.
-	MinHistory time.Duration
-	// Seasons and Season (seasonal method only): how many seasons back, and
-	// how long one season is. Zero means Seasons and Week.
-	Seasons int
-	Season  time.Duration
-	Timing  alerting.Timing
+	Timing      alerting.Timing
+	// Lookback bounds how old the latest point may be when smoothing is 0
+	// (the deployed function's lookback_delta); 0 means unbounded.
+	Lookback time.Duration
 }
 
 // Validate reports every invalid field.
@@ -53,16 +38,10 @@ func (r Rule) Validate() error {
 	if err := r.Params.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("anomaly: %w", err))
 	}
-	if r.Baseline <= 0 {
-		errs = append(errs, fmt.Errorf("baseline: must be positive (got %s)", r.Baseline))
-	}
-	if r.Seasons < 0 {
-		errs = append(errs, fmt.Errorf("seasons: must not be negative (got %d)", r.Seasons))
-	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"gap", r.Gap}, {"min_history", r.MinHistory}, {"season", r.Season}, {"for", r.Timing.For}, {"keep_firing_for", r.Timing.KeepFiringFor}, {"repeat_interval", r.Timing.RepeatInterval}} {
+	}{{"for", r.Timing.For}, {"keep_firing_for", r.Timing.KeepFiringFor}, {"repeat_interval", r.Timing.RepeatInterval}, {"lookback_delta", r.Lookback}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: must not be negative (got %s)", d.name, d.v))
 		}
@@ -74,9 +53,11 @@ func (r Rule) Validate() error {
 type Tick struct {
 	Time   time.Time
 	Result anomaly.Result
-	// SustainedZ is the z of the longer average (Params.SustainedPoints)
-	// against the same baseline; zero when that check is off.
-	SustainedZ float64
+	// LatestZ and MedianZ are the z of the smoothing window's latest point
+	// and median, SustainedZ the z of the longer average (Params.Sustained),
+	// against the same baseline (see anomaly.Params.Holds); zero when not
+	// scored.
+	LatestZ, MedianZ, SustainedZ float64
 	// Missing: no finite value to score at this tick.
 	Missing      bool
 	State        alerting.State
@@ -156,18 +137,20 @@ func RunFrom(points []Point, r Rule, from time.Time) ([]Tick, Summary, error) {
 }
 
 // evaluator holds what one series needs between ticks: the points seen so
-// far, the sliding baseline windows and the alert state.
+// far, the sliding windows and the alert state.
 type evaluator struct {
 	r      Rule
 	times  []time.Time
 	values []float64
-	main   window
-	state  alerting.AlertState
-	key    alerting.Key
+	// main is the baseline; smooth and sustained are the windows of the
+	// current value and of the sustained average.
+	main, smooth, sustained window
+	state                   alerting.AlertState
+	key                     alerting.Key
 }
 
-// window is a trailing baseline window sliding over the evaluator's
-// points: values[lo:hi], kept sorted too for the robust method.
+// window is a trailing window sliding over the evaluator's points:
+// values[lo:hi], kept sorted too for the robust method.
 type window struct {
 	lo, hi int
 	sorted []float64 // finite values of the window, ascending (robust only)
@@ -190,17 +173,17 @@ func (e *evaluator) remember(p Point) {
 
 func (e *evaluator) observe(p Point) Tick {
 	e.remember(p)
-	t := len(e.values) - 1
 	at := p.Time
 	pr := e.r.Params
 
 	tick := Tick{Time: at}
-	cur, ok := anomaly.Current(e.values[max(0, t+1-max(pr.SmoothingPoints, 1)):], pr.SmoothingPoints, pr.Smoothing)
+	window := e.recent(&e.smooth, at, pr.Smoothing)
+	cur, ok := anomaly.Current(window, pr.SmoothingFunc)
 	b := anomaly.Baseline{}
 	// A series younger than MinHistory keeps the empty baseline: insufficient
 	// data whatever its point count.
-	if at.Sub(e.times[0]) >= e.r.MinHistory {
-		b = e.baseline(&e.main, at, pr.Method, e.r.Baseline, e.r.Gap, e.r.Seasons, e.r.Season)
+	if at.Sub(e.times[0]) >= pr.MinHistory {
+		b = e.baseline(at)
 	}
 	if ok {
 		tick.Result = pr.Score(cur, b)
@@ -208,20 +191,28 @@ func (e *evaluator) observe(p Point) Tick {
 		tick.Missing = true
 		tick.Result = anomaly.Result{Status: anomaly.StatusInsufficientData, Value: cur}
 	}
-	active := e.state.State.Active()
-	holds := tick.Result.OK() && pr.Anomalous(tick.Result.Z, active)
+	scores := anomaly.Scores{Current: tick.Result}
+	if tick.Result.OK() && len(window) > 1 {
+		// The window's latest point and median, what the decision reads to
+		// tell an incident going on from one that has passed.
+		latest, _ := anomaly.Current(lastFinite(window), anomaly.SmoothingMean)
+		med, _ := anomaly.Current(window, anomaly.SmoothingMedian)
+		lr, mr := pr.Score(latest, b), pr.Score(med, b)
+		scores.Latest, scores.Median = &lr, &mr
+		tick.LatestZ, tick.MedianZ = lr.Z, mr.Z
+	}
 	if tick.Result.OK() && pr.SustainedOn() {
 		// The longer average against the same baseline: a lasting shift.
-		if long, ok := anomaly.Current(e.values[max(0, t+1-pr.SustainedPoints):], pr.SustainedPoints, anomaly.SmoothingMean); ok {
+		if long, ok := anomaly.Current(e.slide(&e.sustained, at, pr.Sustained), anomaly.SmoothingMean); ok {
 			if sr := pr.Score(long, b); sr.OK() {
 				tick.SustainedZ = sr.Z
-				holds = holds || pr.Sustained(sr.Z, active)
+				scores.Sustained = &sr
 			}
 		}
 	}
 	obs := alerting.Observation{
 		Missing: tick.Missing,
-		Holds:   holds,
+		Holds:   pr.Holds(scores, e.state.State.Active()),
 		Value:   tick.Result.Value,
 		Z:       tick.Result.Z,
 	}
@@ -231,50 +222,89 @@ func (e *evaluator) observe(p Point) Tick {
 	return tick
 }
 
-// baseline slides w to (at-gap-length, at-gap] (PromQL's range semantics:
-// left-open, right-closed) over the points seen so far, or for the
-// seasonal method gathers the earlier seasons.
-func (e *evaluator) baseline(w *window, at time.Time, method anomaly.Method, length, gap time.Duration, seasons int, season time.Duration) anomaly.Baseline {
-	if method == anomaly.MethodSeasonal {
-		return e.seasonal(at, length, seasons, season)
+// recent is the smoothing window at at: the points in (at−length, at], or,
+// when length is 0, the latest finite point (within the lookback, when the
+// rule has one), as the deployed function's last_over_time reads it.
+func (e *evaluator) recent(w *window, at time.Time, length time.Duration) []float64 {
+	if length > 0 {
+		return e.slide(w, at, length)
 	}
-	end := at.Add(-gap)
-	start := end.Add(-length)
-	robust := method == anomaly.MethodRobust
+	for i := len(e.values) - 1; i >= 0; i-- {
+		if e.r.Lookback > 0 && !e.times[i].After(at.Add(-e.r.Lookback)) {
+			break
+		}
+		if finite(e.values[i]) {
+			return e.values[i : i+1]
+		}
+	}
+	return nil
+}
+
+// lastFinite is the latest finite value of window, as a one-point window
+// (empty when there is none).
+func lastFinite(window []float64) []float64 {
+	for i := len(window) - 1; i >= 0; i-- {
+		if finite(window[i]) {
+			return window[i : i+1]
+		}
+	}
+	return nil
+}
+
+// slide moves w to (at-length, at] over the points seen so far and
+// returns its values.
+func (e *evaluator) slide(w *window, at time.Time, length time.Duration) []float64 {
+	e.advance(w, at.Add(-length), at, false)
+	return e.values[w.lo:w.hi]
+}
+
+// advance slides w to (start, end] (PromQL's range semantics: left-open,
+// right-closed), keeping w.sorted when sorted is set.
+func (e *evaluator) advance(w *window, start, end time.Time, sorted bool) {
 	for w.hi < len(e.values) && !e.times[w.hi].After(end) {
-		if robust && finite(e.values[w.hi]) {
+		if sorted && finite(e.values[w.hi]) {
 			i, _ := slices.BinarySearch(w.sorted, e.values[w.hi])
 			w.sorted = slices.Insert(w.sorted, i, e.values[w.hi])
 		}
 		w.hi++
 	}
 	for w.lo < w.hi && !e.times[w.lo].After(start) {
-		if robust && finite(e.values[w.lo]) {
+		if sorted && finite(e.values[w.lo]) {
 			i, _ := slices.BinarySearch(w.sorted, e.values[w.lo])
 			w.sorted = slices.Delete(w.sorted, i, i+1)
 		}
 		w.lo++
 	}
-	if robust {
-		return anomaly.RobustFromSorted(w.sorted)
+}
+
+// baseline is the rule's baseline at at: the trailing window
+// (at-gap-length, at-gap] over the points seen so far, or for the seasonal
+// method the earlier seasons.
+func (e *evaluator) baseline(at time.Time) anomaly.Baseline {
+	pr := e.r.Params
+	switch pr.Method {
+	case anomaly.MethodSeasonal:
+		return e.seasonal(at)
+	case anomaly.MethodRobust:
+		end := at.Add(-pr.Gap)
+		e.advance(&e.main, end.Add(-pr.Baseline), end, true)
+		return anomaly.RobustFromSorted(e.main.sorted)
+	default:
+		end := at.Add(-pr.Gap)
+		e.advance(&e.main, end.Add(-pr.Baseline), end, false)
+		return anomaly.WindowBaseline(e.values[e.main.lo:e.main.hi])
 	}
-	return anomaly.WindowBaseline(e.values[w.lo:w.hi])
 }
 
 // seasonal takes, for each of the earlier seasons, the points in
-// (at-k·season-length/2, at-k·season+length/2]: the same time of the week
+// (at-k·season-width/2, at-k·season+width/2]: the same time of the week
 // (or day), centred, so a daily ramp is compared with the same ramp.
-func (e *evaluator) seasonal(at time.Time, length time.Duration, n int, season time.Duration) anomaly.Baseline {
-	half := length / 2
-	if n == 0 {
-		n = Seasons
-	}
-	if season == 0 {
-		season = Week
-	}
-	seasons := make([]anomaly.Baseline, 0, n)
-	for k := 1; k <= n; k++ {
-		mid := at.Add(-time.Duration(k) * season)
+func (e *evaluator) seasonal(at time.Time) anomaly.Baseline {
+	pr := e.r.Params
+	half := pr.SeasonWindow / 2
+	seasons := make([]anomaly.Baseline, 0, pr.Seasons)
+	for k := 1; k <= pr.Seasons; k++ {
+		mid := at.Add(-time.Duration(k) * pr.Season)
 		from := sort.Search(len(e.times), func(i int) bool { return e.times[i].After(mid.Add(-half)) })
 		to := sort.Search(len(e.times), func(i int) bool { return e.times[i].After(mid.Add(half)) })
 		if to > from {
@@ -286,28 +316,24 @@ func (e *evaluator) seasonal(at time.Time, length time.Duration, n int, season t
 
 func finite(v float64) bool { return v == v && v-v == 0 }
 
-// Default rule settings, chosen by the NAB backtest (RESULTS.md).
-const (
-	DefaultBaseline   = 7 * 24 * time.Hour
-	DefaultGap        = 0
-	DefaultMinHistory = 24 * time.Hour
-	DefaultFor        = 0
-	DefaultKeepFiring = 12 * time.Hour
-	DefaultRepeat     = 4 * time.Hour
-)
+// ShippedKeepFiringFor is the keep_firing_for of the example rules'
+// anomaly rules (infra/examples/rules.yaml), which DefaultRule and the NAB
+// scores in BENCHMARKS.md use: none, so a resolved message follows an
+// incident within minutes (anomaly.Params.Holds keeps a single normal point
+// from resolving it).
+const ShippedKeepFiringFor = 0
 
-// DefaultRule is the rule the example rules ship with, at 5-minute data.
+// DefaultRule is the rule the example rules ship with: an anomaly block
+// left to its defaults (anomaly.DefaultParams), for 0s, keep_firing_for
+// ShippedKeepFiringFor and the default repeat_interval.
 func DefaultRule() Rule {
 	return Rule{
-		Name:       "default",
-		Params:     anomaly.DefaultParams(),
-		Baseline:   DefaultBaseline,
-		Gap:        DefaultGap,
-		MinHistory: DefaultMinHistory,
+		Name:   "default",
+		Params: anomaly.DefaultParams(),
 		Timing: alerting.Timing{
-			For:            DefaultFor,
-			KeepFiringFor:  DefaultKeepFiring,
-			RepeatInterval: DefaultRepeat,
+			KeepFiringFor:  ShippedKeepFiringFor,
+			RepeatInterval: time.Duration(rules.DefaultRepeatInterval),
 		},
+		Lookback: time.Duration(rules.DefaultLookbackDelta),
 	}
 }

@@ -45,14 +45,14 @@ func rule(method anomaly.Method, forDur time.Duration) backtest.Rule {
 	p.MinStdDev = 0.1
 	p.MinRelativeStdDev = 0
 	p.MinPoints = 12
-	p.SmoothingPoints = 1
-	p.SustainedPoints, p.SustainedThreshold = 0, 0 // tests of the sustained check set their own
+	p.Smoothing = 0
+	p.Sustained, p.SustainedThreshold = 0, 0 // tests of the sustained check set their own
+	p.Baseline = 6 * time.Hour
+	p.MinHistory = 2 * time.Hour
 	return backtest.Rule{
-		Name:       "synthetic",
-		Params:     p,
-		Baseline:   6 * time.Hour,
-		MinHistory: 2 * time.Hour,
-		Timing:     alerting.Timing{For: forDur, RepeatInterval: time.Hour},
+		Name:   "synthetic",
+		Params: p,
+		Timing: alerting.Timing{For: forDur, RepeatInterval: time.Hour},
 	}
 }
 
@@ -133,8 +133,8 @@ func TestNoLookAhead(t *testing.T) {
 		t.Run(string(m), func(t *testing.T) {
 			t.Parallel()
 			r := rule(m, 5*time.Minute)
-			r.Params.SmoothingPoints = 3
-			r.Gap = 10 * time.Minute
+			r.Params.Smoothing = 15 * time.Minute
+			r.Params.Gap = 10 * time.Minute
 			full, _, err := backtest.Run(pts, r)
 			require.NoError(t, err)
 			require.NotEmpty(t, firedAt(full), "the series must exercise firing")
@@ -160,7 +160,7 @@ func TestSeasonalNeedsWeeks(t *testing.T) {
 		pts = append(pts, backtest.Point{Time: t0.Add(time.Duration(i) * time.Hour), Value: v})
 	}
 	r := rule(anomaly.MethodSeasonal, 0)
-	r.Baseline = 3 * time.Hour
+	r.Params.SeasonWindow = 3 * time.Hour
 	r.Params.MinPoints = 3
 	r.Params.MinSeasons = 2
 	r.Params.MinStdDev = 1
@@ -177,13 +177,13 @@ func TestRuleValidate(t *testing.T) {
 	t.Parallel()
 	require.NoError(t, backtest.DefaultRule().Validate())
 	r := backtest.DefaultRule()
-	r.Baseline = 0
-	r.Gap = -time.Minute
+	r.Params.Baseline = 0
+	r.Params.Gap = -time.Minute
 	r.Timing.For = -time.Minute
 	r.Params.Threshold = 0
 	err := r.Validate()
 	require.Error(t, err)
-	for _, want := range []string{"baseline:", "gap:", "for:", "anomaly: threshold:"} {
+	for _, want := range []string{"anomaly: baseline:", "exclude_recent:", "for:", "threshold: must be a positive number"} {
 		require.Contains(t, err.Error(), want)
 	}
 	_, _, err = backtest.Run(nil, r)

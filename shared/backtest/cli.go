@@ -119,20 +119,26 @@ type Event struct {
 // several do. A chart is written for every series, fired or not: a quiet
 // chart is the evidence that the rule would not have paged.
 //
-// Prometheus mode (-from, -to): the rule's expr is read with range queries
-// at settings.interval over [from − look-back, to], where the look-back is
-// the baseline (or the seasons) plus min_history, so the first tick has the
-// history a deployed function would find; ticks are every interval in
-// [from, to]. Outputs: `<out>/<rule>/<fingerprint>.{csv,png}`. The range
-// query samples the series at each step, so a baseline is computed over
-// step-spaced values rather than over the raw samples avg_over_time sees;
-// for series scraped or collected at the interval the two agree.
+// Prometheus mode (-from, -to): an anomaly rule's expr is read with range
+// queries of alerting.SeriesQuery at settings.interval over [from −
+// look-back, to], where the look-back is the baseline (or the seasons) plus
+// min_history, so the first tick has the history a deployed function would
+// find. SeriesQuery reads every stored point once, at its own time, and
+// drops NaN and ±Inf, so the series comes back at the data's resolution (a
+// 5-minute metric gives a point every 5 minutes, not five copies of each),
+// and there is one tick per point from from on — the tick the deployed
+// function evaluates once that point is stored, whatever its schedule's
+// phase (alerting.Evaluate anchors its windows at the newest point). The
+// windows are durations, so 1-minute and 5-minute data mean the same
+// time span. Data finer than the interval is read at the interval.
+// Outputs: `<out>/<rule>/<fingerprint>.{csv,png}`.
 //
 // Threshold rules (no anomaly block) replay their condition: in the CSV
 // mode only an expr that compares the series with a number (`x > 90`) can
 // be replayed, anything else is skipped with a message; in the Prometheus
-// mode the condition holds at a step where the expr returns the series, as
-// in Prometheus.
+// mode ticks are every interval in [from, to] and the condition holds at a
+// tick where alerting.ThresholdQuery (the deployed query, with its
+// lookback_delta) returns the series, as in Prometheus.
 func RunCLI(ctx context.Context, opts CLIOptions, stdout io.Writer) error {
 	if err := opts.Validate(); err != nil {
 		return err
@@ -316,22 +322,28 @@ func finish(r rules.Rule, s rules.Settings, cmp *Comparison, rp replay, recs []R
 	if err != nil {
 		return SeriesResult{}, fmt.Errorf("%s: %w", rp.name, err)
 	}
-	res := SeriesResult{Rule: r.Alert, Series: rp.name, Summary: sum, Events: events(ticks), Threshold: r.Anomaly == nil}
+	return write(r, cmp, rp.name, ticks, sum, br, recs, base)
+}
+
+// write writes one evaluated series' CSV and PNG at base (the CSV) and
+// base+".png".
+func write(r rules.Rule, cmp *Comparison, name string, ticks []Tick, sum Summary, br Rule, recs []Record, base string) (SeriesResult, error) {
+	res := SeriesResult{Rule: r.Alert, Series: name, Summary: sum, Events: events(ticks), Threshold: r.Anomaly == nil}
 	res.FiringAtEnd = len(ticks) > 0 && ticks[len(ticks)-1].State == alerting.StateFiring
 	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
-		return res, fmt.Errorf("%s: %w", rp.name, err)
+		return res, fmt.Errorf("%s: %w", name, err)
 	}
 	// Warm-up records (Prometheus mode) are history, not ticks: not written.
 	if err := writeFile(base, func(w io.Writer) error { return WriteCSV(w, recs[len(recs)-len(ticks):], ticks) }); err != nil {
-		return res, fmt.Errorf("%s: %w", rp.name, err)
+		return res, fmt.Errorf("%s: %w", name, err)
 	}
 	res.CSV = base
-	c := Chart(r.Alert+" — "+rp.name, recs, ticks, br, cmp)
+	c := Chart(r.Alert+" — "+name, recs, ticks, br, cmp)
 	if len(c.Points) == 0 {
 		return res, nil
 	}
 	if err := writeFile(base+".png", func(w io.Writer) error { return chart.Render(w, c) }); err != nil {
-		return res, fmt.Errorf("%s: %w", rp.name, err)
+		return res, fmt.Errorf("%s: %w", name, err)
 	}
 	res.PNG = base + ".png"
 	return res, nil
@@ -377,7 +389,7 @@ func Chart(title string, recs []Record, ticks []Tick, r Rule, cmp *Comparison) c
 		case t.Result.OK():
 			w := r.Params.Threshold * t.Result.Spread
 			band = chart.BandPoint{T: t.Time, Center: t.Result.Center, Lower: t.Result.Center - w, Upper: t.Result.Center + w}
-			if r.Params.Anomalous(t.Result.Z, false) || r.Params.Sustained(t.SustainedZ, false) {
+			if r.Params.Anomalous(t.Result.Z, false) || r.Params.SustainedAnomalous(t.SustainedZ, false) {
 				c.Anomalous = append(c.Anomalous, chart.Point{T: t.Time, V: v})
 			}
 		}
@@ -418,43 +430,103 @@ func events(ticks []Tick) []Event {
 // points per series.
 const maxQueryPoints = 10_000
 
-func runPromRule(ctx context.Context, q Querier, r rules.Rule, s rules.Settings, from, to time.Time, out string) ([]SeriesResult, error) {
+// Replayed is one series of a rule replayed over Prometheus history.
+type Replayed struct {
+	Labels      map[string]string
+	Fingerprint string
+	// Points are the series' points from the look-back on (an anomaly rule)
+	// or the tick grid (a threshold rule); Ticks the ticks at or after from.
+	Points  []Point
+	Ticks   []Tick
+	Summary Summary
+	// Rule is the anomaly rule replayed (zero for a threshold rule).
+	Rule Rule
+}
+
+// ReplayPrometheus is the Prometheus mode of RunCLI without the files: r replayed
+// over [from, to] against q, one result per series (in fingerprint order).
+// See RunCLI for how the series are read.
+func ReplayPrometheus(ctx context.Context, q Querier, r rules.Rule, s rules.Settings, from, to time.Time) ([]Replayed, error) {
 	step := time.Duration(s.Interval)
-	var lookBack time.Duration
+	var (
+		lookBack time.Duration
+		query    string
+		err      error
+		cmp      *Comparison
+	)
 	if r.Anomaly != nil {
 		br, err := RuleFromConfig(r, s)
 		if err != nil {
 			return nil, err
 		}
 		lookBack = br.lookBack()
+		// Each stored point once, at its own time (the data's resolution),
+		// finite only: what the deployed evaluation's windows read.
+		query, err = alerting.SeriesQuery(r.Expr, step)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		// What the deployed function asks at every tick; Prometheus applies
+		// the condition, so a returned series holds.
+		query, err = alerting.ThresholdQuery(r.Expr, alerting.SpecOf(r).Lookback)
+		if err != nil {
+			return nil, err
+		}
+		cmp = &Comparison{Op: OpPresent, Value: nan}
 	}
-	// Whole steps back, so the query's grid lands on the ticks.
-	start := from.Add(-time.Duration((lookBack+step-1)/step) * step)
-	series, err := queryChunked(ctx, q, r.Expr, start, to, step)
+	// Whole steps from the epoch, so the query's grid lands on the steps of
+	// the deployed evaluation's subqueries (Prometheus aligns those to
+	// multiples of the step).
+	start := from.Add(-lookBack).Truncate(step)
+	if cmp != nil {
+		start = from // ticks every interval from -from, as the schedule runs
+	}
+	series, err := queryChunked(ctx, q, query, start, to, step)
 	if err != nil {
 		return nil, err
 	}
-	var cmp *Comparison
-	if r.Anomaly == nil {
-		// Prometheus already applied the condition: a returned series holds.
-		cmp = &Comparison{Op: OpPresent, Value: nan}
-	}
 	var (
-		results []SeriesResult
-		errs    []error
+		out  []Replayed
+		errs []error
 	)
 	for _, fp := range slices.Sorted(maps.Keys(series)) {
 		sr := series[fp]
-		pts := grid(sr.points, from, to, step, r.Anomaly == nil)
-		recs := make([]Record, len(pts))
-		for i, p := range pts {
+		rp := Replayed{Labels: sr.labels, Fingerprint: fp}
+		if cmp != nil {
+			rp.Points = grid(sr.points, from, to, step)
+		} else {
+			rp.Points = points(sr.points)
+		}
+		rp.Ticks, rp.Summary, rp.Rule, err = evaluate(r, s, cmp, replay{name: labelString(sr.labels), fingerprint: fp, points: rp.Points, from: from})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", labelString(sr.labels), err))
+			continue
+		}
+		out = append(out, rp)
+	}
+	return out, errors.Join(errs...)
+}
+
+func runPromRule(ctx context.Context, q Querier, r rules.Rule, s rules.Settings, from, to time.Time, out string) ([]SeriesResult, error) {
+	replayed, err := ReplayPrometheus(ctx, q, r, s, from, to)
+	var (
+		results []SeriesResult
+		errs    = []error{err}
+		cmp     *Comparison
+	)
+	if r.Anomaly == nil {
+		cmp = &Comparison{Op: OpPresent, Value: nan}
+	}
+	for _, rp := range replayed {
+		recs := make([]Record, len(rp.Points))
+		for i, p := range rp.Points {
 			recs[i] = Record{Point: p, Timestamp: p.Time.UTC().Format(time.RFC3339), Value: strconv.FormatFloat(p.Value, 'g', -1, 64)}
 			if !finite(p.Value) {
 				recs[i].Value = ""
 			}
 		}
-		rp := replay{name: labelString(sr.labels), fingerprint: fp, points: pts, from: from}
-		res, err := finish(r, s, cmp, rp, recs, filepath.Join(out, fp+".csv"))
+		res, err := write(r, cmp, labelString(rp.Labels), rp.Ticks, rp.Summary, rp.Rule, recs, filepath.Join(out, rp.Fingerprint+".csv"))
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -499,25 +571,27 @@ func queryChunked(ctx context.Context, q Querier, expr string, start, end time.T
 	return out, nil
 }
 
-// grid lays one series on the tick grid: a point per step from its first
-// sample (history before from included) to to, NaN where the query
-// returned nothing. A threshold rule needs no history.
-func grid(points map[int64]float64, from, to time.Time, step time.Duration, threshold bool) []Point {
-	if len(points) == 0 {
-		return nil
-	}
-	first := slices.Min(slices.Collect(maps.Keys(points)))
-	t := time.UnixMilli(first).UTC()
-	if threshold {
-		t = from
-	}
+// grid lays a threshold rule's series on the tick grid: a point per step
+// from from to to, NaN (the condition does not hold) where the query
+// returned nothing.
+func grid(pts map[int64]float64, from, to time.Time, step time.Duration) []Point {
 	var out []Point
-	for ; !t.After(to); t = t.Add(step) {
-		v, ok := points[t.UnixMilli()]
+	for t := from; !t.After(to); t = t.Add(step) {
+		v, ok := pts[t.UnixMilli()]
 		if !ok {
 			v = nan
 		}
 		out = append(out, Point{Time: t, Value: v})
+	}
+	return out
+}
+
+// points is an anomaly rule's series as stored: its points in time order,
+// one tick each, at the data's own resolution.
+func points(pts map[int64]float64) []Point {
+	out := make([]Point, 0, len(pts))
+	for _, ms := range slices.Sorted(maps.Keys(pts)) {
+		out = append(out, Point{Time: time.UnixMilli(ms).UTC(), Value: pts[ms]})
 	}
 	return out
 }

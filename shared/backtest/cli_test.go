@@ -43,8 +43,8 @@ groups:
           min_history: 2h
           min_stddev: 0.1
           min_relative_stddev: 0
-          smoothing: 1
-          sustained_points: 0
+          smoothing: 0s
+          sustained: 0s
       - alert: Above
         expr: synthetic_value > 70
       - alert: Ratio
@@ -357,7 +357,8 @@ groups:
         for: 10m
         keep_firing_for: 1h
         missing_data: resolve
-        anomaly: {baseline: 2d, threshold: 6, min_history: 12h, min_relative_stddev: 0.1, smoothing: 3, exclude_recent: 30m, direction: up}
+        lookback_delta: 1h
+        anomaly: {baseline: 2d, threshold: 6, min_history: 12h, min_relative_stddev: 0.1, smoothing: 15m, exclude_recent: 30m, direction: up}
       - alert: Seasonal
         expr: x
         repeat_interval: 1h
@@ -371,25 +372,26 @@ groups:
 
 	w, err := backtest.RuleFromConfig(rs[0], f.Settings)
 	require.NoError(t, err)
+	want := anomaly.DefaultParams()
+	want.Direction, want.Threshold, want.ResolveThreshold = anomaly.DirectionUp, 6, 3
+	want.Baseline, want.Gap, want.MinHistory = 48*time.Hour, 30*time.Minute, 12*time.Hour
+	want.MinRelativeStdDev, want.Smoothing = 0.1, 15*time.Minute
 	require.Equal(t, backtest.Rule{
-		Name: "Window",
-		Params: anomaly.Params{
-			Method: anomaly.MethodWindow, Direction: anomaly.DirectionUp, Threshold: 6, ResolveThreshold: 3,
-			MinStdDev: anomaly.DefaultMinStdDev, MinRelativeStdDev: 0.1, MinPoints: anomaly.DefaultMinPoints,
-			MinSeasons: anomaly.DefaultMinSeasons, SmoothingPoints: 3, Smoothing: anomaly.SmoothingMean,
-			SustainedPoints: rules.DefaultSustainedPoints, SustainedThreshold: rules.DefaultSustainedThreshold,
-		},
-		Baseline: 48 * time.Hour, Gap: 30 * time.Minute, MinHistory: 12 * time.Hour,
-		Timing: alerting.Timing{For: 10 * time.Minute, KeepFiringFor: time.Hour, RepeatInterval: 3 * time.Hour, MissingData: alerting.MissingDataResolve},
+		Name:     "Window",
+		Params:   want,
+		Timing:   alerting.Timing{For: 10 * time.Minute, KeepFiringFor: time.Hour, RepeatInterval: 3 * time.Hour, MissingData: alerting.MissingDataResolve},
+		Lookback: time.Hour,
 	}, w)
+	require.Equal(t, *alerting.SpecOf(rs[0]).Detector, w.Params, "the deployed function's detector, exactly")
 
 	s, err := backtest.RuleFromConfig(rs[1], f.Settings)
 	require.NoError(t, err)
 	require.Equal(t, anomaly.MethodSeasonal, s.Params.Method)
-	require.Equal(t, alerting.SeasonalWindow, s.Baseline)
-	require.Equal(t, 2, s.Seasons)
-	require.Equal(t, backtest.Week, s.Season)
+	require.Equal(t, anomaly.DefaultSeasonWindow, s.Params.SeasonWindow)
+	require.Equal(t, 2, s.Params.Seasons)
+	require.Equal(t, anomaly.DefaultSeason, s.Params.Season)
 	require.Equal(t, time.Hour, s.Timing.RepeatInterval)
+	require.Equal(t, 30*time.Minute, s.Lookback, "settings' default lookback")
 
 	_, err = backtest.RuleFromConfig(rs[2], f.Settings)
 	require.ErrorContains(t, err, "rule Threshold: not an anomaly rule")

@@ -22,9 +22,11 @@
 //
 // [RunCLI] is `alert -backtest -config RULES [-rule NAME] (-csv DIR | -from
 // RFC3339 -to RFC3339) -out DIR`: it loads rules.yaml, maps each anomaly
-// rule with [RuleFromConfig] (the one mapping from the anomaly block to
-// [Rule], which the deployed function can share), replays it over CSV files
-// or over Prometheus history (through a consumer-declared [Querier]), and
+// rule with [RuleFromConfig] (alerting.SpecOf's detector and timing: the
+// mapping the deployed function uses too), replays it over CSV files or
+// over Prometheus history ([ReplayPrometheus], through a consumer-declared
+// [Querier], reading every stored point once at its own time, as the
+// deployed evaluation's windows do), and
 // writes a result CSV and a PNG chart (package chart) per series plus a
 // report of what would have been paged. Because it imports package chart
 // (gonum/plot), a binary that serves Lambda should wire RunCLI in a file

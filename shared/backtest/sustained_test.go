@@ -2,6 +2,7 @@ package backtest_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -22,22 +23,23 @@ func TestSustainedCatchesALevelShift(t *testing.T) {
 	pts := series(300, 3, shift)
 	tests := []struct {
 		name      string
-		points    int
+		window    time.Duration
 		threshold float64
 		wantFired []int
 	}{
 		{name: "off", wantFired: nil},
-		{name: "12 points at 1.5", points: 12, threshold: 1.5, wantFired: []int{160}},
-		{name: "6 points at 1.5", points: 6, threshold: 1.5, wantFired: []int{153}},
-		{name: "24 points: the baseline absorbs the shift first", points: 24, threshold: 1.5, wantFired: nil},
-		{name: "too high a threshold", points: 12, threshold: 3, wantFired: nil},
+		{name: "1h (12 points) at 1.5", window: time.Hour, threshold: 1.5, wantFired: []int{160}},
+		{name: "30m (6 points) at 1.5", window: 30 * time.Minute, threshold: 1.5, wantFired: []int{153}},
+		{name: "2h (24 points): the baseline absorbs the shift first", window: 2 * time.Hour, threshold: 1.5, wantFired: nil},
+		{name: "too high a threshold", window: time.Hour, threshold: 3, wantFired: nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := rule(anomaly.MethodWindow, 0)
 			r.Params.MinStdDev = 1e-9
-			r.Params.SustainedPoints, r.Params.SustainedThreshold = tt.points, tt.threshold
+			r.Params.Smoothing = 15 * time.Minute // the shipped window: its median holds the alert through a noisy point
+			r.Params.Sustained, r.Params.SustainedThreshold = tt.window, tt.threshold
 			ticks, _, err := backtest.Run(pts, r)
 			require.NoError(t, err)
 			require.Equal(t, tt.wantFired, firedAt(ticks))

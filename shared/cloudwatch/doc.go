@@ -1,7 +1,9 @@
 // Package cloudwatch turns CloudWatch into plain data for the collector:
 // discovery with ListMetrics (all pages, de-duplicated, exact dimension-set
-// match), window maths derived from the scheduled time, and GetMetricData in
-// calls of at most 500 queries with NextToken paging.
+// match, recently active metrics only), the window maths derived from the
+// scheduled time (Timing: which whole periods a run fetches, after which
+// coverage, and what it gives up), and GetMetricData in calls of at most 500
+// queries with NextToken paging, bounded concurrency and a stop time.
 //
 // SDK types stop at this package's edge: callers see Metric, Query and Point.
 // The consumer declares the two SDK operations it calls with their SDK

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,12 +42,14 @@ func queriesFor(n int, stat string, start, end time.Time) []Query {
 	qs := make([]Query, n)
 	for i := range qs {
 		qs[i] = Query{
-			Metric: NewMetric("AWS/EC2", "CPUUtilization", []Dimension{{Name: "InstanceId", Value: fmt.Sprintf("i-%d", i)}}),
+			Metric: ptr(NewMetric("AWS/EC2", "CPUUtilization", []Dimension{{Name: "InstanceId", Value: fmt.Sprintf("i-%d", i)}})),
 			Stat:   stat, Period: time.Minute, Start: start, End: end,
 		}
 	}
 	return qs
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // echo answers every query with one point per period, value = query index.
 func echo(in *awscw.GetMetricDataInput) *awscw.GetMetricDataOutput {
@@ -82,7 +85,7 @@ func TestFetchBatchesOf500(t *testing.T) {
 			}}
 			qs := queriesFor(tt.queries, "Average", t0, t0.Add(5*time.Minute))
 			got := map[int]int{}
-			stats := Fetch(context.Background(), api, qs, func(i int, pts []Point, err error) {
+			stats := Fetch(context.Background(), api, qs, FetchOptions{}, func(i int, pts []Point, err error) {
 				require.NoError(t, err)
 				got[i] = len(pts)
 			})
@@ -105,7 +108,7 @@ func TestFetchGroupsWindows(t *testing.T) {
 		return echo(in), nil
 	}}
 	qs := append(queriesFor(3, "Average", t0, t0.Add(5*time.Minute)), queriesFor(2, "Sum", t0.Add(-20*time.Minute), t0.Add(5*time.Minute))...)
-	stats := Fetch(context.Background(), api, qs, func(_ int, _ []Point, err error) { require.NoError(t, err) })
+	stats := Fetch(context.Background(), api, qs, FetchOptions{Concurrency: 1}, func(_ int, _ []Point, err error) { require.NoError(t, err) })
 	require.Equal(t, 2, stats.Calls, "one call per distinct window")
 	require.Equal(t, map[time.Time]int{t0: 3, t0.Add(-20 * time.Minute): 2}, windows)
 }
@@ -135,7 +138,7 @@ func TestFetchPagingAndPartialData(t *testing.T) {
 	}}
 	qs := queriesFor(2, "p99.9", t0, t0.Add(5*time.Minute))
 	got := map[int][]Point{}
-	stats := Fetch(context.Background(), api, qs, func(i int, pts []Point, err error) {
+	stats := Fetch(context.Background(), api, qs, FetchOptions{}, func(i int, pts []Point, err error) {
 		require.NoError(t, err)
 		got[i] = pts
 	})
@@ -158,7 +161,7 @@ func TestFetchPercentileStatPassedThrough(t *testing.T) {
 		return echo(in), nil
 	}}
 	qs := append(queriesFor(1, "p99", t0, t0.Add(time.Minute)), queriesFor(1, "TM(10%:90%)", t0, t0.Add(time.Minute))...)
-	Fetch(context.Background(), api, qs, func(_ int, _ []Point, err error) { require.NoError(t, err) })
+	Fetch(context.Background(), api, qs, FetchOptions{Concurrency: 1}, func(_ int, _ []Point, err error) { require.NoError(t, err) })
 	require.Equal(t, []string{"p99", "TM(10%:90%)"}, stats)
 }
 
@@ -176,7 +179,7 @@ func TestFetchFailedCallFailsOnlyItsQueries(t *testing.T) {
 	qs := append(queriesFor(2, "Average", t0, t0.Add(time.Minute)), queriesFor(2, "Average", t0.Add(time.Hour), t0.Add(time.Hour+time.Minute))...)
 	var emitted []int
 	failed := map[int]error{}
-	Fetch(context.Background(), api, qs, func(i int, _ []Point, err error) {
+	Fetch(context.Background(), api, qs, FetchOptions{}, func(i int, _ []Point, err error) {
 		if err != nil {
 			failed[i] = err
 			return
@@ -211,7 +214,7 @@ func TestThrottlingRetriedBySDK(t *testing.T) {
 	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: aws.AnonymousCredentials{}}
 	client := awsconf.CloudWatch(cfg)
 	var got []Point
-	Fetch(context.Background(), client, queriesFor(1, "Average", t0, t0.Add(time.Minute)), func(_ int, pts []Point, err error) {
+	Fetch(context.Background(), client, queriesFor(1, "Average", t0, t0.Add(time.Minute)), FetchOptions{}, func(_ int, pts []Point, err error) {
 		require.NoError(t, err)
 		got = pts
 	})
@@ -226,7 +229,7 @@ func TestThrottlingRetriedBySDK(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	var failedErr error
-	Fetch(ctx, always, queriesFor(1, "Average", t0, t0.Add(time.Minute)), func(_ int, _ []Point, err error) { failedErr = err })
+	Fetch(ctx, always, queriesFor(1, "Average", t0, t0.Add(time.Minute)), FetchOptions{}, func(_ int, _ []Point, err error) { failedErr = err })
 	require.Error(t, failedErr)
 	require.Less(t, time.Since(start), 5*time.Second, "retries stop at the deadline")
 }
@@ -261,20 +264,204 @@ func TestDiscoverExactDimensionsAllPagesDeduplicated(t *testing.T) {
 
 	now := t0
 	cache := NewDiscoveryCache(time.Hour, func() time.Time { return now })
-	_, n1, err := cache.Discover(context.Background(), "acct", api, "AWS/EC2", "CPUUtilization", []string{"InstanceId"})
+	l1, err := cache.Discover(context.Background(), "acct", api, "AWS/EC2", "CPUUtilization", []string{"InstanceId"})
 	require.NoError(t, err)
-	_, n2, err := cache.Discover(context.Background(), "acct", api, "AWS/EC2", "CPUUtilization", []string{"InstanceId"})
+	l2, err := cache.Discover(context.Background(), "acct", api, "AWS/EC2", "CPUUtilization", []string{"InstanceId"})
 	require.NoError(t, err)
-	require.Equal(t, []int{2, 0}, []int{n1, n2}, "a warm run makes no ListMetrics call")
+	require.Equal(t, []int{2, 0}, []int{l1.Calls, l2.Calls}, "a warm run makes no ListMetrics call")
+	require.Nil(t, l1.Added, "a process's first listing knows no earlier one")
 	now = now.Add(61 * time.Minute)
-	_, n3, err := cache.Discover(context.Background(), "acct", api, "AWS/EC2", "CPUUtilization", []string{"InstanceId"})
+	l3, err := cache.Discover(context.Background(), "acct", api, "AWS/EC2", "CPUUtilization", []string{"InstanceId"})
 	require.NoError(t, err)
-	require.Equal(t, 2, n3, "the TTL expires")
+	require.Equal(t, 2, l3.Calls, "the TTL expires")
+	require.Empty(t, l3.Added)
 }
 
-func TestAlign(t *testing.T) {
+// TestFetchConcurrencyAndOrder: at most Concurrency calls are in flight, and
+// calls start in the order of the queries' windows as given (the most
+// lagging first).
+func TestFetchConcurrencyAndOrder(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, t0, Align(t0.Add(59*time.Second), time.Minute))
-	require.Equal(t, t0, Align(t0.Add(4*time.Minute), 5*time.Minute))
-	require.Equal(t, t0.Add(5*time.Minute), Align(t0.Add(5*time.Minute), 5*time.Minute))
+	var mu sync.Mutex
+	inFlight, peak := 0, 0
+	var starts []time.Time
+	api := &fakeCW{getMetricData: func(_ context.Context, in *awscw.GetMetricDataInput) (*awscw.GetMetricDataOutput, error) {
+		mu.Lock()
+		inFlight++
+		peak = max(peak, inFlight)
+		starts = append(starts, aws.ToTime(in.StartTime))
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return echo(in), nil
+	}}
+	var qs []Query
+	var want []time.Time
+	for k := range 12 {
+		start := t0.Add(time.Duration(k) * time.Minute)
+		want = append(want, start)
+		qs = append(qs, queriesFor(3, "Average", start, t0.Add(time.Hour))...)
+	}
+	emitted := 0
+	stats := Fetch(context.Background(), api, qs, FetchOptions{Concurrency: 3}, func(_ int, _ []Point, err error) {
+		require.NoError(t, err)
+		emitted++
+	})
+	require.Equal(t, 12, stats.Calls)
+	require.Equal(t, 36, emitted)
+	require.Equal(t, 3, peak, "at most 3 calls in flight, and the 3 are used")
+	// Calls are taken in order; between taking a call and reaching the
+	// fake, 3 workers may overtake each other by up to 2 places.
+	require.ElementsMatch(t, want, starts)
+	for i, s := range starts {
+		require.False(t, s.Before(want[max(i-2, 0)]) || s.After(want[min(i+2, len(want)-1)]), "call %d started at %s, out of order", i, s)
+	}
+}
+
+// TestFetchStopsStartingCalls: once StopAt has passed no call starts; the
+// queries left are emitted with ErrNotStarted and are not billed.
+func TestFetchStopsStartingCalls(t *testing.T) {
+	t.Parallel()
+	var now atomic.Int64
+	now.Store(t0.UnixNano())
+	api := &fakeCW{getMetricData: func(_ context.Context, in *awscw.GetMetricDataInput) (*awscw.GetMetricDataOutput, error) {
+		now.Add(int64(10 * time.Second)) // each call takes 10 s
+		return echo(in), nil
+	}}
+	var qs []Query
+	for k := range 5 {
+		qs = append(qs, queriesFor(2, "Average", t0.Add(time.Duration(k)*time.Minute), t0.Add(time.Hour))...)
+	}
+	notStarted := 0
+	stats := Fetch(context.Background(), api, qs, FetchOptions{
+		Concurrency: 1, StopAt: t0.Add(25 * time.Second), Now: func() time.Time { return time.Unix(0, now.Load()) },
+	}, func(_ int, pts []Point, err error) {
+		if err != nil {
+			require.ErrorIs(t, err, ErrNotStarted)
+			require.Nil(t, pts)
+			notStarted++
+		}
+	})
+	require.Equal(t, 3, stats.Calls, "calls start at 0 s, 10 s and 20 s; none at 30 s")
+	require.Equal(t, 6, stats.MetricsRequested)
+	require.Equal(t, 4, stats.NotStarted)
+	require.Equal(t, 4, notStarted)
+}
+
+// TestFetchFailedCallNotBilled: CloudWatch bills the metrics of answered
+// calls only; a call that failed counts as a call, not as metrics requested.
+func TestFetchFailedCallNotBilled(t *testing.T) {
+	t.Parallel()
+	api := &fakeCW{getMetricData: func(_ context.Context, in *awscw.GetMetricDataInput) (*awscw.GetMetricDataOutput, error) {
+		if aws.ToTime(in.StartTime).Equal(t0) {
+			return nil, errors.New("api error InternalFailure")
+		}
+		return echo(in), nil
+	}}
+	qs := append(queriesFor(3, "Average", t0, t0.Add(time.Minute)), queriesFor(2, "Average", t0.Add(time.Hour), t0.Add(time.Hour+time.Minute))...)
+	stats := Fetch(context.Background(), api, qs, FetchOptions{}, func(int, []Point, error) {})
+	require.Equal(t, 2, stats.Calls)
+	require.Equal(t, 2, stats.MetricsRequested, "only the answered call's 2 queries are billed")
+}
+
+// TestDiscoverRequestShape: RecentlyActive is always asked for, and no more
+// than ListMetrics' 10 dimension filters are sent for a metric with more
+// dimensions (the exact-set match still checks them all).
+func TestDiscoverRequestShape(t *testing.T) {
+	t.Parallel()
+	var dimNames []string
+	for i := range 12 {
+		dimNames = append(dimNames, fmt.Sprintf("D%02d", i))
+	}
+	listed := cwtypes.Metric{Namespace: aws.String("App"), MetricName: aws.String("Lat")}
+	for _, d := range dimNames {
+		listed.Dimensions = append(listed.Dimensions, cwtypes.Dimension{Name: aws.String(d), Value: aws.String("v")})
+	}
+	short := cwtypes.Metric{Namespace: aws.String("App"), MetricName: aws.String("Lat"), Dimensions: listed.Dimensions[:10]}
+	api := &fakeCW{listMetrics: func(_ context.Context, in *awscw.ListMetricsInput) (*awscw.ListMetricsOutput, error) {
+		if len(in.Dimensions) > 10 {
+			return nil, errors.New("api error InvalidParameterValue: The collection Dimensions must not have a size greater than 10")
+		}
+		require.Equal(t, cwtypes.RecentlyActivePt3h, in.RecentlyActive)
+		return &awscw.ListMetricsOutput{Metrics: []cwtypes.Metric{listed, short}}, nil
+	}}
+	got, _, err := Discover(context.Background(), api, "App", "Lat", dimNames)
+	require.NoError(t, err)
+	require.Len(t, got, 1, "the metric with all 12 dimensions, not the one with 10")
+	require.Len(t, got[0].Dimensions, 12)
+}
+
+// TestDiscoveryCacheAdded: a refreshed listing reports the metrics the
+// previous listing of the same key did not have.
+func TestDiscoveryCacheAdded(t *testing.T) {
+	t.Parallel()
+	ids := []string{"i-1", "i-3"}
+	api := &fakeCW{listMetrics: func(_ context.Context, in *awscw.ListMetricsInput) (*awscw.ListMetricsOutput, error) {
+		out := &awscw.ListMetricsOutput{}
+		for _, id := range ids {
+			out.Metrics = append(out.Metrics, cwtypes.Metric{Namespace: in.Namespace, MetricName: in.MetricName,
+				Dimensions: []cwtypes.Dimension{{Name: aws.String("InstanceId"), Value: aws.String(id)}}})
+		}
+		return out, nil
+	}}
+	for _, ttl := range []time.Duration{time.Minute, 0} {
+		ids = []string{"i-1", "i-3"}
+		now := t0
+		cache := NewDiscoveryCache(ttl, func() time.Time { return now })
+		_, err := cache.Discover(context.Background(), "k", api, "AWS/EC2", "CPU", []string{"InstanceId"})
+		require.NoError(t, err)
+		ids = []string{"i-2", "i-3", "i-4"} // i-1 terminated; i-2 and i-4 are new
+		now = now.Add(2 * time.Minute)
+		l, err := cache.Discover(context.Background(), "k", api, "AWS/EC2", "CPU", []string{"InstanceId"})
+		require.NoError(t, err)
+		require.Len(t, l.Metrics, 3)
+		require.Equal(t, []Metric{
+			NewMetric("AWS/EC2", "CPU", []Dimension{{"InstanceId", "i-2"}}),
+			NewMetric("AWS/EC2", "CPU", []Dimension{{"InstanceId", "i-4"}}),
+		}, l.Added, "ttl %s", ttl)
+	}
+}
+
+// TestDiscoverAnyDimensions: nil dimension names list every dimension set
+// of a metric (service jobs associate each with a resource afterwards),
+// and the cache keeps that listing apart from the metric without
+// dimensions ([]).
+func TestDiscoverAnyDimensions(t *testing.T) {
+	t.Parallel()
+	dims := func(kv ...string) []cwtypes.Dimension {
+		var out []cwtypes.Dimension
+		for i := 0; i+1 < len(kv); i += 2 {
+			out = append(out, cwtypes.Dimension{Name: aws.String(kv[i]), Value: aws.String(kv[i+1])})
+		}
+		return out
+	}
+	calls := 0
+	api := &fakeCW{listMetrics: func(_ context.Context, in *awscw.ListMetricsInput) (*awscw.ListMetricsOutput, error) {
+		calls++
+		require.Empty(t, in.Dimensions, "no dimension filter for either listing")
+		out := &awscw.ListMetricsOutput{}
+		for _, d := range [][]cwtypes.Dimension{
+			dims("LoadBalancer", "app/a/1"),
+			dims("LoadBalancer", "app/a/1", "TargetGroup", "targetgroup/t/2"),
+			nil,
+		} {
+			out.Metrics = append(out.Metrics, cwtypes.Metric{Namespace: in.Namespace, MetricName: in.MetricName, Dimensions: d})
+		}
+		return out, nil
+	}}
+	all, _, err := Discover(context.Background(), api, "AWS/ApplicationELB", "RequestCount", nil)
+	require.NoError(t, err)
+	require.Len(t, all, 3)
+	cache := NewDiscoveryCache(time.Hour, func() time.Time { return t0 })
+	calls = 0
+	any, err := cache.Discover(context.Background(), "k", api, "AWS/ApplicationELB", "RequestCount", nil)
+	require.NoError(t, err)
+	none, err := cache.Discover(context.Background(), "k", api, "AWS/ApplicationELB", "RequestCount", []string{})
+	require.NoError(t, err)
+	require.Equal(t, 2, calls, "two listings, not one served for the other")
+	require.Len(t, any.Metrics, 3)
+	require.Len(t, none.Metrics, 1)
+	require.Empty(t, none.Metrics[0].Dimensions)
 }

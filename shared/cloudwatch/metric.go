@@ -22,9 +22,33 @@ type Metric struct {
 
 // NewMetric returns a Metric with its dimensions sorted.
 func NewMetric(namespace, name string, dims []Dimension) Metric {
-	d := slices.Clone(dims)
-	slices.SortFunc(d, func(a, b Dimension) int { return cmp.Compare(a.Name, b.Name) })
-	return Metric{Namespace: namespace, Name: name, Dimensions: d}
+	return ownedMetric(namespace, name, slices.Clone(dims))
+}
+
+// ownedMetric is NewMetric for dims the Metric may keep and sort.
+func ownedMetric(namespace, name string, dims []Dimension) Metric {
+	slices.SortFunc(dims, func(a, b Dimension) int { return cmp.Compare(a.Name, b.Name) })
+	return Metric{Namespace: namespace, Name: name, Dimensions: dims}
+}
+
+// CompareMetrics orders metrics by namespace, name and dimensions; 0 means
+// the same metric. It allocates nothing, unlike comparing Keys.
+func CompareMetrics(a, b Metric) int {
+	if c := cmp.Compare(a.Namespace, b.Namespace); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	for i := range min(len(a.Dimensions), len(b.Dimensions)) {
+		if c := cmp.Compare(a.Dimensions[i].Name, b.Dimensions[i].Name); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Dimensions[i].Value, b.Dimensions[i].Value); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(a.Dimensions), len(b.Dimensions))
 }
 
 // Key is a stable identity string for the metric.
@@ -44,8 +68,9 @@ func (m Metric) Key() string {
 }
 
 // Query asks for one statistic of one metric at one period over [Start, End).
+// Metric points at the caller's listing, which must not change during Fetch.
 type Query struct {
-	Metric Metric
+	Metric *Metric
 	Stat   string
 	Period time.Duration
 	Start  time.Time
@@ -56,21 +81,4 @@ type Query struct {
 type Point struct {
 	T time.Time
 	V float64
-}
-
-// Window is the span [Start, End) a query covers.
-type Window struct {
-	Start, End time.Time
-}
-
-// Empty reports whether the window covers nothing.
-func (w Window) Empty() bool { return !w.Start.Before(w.End) }
-
-// Align returns t rounded down to a multiple of period since the Unix epoch,
-// which is how CloudWatch places its period buckets.
-func Align(t time.Time, period time.Duration) time.Time {
-	if period <= 0 {
-		return t
-	}
-	return t.Truncate(period).UTC()
 }

@@ -69,8 +69,9 @@ func (a *AWSConnector) Connect(ctx context.Context, region, roleARN, externalID 
 		API:       awsconf.CloudWatch(cfg),
 		Tagging:   tagging.NewClient(cfg),
 		IAM:       tagging.NewIAMClient(cfg),
+		Region:    region,
 		AccountID: account,
-		CacheKey:  account + "\x00" + roleARN,
+		CacheKey:  region + "\x00" + account + "\x00" + roleARN + "\x00" + externalID,
 	}
 	a.mu.Lock()
 	a.targets[key] = t

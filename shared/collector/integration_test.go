@@ -418,7 +418,7 @@ func TestCollectRecoversFromReceiverFailures(t *testing.T) {
 	flaky := &flakyWriter{w: real, fail: map[int]bool{2: true, 4: true}}
 	sum, err := newCollector(flaky).Run(ctx, A.Add(15*time.Minute), f.cfg.Jobs)
 	require.ErrorContains(t, err, "injected failure")
-	require.Positive(t, sum.FailedShards)
+	require.Positive(t, sum.FailedUnits)
 	t.Logf("injected: requests 2 and 4 of the run at A+15m fail; the run returned: %v", err)
 	// Its retry writes exactly the rest.
 	_, err = newCollector(real).Run(ctx, A.Add(15*time.Minute), f.cfg.Jobs)
@@ -464,4 +464,109 @@ func TestCollectShardCountChange(t *testing.T) {
 	}
 	// The first run covered [A, A+15m); the next two 5 minutes each.
 	requireSameData(t, r.Kind, f.expected(func(ts time.Time) bool { return !ts.Before(A) && ts.Before(A.Add(25*time.Minute)) }), stored(t, ctx, r, f))
+}
+
+// TestCollectTwoRegions: a discovery job with two regions collects each
+// region's own metrics; the discovery cache must not hand the second region
+// the first region's listing, and -plan must count what a run collects.
+func TestCollectTwoRegions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	uid := strings.ReplaceAll(testenv.UniqueName(t.Name()), "-", "")
+	uid = uid[max(0, len(uid)-12):]
+	ns, metric := "Test/Regions"+uid, "Cpu"+uid
+	awsCfg, err := moto.AWSConfig(ctx)
+	require.NoError(t, err)
+	anchor := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
+	perRegion := map[string][]string{"us-east-1": {"i-east"}, "eu-west-1": {"i-west-1", "i-west-2"}}
+	for region, ids := range perRegion {
+		cfg := awsCfg.Copy()
+		cfg.Region = region
+		cw := awsconf.CloudWatch(cfg)
+		var data []cwtypes.MetricDatum
+		for _, id := range ids {
+			for ts := anchor; ts.Before(anchor.Add(30 * time.Minute)); ts = ts.Add(time.Minute) {
+				data = append(data, cwtypes.MetricDatum{MetricName: aws.String(metric), Dimensions: dims("InstanceId", id), Timestamp: aws.Time(ts), Value: aws.Float64(1)})
+			}
+		}
+		_, err := cw.PutMetricData(ctx, &awscw.PutMetricDataInput{Namespace: aws.String(ns), MetricData: data})
+		require.NoError(t, err)
+	}
+	cfg, err := config.LoadCollect(fmt.Appendf(nil, `
+jobs:
+  - name: regions
+    regions: [us-east-1, eu-west-1]
+    namespace: %s
+    dimensions: [InstanceId]
+    metrics:
+      - {name: %s, statistics: [Average]}
+`, ns, metric))
+	require.NoError(t, err)
+
+	plan, err := collector.MakePlan(ctx, cfg, cfg.Jobs, collector.NewAWSConnector(awsCfg))
+	require.NoError(t, err)
+	require.Equal(t, 3, plan.Jobs[0].Metrics, "-plan counts both regions' metrics")
+
+	r := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	w, q := storeClients(t, r)
+	c, err := collector.New(collector.Options{Config: cfg, Connector: collector.NewAWSConnector(awsCfg), Writer: w, Progress: q})
+	require.NoError(t, err)
+	at := anchor.Add(20 * time.Minute)
+	sum, err := c.Run(ctx, at, cfg.Jobs)
+	require.NoError(t, err)
+	require.Equal(t, 3*5, sum.Samples, "5 minutes of 3 instances in two regions")
+	got, err := q.Query(ctx, fmt.Sprintf(`count by (region) (count_over_time({__name__=%q}[1h]))`, naming.MetricName(ns, metric, "Average")), at)
+	require.NoError(t, err)
+	byRegion := map[string]float64{}
+	for _, s := range got {
+		byRegion[s.Labels["region"]] = s.V
+	}
+	require.Equal(t, map[string]float64{"us-east-1": 1, "eu-west-1": 2}, byRegion)
+}
+
+// TestCollectDeploymentsApart: two deployments (stacks) write to one store
+// with the same job name. Each reads back only its own progress: the second
+// must not take the first's progress for its own and write nothing.
+func TestCollectDeploymentsApart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	uid := strings.ReplaceAll(testenv.UniqueName(t.Name()), "-", "")
+	uid = uid[max(0, len(uid)-12):]
+	ns, metric := "Test/Deploy"+uid, "Load"+uid
+	awsCfg, err := moto.AWSConfig(ctx)
+	require.NoError(t, err)
+	cw := awsconf.CloudWatch(awsCfg)
+	anchor := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
+	var data []cwtypes.MetricDatum
+	for _, host := range []string{"prod", "staging"} {
+		for ts := anchor; ts.Before(anchor.Add(30 * time.Minute)); ts = ts.Add(time.Minute) {
+			data = append(data, cwtypes.MetricDatum{MetricName: aws.String(metric), Dimensions: dims("Host", host), Timestamp: aws.Time(ts), Value: aws.Float64(2)})
+		}
+	}
+	_, err = cw.PutMetricData(ctx, &awscw.PutMetricDataInput{Namespace: aws.String(ns), MetricData: data})
+	require.NoError(t, err)
+	r := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	w, q := storeClients(t, r)
+	at := anchor.Add(20 * time.Minute)
+	for _, deployment := range []string{"prod", "staging"} {
+		cfg, err := config.LoadCollect(fmt.Appendf(nil, `
+progress_shards: 1
+jobs:
+  - name: app
+    regions: [us-east-1]
+    namespace: %s
+    static: [{Host: %s}]
+    metrics:
+      - {name: %s, statistics: [Sum]}
+`, ns, deployment, metric))
+		require.NoError(t, err)
+		c, err := collector.New(collector.Options{Config: cfg, Connector: collector.NewAWSConnector(awsCfg), Writer: w, Progress: q, Deployment: deployment})
+		require.NoError(t, err)
+		sum, err := c.Run(ctx, at, cfg.Jobs)
+		require.NoError(t, err)
+		require.Equal(t, 5, sum.Samples, "deployment %s collects its own first window", deployment)
+	}
+	got, err := q.Query(ctx, fmt.Sprintf(`count by (%s) (%s)`, config.DeploymentLabel, collector.CoveredMetric), at)
+	require.NoError(t, err)
+	require.Len(t, got, 2, "each deployment's progress apart")
 }

@@ -9,14 +9,13 @@ import (
 
 	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
 	"github.com/sigmawatch/sigmawatch/shared/config"
-	"github.com/sigmawatch/sigmawatch/shared/tagging"
 )
 
 // monthly is the month the cost preview bills: 30 days.
 const monthly = 30 * 24 * time.Hour
 
-// Plan is the cost preview of the configured jobs: what one steady-state run
-// requests and what a month of runs at the schedule's interval costs.
+// Plan is the cost preview of the configured jobs: what steady-state runs
+// request and what a month of runs at the schedule's interval costs.
 type Plan struct {
 	Interval time.Duration
 	Jobs     []JobPlan
@@ -24,60 +23,78 @@ type Plan struct {
 
 // JobPlan is one job's share of the plan.
 type JobPlan struct {
-	Job                string
-	Targets            int
-	Metrics            int // CloudWatch metrics (dimension sets × names)
-	Series             int // metrics × statistics: one query each
-	ListMetricsCalls   int // per run when the discovery cache is cold
-	GetResourcesCalls  int // service jobs: per run when the discovery cache is cold
-	GetMetricDataCalls int // per steady-state run
+	Job     string
+	Targets int
+	Metrics int // CloudWatch metrics (dimension sets × names)
+	Series  int // metrics × statistics: one query each
+	// ListMetricsCalls is per run when the discovery cache is cold.
+	ListMetricsCalls int
+	// GetResourcesCalls is per run of a service job when the cache is cold.
+	GetResourcesCalls int
+	// GetMetricDataCalls is per run in which every timing group is due
+	// (an hourly metric is fetched once an hour, not every run).
+	GetMetricDataCalls int
 	MetricsPerMonth    float64
 	CostPerMonthUSD    float64
 }
 
-// MakePlan discovers the jobs' metrics (ListMetrics only, which is free) and
-// counts what a steady-state run requests. Nothing is fetched or written.
+// MakePlan discovers the jobs' metrics (ListMetrics only, which is free)
+// through the same lister a run uses, and counts what steady-state runs
+// request. Nothing is fetched or written.
 func MakePlan(ctx context.Context, cfg *config.Collect, jobs []config.Job, conn Connector) (Plan, error) {
 	p := Plan{Interval: cfg.Interval.D()}
-	runs := float64(monthly) / float64(max(cfg.Interval.D(), time.Minute))
-	c := &Collector{cfg: cfg, conn: conn, cache: cloudwatch.NewDiscoveryCache(0, time.Now), tagCache: tagging.NewCache(0, time.Now)}
+	interval := max(cfg.Interval.D(), time.Minute)
+	l := newLister(cfg, time.Now)
 	for i := range jobs {
 		job := &jobs[i]
 		jp := JobPlan{Job: job.Name}
 		for _, acct := range job.Accounts() {
 			for _, region := range job.Regions {
-				target, err := conn.Connect(ctx, region, acct.RoleARN, acct.ExternalID)
-				if err != nil {
+				if err := previewTarget(ctx, l, conn, job, acct, region, interval, &jp); err != nil {
 					return Plan{}, fmt.Errorf("job %s region %s: %w", job.Name, region, err)
-				}
-				var stats jobStats
-				metrics, _, err := c.metrics(ctx, target, job, region, &stats)
-				if err != nil {
-					return Plan{}, fmt.Errorf("job %s region %s: %w", job.Name, region, err)
-				}
-				jp.Targets++
-				jp.ListMetricsCalls += stats.listCalls
-				jp.GetResourcesCalls += stats.tagCalls
-				jp.Metrics += len(metrics)
-				// Queries that share a window share calls; in a steady state the
-				// window depends only on a metric's period and delay.
-				type window struct{ period, delay time.Duration }
-				perWindow := map[window]int{}
-				for _, m := range metrics {
-					n := len(m.cfg.Statistics)
-					jp.Series += n
-					perWindow[window{m.cfg.Period.D(), m.cfg.Delay.D()}] += n
-				}
-				for _, n := range perWindow {
-					jp.GetMetricDataCalls += (n + cloudwatch.MaxQueriesPerCall - 1) / cloudwatch.MaxQueriesPerCall
 				}
 			}
 		}
-		jp.MetricsPerMonth = float64(jp.Series) * runs
 		jp.CostPerMonthUSD = jp.MetricsPerMonth * USDPerMetricRequested
 		p.Jobs = append(p.Jobs, jp)
 	}
 	return p, nil
+}
+
+// previewTarget adds what one target of job requests to jp.
+func previewTarget(ctx context.Context, l *lister, conn Connector, job *config.Job, acct config.Role, region string, interval time.Duration, jp *JobPlan) error {
+	target, err := conn.Connect(ctx, region, acct.RoleARN, acct.ExternalID)
+	if err != nil {
+		return err
+	}
+	if target.Region == "" {
+		target.Region = region
+	}
+	lst, err := l.list(ctx, target, job)
+	if err != nil {
+		return err
+	}
+	jp.Targets++
+	jp.ListMetricsCalls += lst.listCalls
+	jp.GetResourcesCalls += lst.tagCalls
+	jp.Metrics += len(lst.metrics)
+	// Queries that share a window share calls; in a steady state a window
+	// depends only on a metric's period and delay, and a group is due once
+	// per period when its period is longer than the interval.
+	type group struct{ period, delay time.Duration }
+	perGroup := map[group]int{}
+	for _, m := range lst.metrics {
+		mc := &job.Metrics[m.cfg]
+		n := len(mc.Statistics)
+		jp.Series += n
+		perGroup[group{mc.Period.D(), mc.Delay.D()}] += n
+	}
+	for g, n := range perGroup {
+		jp.GetMetricDataCalls += (n + cloudwatch.MaxQueriesPerCall - 1) / cloudwatch.MaxQueriesPerCall
+		runs := float64(monthly) / float64(max(interval, g.period))
+		jp.MetricsPerMonth += float64(n) * runs
+	}
+	return nil
 }
 
 // Print writes the plan as a table with a total line.
@@ -100,6 +117,6 @@ func (p Plan) Print(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "schedule every %s; GetMetricData costs $0.01 per 1,000 metrics requested; ListMetrics and GetResources are free and cached between warm runs.\n", config.Duration(p.Interval))
+	_, err := fmt.Fprintf(w, "schedule every %s; GetMetricData costs $0.01 per 1,000 metrics requested; a metric whose period is longer than the schedule is requested once per period; ListMetrics and GetResources are free and cached between warm runs.\n", config.Duration(p.Interval))
 	return err
 }

@@ -25,6 +25,12 @@ const (
 	DefaultPeriod       = Duration(time.Minute)
 	DefaultLength       = Duration(5 * time.Minute)
 	DefaultDelay        = Duration(10 * time.Minute)
+	// DefaultConcurrency is GetMetricData calls in flight per target: at the
+	// 0.5–2 s a call takes, at most 10 calls a second, well under
+	// CloudWatch's default quota of 50 per second per account and region.
+	DefaultConcurrency = 5
+	// MaxConcurrency keeps a run under that quota even at 1 s per call.
+	MaxConcurrency = 50
 
 	// MaxShards bounds progress_shards: each shard is a progress series per job.
 	MaxShards = 4096
@@ -42,7 +48,13 @@ type Collect struct {
 	// invocations; 0 lists on every run.
 	DiscoveryTTL Duration `yaml:"discovery_ttl"`
 	// Shards is the number of stable progress partitions per job.
-	Shards   int      `yaml:"progress_shards"`
+	Shards int `yaml:"progress_shards"`
+	// Concurrency is how many CloudWatch calls a run keeps in flight per
+	// (region, account) target.
+	Concurrency int `yaml:"cloudwatch_concurrency"`
+	// Receiver says what kind of store the data goes to: it decides how old
+	// a sample may be and how a refused request is recovered.
+	Receiver Receiver `yaml:"receiver"`
 	Defaults Defaults `yaml:"defaults"`
 	Jobs     []Job    `yaml:"jobs"`
 }
@@ -52,6 +64,8 @@ type Defaults struct {
 	Period Duration `yaml:"period"`
 	Length Duration `yaml:"length"`
 	Delay  Duration `yaml:"delay"`
+	// Timestamp is TimestampCloudWatch (default) or TimestampScheduled.
+	Timestamp string `yaml:"timestamp"`
 }
 
 // Job is one namespace in a set of regions (and optionally another account).
@@ -70,10 +84,13 @@ type Job struct {
 	Static []map[string]string `yaml:"static"`
 	// Period, Length and Delay override Defaults for this job's metrics;
 	// zero inherits (in YAML an explicit "0s" is kept as zero).
-	Period  Duration `yaml:"period"`
-	Length  Duration `yaml:"length"`
-	Delay   Duration `yaml:"delay"`
-	Metrics []Metric `yaml:"metrics"`
+	Period Duration `yaml:"period"`
+	Length Duration `yaml:"length"`
+	Delay  Duration `yaml:"delay"`
+	// Timestamp overrides Defaults.Timestamp for this job's metrics; empty
+	// inherits.
+	Timestamp string   `yaml:"timestamp"`
+	Metrics   []Metric `yaml:"metrics"`
 	// YACEOptions: service jobs (type) and YACE's label options.
 	YACEOptions `yaml:",inline"`
 
@@ -89,9 +106,26 @@ type Metric struct {
 	Period     Duration `yaml:"period"`
 	Length     Duration `yaml:"length"`
 	Delay      Duration `yaml:"delay"`
+	// Timestamp: TimestampCloudWatch stamps every datapoint at its own
+	// CloudWatch timestamp (and writes every datapoint of the window);
+	// TimestampScheduled writes only the newest period's value, stamped at
+	// the scheduled time, as YACE does without addCloudwatchTimestamp. Empty
+	// inherits the job's, then the defaults'.
+	Timestamp string `yaml:"timestamp"`
 
 	set fieldSet
 }
+
+// Timestamp choices.
+const (
+	// TimestampCloudWatch stamps each datapoint at its CloudWatch time.
+	TimestampCloudWatch = "cloudwatch"
+	// TimestampScheduled stamps the newest datapoint at the scheduled time:
+	// the only way for an hourly or daily metric into a store that refuses
+	// samples older than about an hour, at the price of a timestamp one
+	// period plus the delay late (and one sample per period).
+	TimestampScheduled = "scheduled"
+)
 
 // fieldSet records which overridable keys a YAML mapping wrote, so that an
 // explicit "delay: 0s" is not mistaken for "inherit".
@@ -110,7 +144,8 @@ func DefaultCollect() *Collect {
 		MaxCatchUp:   DefaultMaxCatchUp,
 		DiscoveryTTL: DefaultDiscoveryTTL,
 		Shards:       DefaultShards,
-		Defaults:     Defaults{Period: DefaultPeriod, Length: DefaultLength, Delay: DefaultDelay},
+		Concurrency:  DefaultConcurrency,
+		Defaults:     Defaults{Period: DefaultPeriod, Length: DefaultLength, Delay: DefaultDelay, Timestamp: TimestampCloudWatch},
 	}
 }
 
@@ -263,6 +298,17 @@ func (c *Collect) effective(j *Job, m *Metric) (period, length, delay Duration) 
 		pick(c.Defaults.Delay, j.Delay, m.Delay, setDelay)
 }
 
+// effectiveTimestamp is m's timestamp choice: the metric's, else the job's,
+// else the defaults'.
+func (c *Collect) effectiveTimestamp(j *Job, m *Metric) string {
+	for _, v := range []string{m.Timestamp, j.Timestamp, c.Defaults.Timestamp} {
+		if v != "" {
+			return v
+		}
+	}
+	return TimestampCloudWatch
+}
+
 // resolve writes the effective values into every metric, marking them as set
 // so that a later Validate or resolve sees the same values.
 func (c *Collect) resolve() {
@@ -274,6 +320,7 @@ func (c *Collect) resolve() {
 		for k := range j.Metrics {
 			m := &j.Metrics[k]
 			m.Period, m.Length, m.Delay = c.effective(j, m)
+			m.Timestamp = c.effectiveTimestamp(j, m)
 			m.set = setPeriod | setLength | setDelay
 		}
 	}
@@ -342,6 +389,9 @@ func (c *Collect) Validate() error {
 	if c.Shards < 1 || c.Shards > MaxShards {
 		add("progress_shards", "must be between 1 and %d (got %d)", MaxShards, c.Shards)
 	}
+	if c.Concurrency < 1 || c.Concurrency > MaxConcurrency {
+		add("cloudwatch_concurrency", "must be between 1 and %d (got %d): CloudWatch allows 50 GetMetricData calls a second per account and region", MaxConcurrency, c.Concurrency)
+	}
 	if p := periodProblem(c.Defaults.Period); p != "" {
 		add("defaults.period", "%s", p)
 	}
@@ -351,6 +401,10 @@ func (c *Collect) Validate() error {
 	if c.Defaults.Delay < 0 {
 		add("defaults.delay", "must be >= 0 (got %s)", c.Defaults.Delay)
 	}
+	if p := timestampProblem(c.Defaults.Timestamp); p != "" {
+		add("defaults.timestamp", "%s", p)
+	}
+	errs = append(errs, c.validateReceiver()...)
 	if len(c.Jobs) == 0 {
 		add("jobs", "at least one job is required")
 	}
@@ -380,9 +434,7 @@ func (c *Collect) validateJob(path string, j *Job) []error {
 	add := func(p, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", p, fmt.Sprintf(format, args...)))
 	}
-	if len(j.Regions) == 0 {
-		add(path+".regions", "at least one region is required")
-	}
+	// No regions: the function's own region (DefaultRegions, at start).
 	seenRegion := map[string]bool{}
 	for k, r := range j.Regions {
 		p := fmt.Sprintf("%s.regions[%d]", path, k)
@@ -464,6 +516,9 @@ func (c *Collect) validateJob(path string, j *Job) []error {
 	if j.Delay < 0 {
 		add(path+".delay", "must be >= 0 (got %s)", j.Delay)
 	}
+	if p := timestampProblem(j.Timestamp); p != "" {
+		add(path+".timestamp", "%s", p)
+	}
 	if len(j.Metrics) == 0 {
 		add(path+".metrics", "at least one metric is required")
 	}
@@ -485,6 +540,7 @@ func (c *Collect) validateJob(path string, j *Job) []error {
 		}
 		errs = append(errs, c.validateMetric(p, j, m)...)
 	}
+	errs = append(errs, seriesCollisions(path, j)...)
 	return errs
 }
 
@@ -544,10 +600,28 @@ func (c *Collect) validateMetric(path string, j *Job, m *Metric) []error {
 	case length%period != 0:
 		add(path+".length", "%s is not a multiple of the period %s", length, period)
 	}
-	if length > c.MaxCatchUp && c.MaxCatchUp > 0 {
+	// Catch-up always keeps at least one whole period, so a metric whose
+	// period is longer than max_catch_up may have a length of one period.
+	if length > c.MaxCatchUp && c.MaxCatchUp > 0 && length > period {
 		add(path+".length", "%s is longer than max_catch_up %s", length, c.MaxCatchUp)
 	}
+	if p := timestampProblem(m.Timestamp); p != "" {
+		add(path+".timestamp", "%s", p)
+	} else if periodOK {
+		if p := c.receiverProblem(period, delay, c.effectiveTimestamp(j, m)); p != "" {
+			add(path+".period", "%s", p)
+		}
+	}
 	return errs
+}
+
+// timestampProblem says why s is not a timestamp choice; empty inherits.
+func timestampProblem(s string) string {
+	switch s {
+	case "", TimestampCloudWatch, TimestampScheduled:
+		return ""
+	}
+	return fmt.Sprintf("unknown timestamp %q (want %s or %s)", s, TimestampCloudWatch, TimestampScheduled)
 }
 
 // periodProblem says why CloudWatch would reject p as a GetMetricData period:

@@ -46,14 +46,15 @@ func TestLoadIssueExample(t *testing.T) {
 		MaxCatchUp:   45 * min,
 		DiscoveryTTL: 60 * min,
 		Shards:       16,
-		Defaults:     Defaults{Period: min, Length: 5 * min, Delay: 10 * min},
+		Concurrency:  5,
+		Defaults:     Defaults{Period: min, Length: 5 * min, Delay: 10 * min, Timestamp: TimestampCloudWatch},
 		Jobs: []Job{
 			{
 				Name: "ec2", Regions: []string{"us-east-1"}, Namespace: "AWS/EC2",
 				Dimensions: []string{"InstanceId"},
 				Metrics: []Metric{
-					{Name: "CPUUtilization", Statistics: []string{"Average", "Maximum"}, Period: min, Length: 5 * min, Delay: 10 * min},
-					{Name: "NetworkIn", Statistics: []string{"Sum"}, Period: 5 * min, Length: 5 * min, Delay: 10 * min},
+					{Name: "CPUUtilization", Statistics: []string{"Average", "Maximum"}, Period: min, Length: 5 * min, Delay: 10 * min, Timestamp: TimestampCloudWatch},
+					{Name: "NetworkIn", Statistics: []string{"Sum"}, Period: 5 * min, Length: 5 * min, Delay: 10 * min, Timestamp: TimestampCloudWatch},
 				},
 			},
 			{
@@ -62,7 +63,7 @@ func TestLoadIssueExample(t *testing.T) {
 				Namespace: "MyApp/Orders",
 				Static:    []map[string]string{{"Service": "checkout"}},
 				Metrics: []Metric{
-					{Name: "OrdersPlaced", Statistics: []string{"Sum", "SampleCount", "p99"}, Period: min, Length: 5 * min, Delay: 10 * min},
+					{Name: "OrdersPlaced", Statistics: []string{"Sum", "SampleCount", "p99"}, Period: min, Length: 5 * min, Delay: 10 * min, Timestamp: TimestampCloudWatch},
 				},
 			},
 		},
@@ -104,6 +105,52 @@ func TestEffectiveValues(t *testing.T) {
 	}
 }
 
+// TestDefaultRegions: a job without regions collects in the function's own
+// region; without one, the error names every job that needs it.
+func TestDefaultRegions(t *testing.T) {
+	t.Parallel()
+	c, err := LoadCollectFile("testdata/no_regions.good.yml")
+	require.NoError(t, err)
+	require.Empty(t, c.Jobs[0].Regions)
+	require.ErrorContains(t, c.DefaultRegions(""), "jobs[0].regions: not set, and there is no default region (set AWS_REGION, or list the regions)")
+	require.NoError(t, c.DefaultRegions("eu-central-1"))
+	require.Equal(t, []string{"eu-central-1"}, c.Jobs[0].Regions)
+	c, err = LoadCollectFile("testdata/issue_example.good.yml")
+	require.NoError(t, err)
+	require.NoError(t, c.DefaultRegions("eu-central-1"))
+	require.Equal(t, []string{"us-east-1"}, c.Jobs[0].Regions, "listed regions stay")
+}
+
+// TestResolveReceiver: an empty kind follows the remote-write URL, and an
+// Amazon Managed Service for Prometheus workspace is never taken for an
+// all-or-nothing store.
+func TestResolveReceiver(t *testing.T) {
+	t.Parallel()
+	const amp = "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1/api/v1/remote_write"
+	tests := []struct {
+		kind, url, want, wantErr string
+	}{
+		{"", amp, ReceiverMimir, ""},
+		{"", "http://prometheus:9090/api/v1/write", ReceiverPrometheus, ""},
+		{ReceiverVictoriaMetrics, "http://vm:8428/api/v1/write", ReceiverVictoriaMetrics, ""},
+		{ReceiverPrometheus, amp, "", "receiver.kind: prometheus, but SIGMAWATCH_REMOTE_WRITE_URL is an Amazon Managed Service for Prometheus workspace, which stores series by series: use mimir"},
+	}
+	for _, tt := range tests {
+		c := DefaultCollect()
+		c.Receiver.Kind = tt.kind
+		err := c.ResolveReceiver(tt.url)
+		if tt.wantErr != "" {
+			require.EqualError(t, err, tt.wantErr)
+			continue
+		}
+		require.NoError(t, err)
+		require.Equal(t, tt.want, c.Receiver.Kind)
+	}
+	require.Equal(t, 55*time.Minute, Receiver{Kind: ReceiverPrometheus}.MaxAge())
+	require.Equal(t, 115*time.Minute, Receiver{Kind: ReceiverMimir, OutOfOrderWindow: Duration(2 * time.Hour)}.MaxAge())
+	require.Zero(t, Receiver{Kind: ReceiverVictoriaMetrics}.MaxAge())
+}
+
 func TestValidateReportsEveryProblem(t *testing.T) {
 	t.Parallel()
 	yml := `
@@ -127,7 +174,6 @@ jobs:
 		"interval: must be > 0 (got 0s)",
 		"progress_shards: must be between 1 and 4096 (got 5000)",
 		"jobs[0].name: required",
-		"jobs[0].regions: at least one region is required",
 		"jobs[0].namespace: required",
 		`jobs[0].dimensions[1]: duplicate dimension "A"`,
 		"jobs[0].metrics[0].statistics: at least one statistic is required",

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/sigmawatch/sigmawatch/shared/promauth"
 )
 
 // Env holds the deployment settings both functions read from SIGMAWATCH_*
@@ -103,17 +105,28 @@ func FromEnv(getenv func(string) string) (Env, error) {
 	if e.AuthSecretARN != "" && !strings.HasPrefix(e.AuthSecretARN, "arn:") {
 		problems = append(problems, fmt.Errorf("SIGMAWATCH_AUTH_SECRET_ARN: %q is not an ARN", e.AuthSecretARN))
 	}
-	for _, u := range []struct{ name, val string }{
-		{"SIGMAWATCH_REMOTE_WRITE_URL", e.RemoteWriteURL},
-		{"SIGMAWATCH_PROMETHEUS_URL", e.PrometheusURL},
-		{"SIGMAWATCH_ALERTMANAGER_URL", e.AlertmanagerURL},
-		{"SIGMAWATCH_EXTERNAL_URL", e.ExternalURL},
+	for _, u := range []struct {
+		name, val string
+		store     bool // gets the auth chain's credentials
+	}{
+		{"SIGMAWATCH_REMOTE_WRITE_URL", e.RemoteWriteURL, true},
+		{"SIGMAWATCH_PROMETHEUS_URL", e.PrometheusURL, true},
+		{"SIGMAWATCH_ALERTMANAGER_URL", e.AlertmanagerURL, false},
+		{"SIGMAWATCH_EXTERNAL_URL", e.ExternalURL, false},
 	} {
 		if u.val == "" {
 			continue
 		}
-		if err := checkURL(u.val); err != nil {
+		parsed, err := checkURL(u.val)
+		if err != nil {
 			problems = append(problems, fmt.Errorf("%s: %w", u.name, err))
+			continue
+		}
+		// Basic and bearer credentials, and SigV4's session token, travel
+		// in clear over http. A loopback host (tests, a local proxy) may
+		// still use it.
+		if u.store && e.Auth != AuthNone && parsed.Scheme == "http" && !promauth.IsLoopback(parsed.Hostname()) {
+			problems = append(problems, fmt.Errorf("%s: %s credentials over plain http to %s are refused: use https (http is allowed only for a loopback host: localhost, 127.0.0.0/8, ::1)", u.name, e.Auth, parsed.Host))
 		}
 	}
 	if e.SNSTopicARN != "" && !IsSNSTopicARN(e.SNSTopicARN) {
@@ -151,22 +164,59 @@ func IsSNSTopicARN(s string) bool {
 		parts[3] != "" && len(parts[4]) == 12 && parts[5] != ""
 }
 
-func checkURL(s string) error {
+// checkURL parses s and checks that it is an http(s) URL with a host and no
+// user info. Its errors show at most scheme://host/path (safeURL): a query,
+// a fragment or user info may hold a token.
+func checkURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("not a URL: %w", err)
+		return nil, fmt.Errorf("%q: not a URL: %w", safeURL(s), parseProblem(err))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%q: want an http or https URL", u.Redacted())
+		return nil, fmt.Errorf("%q: want an http or https URL", safeURL(s))
 	}
 	if u.Host == "" {
-		return fmt.Errorf("%q: no host", u.Redacted())
+		return nil, fmt.Errorf("%q: no host", safeURL(s))
 	}
 	if u.User != nil {
 		// Credentials in a URL end up in logs and in the template; refuse them.
-		return fmt.Errorf("%q: credentials in the URL are not allowed, use SIGMAWATCH_AUTH", u.Redacted())
+		return nil, fmt.Errorf("%q: credentials in the URL are not allowed, use SIGMAWATCH_AUTH", safeURL(s))
 	}
-	return nil
+	return u, nil
+}
+
+// safeURL is the part of a URL an error or a log line may show:
+// scheme://host/path, without user info, query or fragment. It works on
+// the text, so it also serves a URL that does not parse.
+func safeURL(s string) string {
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		s = s[:i]
+	}
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	authority, path := rest, ""
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		authority, path = rest[:i], rest[i:]
+	}
+	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
+		authority = authority[i+1:]
+	}
+	return scheme + "://" + authority + path
+}
+
+// parseProblem is url.Parse's reason without the URL it quotes; an invalid
+// escape is not quoted either, since it may sit in user info.
+func parseProblem(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	if _, ok := errors.AsType[url.EscapeError](err); ok {
+		return errors.New("invalid %-escape")
+	}
+	return err
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -38,6 +38,11 @@ type YACEOptions struct {
 	// series' name label is the job name (not "global"), and without
 	// dimensions every dimension set of its metrics is listed.
 	CustomNamespace bool `yaml:"custom_namespace"`
+	// AccountAlias puts the account's IAM alias (when it has one) on every
+	// series of the job as account_alias, as YACE does. Unset: on for
+	// service jobs, off for the others, whose series would otherwise change
+	// labels (-import-yace sets it on every job it writes).
+	AccountAlias *bool `yaml:"account_alias"`
 	// NilToZero writes 0 for each period of a series' window that CloudWatch
 	// returned no datapoint for (YACE's nilToZero); by default such periods
 	// are left empty.
@@ -64,6 +69,14 @@ func (j *Job) IsService() bool { return j.Type != "" }
 func (j *Job) Service() *resource.Service {
 	svc, _ := resource.LookupService(j.Type)
 	return svc
+}
+
+// WantsAccountAlias reports whether the job's series carry account_alias.
+func (j *Job) WantsAccountAlias() bool {
+	if j.AccountAlias != nil {
+		return *j.AccountAlias
+	}
+	return j.IsService()
 }
 
 // SearchTagsCompiled returns the job's search tags with their values
@@ -169,10 +182,20 @@ func validateYACE(path string, j *Job) []error {
 	if len(j.Roles) > 0 && j.RoleARN != "" {
 		add(path+".roles", "set role_arn or roles, not both")
 	}
+	accounts := map[string]int{}
 	for k, r := range j.Roles {
 		p := fmt.Sprintf("%s.roles[%d]", path, k)
 		if !roleARNRE.MatchString(r.RoleARN) {
 			add(p+".role_arn", "%q is not an IAM role ARN (arn:aws:iam::123456789012:role/name)", r.RoleARN)
+		} else {
+			// Progress is kept per (region, account): two roles into one
+			// account would collect its series twice under one progress.
+			acct := strings.Split(r.RoleARN, ":")[4]
+			if prev, dup := accounts[acct]; dup {
+				add(p+".role_arn", "account %s again (also roles[%d]): list each account once", acct, prev)
+			} else {
+				accounts[acct] = k
+			}
 		}
 		if r.ExternalID != "" && (len(r.ExternalID) < 2 || len(r.ExternalID) > 1224 || !externalIDRE.MatchString(r.ExternalID)) {
 			add(p+".external_id", "must be 2-1224 characters of [A-Za-z0-9+=,.@:/_-]")

@@ -27,6 +27,7 @@ import (
 
 	"github.com/sigmawatch/sigmawatch/shared/awsconf"
 	"github.com/sigmawatch/sigmawatch/shared/chart"
+	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/naming"
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
@@ -472,8 +473,8 @@ func charts(ctx context.Context, opts Options, promURL string, from, to time.Tim
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			if k == "alertname" || k == "alertstate" || k == "__name__" || k == "severity" {
-				continue
+			if k == "alertname" || k == "alertstate" || k == "__name__" || k == "severity" || k == config.DeploymentLabel {
+				continue // the alert's own labels, not the data's
 			}
 			matchers = append(matchers, fmt.Sprintf("%s=%q", k, f.Labels[k]))
 		}
@@ -492,7 +493,8 @@ func charts(ctx context.Context, opts Options, promURL string, from, to time.Tim
 		if err != nil {
 			return nil, err
 		}
-		firing, err := q.QueryRange(ctx, fmt.Sprintf(`sigmawatch_alerts{alertname=%q,alertstate="firing",%s}`, rule.Alert, strings.Join(matchers, ",")), chartFrom, to, time.Minute)
+		firing, err := q.QueryRange(ctx, fmt.Sprintf(`sigmawatch_alerts{alertname=%q,alertstate="firing",%s=%q,%s}`,
+			rule.Alert, config.DeploymentLabel, f.Labels[config.DeploymentLabel], strings.Join(matchers, ",")), chartFrom, to, time.Minute)
 		if err != nil {
 			return nil, err
 		}

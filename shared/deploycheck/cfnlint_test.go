@@ -13,9 +13,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// cfnLint runs cfn-lint with the informational rules included, so a clean
-// result means no error, no warning and no informational finding. cfn-lint
-// runs the SAM transform itself, offline.
+// cfnLint runs cfn-lint with the informational rules included, in every
+// region of lintRegions, so a clean result means no error, no warning and no
+// informational finding anywhere. cfn-lint runs the SAM transform itself,
+// offline.
 func cfnLint(t *testing.T, dir, file string) (string, error) {
 	t.Helper()
 	bin, err := exec.LookPath("cfn-lint")
@@ -25,7 +26,8 @@ func cfnLint(t *testing.T, dir, file string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--include-checks", "I", "--", file)
+	args := append([]string{"--include-checks", "I", "--regions"}, lintRegions...)
+	cmd := exec.CommandContext(ctx, bin, append(args, "--", file)...)
 	cmd.Dir = dir
 	var out bytes.Buffer
 	cmd.Stdout = &out
@@ -36,9 +38,14 @@ func cfnLint(t *testing.T, dir, file string) (string, error) {
 
 func TestCfnLintTemplate(t *testing.T) {
 	t.Parallel()
-	out, err := cfnLint(t, repoRoot(t), "template.yaml")
-	require.NoError(t, err, "cfn-lint template.yaml:\n%s", out)
-	require.Empty(t, strings.TrimSpace(out), "cfn-lint must print nothing")
+	for _, file := range []string{"template.yaml", "infra/cross-account-role.yaml"} {
+		t.Run(file, func(t *testing.T) {
+			t.Parallel()
+			out, err := cfnLint(t, repoRoot(t), file)
+			require.NoError(t, err, "cfn-lint %s:\n%s", file, out)
+			require.Empty(t, strings.TrimSpace(out), "cfn-lint must print nothing")
+		})
+	}
 }
 
 // TestCfnLintCatchesErrors proves the lint run above is real: the same

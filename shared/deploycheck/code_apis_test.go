@@ -21,12 +21,13 @@ var apiPatterns = []struct {
 }{
 	{regexp.MustCompile(`\bGetMetricData\(|NewGetMetricDataPaginator\(`), "cloudwatch:GetMetricData"},
 	{regexp.MustCompile(`\bListMetrics\(|NewListMetricsPaginator\(`), "cloudwatch:ListMetrics"},
-	{regexp.MustCompile(`\bGetResources\(ctx|NewGetResourcesPaginator\(`), "tag:GetResources"},
-	{regexp.MustCompile(`\.ListAccountAliases\(`), "iam:ListAccountAliases"},
 	{regexp.MustCompile(`stscreds\.NewAssumeRoleProvider\(|\.AssumeRole\(`), "sts:AssumeRole"},
 	{regexp.MustCompile(`\.GetSecretValue\(`), "secretsmanager:GetSecretValue"},
 	{regexp.MustCompile(`\.Publish\(ctx`), "sns:Publish"},
 	{regexp.MustCompile(`\bPutMetricData\(`), "cloudwatch:PutMetricData"},
+	// Service jobs (tagged discovery): resources by tag, the account alias.
+	{regexp.MustCompile(`NewGetResourcesPaginator\(|\.GetResources\(ctx`), "tag:GetResources"},
+	{regexp.MustCompile(`\.ListAccountAliases\(`), "iam:ListAccountAliases"},
 }
 
 // packageActions: linking these packages means talking to the store, which
@@ -38,8 +39,11 @@ var packageActions = map[string]string{
 
 // impliedActions are granted for a call the code makes through a service:
 // publishing to the KMS-encrypted topic makes SNS use the key as the caller.
+// Reading a secret encrypted with a customer-managed key makes Secrets
+// Manager decrypt it as the caller.
 var impliedActions = map[string][]string{
-	"sns:Publish": {"kms:Decrypt", "kms:GenerateDataKey*"},
+	"sns:Publish":                   {"kms:Decrypt", "kms:GenerateDataKey*"},
+	"secretsmanager:GetSecretValue": {"kms:Decrypt"},
 }
 
 // TestCodeAPIsMatchTemplateContract derives each function's AWS calls from

@@ -52,11 +52,12 @@ var codeAPIs = map[function][]string{
 		"cloudwatch:GetMetricData",
 		"cloudwatch:ListMetrics",
 		"tag:GetResources",              // service jobs: resources by tag
-		"iam:ListAccountAliases",        // service jobs: the account_alias label
+		"iam:ListAccountAliases",        // the account_alias label (service jobs, account_alias: true)
 		"sts:AssumeRole",                // role_arn per job
 		"secretsmanager:GetSecretValue", // basic/bearer credentials
 		"aps:RemoteWrite",               // SigV4 to AMP
 		"aps:QueryMetrics",              // reads its progress back through PromQL
+		"kms:Decrypt",                   // through Secrets Manager, for a secret under a customer-managed key
 	},
 	alertFn: {
 		"aps:RemoteWrite",  // alert state
@@ -79,21 +80,36 @@ var platformActions = map[string][]string{
 		"lambda:InvokeFunction",
 		"sqs:SendMessage", // the schedules' dead-letter queue
 	},
+	// SNS writes SMS delivery logs with this role (the account's SMS
+	// settings name it; make sms-setup).
+	"sms-delivery-status": {
+		"logs:CreateLogGroup",
+		"logs:CreateLogStream",
+		"logs:PutLogEvents",
+	},
 }
 
 // unscopableActions may be granted on Resource "*": AWS offers no resource
 // level permission for them. Nothing else may.
 var unscopableActions = []string{"cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "tag:GetResources", "iam:ListAccountAliases"}
 
-// scopedResources pins the resource each scopable code action is granted on.
-var scopedResources = map[string]any{
-	"sts:AssumeRole":                map[string]any{"Ref": "CollectRoleArns"},
-	"secretsmanager:GetSecretValue": map[string]any{"Ref": "AuthSecretArn"},
-	"aps:RemoteWrite":               map[string]any{"Ref": "AmpWorkspaceArn"},
-	"aps:QueryMetrics":              map[string]any{"Ref": "AmpWorkspaceArn"},
-	"sns:Publish":                   map[string]any{"Ref": "AlertTopic"},
-	"kms:Decrypt":                   map[string]any{"Fn::GetAtt": []any{"TopicKey", "Arn"}},
-	"kms:GenerateDataKey*":          map[string]any{"Fn::GetAtt": []any{"TopicKey", "Arn"}},
+// scopedResources pins the resources each scopable code action may be
+// granted on (each statement grants it on one of them).
+var scopedResources = map[string][]any{
+	"sts:AssumeRole":                {map[string]any{"Ref": "CollectRoleArns"}},
+	"secretsmanager:GetSecretValue": {map[string]any{"Ref": "AuthSecretArn"}},
+	"aps:RemoteWrite":               {map[string]any{"Ref": "AmpWorkspaceArn"}},
+	"aps:QueryMetrics":              {map[string]any{"Ref": "AmpWorkspaceArn"}},
+	"sns:Publish":                   {map[string]any{"Ref": "AlertTopic"}},
+	"kms:Decrypt":                   {map[string]any{"Fn::GetAtt": []any{"TopicKey", "Arn"}}, map[string]any{"Ref": "AuthSecretKmsKeyArn"}},
+	"kms:GenerateDataKey*":          {map[string]any{"Fn::GetAtt": []any{"TopicKey", "Arn"}}},
+}
+
+// kmsViaService: every KMS grant is usable only through the service that
+// needs it (SNS for the topic key, Secrets Manager for the secret's key).
+var kmsViaService = map[string]string{
+	"TopicKey":            "sns.",
+	"AuthSecretKmsKeyArn": "secretsmanager.",
 }
 
 // ourSeries are the series sigmawatch writes about itself (DESIGN.md, Our own

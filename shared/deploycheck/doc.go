@@ -1,21 +1,46 @@
 // Package deploycheck holds no code, only tests: they fail when the deployment
-// (template.yaml, samconfig.toml, infra/) drifts from the code or from itself.
+// (template.yaml, infra/cross-account-role.yaml, samconfig.toml, the Makefile's
+// deploy targets, infra/) drifts from the code or from itself.
 //
 // # What is checked
 //
 //   - cfn-lint, which runs the AWS SAM transform offline, reports nothing on
-//     template.yaml, informational rules included. A missing cfn-lint is a
-//     failure that says how to install it (`pip install cfn-lint`), never a skip.
+//     either template in three regions, informational rules included. A
+//     missing cfn-lint is a failure that says how to install it
+//     (`pip install cfn-lint`), never a skip.
+//   - The SAM-transformed template (testdata/samtransform.py runs the
+//     samtranslator cfn-lint uses) generates no role, policy or permission of
+//     its own, keeps every schedule on time (FlexibleTimeWindow OFF) with its
+//     retry policy and dead-letter queue, reserves no concurrency by default
+//     (a new account has 10 executions, Lambda keeps 100 unreserved), and tags
+//     every resource that takes tags for cost allocation.
+//   - What CloudFormation refuses before creating anything: cfn_test.go
+//     evaluates parameter constraints, Rules and Conditions for a given set of
+//     parameter values, so a test can state "this deploy is refused, naming
+//     that parameter" and look at the resources another one really creates.
+//   - sigmawatch's own failures reach a person: every alarm notifies the
+//     operations topic, which always has an email subscription; each function
+//     has a dead man's switch (no invocation, missing data breaching), errors,
+//     throttles and duration-near-timeout alarms; every failure queue alarms on
+//     arrivals; SMS delivery failures and spend near the limit alarm; CloudWatch
+//     may use the topics' key for this stack's alarms only, and every alarm name
+//     falls under that condition; both topics refuse publishes without TLS.
 //   - Every SIGMAWATCH_* variable each function reads is set by the template for
 //     that function and no other is; variables named in the Go sources must be
 //     known to the template (or local-only, such as SIGMAWATCH_AUTH_FILE).
 //   - The IAM actions each role is granted equal the AWS APIs the code calls plus
 //     an explicit allow-list of what the platform needs (log delivery, the
-//     on-failure destination, the scheduler's invoke and dead-letter queue), and
-//     each is scoped to the one resource it needs.
-//   - The schedule rates equal the example configs' interval, the scheduled
-//     time reaches the function through the schedule's Input, and the
-//     CollectRoleArns parameter mirrors the role_arns of collect.yaml.
+//     on-failure destination, the scheduler's invoke and dead-letter queue, SMS
+//     delivery logs), and each is scoped to the resource it needs; KMS only
+//     through the service that needs the key. The cross-account role in
+//     infra/cross-account-role.yaml may call exactly what collect calls through
+//     a job's role, and trusts only the collect role with an external id.
+//   - The schedule rates equal the example configs' interval and cannot overlap
+//     the functions' timeouts, the scheduled time reaches the function through
+//     the schedule's Input, and CollectRoleArns mirrors collect.yaml's role_arns.
+//   - samconfig.toml never syncs the production stack, holds no personal data,
+//     and the guided deploy writes to the git-ignored samconfig.local.toml; the
+//     SAM build targets package COLLECT_CONFIG / RULES_CONFIG and refuse a bad one.
 //   - The Grafana dashboard parses, every PromQL expression in it and in the
 //     example rules parses with Prometheus's own parser, and names only series
 //     that sigmawatch writes.

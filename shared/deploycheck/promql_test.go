@@ -3,6 +3,7 @@ package deploycheck
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/naming"
 	"github.com/stretchr/testify/require"
 )
@@ -254,4 +256,46 @@ func TestExampleRulesUseCollectedSeries(t *testing.T) {
 	for _, s := range []string{"ec2", "rds", "applicationelb", "lambda", "sqs", "dynamodb"} {
 		require.True(t, services[s], "no example rule for %s", s)
 	}
+}
+
+// TestDashboardSeparatesDeployments: several stacks may write to one store,
+// each series sigmawatch writes about itself carrying its deployment label, so
+// every panel on those series filters by a $deployment variable — or two
+// stacks' health, cost and alerts would add up in one panel.
+func TestDashboardSeparatesDeployments(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(repoFile(t, "infra/grafana/sigmawatch.json"))
+	require.NoError(t, err)
+	var dash map[string]any
+	require.NoError(t, json.Unmarshal(data, &dash))
+
+	var variable map[string]any
+	for _, v := range at(t, dash, "templating", "list").([]any) {
+		if vm := v.(map[string]any); vm["name"] == "deployment" {
+			variable = vm
+		}
+	}
+	require.NotNil(t, variable, "a deployment variable")
+	require.Contains(t, fmt.Sprint(at(t, variable, "definition")), config.DeploymentLabel)
+	require.Equal(t, ".*", variable["allValue"], "All also matches series written before the label existed")
+
+	exprs := map[string]string{}
+	dashboardExprs(t, dash, "$", exprs)
+	filtered := 0
+	for where, expr := range exprs {
+		e, err := parser.NewParser(parser.Options{}).ParseExpr(strings.ReplaceAll(expandGrafana(expr), "grafana_var", "$deployment"))
+		require.NoError(t, err, where)
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			vs, ok := n.(*parser.VectorSelector)
+			if !ok || !strings.HasPrefix(vs.Name, "sigmawatch_") {
+				return nil
+			}
+			filtered++
+			require.True(t, slices.ContainsFunc(vs.LabelMatchers, func(m *labels.Matcher) bool {
+				return m.Name == config.DeploymentLabel && m.Type == labels.MatchRegexp && m.Value == "$deployment"
+			}), "%s: %s must select %s=~\"$deployment\"", where, vs, config.DeploymentLabel)
+			return nil
+		})
+	}
+	require.Positive(t, filtered)
 }

@@ -2,6 +2,7 @@ package deploycheck
 
 import (
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -259,8 +260,17 @@ func TestTemplateIAM(t *testing.T) {
 			}
 		}
 	}
+	// The role SNS writes SMS delivery logs with.
+	for id, r := range ofType(t, tpl, "AWS::IAM::Role") {
+		for _, st := range statements(t, mapAt(t, r, "Properties", "AssumeRolePolicyDocument")) {
+			if equalJSON(st["Principal"], map[string]any{"Service": "sns.amazonaws.com"}) {
+				require.NotContains(t, expected, id)
+				expected[id] = platformActions["sms-delivery-status"]
+			}
+		}
+	}
 	require.ElementsMatch(t, slices.Collect(maps.Keys(expected)), slices.Collect(maps.Keys(policies)),
-		"every IAM role must belong to a function or a schedule")
+		"every IAM role must belong to a function, a schedule or SMS delivery logging")
 
 	for role, docs := range policies {
 		t.Run(role, func(t *testing.T) {
@@ -284,7 +294,11 @@ func TestTemplateIAM(t *testing.T) {
 					}
 					for _, a := range actions {
 						if want, ok := scopedResources[a]; ok {
-							require.Empty(t, cmp.Diff(want, res), "%s must be granted on %v only", a, want)
+							require.True(t, slices.ContainsFunc(want, func(w any) bool { return cmp.Equal(w, res) }),
+								"%s is granted on %v; it may be granted only on one of %v", a, res, want)
+						}
+						if strings.HasPrefix(a, "kms:") {
+							requireViaService(t, st, res)
 						}
 					}
 				}
@@ -298,34 +312,22 @@ func TestTemplateIAM(t *testing.T) {
 	}
 }
 
-// TestTopicKeyPolicy: CloudWatch alarms and the alert function must be able
-// to use the topic's key, and the topic must use it.
-func TestTopicKeyPolicy(t *testing.T) {
-	t.Parallel()
-	tpl := loadTemplate(t)
-	topic := mapAt(t, tpl, "Resources", "AlertTopic", "Properties")
-	require.Equal(t, map[string]any{"Ref": "TopicKey"}, topic["KmsMasterKeyId"], "the topic must use the customer-managed key")
-	require.Equal(t, "AWS::KMS::Key", at(t, tpl, "Resources", "TopicKey", "Type"))
-	require.Equal(t, true, at(t, tpl, "Resources", "TopicKey", "Properties", "EnableKeyRotation"))
-
-	principals := map[string][]string{}
-	for _, st := range statements(t, mapAt(t, tpl, "Resources", "TopicKey", "Properties", "KeyPolicy")) {
-		p := mapAt(t, st, "Principal")
-		var who string
-		if s, ok := p["Service"].(string); ok {
-			who = s
-		} else if a, ok := p["AWS"].(map[string]any); ok && a["Fn::GetAtt"] != nil {
-			who = getAttArn(t, a)
+// requireViaService: a KMS grant is usable only through the service that
+// needs the key (kmsViaService).
+func requireViaService(t testing.TB, st map[string]any, res any) {
+	t.Helper()
+	var key string
+	if m, ok := res.(map[string]any); ok {
+		if ga, ok := m["Fn::GetAtt"].([]any); ok {
+			key, _ = ga[0].(string)
 		} else {
-			continue // the account root, which delegates to IAM
+			key, _ = m["Ref"].(string)
 		}
-		principals[who] = stringList(t, st["Action"])
 	}
-	use := []string{"kms:Decrypt", "kms:GenerateDataKey*"}
-	require.ElementsMatch(t, use, principals["cloudwatch.amazonaws.com"])
-	alertRole := getAttArn(t, at(t, tpl, "Resources", "AlertFunction", "Properties", "Role"))
-	require.ElementsMatch(t, use, principals[alertRole])
-	require.Len(t, principals, 2)
+	prefix, ok := kmsViaService[key]
+	require.True(t, ok, "KMS granted on %v, which kmsViaService does not know", res)
+	via := at(t, st, "Condition", "StringEquals", "kms:ViaService")
+	require.Contains(t, fmt.Sprint(via), prefix, "KMS on %s must be limited to kms:ViaService %s...", key, prefix)
 }
 
 // scheduleRate turns "rate(5 minutes)" into 5m.
@@ -510,42 +512,25 @@ func TestRoleArnsDiff(t *testing.T) {
 	}
 }
 
-// TestTemplateFailuresPage checks that every way a run can be lost reaches
-// the topic: function errors, the on-failure destinations and the scheduler's
-// dead-letter queue each have an alarm notifying it.
-func TestTemplateFailuresPage(t *testing.T) {
+// TestTemplateFailuresAreKept: every way a run can be lost leaves a record —
+// the async invoke config of each function sends failures to an SQS queue
+// after a set number of retries, each schedule has a dead-letter queue, and
+// the logs go to a log group with retention. (TestFailureQueuesPage and
+// TestFunctionWatchdogs check that each of these pages someone.)
+func TestTemplateFailuresAreKept(t *testing.T) {
 	t.Parallel()
 	tpl := loadTemplate(t)
-	topic := map[string]any{"Ref": "AlertTopic"}
-
-	alarmed := map[string]bool{} // "Errors:<fn>" or "Queue:<id>"
-	for id, a := range ofType(t, tpl, "AWS::CloudWatch::Alarm") {
-		p := mapAt(t, a, "Properties")
-		require.Contains(t, p["AlarmActions"], topic, "%s must notify the topic", id)
-		dims := at(t, p, "Dimensions").([]any)
-		require.Len(t, dims, 1, id)
-		val := mapAt(t, dims[0], "Value")
-		switch p["MetricName"] {
-		case "Errors":
-			alarmed["Errors:"+val["Ref"].(string)] = true
-		case "ApproximateNumberOfMessagesVisible":
-			ga := val["Fn::GetAtt"].([]any)
-			alarmed["Queue:"+ga[0].(string)] = true
-		}
-	}
-
 	for _, fn := range []function{collectFn, alertFn} {
 		p := mapAt(t, tpl, "Resources", string(fn), "Properties")
-		require.True(t, alarmed["Errors:"+string(fn)], "no Errors alarm for %s", fn)
 		eic := mapAt(t, p, "EventInvokeConfig")
 		require.Contains(t, eic, "MaximumRetryAttempts")
 		require.Contains(t, eic, "MaximumEventAgeInSeconds")
 		q := getAttArn(t, at(t, eic, "DestinationConfig", "OnFailure", "Destination"))
 		require.Equal(t, "SQS", at(t, eic, "DestinationConfig", "OnFailure", "Type"))
-		require.True(t, alarmed["Queue:"+q], "no alarm on %s's on-failure queue %s", fn, q)
+		require.Equal(t, "AWS::SQS::Queue", at(t, tpl, "Resources", q, "Type"))
 		for name, e := range mapAt(t, p, "Events") {
 			dlq := getAttArn(t, at(t, e, "Properties", "DeadLetterConfig", "Arn"))
-			require.True(t, alarmed["Queue:"+dlq], "no alarm on %s.%s's dead-letter queue", fn, name)
+			require.Equal(t, "AWS::SQS::Queue", at(t, tpl, "Resources", dlq, "Type"), "%s.%s", fn, name)
 		}
 		lg := mapAt(t, p, "LoggingConfig")
 		require.Equal(t, "JSON", lg["LogFormat"])
@@ -554,8 +539,6 @@ func TestTemplateFailuresPage(t *testing.T) {
 		require.Contains(t, mapAt(t, tpl, "Resources", group, "Properties"), "RetentionInDays")
 		require.Equal(t, "makefile", at(t, tpl, "Resources", string(fn), "Metadata", "BuildMethod"))
 	}
-	require.Equal(t, 1, at(t, tpl, "Resources", "AlertFunction", "Properties", "ReservedConcurrentExecutions"),
-		"two alert runs would race on the alert state")
 }
 
 func TestTemplateSubscriptions(t *testing.T) {
@@ -565,6 +548,9 @@ func TestTemplateSubscriptions(t *testing.T) {
 	byProtocol := map[string]map[string]any{}
 	for id, s := range subs {
 		p := mapAt(t, s, "Properties")
+		if equalJSON(p["TopicArn"], opsTopic) {
+			continue // TestOperatorHearsEveryAlarm
+		}
 		require.Equal(t, map[string]any{"Ref": "AlertTopic"}, p["TopicArn"], id)
 		require.NotEmpty(t, s["Condition"], "%s is created only when its parameter is given", id)
 		byProtocol[stringAt(t, p, "Protocol")] = p
@@ -572,9 +558,49 @@ func TestTemplateSubscriptions(t *testing.T) {
 	require.ElementsMatch(t, []string{"email", "sms"}, slices.Collect(maps.Keys(byProtocol)))
 	require.Equal(t, map[string]any{"severity": []any{"critical"}}, byProtocol["sms"]["FilterPolicy"])
 	require.Equal(t, "MessageAttributes", byProtocol["sms"]["FilterPolicyScope"])
-	require.NotContains(t, byProtocol["email"], "FilterPolicy", "email also receives the alarms, which carry no attributes")
+	require.NotContains(t, byProtocol["email"], "FilterPolicy", "email receives every alert")
 
-	for _, out := range []string{"AlertTopicArn", "CollectFunctionName", "AlertFunctionName", "CollectScheduleName", "AlertScheduleName"} {
+	for _, out := range []string{"AlertTopicArn", "OpsTopicArn", "CollectFunctionRoleArn", "CollectFunctionName", "AlertFunctionName", "CollectScheduleName", "AlertScheduleName"} {
 		require.Contains(t, mapAt(t, tpl, "Outputs"), out)
+	}
+}
+
+// TestSecretKeyGrant: a secret under a customer-managed key is readable only
+// if the function may decrypt with that key through Secrets Manager — in the
+// secret's region, which may differ from the stack's — and for that secret
+// only. Without AuthSecretKmsKeyArn no KMS grant for secrets exists.
+func TestSecretKeyGrant(t *testing.T) {
+	t.Parallel()
+	const (
+		secret = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:sigmawatch/store-AbC123"
+		key    = "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	)
+	tpl := loadTemplate(t)
+	grants := func(params map[string]string) map[string][]map[string]any {
+		d, err := deployTemplate(tpl, "us-east-1", params)
+		require.NoError(t, err)
+		res := d.resources(t)
+		out := map[string][]map[string]any{}
+		for _, policy := range []string{"CollectFunctionPolicy", "AlertFunctionPolicy"} {
+			for _, st := range statements(t, mapAt(t, res[policy], "Properties", "PolicyDocument")) {
+				if st["Resource"] == key {
+					out[policy] = append(out[policy], st)
+				}
+			}
+		}
+		return out
+	}
+	basic := withParams(minimalParams(), "AuthMode", "basic", "AuthSecretArn", secret)
+	require.Empty(t, grants(basic), "no KMS grant without AuthSecretKmsKeyArn")
+
+	got := grants(withParams(basic, "AuthSecretKmsKeyArn", key))
+	for _, policy := range []string{"CollectFunctionPolicy", "AlertFunctionPolicy"} {
+		require.Len(t, got[policy], 1, policy)
+		st := got[policy][0]
+		require.Equal(t, "kms:Decrypt", st["Action"], policy)
+		require.Equal(t, map[string]any{"StringEquals": map[string]any{
+			"kms:ViaService":                  "secretsmanager.eu-central-1.amazonaws.com",
+			"kms:EncryptionContext:SecretARN": secret,
+		}}, st["Condition"], policy)
 	}
 }

@@ -11,22 +11,38 @@ import (
 func MetricName(namespace, metric, statistic string) string {
 	var b strings.Builder
 	b.Grow(len("aws_") + len(namespace) + len(metric) + len(statistic) + 2)
-	ns := strings.TrimPrefix(snake(strings.ToLower(namespace)), "_")
+	// Only a literal leading "/" goes (/aws/sagemaker/Endpoints); any other
+	// leading separator stays, as "_".
+	ns := snake(strings.ToLower(strings.TrimPrefix(namespace, "/")))
 	if !strings.HasPrefix(ns, "aws") {
 		b.WriteString("aws_")
 	}
 	b.WriteString(ns)
 	b.WriteByte('_')
-	m := snake(metric)
-	for part := range strings.SplitSeq(ns, "_") {
-		m = strings.TrimPrefix(m, part)
-	}
-	b.WriteString(strings.TrimPrefix(m, "_"))
+	b.WriteString(trimNamespaceWords(snake(metric), ns))
 	if statistic != "" {
 		b.WriteByte('_')
 		b.WriteString(snake(statistic))
 	}
 	return replaceInvalid(b.String(), true)
+}
+
+// trimNamespaceWords drops the namespace words a metric name repeats
+// (AWS/Kafka KafkaDataLogsDiskUsed → data_logs_disk_used) the way YACE does,
+// quirks included, since the point is identical names: the words of ns are
+// tried in order against the metric at the current cut, and a word that
+// matches there moves the cut to that word's own length, not past it. So a
+// second matching word does not extend the cut (AWS/EC2 AWSEC2Thing keeps
+// ec2_thing), and an empty word, from two separators in a row, resets it to
+// the start. One "_" after the cut goes too.
+func trimNamespaceWords(m, ns string) string {
+	cut := 0
+	for word := range strings.SplitSeq(ns, "_") {
+		if strings.HasPrefix(m[cut:], word) {
+			cut = len(word)
+		}
+	}
+	return strings.TrimPrefix(m[cut:], "_")
 }
 
 // DimensionLabel returns the label name of a CloudWatch dimension:

@@ -8,9 +8,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The golden names follow YACE's current pkg/promutil (BuildMetricName over
+// The golden names follow YACE 0.63's pkg/promutil (BuildMetricName over
 // PromString). Older YACE releases split words differently (5xxerror rather
-// than 5_xxerror); dashboards built on those need the newer names.
+// than 5_xxerror) and trimmed namespace words differently; dashboards built
+// on those need the newer names. The edge cases at the end were recorded by
+// running YACE 0.63's naming functions, built from its source outside this
+// repository.
 func TestMetricNameGolden(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -60,6 +63,28 @@ func TestMetricNameGolden(t *testing.T) {
 		{"MyApp/Cache", "hits:total", "SampleCount", "aws_myapp_cache_hits_total_sample_count"},
 		// Beyond YACE's separator list: replaced so the name stays valid.
 		{"MyApp/Cache", "hits#total", "Sum", "aws_myapp_cache_hits_total_sum"},
+		// YACE skips the length of the last namespace word that matched at
+		// the current skip, not a running total: a second matching word
+		// does not extend the cut, and an empty word (two separators in a
+		// row, a leading separator) resets it to zero.
+		{"AWS/EC2", "AWSEC2Thing", "Sum", "aws_ec2_ec2_thing_sum"},
+		{"AWS/EC2", "AWS_EC2_X", "Sum", "aws_ec2_ec2_x_sum"},
+		{"AWS/Usage", "AWSUsageCount", "Sum", "aws_usage_age_count_sum"},
+		{"App - Prod", "AppLatency", "Average", "aws_app___prod_app_latency_average"},
+		{"App//Prod", "ProdLatency", "Sum", "aws_app__prod_latency_sum"},
+		{"App/App", "AppApp", "Sum", "aws_app_app_app_sum"},
+		{"AA/A", "AAAB", "Sum", "aws_aa_a_aab_sum"},
+		{"Custom/Orders", "CustomOrdersOrders", "Sum", "aws_custom_orders_orders_orders_sum"},
+		{"AWS/RDS", "RDSToAuroraPostgreSQLReplicaLag", "Maximum", "aws_rds_to_aurora_postgre_sqlreplica_lag_maximum"},
+		{"/aws/sagemaker/TrainingJobs", "TrainingJobsCount", "Sum", "aws_sagemaker_trainingjobs_training_jobs_count_sum"},
+		// Only one leading "/" is dropped; any other leading separator stays.
+		{"_internal", "InternalErrors", "Sum", "aws__internal_errors_sum"},
+		{"//double", "DoubleHits", "Sum", "aws__double_hits_sum"},
+		{"-lead", "leadTime", "Sum", "aws__lead_time_sum"},
+		{" ", "SpaceFirst", "Sum", "aws___space_first_sum"},
+		{"%Pct", "PctUsed", "Average", "aws__percentpct_pct_used_average"},
+		{"", "Orphan", "Sum", "aws__orphan_sum"},
+		{"AWS/EC2", "EC2", "", "aws_ec2_"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.namespace+"/"+tt.metric+"/"+tt.statistic, func(t *testing.T) {

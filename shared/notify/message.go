@@ -51,9 +51,19 @@ type Alert struct {
 	Recent []float64
 	// GeneratorURL links to the series' graph.
 	GeneratorURL string
+	// New: firing and listed for the first time (in a group that was
+	// notified before). Recovering: still firing only because of
+	// keep_firing_for.
+	New, Recovering bool
+	// Resolved: listed as resolved since the group's last notification;
+	// Reason says why when it is not that the condition cleared ("no data
+	// for 1h", "rule removed").
+	Resolved bool
+	Reason   string
 }
 
-// Message is one notification: one rule, one kind, one run.
+// Message is one notification: one group of one rule's alerts (see
+// alerting.Plan), at one run.
 type Message struct {
 	// ID is stable across retries of the run (see alerting.NotificationID).
 	ID     string
@@ -67,10 +77,29 @@ type Message struct {
 	// At is the scheduled time of the run.
 	At       time.Time
 	GraphURL string
-	// Alerts are the series, in a stable order; only the first MaxAlerts
-	// are listed (the rest as "+N more"), all of them count.
+	// GroupLabels name the group (the rule's group_by labels).
+	GroupLabels map[string]string
+	// Alerts are the series, firing ones first, then resolved ones, in a
+	// stable order; only the first MaxAlerts are listed (the rest as "+N
+	// more"), all of them count.
 	Alerts    []Alert
 	MaxAlerts int
+}
+
+// counts returns how many alerts are firing, of them new, and resolved.
+func (m Message) counts() (firing, fresh, resolved int) {
+	for _, a := range m.Alerts {
+		switch {
+		case a.Resolved:
+			resolved++
+		case a.New:
+			firing++
+			fresh++
+		default:
+			firing++
+		}
+	}
+	return firing, fresh, resolved
 }
 
 // GraphURL is a Prometheus UI link to expr over the day before at, or ""
@@ -137,11 +166,18 @@ func (m Message) listed() ([]Alert, int) {
 // Subject is the email subject: ASCII, at most MaxSubject characters, one line.
 func Subject(m Message) string {
 	s := fmt.Sprintf("[%s] %s", m.headline(), m.Rule)
-	if len(m.Alerts) == 1 {
+	if g := shortIdentity(m.GroupLabels); g != "" && len(m.Alerts) > 1 {
+		s += " " + g
+	}
+	firing, _, resolved := m.counts()
+	switch {
+	case len(m.Alerts) == 1:
 		if id := shortIdentity(m.Alerts[0].Labels); id != "" {
 			s += ": " + id
 		}
-	} else {
+	case firing > 0 && resolved > 0:
+		s += fmt.Sprintf(": %d firing, %d resolved", firing, resolved)
+	default:
 		s += fmt.Sprintf(": %d series", len(m.Alerts))
 	}
 	if m.Severity != "" {
@@ -163,10 +199,18 @@ func SMS(m Message) string {
 		if id := shortIdentity(a.Labels); id != "" {
 			b.WriteString(" " + id)
 		}
-		if m.Status == StatusFiring {
+		switch {
+		case a.Resolved:
+			if a.Reason != "" {
+				b.WriteString(" (" + a.Reason + ")")
+			}
+		default:
 			b.WriteString(" v=" + num(a.Value))
 			if a.Scored {
 				b.WriteString(" z=" + signed(a.Z))
+			}
+			if a.Recovering {
+				b.WriteString(" recovering")
 			}
 		}
 		if len(m.Alerts) > 1 {
@@ -195,8 +239,19 @@ func Email(m Message) string {
 	if m.Severity != "" {
 		line("Severity:  %s", m.Severity)
 	}
+	if len(m.GroupLabels) > 0 {
+		line("Group:     %s", labelString(m.GroupLabels))
+	}
 	line("At:        %s", m.At.UTC().Format(time.RFC3339))
-	line("Series:    %d", len(m.Alerts))
+	firing, fresh, resolved := m.counts()
+	switch {
+	case resolved > 0 && firing > 0:
+		line("Series:    %d firing (%d new), %d resolved", firing, fresh, resolved)
+	case fresh > 0 && fresh < firing:
+		line("Series:    %d firing (%d new)", firing, fresh)
+	default:
+		line("Series:    %d", len(m.Alerts))
+	}
 	line("PromQL:    %s", m.Expr)
 	if m.GraphURL != "" {
 		line("Graph:     %s", m.GraphURL)
@@ -207,7 +262,7 @@ func Email(m Message) string {
 	shown, more := m.listed()
 	for i, a := range shown {
 		line("")
-		line("%d. %s", i+1, labelString(a.Labels))
+		line("%d. %s%s", i+1, labelString(a.Labels), marker(m, a, fresh, firing))
 		for _, k := range []string{"summary", "description"} {
 			if v := a.Annotations[k]; v != "" {
 				line("   %s%s", strings.ToUpper(k[:1])+k[1:]+":", pad(len(k)+1)+oneLine(v))
@@ -222,8 +277,12 @@ func Email(m Message) string {
 			since := fmt.Sprintf("%s (%s before this run)", a.StartsAt.UTC().Format(time.RFC3339), m.At.Sub(a.StartsAt).Round(time.Second))
 			line("   Since:       %s", since)
 		}
-		if m.Status == StatusResolved && !a.EndsAt.IsZero() {
-			line("   Resolved:    %s", a.EndsAt.UTC().Format(time.RFC3339))
+		if a.Resolved && !a.EndsAt.IsZero() {
+			resolvedAt := a.EndsAt.UTC().Format(time.RFC3339)
+			if a.Reason != "" {
+				resolvedAt += " (" + a.Reason + ")"
+			}
+			line("   Resolved:    %s", resolvedAt)
 		}
 		if len(a.Recent) > 0 {
 			line("   Recent:      %s", Sparkline(a.Recent))
@@ -239,6 +298,20 @@ func Email(m Message) string {
 }
 
 func pad(used int) string { return strings.Repeat(" ", max(1, 13-used)) }
+
+// marker tells the alerts of a mixed message apart: resolved ones in a
+// message that still fires, new ones among older ones, recovering ones.
+func marker(m Message, a Alert, fresh, firing int) string {
+	switch {
+	case a.Resolved && m.Status == StatusFiring:
+		return "  [resolved]"
+	case a.New && fresh < firing:
+		return "  [new]"
+	case a.Recovering:
+		return "  [recovering]"
+	}
+	return ""
+}
 
 func baseline(a Alert) string {
 	if a.Method == "robust" {

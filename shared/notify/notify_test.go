@@ -74,12 +74,27 @@ func TestGolden(t *testing.T) {
 	window.Alerts = []notify.Alert{{
 		Labels: map[string]string{"alertname": "EC2CPUAnomaly", "dimension_InstanceId": "i-0abc"},
 		Value:  41, Scored: true, Method: "window", Center: 40, Spread: 2, Z: 0.5,
-		StartsAt: at.Add(-time.Hour), EndsAt: at,
+		StartsAt: at.Add(-time.Hour), EndsAt: at, Resolved: true,
 	}}
 	threshold := sample()
 	threshold.Rule, threshold.Repeat, threshold.Expr = "ALBErrorsHigh", true, "aws_applicationelb_httpcode_target_5_xx_count_sum > 10"
 	threshold.GraphURL = ""
 	threshold.Alerts = []notify.Alert{{Labels: map[string]string{"alertname": "ALBErrorsHigh", "name": "my-alb"}, Value: 17, StartsAt: at.Add(-4 * time.Hour)}}
+	// A group of a fleet-wide event: notified before, two new alerts
+	// since, one recovering, one resolved because its data stopped.
+	fleet := sample()
+	fleet.Rule, fleet.Group, fleet.Expr, fleet.GraphURL, fleet.MaxAlerts = "StatusCheckFailed", "ec2", "aws_ec2_status_check_failed_maximum > 0", "", 10
+	fleet.GroupLabels = map[string]string{"region": "us-east-1"}
+	inst := func(id string) map[string]string {
+		return map[string]string{"alertname": "StatusCheckFailed", "dimension_InstanceId": id, "region": "us-east-1", "severity": "critical"}
+	}
+	fleet.Alerts = []notify.Alert{
+		{Labels: inst("i-04"), Value: 1, StartsAt: at, New: true},
+		{Labels: inst("i-05"), Value: 1, StartsAt: at, New: true},
+		{Labels: inst("i-01"), Value: 1, StartsAt: at.Add(-10 * time.Minute)},
+		{Labels: inst("i-02"), Value: 0, StartsAt: at.Add(-10 * time.Minute), Recovering: true},
+		{Labels: inst("i-03"), Value: 1, StartsAt: at.Add(-10 * time.Minute), EndsAt: at, Resolved: true, Reason: "no data for 1h"},
+	}
 	for _, tc := range []struct {
 		name string
 		m    notify.Message
@@ -87,6 +102,7 @@ func TestGolden(t *testing.T) {
 		{"robust_capped", sample()},
 		{"window_resolved", window},
 		{"threshold_repeat", threshold},
+		{"fleet_group", fleet},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -34,30 +34,30 @@ type secretDoc struct {
 // sigv4 need no credentials and accept no source.
 //
 // Errors name the ARN or the file and the missing field, never the content.
-func LoadCredentials(ctx context.Context, mode, secretARN, file string, sm SecretsManagerAPI) (username string, password, token Secret, err error) {
+func LoadCredentials(ctx context.Context, mode, secretARN, file string, sm SecretsManagerAPI) (Credentials, error) {
 	switch mode {
 	case "", ModeNone, ModeSigV4:
 		if secretARN != "" || file != "" {
-			return "", "", "", fmt.Errorf("auth mode %s uses no credential secret or file", modeName(mode))
+			return Credentials{}, fmt.Errorf("auth mode %s uses no credential secret or file", modeName(mode))
 		}
-		return "", "", "", nil
+		return Credentials{}, nil
 	case ModeBasic, ModeBearer:
 	default:
-		return "", "", "", fmt.Errorf("auth mode %q: want none, basic, bearer or sigv4", mode)
+		return Credentials{}, fmt.Errorf("auth mode %q: want none, basic, bearer or sigv4", mode)
 	}
 	var raw []byte
 	var source string
 	switch {
 	case secretARN != "" && file != "":
-		return "", "", "", errors.New("credentials: set a secret ARN or a file, not both")
+		return Credentials{}, errors.New("credentials: set a secret ARN or a file, not both")
 	case secretARN != "":
 		source = "secret " + secretARN
 		if sm == nil {
-			return "", "", "", fmt.Errorf("%s: no Secrets Manager client", source)
+			return Credentials{}, fmt.Errorf("%s: no Secrets Manager client", source)
 		}
 		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secretARN})
 		if err != nil {
-			return "", "", "", fmt.Errorf("%s: get secret value: %w", source, err)
+			return Credentials{}, fmt.Errorf("%s: get secret value: %w", source, err)
 		}
 		switch {
 		case out.SecretString != nil:
@@ -70,16 +70,16 @@ func LoadCredentials(ctx context.Context, mode, secretARN, file string, sm Secre
 		b, err := os.ReadFile(file)
 		if err != nil {
 			// os errors name the path and the cause, not the content.
-			return "", "", "", fmt.Errorf("credentials: %w", err)
+			return Credentials{}, fmt.Errorf("credentials: %w", err)
 		}
 		raw = b
 	default:
-		return "", "", "", fmt.Errorf("auth mode %s needs a secret ARN or a file", mode)
+		return Credentials{}, fmt.Errorf("auth mode %s needs a secret ARN or a file", mode)
 	}
 
 	doc, err := parseSecret(raw, mode == ModeBearer && file != "")
 	if err != nil {
-		return "", "", "", fmt.Errorf("%s: %w", source, err)
+		return Credentials{}, fmt.Errorf("%s: %w", source, err)
 	}
 	switch mode {
 	case ModeBasic:
@@ -91,14 +91,14 @@ func LoadCredentials(ctx context.Context, mode, secretARN, file string, sm Secre
 			missing = append(missing, `"password"`)
 		}
 		if len(missing) > 0 {
-			return "", "", "", fmt.Errorf("%s: basic auth needs %s", source, strings.Join(missing, " and "))
+			return Credentials{}, fmt.Errorf("%s: basic auth needs %s", source, strings.Join(missing, " and "))
 		}
-		return doc.Username, Secret(doc.Password), "", nil
+		return Credentials{Username: doc.Username, Password: Secret(doc.Password)}, nil
 	default:
 		if doc.Token == "" {
-			return "", "", "", fmt.Errorf(`%s: bearer auth needs "token"`, source)
+			return Credentials{}, fmt.Errorf(`%s: bearer auth needs "token"`, source)
 		}
-		return "", "", Secret(doc.Token), nil
+		return Credentials{Token: Secret(doc.Token)}, nil
 	}
 }
 

@@ -87,6 +87,7 @@ func TestTransportAuthAndHeaders(t *testing.T) {
 			t.Parallel()
 			srv, got := receiver(t)
 			tt.cfg.Headers = map[string]string{"X-Scope-Orgid": "team-a"}
+			tt.cfg.Targets = []string{srv.URL}
 			rt, err := promauth.NewTransport(tt.cfg, srv.Client().Transport)
 			require.NoError(t, err)
 			req := send(t, rt, http.MethodPost, srv.URL+"/api/v1/write", []byte("payload"))
@@ -155,7 +156,7 @@ func TestSigV4(t *testing.T) {
 			provider := credentials.NewStaticCredentialsProvider("AKID", awsKey, "session-token")
 			rt, err := promauth.NewTransport(promauth.Config{
 				Mode: "sigv4", SigV4Region: "us-east-1", Credentials: provider, Now: fixedTime,
-				Headers: map[string]string{"X-Scope-Orgid": "team-a"},
+				Headers: map[string]string{"X-Scope-Orgid": "team-a"}, Targets: []string{srv.URL},
 			}, srv.Client().Transport)
 			require.NoError(t, err)
 
@@ -191,7 +192,7 @@ func TestSigV4RetriedRequestIsResigned(t *testing.T) {
 	t.Parallel()
 	srv, got := receiver(t)
 	provider := credentials.NewStaticCredentialsProvider("AKID", awsKey, "")
-	rt, err := promauth.NewTransport(promauth.Config{Mode: "sigv4", SigV4Region: "us-east-1", Credentials: provider, Now: fixedTime}, srv.Client().Transport)
+	rt, err := promauth.NewTransport(promauth.Config{Mode: "sigv4", SigV4Region: "us-east-1", Credentials: provider, Now: fixedTime, Targets: []string{srv.URL}}, srv.Client().Transport)
 	require.NoError(t, err)
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/w", bytes.NewReader([]byte("abc")))
 	require.NoError(t, err)
@@ -220,7 +221,7 @@ func (p *failingProvider) Retrieve(context.Context) (aws.Credentials, error) {
 func TestSigV4CredentialError(t *testing.T) {
 	t.Parallel()
 	srv, _ := receiver(t)
-	rt, err := promauth.NewTransport(promauth.Config{Mode: "sigv4", SigV4Region: "eu-west-1", Credentials: &failingProvider{}}, srv.Client().Transport)
+	rt, err := promauth.NewTransport(promauth.Config{Mode: "sigv4", SigV4Region: "eu-west-1", Credentials: &failingProvider{}, Targets: []string{srv.URL}}, srv.Client().Transport)
 	require.NoError(t, err)
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL, strings.NewReader("x"))
 	require.NoError(t, err)
@@ -244,6 +245,7 @@ func TestNewTransportValidates(t *testing.T) {
 		{name: "sigv4 without credentials", cfg: promauth.Config{Mode: "sigv4", SigV4Region: "us-east-1"}, wantErr: []string{"credentials are required"}},
 		{name: "reserved header", cfg: promauth.Config{Headers: map[string]string{"Authorization": "x"}}, wantErr: []string{"Authorization is set by sigmawatch"}},
 		{name: "non-canonical header", cfg: promauth.Config{Headers: map[string]string{"x-scope-orgid": "a"}}, wantErr: []string{"canonical name X-Scope-Orgid"}},
+		{name: "negative TTL", cfg: promauth.Config{Mode: "bearer", Token: token, CredentialTTL: -time.Second}, wantErr: []string{"credential TTL -1s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -314,7 +316,7 @@ func TestSecretNeverPrints(t *testing.T) {
 	require.NoError(t, err)
 
 	outputs := map[string]string{
-		"%s":   fmt.Sprintf("%s", cfg.Password),
+		"%s":   fmt.Sprintf("%s", cfg.Password), //nolint:staticcheck // the %s verb is what is tested
 		"%v":   fmt.Sprintf("%v", cfg.Password),
 		"%q":   fmt.Sprintf("%q", cfg.Token),
 		"%x":   fmt.Sprintf("%x", cfg.Token),
@@ -425,12 +427,10 @@ func TestLoadCredentials(t *testing.T) {
 			if tt.file != "" {
 				path = writeFile(t, tt.file)
 			}
-			user, pw, tok, err := promauth.LoadCredentials(t.Context(), tt.mode, tt.arn, path, tt.sm)
+			got, err := promauth.LoadCredentials(t.Context(), tt.mode, tt.arn, path, tt.sm)
 			if len(tt.want.err) == 0 {
 				require.NoError(t, err)
-				require.Equal(t, tt.want.user, user)
-				require.Equal(t, tt.want.password, pw)
-				require.Equal(t, tt.want.tok, tok)
+				require.Equal(t, promauth.Credentials{Username: tt.want.user, Password: tt.want.password, Token: tt.want.tok}, got)
 				return
 			}
 			require.Error(t, err)
@@ -450,7 +450,7 @@ func TestLoadCredentials(t *testing.T) {
 func TestLoadCredentialsMissingFile(t *testing.T) {
 	t.Parallel()
 	p := filepath.Join(t.TempDir(), "nope.json")
-	_, _, _, err := promauth.LoadCredentials(t.Context(), "bearer", "", p, nil)
+	_, err := promauth.LoadCredentials(t.Context(), "bearer", "", p, nil)
 	require.ErrorIs(t, err, os.ErrNotExist)
 	require.ErrorContains(t, err, p)
 }

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -26,10 +26,27 @@ const (
 
 // Config describes the auth chain. An empty Mode means ModeNone.
 type Config struct {
-	Mode     string
+	Mode string
+	// Username, Password and Token are the basic or bearer credentials to
+	// start with.
 	Username string
 	Password Secret
 	Token    Secret
+	// Reload, when set, reads basic or bearer credentials again from where
+	// the first ones came from: after CredentialTTL, and once when the store
+	// answers 401 or 403 — the request is then resent once if the value
+	// changed (a rotated secret); otherwise the refusal goes back to the
+	// caller. Nil keeps the first credentials for good.
+	Reload CredentialLoader `json:"-" yaml:"-"`
+	// CredentialTTL is how long credentials are used before Reload; zero
+	// means DefaultCredentialTTL.
+	CredentialTTL time.Duration
+	// Targets are the store's URLs (remote write, PromQL base). The chain
+	// sends credentials and extra headers only to their hosts, and refuses
+	// any other request: a redirect to another host would otherwise get
+	// them added again. Credentials over plain http are refused except to a
+	// loopback host.
+	Targets []string
 	// SigV4Region is the region of the AMP workspace.
 	SigV4Region string
 	// Credentials sign SigV4 requests; normally the SDK's default chain
@@ -37,8 +54,12 @@ type Config struct {
 	Credentials aws.CredentialsProvider `json:"-" yaml:"-"`
 	// Headers are added to every request (see ParseHeaders).
 	Headers map[string]string
-	// Now is the signing clock for SigV4; nil means time.Now. For tests.
+	// Now is the clock for SigV4 signing and the credential TTL; nil means
+	// time.Now. For tests.
 	Now func() time.Time `json:"-" yaml:"-"`
+	// Logger gets a line when credentials are read again (why, whether they
+	// changed; never their value); nil discards.
+	Logger *slog.Logger `json:"-" yaml:"-"`
 }
 
 // Validate reports every problem of c.
@@ -67,6 +88,12 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("auth mode %q: want none, basic, bearer or sigv4", c.Mode))
 	}
+	if c.CredentialTTL < 0 {
+		errs = append(errs, fmt.Errorf("credential TTL %s: must not be negative", c.CredentialTTL))
+	}
+	if _, targetErrs := newScope(c); len(targetErrs) > 0 {
+		errs = append(errs, targetErrs...)
+	}
 	for name, value := range c.Headers {
 		canon, err := checkHeader(name, value)
 		if err != nil {
@@ -94,27 +121,41 @@ func NewTransport(cfg Config, base http.RoundTripper) (http.RoundTripper, error)
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	rt := base
 	switch cfg.mode() {
-	case ModeBasic:
-		cred := base64.StdEncoding.EncodeToString([]byte(cfg.Username + ":" + string(cfg.Password)))
-		rt = &headerTransport{next: rt, set: map[string]string{"Authorization": "Basic " + cred}}
-	case ModeBearer:
-		rt = &headerTransport{next: rt, set: map[string]string{"Authorization": "Bearer " + string(cfg.Token)}}
+	case ModeBasic, ModeBearer:
+		ttl := cfg.CredentialTTL
+		if ttl == 0 {
+			ttl = DefaultCredentialTTL
+		}
+		rt = &credTransport{next: rt, mode: cfg.mode(), state: &credState{
+			creds:  Credentials{Username: cfg.Username, Password: cfg.Password, Token: cfg.Token},
+			reload: cfg.Reload, ttl: ttl, now: now, loadedAt: now(),
+			log: logger.With("component", "promauth", "auth", cfg.mode()),
+		}}
 	case ModeSigV4:
 		creds := cfg.Credentials
 		if _, cached := creds.(*aws.CredentialsCache); !cached {
 			creds = aws.NewCredentialsCache(creds)
-		}
-		now := cfg.Now
-		if now == nil {
-			now = time.Now
 		}
 		rt = &sigv4Transport{next: rt, signer: v4.NewSigner(), creds: creds, region: cfg.SigV4Region, now: now}
 	}
 	// Headers go on before signing so that SigV4 covers them.
 	if len(cfg.Headers) > 0 {
 		rt = &headerTransport{next: rt, set: cfg.Headers}
+	}
+	// Outermost: nothing is added to a request that leaves the store.
+	if cfg.mode() != ModeNone || len(cfg.Headers) > 0 {
+		sc, _ := newScope(cfg) // validated above
+		rt = &scopeTransport{next: rt, scope: sc}
 	}
 	return rt, nil
 }
@@ -186,6 +227,6 @@ func readBody(req *http.Request) ([]byte, error) {
 	if req.Body == nil || req.Body == http.NoBody {
 		return nil, nil
 	}
-	defer req.Body.Close()
+	defer func() { _ = req.Body.Close() }()
 	return io.ReadAll(req.Body)
 }

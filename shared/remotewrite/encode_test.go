@@ -289,3 +289,32 @@ func TestBatchesBytesIsAnUpperBound(t *testing.T) {
 		require.LessOrEqual(t, len(raw), maxBytes)
 	}
 }
+
+func TestValidateLabels(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		labels []remotewrite.Label
+		want   string
+	}{
+		{"ok", []remotewrite.Label{{"__name__", "aws_ec2_cpu"}, {"dimension_InstanceId", "i-1"}, {"empty", ""}}, ""},
+		{"sanitized dimensions collide", []remotewrite.Label{{"__name__", "aws_x"}, {"dimension_Instance_Id", "a"}, {"dimension_Instance_Id", "b"}}, `duplicate label name "dimension_Instance_Id"`},
+		{"bad name", []remotewrite.Label{{"__name__", "aws_x"}, {"dimension-x", "a"}}, `invalid label name "dimension-x"`},
+		{"no name", []remotewrite.Label{{"job", "x"}}, "no __name__ label"},
+		{"bad metric name", []remotewrite.Label{{"__name__", "1x"}}, `invalid metric name "1x"`},
+		{"bad utf-8", []remotewrite.Label{{"__name__", "x"}, {"a", "\xff"}}, "not valid UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := remotewrite.ValidateLabels(tt.labels)
+			if tt.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tt.want)
+			// What ValidateLabels refuses, the request encoder refuses too.
+			require.Error(t, remotewrite.Validate([]remotewrite.Series{{Labels: tt.labels, Samples: []remotewrite.Sample{{T: 1, V: 1}}}}))
+		})
+	}
+}

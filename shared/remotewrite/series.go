@@ -3,6 +3,7 @@ package remotewrite
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Label is one name/value pair of a series. An empty Value means the label
@@ -97,4 +98,44 @@ func isMetricName(s string) bool {
 		return false
 	}
 	return true
+}
+
+// ValidateLabels reports why a receiver would refuse, or silently drop, a
+// series with these labels (in any order): an invalid or repeated label
+// name, a missing or invalid __name__, a value that is not valid UTF-8.
+// Labels with an empty value are absent and ignored. It lets a sender drop
+// one bad series before batching instead of losing the whole request.
+func ValidateLabels(labels []Label) error {
+	var errs []error
+	hasName := false
+	for i := range labels {
+		l := &labels[i]
+		if l.Value == "" {
+			continue
+		}
+		if l.Name == "__name__" {
+			hasName = true
+			if !isMetricName(l.Value) {
+				errs = append(errs, fmt.Errorf("invalid metric name %q", l.Value))
+			}
+		} else if !isLabelName(l.Name) {
+			errs = append(errs, fmt.Errorf("invalid label name %q", l.Name))
+		}
+		for j := range i {
+			if labels[j].Name == l.Name && labels[j].Value != "" {
+				errs = append(errs, fmt.Errorf("duplicate label name %q", l.Name))
+				break
+			}
+		}
+		if !utf8.ValidString(l.Value) {
+			errs = append(errs, fmt.Errorf("label %q: value is not valid UTF-8", l.Name))
+		}
+	}
+	if !hasName {
+		errs = append(errs, errors.New("no __name__ label"))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return joinInline(errs)
 }

@@ -11,15 +11,19 @@
 //
 // interval 1m, repeat_interval 4h, resolve_ratio 0.75 (the resolve threshold of
 // an anomaly rule that sets none is threshold × ratio), max_alerts_per_notification
-// 10 ("+N more" past it), evaluation_delay 15m (CloudWatch data lands that late
-// with collect's defaults), and dead_mans_switch off unless
-// configured (max_age required; alert SigmawatchCollectStale, severity
-// critical by default).
+// 10 ("+N more" past it), lookback_delta 30m (how old the newest sample of a
+// series may be and still be read as current: CloudWatch data lands up to 25
+// minutes late with collect's defaults, depending on the schedules' phases;
+// a rule may override it), evaluation_delay 0 (rules are evaluated at T −
+// delay; not needed for late data, which lookback_delta covers), and
+// dead_mans_switch off unless configured (max_age required; alert
+// SigmawatchCollectStale, severity critical by default).
 //
 // # Rules
 //
-// alert, expr, for, keep_firing_for, repeat_interval (overrides the setting),
-// labels, annotations and missing_data (keep, the default, or resolve). expr
+// alert, expr, for, keep_firing_for, repeat_interval and lookback_delta
+// (override the settings), labels, annotations and missing_data (keep, the
+// default, or resolve). expr
 // is parsed with Prometheus's own parser and must be an instant vector. A rule
 // without an anomaly block is a threshold rule: it fires for every series its
 // expr returns. With an anomaly block expr is the series to score and must not
@@ -40,15 +44,23 @@
 // threshold (|z|, default 6); resolve_threshold (<= threshold); direction up,
 // down or both (default); min_history (default 1d, or 1w for seasonal, capped
 // at the baseline; less history is insufficient data); min_stddev and
-// min_relative_stddev (σ floors, default 0 and 0.05 × |level|; both 0 is an
-// error); smoothing (points averaged for the current value, default 3);
-// exclude_recent (a gap between the baseline and now, default 0);
-// sustained_points and sustained_threshold (default 18 points at 1.5: a
-// second, longer average of the last sustained_points points that fires at
-// its own, lower |z|, for shifts that last rather than burst; setting either
-// takes both from the rule, sustained_points: 0 turns it off; it must be
-// longer than smoothing).
-// After Load every field holds its effective value. The defaults (Default*)
-// are the configuration with the best low-FP score on NAB's labelled
-// CloudWatch data (BENCHMARKS.md); tests of behaviour set their own.
+// min_relative_stddev (σ floors, default 1e-9 and 0.05 × |level|; both 0 is
+// an error); smoothing (the current value is the mean of the points of the
+// last smoothing, default 15m; 0s is the latest point alone); exclude_recent
+// (a gap between the baseline and now, default 0); sustained and
+// sustained_threshold (default 90m at 1.5: a second, longer average that
+// fires at its own, lower |z|, for shifts that last rather than burst;
+// setting either takes both from the rule, sustained: 0s turns it off; it
+// must be longer than smoothing).
+//
+// Windows are durations, so a rule means the same on 1-minute and 5-minute
+// data (15m of smoothing is 3 points of 5-minute data, 15 of 1-minute
+// data). The point counts of earlier versions (smoothing: 3,
+// sustained_points: 18) are refused with the duration to write instead
+// ([Window]).
+//
+// After Load every field holds its effective value. The defaults are
+// anomaly.DefaultParams, defined once there; [Anomaly.Detector] maps the
+// block to the anomaly.Params the deployed evaluation and the backtest both
+// run (through alerting.SpecOf). Tests of behaviour set their own.
 package rules

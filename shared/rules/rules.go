@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/sigmawatch/sigmawatch/shared/anomaly"
 	"github.com/sigmawatch/sigmawatch/shared/config"
 )
 
@@ -17,61 +19,34 @@ import (
 const (
 	DefaultInterval                 = config.Duration(time.Minute)
 	DefaultRepeatInterval           = config.Duration(4 * time.Hour)
-	DefaultResolveRatio             = 0.75
+	DefaultResolveRatio             = anomaly.DefaultResolveRatio
 	DefaultMaxAlertsPerNotification = 10
-	// DefaultEvaluationDelay matches collect's defaults: CloudWatch values
-	// are collected 10 minutes late (delay) and stamped at the start of
-	// their period, so the newest point of a 5-minute metric is 15 minutes
-	// old when it lands. Evaluating at T−15m sees it within PromQL's lookback.
-	DefaultEvaluationDelay        = config.Duration(15 * time.Minute)
+	// DefaultLookbackDelta is how old the newest sample of a series may be
+	// and still be read as its current value (Prometheus's
+	// --query.lookback-delta, 5m by default, is too short for CloudWatch
+	// data). With collect's defaults (delay 10m, a 5m schedule) the newest
+	// stored point of a 5-minute metric is up to delay + 2 periods +
+	// collect interval = 25 minutes old just before the next collect run
+	// (11 + 1 + 5 = 17 minutes for a 1-minute metric); 30m covers that at
+	// every schedule phase with room for a slow run.
+	DefaultLookbackDelta = config.Duration(30 * time.Minute)
+	// DefaultEvaluationDelay is none: rules read the newest data stored
+	// (see DefaultLookbackDelta), whatever the schedules' phases.
+	DefaultEvaluationDelay        = config.Duration(0)
 	DefaultDeadMansSwitchAlert    = "SigmawatchCollectStale"
 	DefaultDeadMansSwitchSeverity = "critical"
 )
 
-// Defaults of the anomaly block: the configuration with the best low-FP score
-// on NAB's real, labelled CloudWatch data (BENCHMARKS.md, "Detection
-// quality"), which infra/examples/rules.yaml ships. Tests that check
-// behaviour set their parameters explicitly rather than rely on these.
+// Bounds of the anomaly block: what one rule may ask of the query engine.
 const (
-	DefaultMethod             = MethodWindow
-	DefaultBaseline           = config.Duration(7 * 24 * time.Hour)
-	DefaultThreshold          = 6.0
-	DefaultDirection          = DirectionBoth
-	DefaultMinHistory         = config.Duration(24 * time.Hour) // capped at the baseline
-	DefaultMinStddev          = 0.0
-	DefaultMinRelativeStddev  = 0.05
-	DefaultSmoothing          = 3
-	DefaultSustainedPoints    = 18
-	DefaultSustainedThreshold = 1.5
-	DefaultSeasons            = 3
-	// Season is the seasonal period: the same time 1w, 2w, … back.
-	Season = config.Duration(7 * 24 * time.Hour)
-	// MaxSeasons, MaxSmoothing and MaxSustainedPoints bound what one rule
-	// may ask of Prometheus.
-	MaxSeasons         = 12
-	MaxSmoothing       = 60
-	MaxSustainedPoints = 288
+	MaxSeasons   = 12
+	MaxSmoothing = config.Duration(6 * time.Hour)
+	MaxSustained = config.Duration(24 * time.Hour)
 )
 
-// Method is how the baseline of an anomaly rule is computed.
-type Method string
-
-// Baseline methods.
-const (
-	MethodWindow   Method = "window"   // trailing mean and standard deviation
-	MethodRobust   Method = "robust"   // trailing median and MAD
-	MethodSeasonal Method = "seasonal" // the same time 1w, 2w, … back
-)
-
-// Direction is which deviations count as anomalous.
-type Direction string
-
-// Directions.
-const (
-	DirectionUp   Direction = "up"
-	DirectionDown Direction = "down"
-	DirectionBoth Direction = "both"
-)
+// Season is the seasonal period of the anomaly block: the same time 1w,
+// 2w, … back.
+const Season = config.Duration(anomaly.DefaultSeason)
 
 // MissingData is what a rule does with a firing series that has no data.
 type MissingData string
@@ -100,10 +75,20 @@ type Settings struct {
 	// MaxAlertsPerNotification caps the series listed in one notification;
 	// the rest are summarised as "+N more".
 	MaxAlertsPerNotification int `yaml:"max_alerts_per_notification"`
-	// EvaluationDelay evaluates rules at T − delay, for data that arrives late.
+	// LookbackDelta is how old the newest sample of a series may be and
+	// still be its current value: every instant selector of a threshold
+	// rule reads last_over_time over it, and an anomaly rule is evaluated
+	// at the newest data stored within it. A rule may override it.
+	LookbackDelta config.Duration `yaml:"lookback_delta"`
+	// EvaluationDelay evaluates rules at T − delay. None is needed for
+	// CloudWatch data (LookbackDelta finds the newest stored point); it is
+	// there for data that is stored in pieces, such as an aggregate over
+	// series that several collect runs write.
 	EvaluationDelay config.Duration `yaml:"evaluation_delay"`
 	// DeadMansSwitch is off unless configured.
 	DeadMansSwitch *DeadMansSwitch `yaml:"dead_mans_switch"`
+	// Routing is the default grouping and missing-data timeout of every rule.
+	Routing `yaml:",inline"`
 }
 
 // DeadMansSwitch alerts when the collect function's last success is too old.
@@ -119,6 +104,10 @@ type DeadMansSwitch struct {
 type Group struct {
 	Name  string `yaml:"name"`
 	Rules []Rule `yaml:"rules"`
+	// RepeatInterval and Routing apply to the group's rules that do not set
+	// their own.
+	RepeatInterval *config.Duration `yaml:"repeat_interval"`
+	Routing        `yaml:",inline"`
 }
 
 // Rule is a Prometheus-style alerting rule; with an Anomaly block its expr is
@@ -131,46 +120,57 @@ type Rule struct {
 	For           config.Duration `yaml:"for"`
 	KeepFiringFor config.Duration `yaml:"keep_firing_for"`
 	// RepeatInterval overrides settings.repeat_interval; zero inherits.
-	RepeatInterval config.Duration   `yaml:"repeat_interval"`
-	Labels         map[string]string `yaml:"labels"`
-	Annotations    map[string]string `yaml:"annotations"`
-	MissingData    MissingData       `yaml:"missing_data"`
-	Anomaly        *Anomaly          `yaml:"anomaly"`
+	RepeatInterval config.Duration `yaml:"repeat_interval"`
+	// LookbackDelta overrides settings.lookback_delta (for example for a
+	// metric with a 1-hour or 1-day period); zero inherits.
+	LookbackDelta config.Duration   `yaml:"lookback_delta"`
+	Labels        map[string]string `yaml:"labels"`
+	Annotations   map[string]string `yaml:"annotations"`
+	MissingData   MissingData       `yaml:"missing_data"`
+	Anomaly       *Anomaly          `yaml:"anomaly"`
+	// Routing overrides the group's and settings' grouping; after Rules it
+	// holds the effective values.
+	Routing `yaml:",inline"`
 
 	repeatSet bool
 }
 
 // Anomaly scores expr with a z-score against its own history. After Load every
-// field holds its effective value.
+// field holds its effective value; the defaults are anomaly.DefaultParams,
+// and alerting.SpecOf maps the block to the anomaly.Params that the deployed
+// evaluation and the backtest both run.
 type Anomaly struct {
-	Method   Method          `yaml:"method"`
+	Method   anomaly.Method  `yaml:"method"`
 	Baseline config.Duration `yaml:"baseline"`
 	// Threshold is the |z| that makes a point anomalous.
 	Threshold float64 `yaml:"threshold"`
 	// ResolveThreshold is the |z| under which a firing alert resolves;
 	// default Threshold × settings.resolve_ratio.
-	ResolveThreshold float64   `yaml:"resolve_threshold"`
-	Direction        Direction `yaml:"direction"`
+	ResolveThreshold float64           `yaml:"resolve_threshold"`
+	Direction        anomaly.Direction `yaml:"direction"`
 	// MinHistory: with less history the series is "insufficient data".
 	MinHistory config.Duration `yaml:"min_history"`
 	// MinStddev and MinRelativeStddev (× |baseline level|) floor σ, so flat
 	// series do not page on noise.
 	MinStddev         float64 `yaml:"min_stddev"`
 	MinRelativeStddev float64 `yaml:"min_relative_stddev"`
-	// Smoothing averages the current value over this many last points.
-	Smoothing int `yaml:"smoothing"`
+	// Smoothing is the window of the current value: the mean of the points
+	// of the last Smoothing (0: the latest point alone).
+	Smoothing Window `yaml:"smoothing"`
 	// Seasons is how many weeks back a seasonal baseline looks.
 	Seasons int `yaml:"seasons"`
 	// ExcludeRecent leaves this much time between the baseline and now, so an
 	// ongoing anomaly does not pull its own baseline.
 	ExcludeRecent config.Duration `yaml:"exclude_recent"`
-	// SustainedPoints and SustainedThreshold add a second, longer average:
-	// the mean of the last SustainedPoints points is scored against the same
-	// baseline and fires at |z| >= SustainedThreshold, so a shift that lasts
-	// is caught at a lower |z| than a short burst. Off (0) by default; set
-	// both or neither.
-	SustainedPoints    int     `yaml:"sustained_points"`
+	// Sustained and SustainedThreshold add a second, longer average: the
+	// mean of the last Sustained is scored against the same baseline and
+	// fires at |z| >= SustainedThreshold, so a shift that lasts is caught
+	// at a lower |z| than a short burst. Set both or neither; 0 is off.
+	Sustained          Window  `yaml:"sustained"`
 	SustainedThreshold float64 `yaml:"sustained_threshold"`
+	// SustainedPoints is the key sustained replaced; it is refused with
+	// the duration to write instead.
+	SustainedPoints removedPoints `yaml:"sustained_points"`
 }
 
 // DefaultSettings returns the settings of a file without a settings block.
@@ -180,6 +180,7 @@ func DefaultSettings() Settings {
 		RepeatInterval:           DefaultRepeatInterval,
 		ResolveRatio:             DefaultResolveRatio,
 		MaxAlertsPerNotification: DefaultMaxAlertsPerNotification,
+		LookbackDelta:            DefaultLookbackDelta,
 		EvaluationDelay:          DefaultEvaluationDelay,
 	}
 }
@@ -198,7 +199,16 @@ func Load(data []byte) (*File, error) {
 		if !errors.As(err, &typeErr) {
 			return nil, fmt.Errorf("parse yaml: %w", err)
 		}
-		decodeErr = fmt.Errorf("parse yaml: %w", err)
+		// A YAML alias (anomaly: *tuned) reports its anchor's problems once
+		// per use: once is enough.
+		typeErr.Errors = slices.Compact(slices.Clone(typeErr.Errors))
+		seen := map[string]bool{}
+		typeErr.Errors = slices.DeleteFunc(typeErr.Errors, func(e string) bool {
+			dup := seen[e]
+			seen[e] = true
+			return dup
+		})
+		decodeErr = fmt.Errorf("parse yaml: %w", typeErr)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -267,64 +277,90 @@ func (f *File) applyDefaults(root *yaml.Node) {
 }
 
 func (a *Anomaly) applyDefaults(set map[string]bool, resolveRatio float64) {
+	d := anomaly.DefaultParams()
 	if !set["method"] {
-		a.Method = DefaultMethod
+		a.Method = d.Method
 	}
-	if a.Method == MethodSeasonal {
+	if a.Method == anomaly.MethodSeasonal {
 		switch {
 		case !set["seasons"] && !set["baseline"]:
-			a.Seasons = DefaultSeasons
-			a.Baseline = config.Duration(DefaultSeasons) * Season
+			a.Seasons = d.Seasons
+			a.Baseline = config.Duration(d.Seasons) * Season
 		case set["seasons"] && !set["baseline"]:
 			a.Baseline = config.Duration(a.Seasons) * Season
 		case !set["seasons"] && set["baseline"] && a.Baseline%Season == 0:
 			a.Seasons = int(a.Baseline / Season)
 		}
 	} else if !set["baseline"] {
-		a.Baseline = DefaultBaseline
+		a.Baseline = config.Duration(d.Baseline)
 	}
 	if !set["threshold"] {
-		a.Threshold = DefaultThreshold
+		a.Threshold = d.Threshold
 	}
 	if !set["resolve_threshold"] {
 		a.ResolveThreshold = a.Threshold * resolveRatio
 	}
 	if !set["direction"] {
-		a.Direction = DefaultDirection
+		a.Direction = d.Direction
 	}
 	if !set["min_history"] {
-		a.MinHistory = min(DefaultMinHistory, a.Baseline)
-		if a.Method == MethodSeasonal {
+		a.MinHistory = min(config.Duration(d.MinHistory), a.Baseline)
+		if a.Method == anomaly.MethodSeasonal {
 			a.MinHistory = min(Season, a.Baseline)
 		}
 	}
 	if !set["min_stddev"] {
-		a.MinStddev = DefaultMinStddev
+		a.MinStddev = d.MinStdDev
 	}
 	if !set["min_relative_stddev"] {
-		a.MinRelativeStddev = DefaultMinRelativeStddev
+		a.MinRelativeStddev = d.MinRelativeStdDev
 	}
 	if !set["smoothing"] {
-		a.Smoothing = DefaultSmoothing
+		a.Smoothing = Window(d.Smoothing)
 	}
 	// The sustained check is on unless the rule says otherwise (setting
-	// either field, e.g. sustained_points: 0 to turn it off) or its own
+	// either field, e.g. sustained: 0s to turn it off) or its own
 	// smoothing is already as long.
-	if !set["sustained_points"] && !set["sustained_threshold"] && a.Smoothing < DefaultSustainedPoints {
-		a.SustainedPoints = DefaultSustainedPoints
-		a.SustainedThreshold = DefaultSustainedThreshold
+	if !set["sustained"] && !set["sustained_threshold"] && a.Smoothing < Window(d.Sustained) {
+		a.Sustained = Window(d.Sustained)
+		a.SustainedThreshold = d.SustainedThreshold
 	}
 }
 
+// Detector is the anomaly.Params this block stands for: the one mapping
+// from rules.yaml's words to the detector's, which alerting.SpecOf hands to
+// the deployed evaluation and the backtest alike. What the block cannot
+// set (the minimum point count, the seasonal window) comes from
+// anomaly.DefaultParams; min_stddev 0 becomes anomaly.DefaultMinStdDev, the
+// tiny positive floor that keeps z finite.
+func (a *Anomaly) Detector() anomaly.Params {
+	p := anomaly.DefaultParams()
+	p.Method, p.Direction = a.Method, a.Direction
+	p.Baseline, p.Gap = time.Duration(a.Baseline), time.Duration(a.ExcludeRecent)
+	if a.Method == anomaly.MethodSeasonal {
+		p.Seasons = a.Seasons
+	}
+	p.MinHistory = time.Duration(a.MinHistory)
+	p.Threshold, p.ResolveThreshold = a.Threshold, a.ResolveThreshold
+	p.MinStdDev = max(a.MinStddev, anomaly.DefaultMinStdDev)
+	p.MinRelativeStdDev = a.MinRelativeStddev
+	p.Smoothing = time.Duration(a.Smoothing)
+	p.Sustained, p.SustainedThreshold = time.Duration(a.Sustained), a.SustainedThreshold
+	return p
+}
+
 // Rules returns every rule in file order with its Group set and its
-// effective RepeatInterval (settings.repeat_interval unless overridden).
+// effective RepeatInterval and LookbackDelta (the settings unless
+// overridden).
 func (f *File) Rules() []Rule {
 	var out []Rule
 	for _, g := range f.Groups {
 		for _, r := range g.Rules {
 			r.Group = g.Name
-			if r.RepeatInterval == 0 && !r.repeatSet {
-				r.RepeatInterval = f.Settings.RepeatInterval
+			r.RepeatInterval = f.effectiveRepeat(g, r)
+			r.Routing = f.effectiveRouting(g, r)
+			if r.LookbackDelta == 0 {
+				r.LookbackDelta = f.Settings.LookbackDelta
 			}
 			if r.MissingData == "" {
 				r.MissingData = MissingKeep

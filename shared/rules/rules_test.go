@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sigmawatch/sigmawatch/shared/anomaly"
 	"github.com/sigmawatch/sigmawatch/shared/config"
 )
 
@@ -53,20 +54,22 @@ func TestIssueExample(t *testing.T) {
 			},
 			MissingData: MissingKeep,
 			Anomaly: &Anomaly{
-				Method: MethodWindow, Baseline: d(7 * 24 * time.Hour), Threshold: 4, ResolveThreshold: 3,
-				Direction: DirectionBoth, MinHistory: d(24 * time.Hour), MinStddev: DefaultMinStddev,
-				MinRelativeStddev: DefaultMinRelativeStddev, Smoothing: DefaultSmoothing,
-				SustainedPoints: DefaultSustainedPoints, SustainedThreshold: DefaultSustainedThreshold,
+				Method: anomaly.MethodWindow, Baseline: d(7 * 24 * time.Hour), Threshold: 4, ResolveThreshold: 3,
+				Direction: anomaly.DirectionBoth, MinHistory: d(24 * time.Hour), MinStddev: anomaly.DefaultMinStdDev,
+				MinRelativeStddev: anomaly.DefaultMinRelativeStdDev, Smoothing: Window(anomaly.DefaultSmoothing),
+				Sustained: Window(anomaly.DefaultSustained), SustainedThreshold: anomaly.DefaultSustainedThreshold,
 			},
+			LookbackDelta: DefaultLookbackDelta,
+			Routing:       DefaultRouting(),
 		},
 		{
 			Group: "ec2", Alert: "ALBErrorsHigh", Expr: "aws_applicationelb_httpcode_target_5_xx_count_sum > 10",
-			For: d(5 * time.Minute), RepeatInterval: d(4 * time.Hour),
-			Labels: map[string]string{"severity": "warning"}, MissingData: MissingKeep,
+			For: d(5 * time.Minute), RepeatInterval: d(4 * time.Hour), LookbackDelta: DefaultLookbackDelta,
+			Labels: map[string]string{"severity": "warning"}, MissingData: MissingKeep, Routing: DefaultRouting(),
 		},
 	}
 	got := f.Rules()
-	require.Empty(t, cmp.Diff(want, got, cmp.AllowUnexported(Rule{})))
+	require.Empty(t, cmp.Diff(want, got, cmp.AllowUnexported(Rule{}, removedPoints{})))
 	require.True(t, got[0].IsAnomaly())
 	require.False(t, got[1].IsAnomaly())
 	require.Equal(t, DefaultSettings(), f.Settings)
@@ -90,22 +93,28 @@ func TestEffectiveValues(t *testing.T) {
 	robust := byName["RDSWriteLatency"].Anomaly
 	require.Equal(t, 0.0, robust.MinRelativeStddev, "explicit zero is kept, not defaulted")
 	require.Equal(t, 3.0, robust.ResolveThreshold)
-	require.Equal(t, 18, robust.SustainedPoints)
+	require.Equal(t, 90*time.Minute, robust.Sustained.D())
+	require.Equal(t, 15*time.Minute, robust.Smoothing.D())
 	require.Equal(t, 1.5, robust.SustainedThreshold)
 
 	seasonal := byName["SQSSeasonal"].Anomaly
 	require.Equal(t, 2, seasonal.Seasons)
 	require.Equal(t, 14*24*time.Hour, seasonal.Baseline.D())
 	require.Equal(t, 7*24*time.Hour, seasonal.MinHistory.D())
-	require.Equal(t, DefaultThreshold*0.5, seasonal.ResolveThreshold, "threshold × settings.resolve_ratio 0.5")
+	require.Equal(t, anomaly.DefaultThreshold*0.5, seasonal.ResolveThreshold, "threshold × settings.resolve_ratio 0.5")
 
 	def := byName["LambdaDurationAnomaly"].Anomaly
+	dp := anomaly.DefaultParams()
 	require.Equal(t, Anomaly{
-		Method: DefaultMethod, Baseline: DefaultBaseline, Threshold: DefaultThreshold,
-		ResolveThreshold: DefaultThreshold * 0.5, Direction: DefaultDirection, MinHistory: DefaultMinHistory,
-		MinStddev: DefaultMinStddev, MinRelativeStddev: DefaultMinRelativeStddev, Smoothing: DefaultSmoothing,
-		SustainedPoints: DefaultSustainedPoints, SustainedThreshold: DefaultSustainedThreshold,
+		Method: dp.Method, Baseline: config.Duration(dp.Baseline), Threshold: dp.Threshold,
+		ResolveThreshold: dp.Threshold * 0.5, Direction: dp.Direction, MinHistory: config.Duration(dp.MinHistory),
+		MinStddev: dp.MinStdDev, MinRelativeStddev: dp.MinRelativeStdDev, Smoothing: Window(dp.Smoothing),
+		Sustained: Window(dp.Sustained), SustainedThreshold: dp.SustainedThreshold,
 	}, *def)
+	dp.ResolveThreshold = dp.Threshold * 0.5
+	require.Equal(t, dp, def.Detector(), "an empty anomaly block is the default detector")
+	require.Equal(t, 10*time.Minute, byName["RDSWriteLatency"].LookbackDelta.D(), "override kept")
+	require.Equal(t, 45*time.Minute, byName["SQSSeasonal"].LookbackDelta.D(), "inherited from settings")
 
 	fromBaseline := byName["LambdaDurationSeasonal"].Anomaly
 	require.Equal(t, 4, fromBaseline.Seasons, "seasons derived from a 4w baseline")
@@ -135,7 +144,7 @@ groups:
       - alert: B
         expr: up
         labels: {__x: y, "bad-name": z}
-        anomaly: {threshold: -1, direction: sideways, smoothing: 0, exclude_recent: 8d}
+        anomaly: {threshold: -1, direction: sideways, smoothing: 7h, exclude_recent: 8d}
   - name: g
     rules:
       - alert: C
@@ -153,7 +162,7 @@ groups:
 		"groups[0].rules[1] (B).anomaly.threshold: must be > 0 (got -1)",
 		"groups[0].rules[1] (B).anomaly.resolve_threshold: must be > 0 (got -0.75)",
 		`groups[0].rules[1] (B).anomaly.direction: "sideways" is not up, down or both`,
-		"groups[0].rules[1] (B).anomaly.smoothing: must be between 1 and 60 points (got 0)",
+		"groups[0].rules[1] (B).anomaly.smoothing: must be between 0 (the latest point) and 6h (got 7h)",
 		"groups[0].rules[1] (B).anomaly.exclude_recent: 8d leaves nothing of the baseline 1w",
 		`groups[1].name: duplicate group "g" (also groups[0])`,
 	}

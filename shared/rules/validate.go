@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/sigmawatch/sigmawatch/shared/anomaly"
 	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/naming"
 )
@@ -46,6 +47,10 @@ func (f *File) Validate() error {
 	if s.EvaluationDelay < 0 {
 		p.add("settings.evaluation_delay", "must be >= 0 (got %s)", s.EvaluationDelay)
 	}
+	if s.LookbackDelta <= 0 {
+		p.add("settings.lookback_delta", "must be > 0 (got %s)", s.LookbackDelta)
+	}
+	validateRouting(&p, "settings", s.Routing)
 	if d := s.DeadMansSwitch; d != nil {
 		const path = "settings.dead_mans_switch"
 		if d.MaxAge <= 0 {
@@ -75,6 +80,10 @@ func (f *File) Validate() error {
 		if len(g.Rules) == 0 {
 			p.add(gp+".rules", "at least one rule is required")
 		}
+		if g.RepeatInterval != nil && *g.RepeatInterval <= 0 {
+			p.add(gp+".repeat_interval", "must be > 0 (got %s)", *g.RepeatInterval)
+		}
+		validateRouting(&p, gp, g.Routing)
 		alerts := map[string]int{}
 		for k := range g.Rules {
 			r := &g.Rules[k]
@@ -108,12 +117,16 @@ func validateRule(p *problems, pql parser.Parser, path string, r *Rule) {
 	if r.RepeatInterval < 0 || (r.repeatSet && r.RepeatInterval == 0) {
 		p.add(path+".repeat_interval", "must be > 0 (got %s)", r.RepeatInterval)
 	}
+	if r.LookbackDelta < 0 {
+		p.add(path+".lookback_delta", "must be > 0 (got %s)", r.LookbackDelta)
+	}
 	switch r.MissingData {
 	case MissingKeep, MissingResolve, "":
 	default:
 		p.add(path+".missing_data", "%q is not keep or resolve", r.MissingData)
 	}
 	validateLabels(p, path, r.Alert, r.Labels, r.Annotations)
+	validateRouting(p, path, r.Routing)
 	if r.Anomaly != nil {
 		validateAnomaly(p, path+".anomaly", r.Anomaly)
 	}
@@ -181,14 +194,14 @@ func validateLabels(p *problems, path, alert string, labels, annotations map[str
 
 func validateAnomaly(p *problems, path string, a *Anomaly) {
 	switch a.Method {
-	case MethodWindow, MethodRobust, MethodSeasonal:
+	case anomaly.MethodWindow, anomaly.MethodRobust, anomaly.MethodSeasonal:
 	default:
 		p.add(path+".method", "%q is not window, robust or seasonal", a.Method)
 	}
 	if a.Baseline <= 0 {
 		p.add(path+".baseline", "must be > 0 (got %s)", a.Baseline)
 	}
-	if a.Method == MethodSeasonal {
+	if a.Method == anomaly.MethodSeasonal {
 		switch {
 		case a.Seasons < 1 || a.Seasons > MaxSeasons:
 			p.add(path+".seasons", "must be between 1 and %d (got %d)", MaxSeasons, a.Seasons)
@@ -209,7 +222,7 @@ func validateAnomaly(p *problems, path string, a *Anomaly) {
 		p.add(path+".resolve_threshold", "%v is above the threshold %v: alerts would flap", a.ResolveThreshold, a.Threshold)
 	}
 	switch a.Direction {
-	case DirectionUp, DirectionDown, DirectionBoth:
+	case anomaly.DirectionUp, anomaly.DirectionDown, anomaly.DirectionBoth:
 	default:
 		p.add(path+".direction", "%q is not up, down or both", a.Direction)
 	}
@@ -227,18 +240,18 @@ func validateAnomaly(p *problems, path string, a *Anomaly) {
 	if a.MinStddev == 0 && a.MinRelativeStddev == 0 {
 		p.add(path, "min_stddev and min_relative_stddev are both 0: a flat series would page on noise")
 	}
-	if a.Smoothing < 1 || a.Smoothing > MaxSmoothing {
-		p.add(path+".smoothing", "must be between 1 and %d points (got %d)", MaxSmoothing, a.Smoothing)
+	if a.Smoothing < 0 || config.Duration(a.Smoothing) > MaxSmoothing {
+		p.add(path+".smoothing", "must be between 0 (the latest point) and %s (got %s)", MaxSmoothing, a.Smoothing)
 	}
 	switch {
-	case a.SustainedPoints < 0 || a.SustainedPoints > MaxSustainedPoints:
-		p.add(path+".sustained_points", "must be between 0 (off) and %d points (got %d)", MaxSustainedPoints, a.SustainedPoints)
+	case a.Sustained < 0 || config.Duration(a.Sustained) > MaxSustained:
+		p.add(path+".sustained", "must be between 0 (off) and %s (got %s)", MaxSustained, a.Sustained)
 	case !finite(a.SustainedThreshold) || a.SustainedThreshold < 0:
 		p.add(path+".sustained_threshold", "must be >= 0 (got %v)", a.SustainedThreshold)
-	case (a.SustainedPoints == 0) != (a.SustainedThreshold == 0):
-		p.add(path, "sustained_points and sustained_threshold go together: set both or neither (got %d and %v)", a.SustainedPoints, a.SustainedThreshold)
-	case a.SustainedPoints != 0 && a.SustainedPoints <= a.Smoothing:
-		p.add(path+".sustained_points", "must be more than smoothing (%d): it is the longer average (got %d)", a.Smoothing, a.SustainedPoints)
+	case (a.Sustained == 0) != (a.SustainedThreshold == 0) && !a.SustainedPoints.set:
+		p.add(path, "sustained and sustained_threshold go together: set both or neither (got %s and %v)", a.Sustained, a.SustainedThreshold)
+	case a.Sustained != 0 && a.Sustained <= a.Smoothing:
+		p.add(path+".sustained", "must be longer than smoothing (%s): it is the longer average (got %s)", a.Smoothing, a.Sustained)
 	}
 	if a.ExcludeRecent < 0 {
 		p.add(path+".exclude_recent", "must be >= 0 (got %s)", a.ExcludeRecent)

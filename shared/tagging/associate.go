@@ -30,7 +30,7 @@ type Associator struct {
 
 type mapping struct {
 	dims      []string
-	resources map[string]*resource.Resource // by dimKey of the values
+	resources map[string]int // resource index, by dimKey of the values
 }
 
 // dimKey encodes dimension values in the order of names, unambiguously.
@@ -48,7 +48,7 @@ func NewAssociator(svc *resource.Service, resources []resource.Resource) *Associ
 	a := &Associator{}
 	mapped := make([]bool, len(resources))
 	for _, p := range svc.ARNPatterns() {
-		m := mapping{dims: p.Dims, resources: map[string]*resource.Resource{}}
+		m := mapping{dims: p.Dims, resources: map[string]int{}}
 		for i := range resources {
 			if mapped[i] {
 				continue
@@ -57,7 +57,7 @@ func NewAssociator(svc *resource.Service, resources []resource.Resource) *Associ
 			if match == nil {
 				continue
 			}
-			m.resources[dimKey(match[1:])] = &resources[i]
+			m.resources[dimKey(match[1:])] = i
 			mapped[i] = true
 		}
 		if len(m.resources) > 0 {
@@ -68,11 +68,12 @@ func NewAssociator(svc *resource.Service, resources []resource.Resource) *Associ
 	return a
 }
 
-// Associate returns the resource of a metric with these dimensions, or nil
+// Associate returns the index, in the resources the Associator was built
+// over, of the resource a metric with these dimensions belongs to, or -1
 // for a global metric; skip reports a metric to leave out.
-func (a *Associator) Associate(dims []cloudwatch.Dimension) (res *resource.Resource, skip bool) {
+func (a *Associator) Associate(dims []cloudwatch.Dimension) (res int, skip bool) {
 	if len(dims) == 0 || a == nil {
-		return nil, false
+		return -1, false
 	}
 	values := make([]string, 0, 4)
 	applied := false
@@ -93,32 +94,31 @@ func (a *Associator) Associate(dims []cloudwatch.Dimension) (res *resource.Resou
 			return r, false
 		}
 	}
-	return nil, applied
+	return -1, applied
 }
 
-// Selected is a metric of a service job and the resource it belongs to
-// (nil: a global metric).
+// Selected is a metric of a service job, by its index in the listing, and
+// the index of the resource it belongs to (-1: a global metric).
 type Selected struct {
-	Metric   cloudwatch.Metric
-	Resource *resource.Resource
+	Metric, Resource int
 }
 
-// Select associates listed metrics with resources and drops the metrics
-// YACE drops: all of them when the service has no tagged resource left
-// after search_tags (YACE collects nothing for such a job and region), and
-// those that belong to a resource that is not among them.
+// Select associates listed metrics with resources and keeps what YACE
+// keeps: nothing when the service has no tagged resource left after
+// search_tags (YACE collects nothing for such a job and region), and of the
+// rest every metric but those of a resource that is not among them.
 func Select(svc *resource.Service, resources []resource.Resource, metrics []cloudwatch.Metric) []Selected {
 	if len(resources) == 0 {
 		return nil
 	}
 	a := NewAssociator(svc, resources)
 	out := make([]Selected, 0, len(metrics))
-	for _, m := range metrics {
-		r, skip := a.Associate(m.Dimensions)
+	for i := range metrics {
+		r, skip := a.Associate(metrics[i].Dimensions)
 		if skip {
 			continue
 		}
-		out = append(out, Selected{Metric: m, Resource: r})
+		out = append(out, Selected{Metric: i, Resource: r})
 	}
 	return out
 }

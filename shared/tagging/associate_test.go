@@ -80,10 +80,10 @@ func TestAssociate(t *testing.T) {
 			got := resource.GlobalName
 			switch {
 			case skip:
-				require.Nil(t, r)
+				require.Equal(t, -1, r)
 				got = "skip"
-			case r != nil:
-				got = r.ARN
+			case r >= 0:
+				got = res[r].ARN
 			}
 			require.Equal(t, tt.want, got)
 		})
@@ -99,9 +99,7 @@ func TestSelectWithoutResourcesCollectsNothing(t *testing.T) {
 	metrics := []cloudwatch.Metric{cloudwatch.NewMetric("AWS/EC2", "CPUUtilization", dims("InstanceId", "i-1")), cloudwatch.NewMetric("AWS/EC2", "CPUUtilization", nil)}
 	require.Empty(t, tagging.Select(svc, nil, metrics))
 	got := tagging.Select(svc, []resource.Resource{{ARN: "arn:aws:ec2:us-east-1:" + acct + ":instance/i-1"}}, metrics)
-	require.Len(t, got, 2)
-	require.Equal(t, "arn:aws:ec2:us-east-1:"+acct+":instance/i-1", got[0].Resource.ARN)
-	require.Nil(t, got[1].Resource)
+	require.Equal(t, []tagging.Selected{{Metric: 0, Resource: 0}, {Metric: 1, Resource: -1}}, got)
 }
 
 func TestServiceTypesResolve(t *testing.T) {

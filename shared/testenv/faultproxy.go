@@ -114,7 +114,7 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 					if tc, ok := conn.(*net.TCPConn); ok {
 						_ = tc.SetLinger(0)
 					}
-					conn.Close()
+					_ = conn.Close()
 					return
 				}
 			}
@@ -129,7 +129,7 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/xml")
 			}
 			w.WriteHeader(f.Status)
-			fmt.Fprint(w, f.Body)
+			_, _ = fmt.Fprint(w, f.Body)
 			return
 		case f.Delay > 0:
 			select {

@@ -102,7 +102,7 @@ func (m *Moto) Reset(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("moto reset: %w", err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("moto reset: %s", resp.Status)
 	}

@@ -85,7 +85,7 @@ func FreePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
@@ -97,6 +97,7 @@ type spec struct {
 	args    func(port int) []string // command line for a given port
 	ready   func(ctx context.Context, addr string) error
 	env     []string
+	dir     string // working directory; empty: the test's (the package's)
 	timeout time.Duration
 }
 
@@ -130,6 +131,7 @@ func start(s spec) (*Process, error) {
 		out := &syncBuffer{}
 		cmd := exec.Command(bin, s.args(port)...)
 		cmd.Stdout, cmd.Stderr = out, out
+		cmd.Dir = s.dir
 		cmd.Env = append(os.Environ(), s.env...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
@@ -187,7 +189,7 @@ func httpOK(path string) func(ctx context.Context, addr string) error {
 		if err != nil {
 			return err
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode/100 != 2 {
 			return fmt.Errorf("GET %s: %s", path, resp.Status)
 		}

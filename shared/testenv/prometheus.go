@@ -21,7 +21,10 @@ type Receiver struct {
 	URL            string // PromQL API base (…/api/v1/query lives under it)
 	RemoteWriteURL string
 	DataDir        string
-	Kind           string // "prometheus" or "victoriametrics"
+	Kind           string // "prometheus", "victoriametrics" or "cortex"
+	// Tenant is the tenant a multi-tenant receiver (Cortex) expects in
+	// TenantHeader on every request; empty when it needs none.
+	Tenant string
 }
 
 // PrometheusOptions configure StartPrometheus.
@@ -105,7 +108,7 @@ func (r *Receiver) Flush(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("force flush: %w", err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("force flush: %s", resp.Status)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,14 +147,14 @@ func TestAlertmanager(t *testing.T) {
 	body := `[{"labels":{"alertname":"TestenvProbe","severity":"warning"},"annotations":{"summary":"probe"}}]`
 	resp, err := http.Post(am.URL+"/api/v2/alerts", "application/json", strings.NewReader(body))
 	require.NoError(t, err)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(am.URL + "/api/v2/alerts?filter=alertname%3D%22TestenvProbe%22")
 		if err != nil {
 			return false
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		var alerts []map[string]any
 		return json.NewDecoder(resp.Body).Decode(&alerts) == nil && len(alerts) == 1
 	}, 10*time.Second, 100*time.Millisecond)
@@ -165,4 +166,97 @@ func TestPortRetryAndStop(t *testing.T) {
 	r.Stop()
 	_, err := http.Get(r.URL + "/-/ready")
 	require.Error(t, err, "Stop must end the process it started")
+}
+
+// tenantTransport adds the tenant header a multi-tenant Cortex expects.
+type tenantTransport struct{ tenant string }
+
+func (t tenantTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set(testenv.TenantHeader, t.tenant)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestCortexStoresSeriesBySeries shows what the collector must survive on
+// Cortex, Mimir and AMP: a request over the tenant's series limit is answered
+// 400 after the series under the limit were stored, and a resent stored
+// sample is a 400 too.
+func TestCortexStoresSeriesBySeries(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		tenant string
+	}{
+		{"single tenant", ""},
+		{"tenant header", "team-a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			r := testenv.StartCortex(t, testenv.CortexOptions{MaxGlobalSeriesPerUser: 5, Tenant: tt.tenant})
+			require.Equal(t, "cortex", r.Kind)
+			require.Equal(t, tt.tenant, r.Tenant)
+			rt := http.DefaultTransport
+			if tt.tenant != "" {
+				rt = tenantTransport{tenant: tt.tenant}
+			}
+			hc := &http.Client{Transport: rt}
+			w, err := remotewrite.NewClient(r.RemoteWriteURL, remotewrite.WithHTTPClient(hc))
+			require.NoError(t, err)
+			q, err := promql.NewClient(r.URL, rt)
+			require.NoError(t, err)
+
+			if tt.tenant != "" {
+				// Multi-tenant: a request without the tenant is refused.
+				plain, err := remotewrite.NewClient(r.RemoteWriteURL)
+				require.NoError(t, err)
+				var rwErr *remotewrite.Error
+				require.ErrorAs(t, plain.Write(ctx, []remotewrite.Series{{
+					Labels:  []remotewrite.Label{{Name: "__name__", Value: "cortex_probe_no_tenant"}},
+					Samples: []remotewrite.Sample{{T: time.Now().UnixMilli(), V: 1}},
+				}}), &rwErr)
+				require.Equal(t, http.StatusUnauthorized, rwErr.StatusCode)
+			}
+
+			at := time.Now().UTC().Truncate(time.Minute).Add(-5 * time.Minute)
+			series := make([]remotewrite.Series, 8)
+			for i := range series {
+				series[i] = remotewrite.Series{
+					Labels:  []remotewrite.Label{{Name: "__name__", Value: "cortex_probe"}, {Name: "n", Value: strconv.Itoa(i)}},
+					Samples: []remotewrite.Sample{{T: at.Add(-time.Minute).UnixMilli(), V: -float64(i)}, {T: at.UnixMilli(), V: float64(i)}},
+				}
+			}
+			err = w.Write(ctx, series)
+			var rwErr *remotewrite.Error
+			require.ErrorAs(t, err, &rwErr)
+			require.Equal(t, http.StatusBadRequest, rwErr.StatusCode)
+			require.Contains(t, rwErr.Body, "per-user series limit of 5 exceeded")
+
+			var got []promql.Series
+			require.Eventually(t, func() bool {
+				got, err = q.QuerySeries(ctx, `cortex_probe[10m]`, at.Add(time.Minute))
+				return err == nil && len(got) == 5
+			}, 10*time.Second, 100*time.Millisecond, "the refused request stored 5 of its 8 series: %v %v", got, err)
+			var stored remotewrite.Series
+			for _, s := range got {
+				n, err := strconv.Atoi(s.Labels["n"])
+				require.NoError(t, err)
+				require.Equal(t, []promql.Point{{T: at.Add(-time.Minute), V: -float64(n)}, {T: at, V: float64(n)}}, s.Points)
+				stored = series[n]
+			}
+
+			// A stored sample older than its series' newest, resent: 400,
+			// as on a stock Prometheus (no out-of-order window here).
+			err = w.Write(ctx, []remotewrite.Series{{Labels: stored.Labels, Samples: stored.Samples[:1]}})
+			require.ErrorAs(t, err, &rwErr)
+			require.Equal(t, http.StatusBadRequest, rwErr.StatusCode)
+			require.Contains(t, rwErr.Body, "out of order sample")
+			// The newest sample resent unchanged is accepted: TSDB drops an
+			// identical duplicate, so a retry that resends exactly what is
+			// stored, newest only, passes.
+			require.NoError(t, w.Write(ctx, []remotewrite.Series{{Labels: stored.Labels, Samples: stored.Samples[1:]}}))
+			t.Logf("cortex at %s: 8 new series → 400 and 5 stored; resent older stored sample → 400 %q", r.URL, rwErr.Body)
+		})
+	}
 }

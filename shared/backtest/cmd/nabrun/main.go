@@ -28,46 +28,48 @@ func main() {
 
 func run(args []string, stdout io.Writer) error {
 	d := backtest.DefaultRule()
+	dp := d.Params
 	fl := flag.NewFlagSet("nabrun", flag.ContinueOnError)
 	data := fl.String("data", "", "directory of CSV files (searched recursively)")
 	out := fl.String("out", "", "output directory")
 	workers := fl.Int("workers", 0, "files evaluated in parallel (0: GOMAXPROCS)")
 	verbose := fl.Bool("v", false, "print a summary line per file")
-	method := fl.String("method", string(d.Params.Method), "window | robust | seasonal")
-	direction := fl.String("direction", string(d.Params.Direction), "up | down | both")
-	threshold := fl.Float64("threshold", d.Params.Threshold, "|z| that fires")
-	resolve := fl.Float64("resolve", d.Params.ResolveThreshold, "|z| below which an active alert clears (0: 0.75×threshold)")
-	minSD := fl.Float64("min-stddev", d.Params.MinStdDev, "absolute floor under σ")
-	minRel := fl.Float64("min-rel-stddev", d.Params.MinRelativeStdDev, "floor under σ relative to |centre|")
-	minPoints := fl.Int("min-points", d.Params.MinPoints, "fewest baseline points")
-	smooth := fl.Int("smooth", d.Params.SmoothingPoints, "K: current value over the last K points")
-	smoothFn := fl.String("smooth-fn", string(d.Params.Smoothing), "mean | median")
-	baseline := fl.Duration("baseline", d.Baseline, "baseline window")
-	gap := fl.Duration("gap", d.Gap, "newest stretch left out of the baseline")
-	minHistory := fl.Duration("min-history", d.MinHistory, "history needed before any decision")
+	method := fl.String("method", string(dp.Method), "window | robust | seasonal")
+	direction := fl.String("direction", string(dp.Direction), "up | down | both")
+	threshold := fl.Float64("threshold", dp.Threshold, "|z| that fires")
+	resolve := fl.Float64("resolve", dp.ResolveThreshold, "|z| below which an active alert clears (0: 0.75×threshold)")
+	minSD := fl.Float64("min-stddev", dp.MinStdDev, "absolute floor under σ")
+	minRel := fl.Float64("min-rel-stddev", dp.MinRelativeStdDev, "floor under σ relative to |centre|")
+	minPoints := fl.Int("min-points", dp.MinPoints, "fewest baseline points")
+	smooth := fl.Duration("smoothing", dp.Smoothing, "current value: the points of the last this long (0: the latest point)")
+	smoothFn := fl.String("smooth-fn", string(dp.SmoothingFunc), "mean | median")
+	baseline := fl.Duration("baseline", dp.Baseline, "baseline window")
+	gap := fl.Duration("gap", dp.Gap, "newest stretch left out of the baseline")
+	minHistory := fl.Duration("min-history", dp.MinHistory, "history needed before any decision")
 	forDur := fl.Duration("for", d.Timing.For, "pending duration before firing")
 	keep := fl.Duration("keep-firing-for", d.Timing.KeepFiringFor, "keep firing this long after the condition clears")
 	repeat := fl.Duration("repeat", d.Timing.RepeatInterval, "repeat interval")
-	susN := fl.Int("sustained-points", d.Params.SustainedPoints, "points of the sustained average (0: off)")
-	susT := fl.Float64("sustained-threshold", d.Params.SustainedThreshold, "|z| of the sustained average that also fires")
-	season := fl.Duration("season", d.Season, "season of the seasonal method (0: 1w)")
-	seasons := fl.Int("seasons", d.Seasons, "seasons of the seasonal method (0: 3)")
+	sustained := fl.Duration("sustained", dp.Sustained, "window of the sustained average (0: off)")
+	susT := fl.Float64("sustained-threshold", dp.SustainedThreshold, "|z| of the sustained average that also fires")
+	season := fl.Duration("season", dp.Season, "season of the seasonal method")
+	seasons := fl.Int("seasons", dp.Seasons, "seasons of the seasonal method")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	if *data == "" || *out == "" {
 		return fmt.Errorf("-data and -out are required")
 	}
+	p := dp
+	p.Method, p.Direction = anomaly.Method(*method), anomaly.Direction(*direction)
+	p.Threshold, p.ResolveThreshold = *threshold, *resolve
+	p.MinStdDev, p.MinRelativeStdDev, p.MinPoints = *minSD, *minRel, *minPoints
+	p.Smoothing, p.SmoothingFunc = *smooth, anomaly.Smoothing(*smoothFn)
+	p.Baseline, p.Gap, p.MinHistory = *baseline, *gap, *minHistory
+	p.Sustained, p.SustainedThreshold = *sustained, *susT
+	p.Season, p.Seasons = *season, *seasons
 	r := backtest.Rule{
-		Name: "nab",
-		Params: anomaly.Params{
-			Method: anomaly.Method(*method), Direction: anomaly.Direction(*direction),
-			Threshold: *threshold, ResolveThreshold: *resolve,
-			MinStdDev: *minSD, MinRelativeStdDev: *minRel, MinPoints: *minPoints,
-			MinSeasons: anomaly.DefaultMinSeasons, SmoothingPoints: *smooth, Smoothing: anomaly.Smoothing(*smoothFn),
-			SustainedPoints: *susN, SustainedThreshold: *susT,
-		},
-		Baseline: *baseline, Gap: *gap, MinHistory: *minHistory, Season: *season, Seasons: *seasons,
+		Name:   "nab",
+		Params: p,
 		Timing: alerting.Timing{For: *forDur, KeepFiringFor: *keep, RepeatInterval: *repeat},
 	}
 	start := time.Now()

@@ -1,0 +1,177 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
+	"github.com/sigmawatch/sigmawatch/shared/config"
+	"github.com/sigmawatch/sigmawatch/shared/resource"
+	"github.com/sigmawatch/sigmawatch/shared/tagging"
+)
+
+// listed is one CloudWatch metric a job collects in a target.
+type listed struct {
+	// metric points into the listing, which the discovery cache shares
+	// between runs: read only.
+	metric *cloudwatch.Metric
+	// cfg indexes the job's metrics entry it comes from.
+	cfg int
+	// fresh: this process's discovery found it newly listed and has not
+	// written it yet, so none of its data is stored: it is collected from
+	// the oldest start catch-up allows, not from its shard's progress.
+	fresh bool
+	// res is, for a service job, 1 + the index of the resource the metric
+	// belongs to in the listing's resources (its name and tag labels); 0:
+	// no resource (the job's name label).
+	res int32
+}
+
+// listing is what a job collects in a target.
+type listing struct {
+	metrics []listed
+	// resources are a service job's tagged resources that passed its search
+	// tags: the labels of their metrics, and their info series.
+	resources []resource.Resource
+	// listCalls and tagCalls count ListMetrics and GetResources calls.
+	listCalls, tagCalls int
+}
+
+// lister lists a job's metrics in a target: static dimension sets,
+// discovery through the process's cache, or, for a service job (type), the
+// metrics of its tagged resources. The run and the cost preview share it,
+// so -plan sees what a run sees. Each kind yields listed metrics, and the
+// planner, the packer and the delivery stay as they are.
+type lister struct {
+	cache *cloudwatch.DiscoveryCache
+	// tags caches service jobs' GetResources like cache does ListMetrics.
+	tags        *tagging.Cache
+	concurrency int
+	// fresh remembers, per discovery key, the metrics a refreshed listing
+	// added until their unit is written (nil: not tracked, as in -plan).
+	fresh *freshSet
+}
+
+// list returns the job's metrics in target.
+func (l *lister) list(ctx context.Context, target Target, job *config.Job) (listing, error) {
+	switch {
+	case job.IsService():
+		return l.listService(ctx, target, job)
+	case job.Static != nil:
+		var out []listed
+		for i := range job.Metrics {
+			for _, dims := range job.Static {
+				dd := make([]cloudwatch.Dimension, 0, len(dims))
+				for k, v := range dims {
+					dd = append(dd, cloudwatch.Dimension{Name: k, Value: v})
+				}
+				m := cloudwatch.NewMetric(job.Namespace, job.Metrics[i].Name, dd)
+				out = append(out, listed{metric: &m, cfg: i})
+			}
+		}
+		return listing{metrics: out}, nil
+	}
+	results, calls, err := l.discover(ctx, target, job, job.Dimensions)
+	if err != nil {
+		return listing{listCalls: calls}, err
+	}
+	n := 0
+	for i := range results {
+		n += len(results[i].Metrics)
+	}
+	out := make([]listed, 0, n)
+	for i := range results {
+		fresh := l.fresh.note(discoveryKey(target), results[i].Added)
+		ms := results[i].Metrics
+		for j := range ms {
+			out = append(out, listed{metric: &ms[j], cfg: i, fresh: len(fresh) > 0 && fresh.has(ms[j].Key())})
+		}
+	}
+	return listing{metrics: out, listCalls: calls}, nil
+}
+
+// discover lists each of the job's metric names in its namespace with
+// these dimension names (nil: any), concurrently, through the cache. It
+// returns one listing per metrics entry and the ListMetrics calls made.
+func (l *lister) discover(ctx context.Context, target Target, job *config.Job, dims []string) ([]cloudwatch.Listing, int, error) {
+	results := make([]cloudwatch.Listing, len(job.Metrics))
+	errs := make([]error, len(job.Metrics))
+	sem := make(chan struct{}, max(l.concurrency, 1))
+	var wg sync.WaitGroup
+	for i := range job.Metrics {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i], errs[i] = l.cache.Discover(ctx, discoveryKey(target), target.API, job.Namespace, job.Metrics[i].Name, dims)
+		}()
+	}
+	wg.Wait()
+	calls := 0
+	for i := range results {
+		calls += results[i].Calls
+	}
+	return results, calls, errors.Join(errs...)
+}
+
+// discoveryKey identifies a target for the discovery cache: the region
+// always, whatever the connector's CacheKey says.
+func discoveryKey(t Target) string { return fmt.Sprintf("%s\x00%s", t.Region, t.CacheKey) }
+
+// freshSet holds the metrics that refreshed listings added and that have
+// not been written since. It lives as long as the process (warm
+// invocations); a cold start knows of none and collects every series from
+// its shard's progress.
+type freshSet struct {
+	mu   sync.Mutex
+	keys map[string]map[string]struct{} // discovery key → metric keys
+}
+
+// freshKeys is a read-only view of one discovery key's fresh metrics.
+type freshKeys map[string]struct{}
+
+func (f freshKeys) has(k string) bool {
+	_, ok := f[k]
+	return ok
+}
+
+// note records the metrics a listing added and returns the discovery key's
+// fresh metrics (a copy).
+func (s *freshSet) note(key string, added []cloudwatch.Metric) freshKeys {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys == nil {
+		s.keys = map[string]map[string]struct{}{}
+	}
+	set := s.keys[key]
+	if len(added) > 0 && set == nil {
+		set = map[string]struct{}{}
+		s.keys[key] = set
+	}
+	for _, m := range added {
+		set[m.Key()] = struct{}{}
+	}
+	out := make(freshKeys, len(set))
+	for k := range set {
+		out[k] = struct{}{}
+	}
+	return out
+}
+
+// written forgets fresh metrics whose unit has been stored.
+func (s *freshSet) written(key string, metricKeys []string) {
+	if s == nil || len(metricKeys) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range metricKeys {
+		delete(s.keys[key], k)
+	}
+}

@@ -1,0 +1,173 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
+	"github.com/sigmawatch/sigmawatch/shared/config"
+	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
+)
+
+// CoveredMetric is the progress series: per unit (a job's metric in one
+// target, one of progress_shards hash partitions of its series), the data
+// time up to which every series of the unit is covered — written, or given
+// up and counted. It travels in the same request as the data it covers.
+const CoveredMetric = "sigmawatch_collect_covered_until_timestamp_seconds"
+
+const (
+	// progressLookahead: progress is read as of T plus this, so a late retry
+	// of T (Lambda keeps async events up to 6 h) sees the runs after it.
+	progressLookahead = 6 * time.Hour
+	// progressLookback bounds how far back stored progress is looked for;
+	// older progress is treated as none.
+	progressLookback = 8 * 24 * time.Hour
+)
+
+// targetKey is one (region, account) of a job.
+type targetKey struct{ region, account string }
+
+// unitKey names one progress unit within a target. shards is the job's
+// progress_shards when it was written: a series' shard depends on it, so
+// progress written under another count is kept apart.
+type unitKey struct {
+	metric        string // the CloudWatch metric name of the job's metrics entry
+	shards, shard int
+}
+
+// jobProgress is what the store holds for one job: per target, per unit,
+// the covered-until time.
+type jobProgress map[targetKey]*targetProgress
+
+// targetProgress is the stored progress of one target.
+type targetProgress struct {
+	units map[unitKey]time.Time
+	// counts lists, per metric, the shard counts that have progress.
+	counts map[string][]int
+}
+
+func (p jobProgress) target(k targetKey) *targetProgress {
+	if tp := p[k]; tp != nil {
+		return tp
+	}
+	return &targetProgress{}
+}
+
+func (p *targetProgress) add(k unitKey, t time.Time) {
+	if p.units == nil {
+		p.units = map[unitKey]time.Time{}
+		p.counts = map[string][]int{}
+	}
+	if prev, ok := p.units[k]; ok {
+		if t.After(prev) {
+			p.units[k] = t
+		}
+		return
+	}
+	p.units[k] = t
+	for _, n := range p.counts[k.metric] {
+		if n == k.shards {
+			return
+		}
+	}
+	p.counts[k.metric] = append(p.counts[k.metric], k.shards)
+}
+
+// own is the unit's own stored progress.
+func (p *targetProgress) own(k unitKey) (time.Time, bool) {
+	t, ok := p.units[k]
+	return t, ok
+}
+
+// covered is how far a series (of metric, with hash h) is covered: the
+// newest progress of any unit it belongs to under any shard count. Each
+// unit's progress only ever grows and claims every series that was in it
+// when written, so the newest is the truth; after progress_shards changed
+// (16 → 32 → 16) the stale progress of the old count loses to the newer.
+func (p *targetProgress) covered(metric string, h uint32) (time.Time, bool) {
+	var best time.Time
+	found := false
+	for _, n := range p.counts[metric] {
+		t, ok := p.units[unitKey{metric: metric, shards: n, shard: int(h % uint32(n))}]
+		if ok && (!found || t.After(best)) {
+			best, found = t, true
+		}
+	}
+	return best, found
+}
+
+// seriesHash places a metric in its progress shard (hash mod shards),
+// stably across runs and processes.
+func seriesHash(m *cloudwatch.Metric) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(m.Namespace))
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write([]byte(m.Name))
+	for _, d := range m.Dimensions {
+		_, _ = h.Write([]byte{0})
+		_, _ = h.Write([]byte(d.Name))
+		_, _ = h.Write([]byte{'='})
+		_, _ = h.Write([]byte(d.Value))
+	}
+	return h.Sum32()
+}
+
+// readProgress returns the stored progress of job in this deployment.
+func (c *Collector) readProgress(ctx context.Context, at time.Time, job string) (jobProgress, error) {
+	out := jobProgress{}
+	if c.progress == nil {
+		return out, nil
+	}
+	q := fmt.Sprintf(`last_over_time(%s{%s=%q,job=%q}[%ds])`, CoveredMetric, config.DeploymentLabel, c.deployment, job,
+		int64((progressLookahead+progressLookback)/time.Second))
+	samples, err := c.progress.Query(ctx, q, at.Add(progressLookahead))
+	if err != nil {
+		return nil, fmt.Errorf("read stored progress (nothing was fetched or written): %w", err)
+	}
+	for _, s := range samples {
+		shards, err1 := strconv.Atoi(s.Labels["shards"])
+		shard, err2 := strconv.Atoi(s.Labels["shard"])
+		if err1 != nil || err2 != nil || shards < 1 || shard < 0 || shard >= shards || math.IsNaN(s.V) || math.IsInf(s.V, 0) {
+			continue // not ours to interpret; never written by this code
+		}
+		k := targetKey{region: s.Labels["region"], account: s.Labels["account_id"]}
+		tp := out[k]
+		if tp == nil {
+			tp = &targetProgress{}
+			out[k] = tp
+		}
+		t := time.UnixMilli(int64(math.Round(s.V * 1000))).UTC()
+		tp.add(unitKey{metric: s.Labels["metric"], shards: shards, shard: shard}, t)
+	}
+	return out, nil
+}
+
+// progressSeries is the progress sample of one unit: covered until
+// coveredUntil, stamped at ts (milliseconds).
+func (c *Collector) progressSeries(job string, tk targetKey, k unitKey, coveredUntil time.Time, ts int64) remotewrite.Series {
+	return gauge(CoveredMetric, ts, float64(coveredUntil.UnixMilli())/1000,
+		config.DeploymentLabel, c.deployment, "job", job, "region", tk.region, "account_id", tk.account,
+		"metric", k.metric, "shards", strconv.Itoa(k.shards), "shard", strconv.Itoa(k.shard))
+}
+
+// gauge is one sample of one of our own series; kv are label pairs.
+func gauge(name string, ts int64, v float64, kv ...string) remotewrite.Series {
+	labels := make([]remotewrite.Label, 0, 1+len(kv)/2)
+	labels = append(labels, remotewrite.Label{Name: "__name__", Value: name})
+	for i := 0; i+1 < len(kv); i += 2 {
+		labels = append(labels, remotewrite.Label{Name: kv[i], Value: kv[i+1]})
+	}
+	return remotewrite.Series{Labels: labels, Samples: []remotewrite.Sample{{T: ts, V: v}}}
+}
+
+// describeUnit names a unit in logs and errors.
+func describeUnit(k unitKey) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s shard %d/%d", k.metric, k.shard, k.shards)
+	return b.String()
+}
