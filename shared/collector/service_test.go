@@ -9,13 +9,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	awscw "github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sigmawatch/sigmawatch/shared/awsconf"
 	"github.com/sigmawatch/sigmawatch/shared/collector"
 	"github.com/sigmawatch/sigmawatch/shared/config"
+	"github.com/sigmawatch/sigmawatch/shared/naming"
 	"github.com/sigmawatch/sigmawatch/shared/tagging"
 	"github.com/sigmawatch/sigmawatch/shared/tagging/taggingtest"
 	"github.com/sigmawatch/sigmawatch/shared/testenv"
@@ -223,4 +226,196 @@ func TestServiceJobs(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, sum.Samples)
 	require.Equal(t, 0, sum.APICalls["GetResources"], "the resources are cached within discovery_ttl")
+}
+
+// TestPlanServiceJobs: -plan lists a service job's resources and metrics
+// as a run does and counts its GetResources calls (the Tagging API is free
+// but rate-limited): one per job and target with a cold cache.
+func TestPlanServiceJobs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := seedServices(t, ctx)
+	cfg := f.config(t)
+	proxy, err := taggingtest.MotoProxy(moto.URL)
+	require.NoError(t, err)
+	t.Cleanup(proxy.Close)
+	awsCfg, err := moto.AWSConfig(ctx)
+	require.NoError(t, err)
+	p, err := collector.MakePlan(ctx, cfg, cfg.Jobs, proxiedTagging{collector.NewAWSConnector(awsCfg), proxy.URL})
+	require.NoError(t, err)
+	type row struct {
+		job                            string
+		metrics, listCalls, getResCall int
+	}
+	var got []row
+	for _, j := range p.Jobs {
+		got = append(got, row{j.Job, j.Metrics, j.ListMetricsCalls, j.GetResourcesCalls})
+	}
+	// The ALB job: the load balancer, its tagged target group, and the
+	// filtered-out target group's metric, which falls back to the load
+	// balancer (YACE's association) — as TestServiceJobs collects.
+	require.Equal(t, []row{{"ec2", 1, 1, 1}, {"rds", 1, 1, 1}, {"alb", 3, 1, 1}}, got)
+	var out strings.Builder
+	require.NoError(t, p.Print(&out))
+	require.Contains(t, out.String(), "GetResources/run")
+	require.Contains(t, out.String(), "ListMetrics and GetResources are free")
+}
+
+// TestServiceJobDelivery: a service job keeps the delivery contract on
+// every kind of receiver, across two accounts reached through roles: each
+// datapoint is stored once, a retry of T writes nothing (no second info
+// series either, which VictoriaMetrics would keep), the next run writes the
+// next window and one info series per resource at its own T, and progress
+// and health carry the deployment label.
+func TestServiceJobDelivery(t *testing.T) {
+	t.Parallel()
+	receivers := []struct {
+		name  string
+		kind  string
+		start func(t *testing.T) *testenv.Receiver
+	}{
+		{"prometheus", config.ReceiverPrometheus, func(t *testing.T) *testenv.Receiver {
+			return testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+		}},
+		{"victoriametrics", config.ReceiverVictoriaMetrics, func(t *testing.T) *testenv.Receiver { return testenv.StartVictoriaMetrics(t) }},
+		{"cortex", config.ReceiverMimir, func(t *testing.T) *testenv.Receiver { return testenv.StartCortex(t, testenv.CortexOptions{}) }},
+	}
+	for _, rc := range receivers {
+		t.Run(rc.name, func(t *testing.T) {
+			t.Parallel()
+			runServiceDelivery(t, rc.kind, rc.start(t))
+		})
+	}
+}
+
+func runServiceDelivery(t *testing.T, kind string, r *testenv.Receiver) {
+	ctx := context.Background()
+	u := testenv.UniqueName(t.Name())
+	uid := strings.ReplaceAll(u, "-", "")
+	uid = uid[max(0, len(uid)-10):]
+	metric := "Cpu" + uid // its own name: moto ignores the namespace of a query with dimensions
+	anchor := time.Now().UTC().Truncate(time.Hour).Add(-3 * time.Hour)
+	awsCfg, err := moto.AWSConfig(ctx)
+	require.NoError(t, err)
+	roles := []string{crossAccountRole, "arn:aws:iam::444455556666:role/sigmawatch-read"}
+	type seeded struct{ account, prod, staging string }
+	var accounts []seeded
+	for k, role := range roles {
+		cfg := awsCfg.Copy()
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), role))
+		creds, err := cfg.Credentials.Retrieve(ctx)
+		require.NoError(t, err)
+		s := &taggingtest.Seeder{URL: moto.URL, Region: moto.Region, Creds: creds}
+		a := seeded{account: strings.Split(role, ":")[4]}
+		a.prod, err = s.EC2Instance(ctx, taggingtest.Tags{"Env", "prod-" + u, "Team", fmt.Sprintf("team%d", k)})
+		require.NoError(t, err)
+		a.staging, err = s.EC2Instance(ctx, taggingtest.Tags{"Env", "staging-" + u})
+		require.NoError(t, err)
+		if k == 0 {
+			// Account-wide, and set by parallel tests alike.
+			require.NoError(t, s.AccountAlias(ctx, "sigmawatch-other"))
+		}
+		var data []cwtypes.MetricDatum
+		for _, id := range []string{a.prod, a.staging} {
+			for ts := anchor.Add(-30 * time.Minute); ts.Before(anchor.Add(30 * time.Minute)); ts = ts.Add(time.Minute) {
+				data = append(data, cwtypes.MetricDatum{
+					MetricName: aws.String(metric), Timestamp: aws.Time(ts), Value: aws.Float64(float64(ts.Minute()) + float64(k)/4),
+					Dimensions: []cwtypes.Dimension{{Name: aws.String("InstanceId"), Value: aws.String(id)}},
+				})
+			}
+		}
+		_, err = awsconf.CloudWatch(cfg).PutMetricData(ctx, &awscw.PutMetricDataInput{Namespace: aws.String("AWS/EC2"), MetricData: data})
+		require.NoError(t, err)
+		accounts = append(accounts, a)
+	}
+	cfg, err := config.LoadCollect(fmt.Appendf(nil, `
+receiver: {kind: %s}
+progress_shards: 2
+discovery_ttl: 0s
+defaults: {period: 1m, length: 5m, delay: 10m}
+jobs:
+  - name: ec2-%s
+    type: ec2
+    regions: [us-east-1]
+    roles: [{role_arn: %q}, {role_arn: %q}]
+    search_tags: [{key: Env, value: "^prod-%s$"}]
+    exported_tags: [Team]
+    metrics: [{name: %s, statistics: [Maximum]}]
+`, kind, uid, roles[0], roles[1], u, metric))
+	require.NoError(t, err)
+	job := cfg.Jobs[0].Name
+	w, q := storeClients(t, r)
+	c, err := collector.New(collector.Options{Config: cfg, Connector: collector.NewAWSConnector(awsCfg), Writer: w, Progress: q, Deployment: "stack-" + uid})
+	require.NoError(t, err)
+
+	run := func(at time.Time) collector.Summary {
+		t.Helper()
+		sum, err := c.Run(ctx, at, cfg.Jobs)
+		require.NoError(t, err)
+		require.NoError(t, r.Flush(ctx))
+		return sum
+	}
+	t1, t2 := anchor.Add(15*time.Minute), anchor.Add(20*time.Minute)
+	sum := run(t1)
+	require.Equal(t, 2, sum.Series, "the prod instance of each account")
+	require.Equal(t, 2, sum.APICalls["GetResources"])
+	retry := run(t1)
+	require.Zero(t, retry.Samples)
+	require.Zero(t, retry.Requests, "a retry of T writes nothing, info series included")
+	run(t2)
+
+	// Every datapoint once: [t1-15m, t2-10m) at CloudWatch's timestamps.
+	end := anchor.Add(20 * time.Minute)
+	data, err := q.QuerySeries(ctx, fmt.Sprintf(`{__name__=%q,job=%q}[2h]`, naming.MetricName("AWS/EC2", metric, "Maximum"), job), end)
+	require.NoError(t, err)
+	require.Len(t, data, 2)
+	for _, s := range data {
+		k := slices.IndexFunc(accounts, func(a seeded) bool { return a.account == s.Labels["account_id"] })
+		require.GreaterOrEqual(t, k, 0, s.Labels)
+		a := accounts[k]
+		want := map[string]string{
+			"__name__": naming.MetricName("AWS/EC2", metric, "Maximum"), "job": job, "region": "us-east-1", "account_id": a.account,
+			"name":                 fmt.Sprintf("arn:aws:ec2:us-east-1:%s:instance/%s", a.account, a.prod),
+			"dimension_InstanceId": a.prod, "tag_Team": fmt.Sprintf("team%d", k),
+		}
+		if k == 0 {
+			want["account_alias"] = "sigmawatch-other"
+		}
+		require.Equal(t, want, s.Labels)
+		var got []string
+		for _, p := range s.Points {
+			got = append(got, fmt.Sprintf("%s=%g", p.T.Sub(anchor), p.V))
+		}
+		var exp []string
+		for ts := anchor; ts.Before(anchor.Add(10 * time.Minute)); ts = ts.Add(time.Minute) {
+			exp = append(exp, fmt.Sprintf("%s=%g", ts.Sub(anchor), float64(ts.Minute())+float64(k)/4))
+		}
+		require.Equal(t, exp, got, "%s: each datapoint once", a.account)
+	}
+	// One info series per resource and run that did work: at t1 and t2.
+	info, err := q.QuerySeries(ctx, fmt.Sprintf(`aws_ec2_info{job=%q}[2h]`, job), end)
+	require.NoError(t, err)
+	require.Len(t, info, 2)
+	for _, s := range info {
+		require.NotContains(t, s.Labels, "account_id", "context only with include_context_on_info_metrics")
+		require.Contains(t, s.Labels["name"], ":instance/")
+		require.Equal(t, "prod-"+u, s.Labels["tag_Env"])
+		require.Len(t, s.Points, 2, s.Labels["name"])
+		require.True(t, s.Points[0].T.Equal(t1) && s.Points[1].T.Equal(t2), "stamped at each run's T")
+	}
+	if r.Kind == "victoriametrics" {
+		n, err := q.Query(ctx, fmt.Sprintf(`sum(count_over_time({__name__=~"aws_.+",job=%q}[2h]))`, job), end)
+		require.NoError(t, err)
+		require.Len(t, n, 1)
+		require.InDelta(t, 2*10+2*2, n[0].V, 0, "VictoriaMetrics stored nothing twice")
+	}
+	// Progress and health are this deployment's.
+	for _, name := range []string{collector.CoveredMetric, collector.LastSuccessMetric} {
+		got, err := q.Query(ctx, fmt.Sprintf(`%s{job=%q}`, name, job), t2)
+		require.NoError(t, err)
+		require.NotEmpty(t, got, name)
+		for _, s := range got {
+			require.Equal(t, "stack-"+uid, s.Labels[config.DeploymentLabel], name)
+		}
+	}
 }
