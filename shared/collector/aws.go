@@ -68,6 +68,7 @@ func (a *AWSConnector) Connect(ctx context.Context, region, roleARN, externalID 
 	t = Target{
 		API:       awsconf.CloudWatch(cfg),
 		Tagging:   tagging.NewClient(cfg),
+		RestAPIs:  tagging.NewRestAPIsClient(cfg),
 		IAM:       tagging.NewIAMClient(cfg),
 		Region:    region,
 		AccountID: account,

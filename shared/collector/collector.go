@@ -42,10 +42,12 @@ type CloudWatchAPI interface {
 // Target is CloudWatch in one region of one account.
 type Target struct {
 	API CloudWatchAPI
-	// Tagging and IAM serve service jobs (resources by tag) and the
-	// account_alias label; nil when the target cannot serve them.
-	Tagging tagging.API
-	IAM     tagging.AliasAPI
+	// Tagging, RestAPIs and IAM serve service jobs (resources by tag, the
+	// names of REST APIs) and the account_alias label; nil when the target
+	// cannot serve them.
+	Tagging  tagging.API
+	RestAPIs tagging.RestAPIsAPI
+	IAM      tagging.AliasAPI
 	// Region is where API points. The discovery cache keys on it whatever
 	// CacheKey says: one job's regions list different metrics.
 	Region    string
@@ -241,8 +243,9 @@ type run struct {
 // jobStats is what one job asked of AWS in this run.
 type jobStats struct {
 	listCalls, dataCalls, metricsRequested int
-	// tagCalls and aliasCalls: GetResources and ListAccountAliases.
-	tagCalls, aliasCalls int
+	// tagCalls, restCalls and aliasCalls: GetResources, GetRestApis and
+	// ListAccountAliases.
+	tagCalls, restCalls, aliasCalls int
 }
 
 func (c *Collector) runJob(ctx context.Context, r *run, job *config.Job) error {
@@ -272,6 +275,7 @@ func (c *Collector) runJob(ctx context.Context, r *run, job *config.Job) error {
 	}
 	sum.addCalls("ListMetrics", stats.listCalls)
 	sum.addCalls("GetResources", stats.tagCalls)
+	sum.addCalls("GetRestApis", stats.restCalls)
 	sum.addCalls("ListAccountAliases", stats.aliasCalls)
 	sum.addCalls("GetMetricData", stats.dataCalls)
 	sum.MetricsRequested += stats.metricsRequested

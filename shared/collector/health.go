@@ -35,8 +35,8 @@ func (c *Collector) targetHealth(at time.Time, job string, tk targetKey, series,
 }
 
 // jobHealth is what one job asked of AWS in this run, and what it costs.
-// A service job also counts its GetResources calls: the Tagging API is
-// free but rate-limited.
+// A service job also counts its GetResources calls (the Tagging API is
+// free but rate-limited), and an API Gateway job its GetRestApis calls.
 func (c *Collector) jobHealth(at time.Time, job *config.Job, stats jobStats) []remotewrite.Series {
 	ts := at.UnixMilli()
 	d := config.DeploymentLabel
@@ -46,8 +46,11 @@ func (c *Collector) jobHealth(at time.Time, job *config.Job, stats jobStats) []r
 		gauge(MetricsRequestedMetric, ts, float64(stats.metricsRequested), d, c.deployment, "job", job.Name),
 		gauge(CostMetric, ts, float64(stats.metricsRequested)*USDPerMetricRequested, d, c.deployment, "job", job.Name),
 	}
-	if job.IsService() {
+	if svc := job.Service(); svc != nil {
 		out = append(out, gauge(APICallsMetric, ts, float64(stats.tagCalls), d, c.deployment, "job", job.Name, "operation", "GetResources"))
+		if svc.NamesRestAPIs {
+			out = append(out, gauge(APICallsMetric, ts, float64(stats.restCalls), d, c.deployment, "job", job.Name, "operation", "GetRestApis"))
+		}
 	}
 	return out
 }

@@ -35,8 +35,9 @@ type listing struct {
 	// resources are a service job's tagged resources that passed its search
 	// tags: the labels of their metrics, and their info series.
 	resources []resource.Resource
-	// listCalls and tagCalls count ListMetrics and GetResources calls.
-	listCalls, tagCalls int
+	// listCalls, tagCalls and restCalls count ListMetrics, GetResources and
+	// GetRestApis calls.
+	listCalls, tagCalls, restCalls int
 }
 
 // lister lists a job's metrics in a target: static dimension sets,

@@ -31,8 +31,9 @@ func (l *lister) listService(ctx context.Context, target Target, job *config.Job
 	if target.Tagging == nil {
 		return listing{}, fmt.Errorf("service job of type %s: no Resource Groups Tagging API client for region %s", svc.Namespace, target.Region)
 	}
-	resources, tagCalls, err := l.tags.Resources(ctx, discoveryKey(target), target.Tagging, svc, job.SearchTagsCompiled())
-	out := listing{tagCalls: tagCalls}
+	clients := tagging.Clients{Resources: target.Tagging, RestAPIs: target.RestAPIs}
+	resources, calls, err := l.tags.Resources(ctx, discoveryKey(target), clients, svc, job.SearchTagsCompiled())
+	out := listing{tagCalls: calls.GetResources, restCalls: calls.GetRestApis}
 	if err != nil || len(resources) == 0 {
 		// No resource passed the search tags: YACE collects nothing for
 		// the job in this target, not even its metrics of no resource.
@@ -44,8 +45,8 @@ func (l *lister) listService(ctx context.Context, target Target, job *config.Job
 	if len(job.DimensionNameRequirements) > 0 {
 		dims = job.DimensionNameRequirements
 	}
-	results, calls, err := l.discover(ctx, target, job, dims)
-	out.listCalls = calls
+	results, listCalls, err := l.discover(ctx, target, job, dims)
+	out.listCalls = listCalls
 	if err != nil {
 		return out, err
 	}

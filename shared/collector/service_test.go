@@ -419,3 +419,81 @@ jobs:
 		}
 	}
 }
+
+// TestServiceJobAPIGateway: a REST API's (v1) ARN carries its ID but its
+// metrics its name (ApiName). As YACE does, the API is renamed through API
+// Gateway's GetRestApis, so its metrics and its stages' are associated
+// with it (name = the ARN ending in the API's name) and its info series
+// carries that name; an API outside the search tags stays out. Without the
+// rename every metric of the job was left out.
+func TestServiceJobAPIGateway(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u := testenv.UniqueName(t.Name())
+	uid := strings.ReplaceAll(u, "-", "")
+	uid = uid[max(0, len(uid)-10):]
+	metric := "Count" + uid
+	awsCfg, err := moto.AWSConfig(ctx)
+	require.NoError(t, err)
+	creds, err := awsCfg.Credentials.Retrieve(ctx)
+	require.NoError(t, err)
+	s := &taggingtest.Seeder{URL: moto.URL, Region: moto.Region, Creds: creds}
+	orders, billing := "orders-"+u, "billing-"+u
+	_, err = s.RestAPI(ctx, orders, taggingtest.Tags{"Env", "prod-" + u, "Team", "orders"})
+	require.NoError(t, err)
+	_, err = s.RestAPI(ctx, billing, taggingtest.Tags{"Env", "dev-" + u})
+	require.NoError(t, err)
+	anchor := time.Now().UTC().Truncate(time.Hour).Add(-3 * time.Hour)
+	var data []cwtypes.MetricDatum
+	for k, d := range [][]string{{"ApiName", orders}, {"ApiName", orders, "Stage", "prod"}, {"ApiName", billing}} {
+		var cwDims []cwtypes.Dimension
+		for i := 0; i+1 < len(d); i += 2 {
+			cwDims = append(cwDims, cwtypes.Dimension{Name: aws.String(d[i]), Value: aws.String(d[i+1])})
+		}
+		for ts := anchor.Add(-30 * time.Minute); ts.Before(anchor.Add(30 * time.Minute)); ts = ts.Add(time.Minute) {
+			data = append(data, cwtypes.MetricDatum{MetricName: aws.String(metric), Dimensions: cwDims, Timestamp: aws.Time(ts), Value: aws.Float64(float64(k + 1))})
+		}
+	}
+	_, err = awsconf.CloudWatch(awsCfg).PutMetricData(ctx, &awscw.PutMetricDataInput{Namespace: aws.String("AWS/ApiGateway"), MetricData: data})
+	require.NoError(t, err)
+	cfg, err := config.LoadCollect(fmt.Appendf(nil, `
+progress_shards: 2
+defaults: {period: 1m, length: 5m, delay: 10m}
+jobs:
+  - name: api-%s
+    type: apigateway
+    regions: [us-east-1]
+    search_tags: [{key: Env, value: "^prod-%s$"}]
+    exported_tags: [Team]
+    metrics: [{name: %s, statistics: [Sum]}]
+`, uid, u, metric))
+	require.NoError(t, err)
+	job := cfg.Jobs[0].Name
+	proxy, err := taggingtest.MotoProxy(moto.URL)
+	require.NoError(t, err)
+	t.Cleanup(proxy.Close)
+	r := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	w, q := storeClients(t, r)
+	c, err := collector.New(collector.Options{Config: cfg, Connector: proxiedTagging{collector.NewAWSConnector(awsCfg), proxy.URL}, Writer: w, Progress: q})
+	require.NoError(t, err)
+	at := anchor.Add(15 * time.Minute)
+	sum, err := c.Run(ctx, at, cfg.Jobs)
+	require.NoError(t, err)
+	require.Equal(t, 1, sum.APICalls["GetRestApis"])
+
+	arn := "arn:aws:apigateway:us-east-1::/restapis/" + orders
+	got, err := q.Query(ctx, fmt.Sprintf(`last_over_time(%s{job=%q}[30m])`, naming.MetricName("AWS/ApiGateway", metric, "Sum"), job), at)
+	require.NoError(t, err)
+	var series []string
+	for _, s := range got {
+		require.Equal(t, arn, s.Labels["name"])
+		require.Equal(t, "orders", s.Labels["tag_Team"])
+		series = append(series, s.Labels["dimension_ApiName"]+"/"+s.Labels["dimension_Stage"])
+	}
+	slices.Sort(series)
+	require.Equal(t, []string{orders + "/", orders + "/prod"}, series, "the API and its stage; not the API outside the search tags")
+	info, err := q.Query(ctx, fmt.Sprintf(`aws_apigateway_info{job=%q}`, job), at)
+	require.NoError(t, err)
+	require.Len(t, info, 1)
+	require.Equal(t, arn, info[0].Labels["name"])
+}

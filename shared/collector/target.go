@@ -69,6 +69,7 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, acct
 	lst, err := c.lister.list(ctx, target, job)
 	stats.listCalls += lst.listCalls
 	stats.tagCalls += lst.tagCalls
+	stats.restCalls += lst.restCalls
 	if err != nil {
 		return nil, false, err
 	}

@@ -53,6 +53,7 @@ var codeAPIs = map[function][]string{
 		"cloudwatch:ListMetrics",
 		"tag:GetResources",              // service jobs: resources by tag
 		"iam:ListAccountAliases",        // the account_alias label (service jobs, account_alias: true)
+		"apigateway:GET",                // API Gateway service jobs: GetRestApis names REST APIs
 		"sts:AssumeRole",                // role_arn per job
 		"secretsmanager:GetSecretValue", // basic/bearer credentials
 		"aps:RemoteWrite",               // SigV4 to AMP
@@ -97,6 +98,7 @@ var unscopableActions = []string{"cloudwatch:GetMetricData", "cloudwatch:ListMet
 // granted on (each statement grants it on one of them).
 var scopedResources = map[string][]any{
 	"sts:AssumeRole":                {map[string]any{"Ref": "CollectRoleArns"}},
+	"apigateway:GET":                {restAPIsResource},
 	"secretsmanager:GetSecretValue": {map[string]any{"Ref": "AuthSecretArn"}},
 	"aps:RemoteWrite":               {map[string]any{"Ref": "AmpWorkspaceArn"}},
 	"aps:QueryMetrics":              {map[string]any{"Ref": "AmpWorkspaceArn"}},
@@ -104,6 +106,10 @@ var scopedResources = map[string][]any{
 	"kms:Decrypt":                   {map[string]any{"Fn::GetAtt": []any{"TopicKey", "Arn"}}, map[string]any{"Ref": "AuthSecretKmsKeyArn"}},
 	"kms:GenerateDataKey*":          {map[string]any{"Fn::GetAtt": []any{"TopicKey", "Arn"}}},
 }
+
+// restAPIsResource is GetRestApis' resource in any region: the list of
+// REST APIs, nothing inside them.
+var restAPIsResource = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:apigateway:*::/restapis"}
 
 // kmsViaService: every KMS grant is usable only through the service that
 // needs it (SNS for the topic key, Secrets Manager for the secret's key).

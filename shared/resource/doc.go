@@ -21,9 +21,10 @@
 // A tag whose value is empty gets no label (YACE exports an empty label,
 // which Prometheus stores as no label at all). A tag key with characters a
 // classic label name cannot hold gets "_" for each of them, as a Prometheus 2
-// scrape of YACE shows it. API Gateway REST APIs (v1) are named by ID in
-// their ARN and by name in the ApiName dimension; YACE renames them through
-// API Gateway's GetRestApis, which sigmawatch does not call, so only v2
-// (HTTP and WebSocket) APIs, and REST APIs whose name is their ID, are
-// associated.
+// scrape of YACE shows it. API Gateway: as YACE does, REST APIs (v1) are
+// renamed from ID to name (GetRestApis, tagging.NameRestAPIs) and only APIs
+// are kept, not their stages or routes; YACE also keeps only the HTTP and
+// WebSocket APIs (v2) that the first page of apigatewayv2's GetApis lists,
+// where sigmawatch keeps every one the Tagging API lists (no second client
+// for a check that only matters while the Tagging API lags a deletion).
 package resource

@@ -21,6 +21,10 @@ type Service struct {
 	// Region, when set, is the only region that publishes the namespace's
 	// metrics (CloudFront: us-east-1).
 	Region string
+	// NamesRestAPIs: the resources' ARNs name REST APIs (v1) by ID, their
+	// metrics by name, so, as YACE does, the REST APIs are renamed through
+	// API Gateway's GetRestApis, and only APIs are kept (not their stages).
+	NamesRestAPIs bool
 
 	patterns []ARNPattern
 }
@@ -138,12 +142,11 @@ var services = []*Service{
 	},
 	{
 		// REST APIs (v1) carry their ID in the ARN but their name in the
-		// ApiName dimension, so YACE renames them through API Gateway's own
-		// API; sigmawatch does not call it (see doc.go): their metrics are
-		// associated only where the name equals the ID.
+		// ApiName dimension: NamesRestAPIs renames them first.
 		Namespace:     "AWS/ApiGateway",
 		Alias:         "apigateway",
 		ResourceTypes: []string{"apigateway"},
+		NamesRestAPIs: true,
 		patterns: []ARNPattern{
 			pattern(`/restapis/(?P<ApiName>[^/]+)$`),
 			pattern(`/restapis/(?P<ApiName>[^/]+)/stages/(?P<Stage>[^/]+)$`),

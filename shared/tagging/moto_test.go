@@ -85,6 +85,10 @@ func TestMotoCoverage(t *testing.T) {
 		{"AWS/DynamoDB", func() (string, error) { return s.DynamoDBTable(ctx, u+"-table", tags) }, false},
 		{"AWS/ECS", func() (string, error) { return s.ECSCluster(ctx, u+"-cluster", tags) }, false},
 		{"AWS/States", func() (string, error) { return s.StateMachine(ctx, u+"-sm", tags) }, true},
+		{"AWS/ApiGateway", func() (string, error) {
+			id, err := s.RestAPI(ctx, u+"-api", tags)
+			return "arn:aws:apigateway:us-east-1::/restapis/" + id, err
+		}, true},
 	}
 	search := []resource.SearchTag{{Key: "Env", Value: regexp.MustCompile("^" + regexp.QuoteMeta(u) + "$")}}
 	direct, proxied := taggingClient(t, false), taggingClient(t, true)
