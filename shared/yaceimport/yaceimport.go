@@ -152,7 +152,10 @@ func Translate(data []byte) (*Result, error) {
 		return nil, errors.Join(append([]error{errors.New("no job could be translated")}, tr.errs()...)...)
 	}
 	if tr.anyLatestOnly {
-		tr.note("addCloudwatchTimestamp/exportAllDataPoints: sigmawatch writes every datapoint at its CloudWatch timestamp; YACE's default exports only the newest, stamped at the scrape. The series are the same; their points sit where CloudWatch measured them")
+		tr.note("addCloudwatchTimestamp/exportAllDataPoints: sigmawatch writes every datapoint at its CloudWatch timestamp; YACE's default exports only the newest, stamped at the scrape. The series are the same; their points sit where CloudWatch measured them (timestamp: scheduled on a metric writes YACE's way)")
+	}
+	if tr.allListed {
+		tr.note("recentlyActiveOnly: sigmawatch's discovery always lists only the metrics active in the last three hours; without recentlyActiveOnly YACE also queried those of resources gone for up to two weeks (and, with nilToZero, exported zeros for them)")
 	}
 	if tr.defaultDelay {
 		tr.note("delay: YACE's default of 0 became sigmawatch's default delay (10m): CloudWatch values settle for up to ~10 minutes, and sigmawatch writes each datapoint once")
@@ -186,7 +189,7 @@ func Translate(data []byte) (*Result, error) {
 var keyOrder = []string{
 	"name", "type", "namespace", "custom_namespace", "regions", "role_arn", "external_id", "roles",
 	"dimensions", "static", "search_tags", "exported_tags", "dimension_name_requirements", "custom_tags",
-	"include_context_on_info_metrics", "nil_to_zero", "metrics",
+	"include_context_on_info_metrics", "account_alias", "nil_to_zero", "metrics",
 }
 
 // ordered encodes a job with its keys in keyOrder.
@@ -208,6 +211,7 @@ func ordered(job map[string]any) (*yaml.Node, error) {
 
 type translator struct {
 	defaultDelay  bool
+	allListed     bool
 	jobs          []map[string]any
 	names         map[string]bool
 	notes         []string
@@ -332,18 +336,28 @@ func (tr *translator) metrics(path string, job map[string]any, jobFields *yaceMe
 			tr.note("%s.length: rounded up to %ds, a multiple of the period", p, length)
 		}
 		maxCatchUp := int64(config.DefaultMaxCatchUp.D() / time.Second)
-		if length > maxCatchUp {
-			tr.note("%s.length: %ds is longer than max_catch_up (%ds); sigmawatch keeps every datapoint once, so the length only sets a first run's window: %ds used", p, length, maxCatchUp, period*(maxCatchUp/period))
-			length = period * (maxCatchUp / period)
+		if length > maxCatchUp && length > period {
+			// At most max_catch_up, or one period when that is longer.
+			short := max(period, period*(maxCatchUp/period))
+			tr.note("%s.length: %ds is longer than max_catch_up (%ds); sigmawatch keeps every datapoint once, so the length only sets a first run's window: %ds used", p, length, maxCatchUp, short)
+			length = short
 		}
 		if m.Delay != 0 {
 			tr.note("%s.delay: ignored by YACE at the metric level; not translated", p)
 		}
 		metric := map[string]any{"name": m.Name, "statistics": stats, "period": seconds(period), "length": seconds(length)}
+		delay := config.DefaultDelay.D()
 		if jobFields != nil && jobFields.Delay != 0 {
 			metric["delay"] = seconds(jobFields.Delay)
+			delay = time.Duration(jobFields.Delay) * time.Second
 		} else {
 			tr.defaultDelay = true
+		}
+		if tooOld(time.Duration(period)*time.Second, delay) {
+			// A stock Prometheus (the receiver kind a translated config
+			// gets) refuses such a sample at its CloudWatch time.
+			metric["timestamp"] = config.TimestampScheduled
+			tr.note("%s: period %ds: timestamp: scheduled (the newest value stamped at the run's time, as YACE stamps it at the scrape): a stock Prometheus refuses a sample that old at its CloudWatch time; with VictoriaMetrics, or an out-of-order window, set receiver and drop it to get every datapoint at its own time", p, period)
 		}
 		out = append(out, metric)
 		nz := m.NilToZero
@@ -359,7 +373,7 @@ func (tr *translator) metrics(path string, job map[string]any, jobFields *yaceMe
 		if all == nil && jobFields != nil {
 			all = jobFields.ExportAllDataPoints
 		}
-		if ts == nil || !*ts || all == nil || !*all {
+		if (ts == nil || !*ts || all == nil || !*all) && metric["timestamp"] == nil {
 			tr.anyLatestOnly = true
 		}
 	}
@@ -420,9 +434,14 @@ func (tr *translator) common(path string, rounding *int64, recentlyActive bool) 
 	if rounding != nil {
 		tr.note("%s.roundingPeriod: not translated: sigmawatch aligns each window to its period", path)
 	}
-	if recentlyActive {
-		tr.note("%s.recentlyActiveOnly: not translated: sigmawatch's discovery lists every metric CloudWatch keeps (two weeks) and its cache refreshes every discovery_ttl", path)
-	}
+	tr.allListed = tr.allListed || !recentlyActive
+}
+
+// tooOld reports whether a metric's newest value is older, when a run first
+// writes it (period + delay + the default interval), than the default
+// receiver kind (a stock Prometheus) accepts.
+func tooOld(period, delay time.Duration) bool {
+	return period+delay+config.DefaultInterval.D() > config.Receiver{}.MaxAge()
 }
 
 func (tr *translator) static(i int, j *yaceStatic) {
@@ -433,6 +452,7 @@ func (tr *translator) static(i int, j *yaceStatic) {
 		dims[d.Name] = d.Value
 	}
 	job["static"] = []map[string]string{dims}
+	job["account_alias"] = true // YACE labels every job's series with it
 	tr.roles(path, job, j.Roles)
 	if len(j.CustomTags) > 0 {
 		job["custom_tags"] = kvs(j.CustomTags)
@@ -444,7 +464,7 @@ func (tr *translator) static(i int, j *yaceStatic) {
 
 func (tr *translator) customNamespace(i int, j *yaceCustomNS) {
 	path := fmt.Sprintf("customNamespace[%d]", i)
-	job := map[string]any{"name": tr.jobName(path, j.Name), "namespace": j.Namespace, "regions": j.Regions, "custom_namespace": true}
+	job := map[string]any{"name": tr.jobName(path, j.Name), "namespace": j.Namespace, "regions": j.Regions, "custom_namespace": true, "account_alias": true}
 	if len(j.DimensionNameRequirements) > 0 {
 		job["dimensions"] = j.DimensionNameRequirements
 	}

@@ -27,8 +27,10 @@ func TestExamples(t *testing.T) {
 	}{
 		{"discovery.yml", []string{
 			"sts-region: not translated",
-			"discovery.jobs[2].recentlyActiveOnly: not translated",
+			"recentlyActiveOnly: sigmawatch's discovery always lists only the metrics active in the last three hours",
 			"addCloudwatchTimestamp/exportAllDataPoints: sigmawatch writes every datapoint",
+			"discovery.jobs[3].metrics[0]: period 86400s: timestamp: scheduled",
+			"discovery.jobs[3].metrics[0].length: 172800s is longer than max_catch_up (2700s)",
 		}},
 		{"static.yml", []string{"delay: YACE's default of 0 became sigmawatch's default"}},
 		{"custom-namespace.yml", nil},
