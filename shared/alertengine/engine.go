@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/sigmawatch/sigmawatch/shared/alerting"
@@ -69,8 +70,14 @@ type Options struct {
 	// ExternalURL is the base of links in notifications.
 	ExternalURL string
 	Logger      *slog.Logger
-	// Now is the clock for the run's duration only; nil means time.Now.
+	// Now is the wall clock, for the run's duration and the lease's
+	// expiry only (the run's own time is its scheduled time); nil means
+	// time.Now.
 	Now func() time.Time
+	// NoLease runs without taking the deployment's turn (see lease.go): for
+	// -dry-run, whose writes cannot be read back, and for tests with fakes.
+	// Never in production: overlapping runs would page twice.
+	NoLease bool
 }
 
 // Engine runs the alert rules once per scheduled time.
@@ -87,6 +94,7 @@ type Engine struct {
 	sink        Sink
 	externalURL string
 	now         func() time.Time
+	noLease     bool
 }
 
 // New checks o and returns an Engine.
@@ -108,7 +116,7 @@ func New(o Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{rules: o.Rules, store: alerting.NewStore(o.Query, o.Deployment), log: o.Logger, query: o.Query, write: o.Write, publish: o.Publish,
-		sink: o.Sink, externalURL: o.ExternalURL, now: o.Now}
+		sink: o.Sink, externalURL: o.ExternalURL, now: o.Now, noLease: o.NoLease}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -147,11 +155,13 @@ type Summary struct {
 	Firing       int  `json:"firing"`
 	// Planned notifications of this run; Notifications sent (of them, and
 	// of earlier runs' unsent ones: Resent).
-	Planned       int   `json:"notifications_planned"`
-	Notifications int   `json:"notifications_sent"`
-	Resent        int   `json:"notifications_resent,omitempty"`
-	Errors        int   `json:"errors"`
-	DurationMS    int64 `json:"duration_ms"`
+	Planned       int `json:"notifications_planned"`
+	Notifications int `json:"notifications_sent"`
+	Resent        int `json:"notifications_resent,omitempty"`
+	// LeaseWaitMS is how long the run waited for its turn.
+	LeaseWaitMS int64 `json:"lease_wait_ms"`
+	Errors      int   `json:"errors"`
+	DurationMS  int64 `json:"duration_ms"`
 }
 
 // ruleRun is one rule's part of a run.
@@ -167,8 +177,11 @@ type ruleRun struct {
 
 // Tick is the run of the scheduled time at. In order:
 //
-//  1. A run of at or later already persisted (this is a Lambda retry, or a
-//     late one): send what the outbox holds unsent, and nothing else.
+//  0. A later run already persisted: this is a late retry, it does nothing.
+//     Otherwise it takes the deployment's turn (the lease), so that no
+//     other run of the deployment overlaps what follows.
+//  1. A run of at already persisted (this is a Lambda retry): send what the
+//     outbox holds unsent, and nothing else.
 //  2. The circuit breaker: when the last persisted run is more than
 //     BreakerIntervals intervals old, the state just restored cannot be
 //     trusted to say what was notified since; the run records that it ran
@@ -203,6 +216,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 			"rules", sum.Rules, "skipped", sum.Skipped, "circuit_open", sum.CircuitOpen, "series_evaluated", sum.Series,
 			"insufficient_data", sum.Insufficient, "pending", sum.Pending, "firing", sum.Firing,
 			"notifications_planned", sum.Planned, "notifications_sent", sum.Notifications, "notifications_resent", sum.Resent,
+			"lease_wait_ms", sum.LeaseWaitMS,
 			"errors", sum.Errors, "duration_ms", sum.DurationMS)
 	}()
 	fail := func(err error) (Summary, error) {
@@ -212,6 +226,26 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 	}
 	settings := e.rules.Settings
 	interval := time.Duration(settings.Interval)
+
+	// 0. A late retry, or this deployment's turn.
+	if done, ok, err := e.store.LastRun(ctx, at, lateRetryWindow); err != nil {
+		return fail(err)
+	} else if ok && done.After(at) {
+		sum.Skipped = true
+		e.log.DebugContext(ctx, "a later run already persisted; nothing to do", "completed", done.Format(time.RFC3339))
+		return sum, nil
+	}
+	release := func() {}
+	if !e.noLease {
+		waited := e.now()
+		l, err := e.acquire(ctx, at)
+		if err != nil {
+			return fail(err)
+		}
+		sum.LeaseWaitMS = e.now().Sub(waited).Milliseconds()
+		release = sync.OnceFunc(func() { l.release(ctx) })
+		defer release()
+	}
 
 	// 1. Already persisted: only what is recorded unsent.
 	if done, ok, err := e.store.LastRun(ctx, at, lateRetryWindow); err != nil {
@@ -303,7 +337,8 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 	// 5. Publish, then mark sent.
 	errs = append(errs, e.deliver(ctx, at, unsent, plans, &sum)...)
 
-	// 6. Alertmanager, within what is left.
+	// 6. Alertmanager, within what is left, after giving the turn back.
+	release()
 	if e.sink != nil {
 		var amAlerts []notify.Alert
 		for _, rr := range runs {

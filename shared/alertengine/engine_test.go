@@ -96,7 +96,7 @@ func TestTickFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			w, p := &memWriter{}, &flakyPublisher{err: tc.publishErr}
-			eng, err := alertengine.New(alertengine.Options{Rules: file, Query: scriptedQuerier{}, Write: w, Publish: p})
+			eng, err := alertengine.New(alertengine.Options{Rules: file, Query: scriptedQuerier{}, Write: w, Publish: p, NoLease: true})
 			require.NoError(t, err)
 			sum, err := eng.Tick(context.Background(), at)
 			for _, want := range tc.wantErr {

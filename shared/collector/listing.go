@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
@@ -84,10 +85,10 @@ func (l *lister) list(ctx context.Context, target Target, job *config.Job) (list
 	}
 	out := make([]listed, 0, n)
 	for i := range results {
-		fresh := l.fresh.note(discoveryKey(target), results[i].Added)
+		fresh := freshWalk{fresh: l.fresh.note(discoveryKey(target), results[i].Added)}
 		ms := results[i].Metrics
 		for j := range ms {
-			out = append(out, listed{metric: &ms[j], cfg: i, fresh: len(fresh) > 0 && fresh.has(ms[j].Key())})
+			out = append(out, listed{metric: &ms[j], cfg: i, fresh: fresh.is(&ms[j])})
 		}
 	}
 	return listing{metrics: out, listCalls: calls}, nil
@@ -127,52 +128,56 @@ func discoveryKey(t Target) string { return fmt.Sprintf("%s\x00%s", t.Region, t.
 // invocations); a cold start knows of none and collects every series from
 // its shard's progress.
 type freshSet struct {
-	mu   sync.Mutex
-	keys map[string]map[string]struct{} // discovery key → metric keys
-}
-
-// freshKeys is a read-only view of one discovery key's fresh metrics.
-type freshKeys map[string]struct{}
-
-func (f freshKeys) has(k string) bool {
-	_, ok := f[k]
-	return ok
+	mu sync.Mutex
+	// byKey: discovery key → fresh metrics, sorted by CompareMetrics.
+	byKey map[string][]cloudwatch.Metric
 }
 
 // note records the metrics a listing added and returns the discovery key's
-// fresh metrics (a copy).
-func (s *freshSet) note(key string, added []cloudwatch.Metric) freshKeys {
+// fresh metrics (a copy, sorted).
+func (s *freshSet) note(key string, added []cloudwatch.Metric) []cloudwatch.Metric {
 	if s == nil {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.keys == nil {
-		s.keys = map[string]map[string]struct{}{}
+	if len(added) > 0 {
+		if s.byKey == nil {
+			s.byKey = map[string][]cloudwatch.Metric{}
+		}
+		set := append(s.byKey[key], added...)
+		slices.SortFunc(set, cloudwatch.CompareMetrics)
+		s.byKey[key] = slices.CompactFunc(set, func(a, b cloudwatch.Metric) bool { return cloudwatch.CompareMetrics(a, b) == 0 })
 	}
-	set := s.keys[key]
-	if len(added) > 0 && set == nil {
-		set = map[string]struct{}{}
-		s.keys[key] = set
+	return slices.Clone(s.byKey[key])
+}
+
+// freshWalk tells, in one walk, which metrics of a listing sorted by
+// CompareMetrics are fresh: ask in the listing's order.
+type freshWalk struct {
+	fresh []cloudwatch.Metric // sorted, from freshSet.note
+	next  int
+}
+
+func (w *freshWalk) is(m *cloudwatch.Metric) bool {
+	for w.next < len(w.fresh) && cloudwatch.CompareMetrics(w.fresh[w.next], *m) < 0 {
+		w.next++
 	}
-	for _, m := range added {
-		set[m.Key()] = struct{}{}
-	}
-	out := make(freshKeys, len(set))
-	for k := range set {
-		out[k] = struct{}{}
-	}
-	return out
+	return w.next < len(w.fresh) && cloudwatch.CompareMetrics(w.fresh[w.next], *m) == 0
 }
 
 // written forgets fresh metrics whose unit has been stored.
-func (s *freshSet) written(key string, metricKeys []string) {
-	if s == nil || len(metricKeys) == 0 {
+func (s *freshSet) written(key string, metrics []*cloudwatch.Metric) {
+	if s == nil || len(metrics) == 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, k := range metricKeys {
-		delete(s.keys[key], k)
+	set := s.byKey[key]
+	for _, m := range metrics {
+		if i, ok := slices.BinarySearchFunc(set, *m, cloudwatch.CompareMetrics); ok {
+			set = slices.Delete(set, i, i+1)
+		}
 	}
+	s.byKey[key] = set
 }

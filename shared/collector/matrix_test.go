@@ -382,6 +382,13 @@ jobs:
 			require.InDelta(t, want.Seconds(), s.V, 0, "%s %s: skipped_seconds at A+%s", job, s.Labels["region"], at.Sub(A))
 		}
 	}
+	// A config change gives nothing up: no false "given up".
+	noneSkipped := func(at time.Time, jobs ...string) {
+		t.Helper()
+		for _, job := range jobs {
+			skipped(at, job, 0)
+		}
+	}
 	at := func(d time.Duration) time.Time { return A.Add(d) }
 	mi := time.Minute
 
@@ -431,6 +438,7 @@ jobs:
 	e.cover(mi, at(10*mi), at(15*mi), ia, iterm, ib, sM1, colFine)
 	e.cover(5*mi, at(10*mi), at(15*mi), sM5)
 	check("S3 delay 10m → 5m")
+	noneSkipped(at(25*mi), "ec2", "other", "mixed", "collide")
 
 	// A new instance appears, with datapoints since A+10m: its unit is
 	// covered until A+15m already.
@@ -445,6 +453,7 @@ jobs:
 	e.cover(5*mi, at(15*mi), at(20*mi), sM5)
 	e.cover(mi, at(10*mi), at(20*mi), inew)
 	check("S4 delay 5m → 15m, a new instance")
+	noneSkipped(at(30*mi), "ec2", "mixed", "collide")
 
 	// S5: still nothing due for other.
 	runBoth(at(35 * mi))
@@ -459,6 +468,7 @@ jobs:
 	e.cover(mi, at(25*mi), at(30*mi), ia, iterm, ib, inew, sM1, colFine)
 	e.cover(5*mi, at(25*mi), at(30*mi), sM5)
 	check("S6 delay 15m → 10m")
+	noneSkipped(at(40*mi), "other")
 
 	// S7: progress_shards 4 → 8, other's length 5m → 10m (first runs only),
 	// mixed's 5m metric → 1h.
@@ -466,6 +476,7 @@ jobs:
 	runBoth(at(45 * mi))
 	e.cover(mi, at(30*mi), at(35*mi), ia, iterm, ib, inew, depthMax, sM1, colFine)
 	check("S7 shards 4 → 8, length, period 5m → 1h")
+	noneSkipped(at(45*mi), "other", "mixed", "collide")
 
 	// S8: progress_shards 8 → 4: the 4-shard progress is older than the
 	// 8-shard one and must not win.
@@ -473,6 +484,7 @@ jobs:
 	runBoth(at(50 * mi))
 	e.cover(mi, at(35*mi), at(40*mi), ia, iterm, ib, inew, depthMax, sM1, colFine)
 	check("S8 shards 8 → 4")
+	noneSkipped(at(50*mi), "other", "mixed", "collide")
 
 	// S9: a statistic and a metric added to other; collide renamed.
 	collX = newX(xVersion{shards: 4, otherDelay: "10m", otherLen: "10m", depthStats: "Maximum, Minimum", withDepth2: true, m5Hourly: true, renameCol: true})
@@ -481,6 +493,7 @@ jobs:
 	e.cover(mi, at(35*mi), at(45*mi), depth2Max) // a first run: other's length is 10m
 	e.cover(mi, at(40*mi), at(45*mi), col2Fine)  // a new job: a first run
 	check("S9 statistic added, metric added, job renamed")
+	noneSkipped(at(55*mi), "other", "collide_v2")
 
 	// S10: the added metric removed again.
 	collX = newX(xVersion{shards: 4, otherDelay: "10m", otherLen: "10m", depthStats: "Maximum, Minimum", m5Hourly: true, renameCol: true})
@@ -495,6 +508,7 @@ jobs:
 	e.cover(mi, at(50*mi), at(55*mi), ia, ib, inew, depthMax, depthMin, sM1, col2Fine)
 	e.cover(mi, at(45*mi), at(55*mi), depth2Max)
 	check("S11 metric added back")
+	noneSkipped(at(65*mi), "other")
 
 	// S12: CloudWatch answers every call after 600 ms and the run has 2 s:
 	// calls that would not finish are not started, and the run fails for

@@ -49,8 +49,8 @@ type unit struct {
 	hasBaseline bool
 	// pending counts the unit's queries not answered yet.
 	pending int
-	// fresh lists the unit's newly listed metrics (their keys).
-	fresh []string
+	// fresh lists the unit's newly listed metrics.
+	fresh []*cloudwatch.Metric
 	// Filled while the data streams in: per answered query its samples.
 	// Labels are rendered only when the unit is written.
 	data    []unitData
@@ -209,7 +209,7 @@ func planTarget(in planInput) *targetPlan {
 			// metrics active in the three hours before it: whatever was
 			// ever written of it is older than the catch-up limit.
 			w = timing.CatchUp(in.at)
-			u.fresh = append(u.fresh, l.metric.Key())
+			u.fresh = append(u.fresh, l.metric)
 		case hasCover:
 			w, skipped = timing.Next(in.at, covered)
 			if u.hasBaseline && covered.Before(u.baseline) {

@@ -49,15 +49,6 @@ func newLabeler(job *config.Job, region, account, alias string, resources []reso
 	return l
 }
 
-// resourceLabels are the name label, and a resource's tag labels, of a
-// series of resource res (0: none).
-func (l *labeler) resourceLabels(res int32) []remotewrite.Label {
-	if res > 0 {
-		return l.resources[res-1]
-	}
-	return []remotewrite.Label{l.name}
-}
-
 // size is how many labels a series of resource res with dims has.
 func (l *labeler) size(res int32, dims []cloudwatch.Dimension) int {
 	n := 1

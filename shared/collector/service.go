@@ -52,14 +52,12 @@ func (l *lister) listService(ctx context.Context, target Target, job *config.Job
 	}
 	out.resources = resources
 	for i := range results {
-		fresh := l.fresh.note(discoveryKey(target), results[i].Added)
+		fresh := freshWalk{fresh: l.fresh.note(discoveryKey(target), results[i].Added)}
 		ms := results[i].Metrics
+		// Select keeps the listing's order.
 		for _, sel := range tagging.Select(svc, resources, ms) {
 			m := &ms[sel.Metric]
-			out.metrics = append(out.metrics, listed{
-				metric: m, cfg: i, res: int32(sel.Resource + 1),
-				fresh: len(fresh) > 0 && fresh.has(m.Key()),
-			})
+			out.metrics = append(out.metrics, listed{metric: m, cfg: i, res: int32(sel.Resource + 1), fresh: fresh.is(m)})
 		}
 	}
 	return out, nil
@@ -138,7 +136,8 @@ func fillZeros(q *cloudwatch.Query, pts []cloudwatch.Point) []cloudwatch.Point {
 
 // aliasCache keeps each account's IAM alias for aliasTTL (an alias rarely
 // changes). A failed lookup keeps the last alias known, so a transient
-// error does not change the labels of every series of the account.
+// error does not change the labels of every series of the account, and is
+// not retried before aliasTTL either (one warning, not one per run).
 type aliasCache struct {
 	now   func() time.Time
 	mu    sync.Mutex
@@ -169,7 +168,7 @@ func (a *aliasCache) get(ctx context.Context, log *slog.Logger, t Target) (strin
 	if err != nil {
 		// As YACE: a warning, and the series go on without the label.
 		log.WarnContext(ctx, "no account alias: account_alias label left as last known", "account_id", t.AccountID, "err", err)
-		return e.alias, true
+		alias = e.alias
 	}
 	a.mu.Lock()
 	if a.known == nil {

@@ -1,9 +1,13 @@
 package collector
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
@@ -67,4 +71,50 @@ func TestServiceLabels(t *testing.T) {
 	require.Equal(t, append(append([]remotewrite.Label{{Name: "__name__", Value: "aws_ec2_info"}}, base...),
 		remotewrite.Label{Name: "name", Value: arn}, remotewrite.Label{Name: "tag_env", Value: "prod"}, remotewrite.Label{Name: "tag_team", Value: "web"}),
 		info[0].Labels)
+}
+
+// fakeIAM answers ListAccountAliases with alias, or err.
+type fakeIAM struct {
+	alias string
+	err   error
+	calls int
+}
+
+func (f *fakeIAM) ListAccountAliases(context.Context, *iam.ListAccountAliasesInput, ...func(*iam.Options)) (*iam.ListAccountAliasesOutput, error) {
+	f.calls++
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &iam.ListAccountAliasesOutput{AccountAliases: []string{f.alias}}, nil
+}
+
+// TestAliasCache: the alias is asked for once an hour per account; a
+// failed lookup keeps the last alias (the series keep their labels) and is
+// not retried before the hour is up either.
+func TestAliasCache(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := &aliasCache{now: func() time.Time { return now }}
+	api := &fakeIAM{alias: "prod"}
+	target := Target{IAM: api, AccountID: "123456789012"}
+	log := slog.New(slog.DiscardHandler)
+	step := func(advance time.Duration, want string, wantCalled bool) {
+		t.Helper()
+		now = now.Add(advance)
+		got, called := a.get(t.Context(), log, target)
+		require.Equal(t, want, got)
+		require.Equal(t, wantCalled, called)
+	}
+	step(0, "prod", true)
+	step(59*time.Minute, "prod", false)
+	api.err = errors.New("AccessDenied")
+	step(time.Minute, "prod", true) // kept
+	step(30*time.Minute, "prod", false)
+	api.err = nil
+	api.alias = "prod-renamed"
+	step(30*time.Minute, "prod-renamed", true)
+	require.Equal(t, 3, api.calls)
+	alias, called := a.get(t.Context(), log, Target{AccountID: "1"})
+	require.Empty(t, alias, "no IAM client, no alias")
+	require.False(t, called)
 }
