@@ -137,7 +137,7 @@ func (q *restAPIsQuery) list(ctx context.Context, motoURL string) ([]mapping, er
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var out struct {
 		Item []struct {
 			ID   string            `json:"id"`
