@@ -75,7 +75,8 @@ func TestCLIPlan(t *testing.T) {
 	out, err := runCLI(t, "-plan", "-config", cfgPath)
 	require.NoError(t, err, out)
 	t.Logf("collect -plan:\n%s", out)
-	// 2 instances × 2 statistics = 4 series; one GetMetricData call a run;
+	// 2 instances × 2 statistics = 4 series; no GetResources (no service
+	// job); one GetMetricData call a run;
 	// 8,640 runs a month at 5m → 34,560 metrics → $0.35.
 	var line string
 	for _, l := range strings.Split(out, "\n") {
@@ -83,7 +84,7 @@ func TestCLIPlan(t *testing.T) {
 			line = l
 		}
 	}
-	require.Equal(t, []string{"cli", "1", "2", "4", "1", "1", "34560", "0.35"}, strings.Fields(line))
+	require.Equal(t, []string{"cli", "1", "2", "4", "1", "0", "1", "34560", "0.35"}, strings.Fields(line))
 	require.Contains(t, out, "schedule every 5m;")
 }
 
@@ -154,4 +155,21 @@ func TestNoSecretsInOutput(t *testing.T) {
 	require.NotContains(t, string(out), password)
 	require.NotContains(t, string(out), encoded)
 	t.Logf("injected: 401 from the store with recognisable credentials; scanned %d bytes of output, no secret in it", len(out))
+}
+
+// TestCLIImportYACE: -import-yace prints a collect.yaml that -verify-config
+// accepts, with what it could not translate in its comments.
+func TestCLIImportYACE(t *testing.T) {
+	t.Parallel()
+	out, err := runCLI(t, "-import-yace", "../../infra/examples/yace/unsupported.yml")
+	require.NoError(t, err, out)
+	require.Contains(t, out, `# NOTE: discovery.jobs[0]: type "AWS/Kafka" is not a service`)
+	path := filepath.Join(t.TempDir(), "collect.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(out), 0o600))
+	out, err = runCLI(t, "-verify-config", "-config", path)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "ok (1 jobs)")
+	out, err = runCLI(t, "-import-yace", "does-not-exist.yml")
+	require.Error(t, err)
+	require.Contains(t, out, "-import-yace: open does-not-exist.yml")
 }

@@ -7,6 +7,7 @@
 // the same runOnce that runs once and exits:
 //
 //	collect -config collect.yaml [-at RFC3339] [-jobs a,b] [-dry-run] [-plan] [-verify-config]
+//	collect -import-yace yace-config.yml > collect.yaml
 package main
 
 import (
@@ -52,10 +53,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	dryRun := fs.Bool("dry-run", false, "print the samples instead of writing them")
 	plan := fs.Bool("plan", false, "print what a run would request and cost, write nothing")
 	verify := fs.Bool("verify-config", false, "check the config and exit")
+	importYACE := fs.String("import-yace", "", "translate a YACE config file into collect.yaml on stdout, and exit")
 	if !lambdaMode {
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
+	}
+	if *importYACE != "" {
+		return importYACEConfig(*importYACE, stdout)
 	}
 	env, envErr := config.FromEnv(getenv)
 	logger := logging.New(stdout, env.LogLevel).With("function", "collect")

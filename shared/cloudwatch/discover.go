@@ -19,7 +19,9 @@ var _ awscw.ListMetricsAPIClient = (*awscw.Client)(nil)
 const MaxDimensionFilters = 10
 
 // Discover lists the metrics named metricName in namespace whose dimension
-// names are exactly dims (in any order), across all pages, that had a
+// names are exactly dims (in any order; nil: any dimension names, for jobs
+// that list every dimension set of a metric and tell them apart after, as
+// service jobs do by resource), across all pages, that had a
 // datapoint in the last three hours (RecentlyActive: a terminated instance
 // is otherwise listed, and queried, for two weeks). It returns them
 // de-duplicated and sorted by CompareMetrics, and the number of ListMetrics
@@ -59,11 +61,11 @@ func Discover(ctx context.Context, api awscw.ListMetricsAPIClient, namespace, me
 				names = append(names, aws.ToString(d.Name))
 			}
 			slices.Sort(names)
-			if !slices.Equal(names, want) {
+			if dims != nil && !slices.Equal(names, want) {
 				continue
 			}
 			if cap(slab)-len(slab) < len(m.Dimensions) {
-				slab = make([]Dimension, 0, max(len(m.Dimensions), len(page.Metrics)*len(dims)))
+				slab = make([]Dimension, 0, max(len(m.Dimensions), len(page.Metrics)*max(len(dims), 1)))
 			}
 			from := len(slab)
 			for _, d := range m.Dimensions {
@@ -119,8 +121,10 @@ type Listing struct {
 
 // Discover returns the cached listing for key, or calls Discover and
 // remembers its result. key must identify the region and the credentials.
+// dims is as for Discover: nil (any dimension names) and empty (none) are
+// different listings.
 func (c *DiscoveryCache) Discover(ctx context.Context, key string, api awscw.ListMetricsAPIClient, namespace, metricName string, dims []string) (Listing, error) {
-	k := fmt.Sprintf("%s\x00%s\x00%s\x00%q", key, namespace, metricName, dims)
+	k := fmt.Sprintf("%s\x00%s\x00%s\x00%t%q", key, namespace, metricName, dims == nil, dims)
 	c.mu.Lock()
 	prev, hadPrev := c.entries[k]
 	c.mu.Unlock()

@@ -423,3 +423,45 @@ func TestDiscoveryCacheAdded(t *testing.T) {
 		}, l.Added, "ttl %s", ttl)
 	}
 }
+
+// TestDiscoverAnyDimensions: nil dimension names list every dimension set
+// of a metric (service jobs associate each with a resource afterwards),
+// and the cache keeps that listing apart from the metric without
+// dimensions ([]).
+func TestDiscoverAnyDimensions(t *testing.T) {
+	t.Parallel()
+	dims := func(kv ...string) []cwtypes.Dimension {
+		var out []cwtypes.Dimension
+		for i := 0; i+1 < len(kv); i += 2 {
+			out = append(out, cwtypes.Dimension{Name: aws.String(kv[i]), Value: aws.String(kv[i+1])})
+		}
+		return out
+	}
+	calls := 0
+	api := &fakeCW{listMetrics: func(_ context.Context, in *awscw.ListMetricsInput) (*awscw.ListMetricsOutput, error) {
+		calls++
+		require.Empty(t, in.Dimensions, "no dimension filter for either listing")
+		out := &awscw.ListMetricsOutput{}
+		for _, d := range [][]cwtypes.Dimension{
+			dims("LoadBalancer", "app/a/1"),
+			dims("LoadBalancer", "app/a/1", "TargetGroup", "targetgroup/t/2"),
+			nil,
+		} {
+			out.Metrics = append(out.Metrics, cwtypes.Metric{Namespace: in.Namespace, MetricName: in.MetricName, Dimensions: d})
+		}
+		return out, nil
+	}}
+	all, _, err := Discover(context.Background(), api, "AWS/ApplicationELB", "RequestCount", nil)
+	require.NoError(t, err)
+	require.Len(t, all, 3)
+	cache := NewDiscoveryCache(time.Hour, func() time.Time { return t0 })
+	calls = 0
+	any, err := cache.Discover(context.Background(), "k", api, "AWS/ApplicationELB", "RequestCount", nil)
+	require.NoError(t, err)
+	none, err := cache.Discover(context.Background(), "k", api, "AWS/ApplicationELB", "RequestCount", []string{})
+	require.NoError(t, err)
+	require.Equal(t, 2, calls, "two listings, not one served for the other")
+	require.Len(t, any.Metrics, 3)
+	require.Len(t, none.Metrics, 1)
+	require.Empty(t, none.Metrics[0].Dimensions)
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/sigmawatch/sigmawatch/shared/awsconf"
+	"github.com/sigmawatch/sigmawatch/shared/tagging"
 )
 
 // AWSConnector connects to CloudWatch in any region, with the function's
@@ -64,7 +65,15 @@ func (a *AWSConnector) Connect(ctx context.Context, region, roleARN, externalID 
 		}
 		account = id
 	}
-	t = Target{API: awsconf.CloudWatch(cfg), Region: region, AccountID: account, CacheKey: region + "\x00" + account + "\x00" + roleARN + "\x00" + externalID}
+	t = Target{
+		API:       awsconf.CloudWatch(cfg),
+		Tagging:   tagging.NewClient(cfg),
+		RestAPIs:  tagging.NewRestAPIsClient(cfg),
+		IAM:       tagging.NewIAMClient(cfg),
+		Region:    region,
+		AccountID: account,
+		CacheKey:  region + "\x00" + account + "\x00" + roleARN + "\x00" + externalID,
+	}
 	a.mu.Lock()
 	a.targets[key] = t
 	a.mu.Unlock()

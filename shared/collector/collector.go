@@ -13,6 +13,7 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
+	"github.com/sigmawatch/sigmawatch/shared/tagging"
 )
 
 const (
@@ -41,6 +42,12 @@ type CloudWatchAPI interface {
 // Target is CloudWatch in one region of one account.
 type Target struct {
 	API CloudWatchAPI
+	// Tagging, RestAPIs and IAM serve service jobs (resources by tag, the
+	// names of REST APIs) and the account_alias label; nil when the target
+	// cannot serve them.
+	Tagging  tagging.API
+	RestAPIs tagging.RestAPIsAPI
+	IAM      tagging.AliasAPI
 	// Region is where API points. The discovery cache keys on it whatever
 	// CacheKey says: one job's regions list different metrics.
 	Region    string
@@ -101,6 +108,7 @@ type Collector struct {
 	log        *slog.Logger
 	now        func() time.Time
 	lister     *lister
+	aliases    *aliasCache
 	maxSamples int
 	margin     time.Duration
 }
@@ -142,6 +150,7 @@ func New(opts Options) (*Collector, error) {
 		log:        logger.With("component", "collector"),
 		now:        now,
 		lister:     newLister(opts.Config, now),
+		aliases:    &aliasCache{now: now},
 		maxSamples: opts.MaxSamplesPerRequest,
 		margin:     opts.DeadlineMargin,
 	}
@@ -156,7 +165,11 @@ func New(opts Options) (*Collector, error) {
 }
 
 func newLister(cfg *config.Collect, now func() time.Time) *lister {
-	return &lister{cache: cloudwatch.NewDiscoveryCache(cfg.DiscoveryTTL.D(), now), concurrency: cfg.Concurrency}
+	return &lister{
+		cache:       cloudwatch.NewDiscoveryCache(cfg.DiscoveryTTL.D(), now),
+		tags:        tagging.NewCache(cfg.DiscoveryTTL.D(), now),
+		concurrency: cfg.Concurrency,
+	}
 }
 
 // Summary describes one run.
@@ -230,6 +243,9 @@ type run struct {
 // jobStats is what one job asked of AWS in this run.
 type jobStats struct {
 	listCalls, dataCalls, metricsRequested int
+	// tagCalls, restCalls and aliasCalls: GetResources, GetRestApis and
+	// ListAccountAliases.
+	tagCalls, restCalls, aliasCalls int
 }
 
 func (c *Collector) runJob(ctx context.Context, r *run, job *config.Job) error {
@@ -242,21 +258,29 @@ func (c *Collector) runJob(ctx context.Context, r *run, job *config.Job) error {
 	var errs []error
 	var health []remotewrite.Series
 	didWork := false
-	for _, region := range job.Regions {
-		sum.Targets++
-		th, worked, err := c.runTarget(ctx, r, job, region, progress, &stats)
-		didWork = didWork || worked
-		if err != nil {
-			errs = append(errs, fmt.Errorf("region %s: %w", region, err))
-			continue
+	for _, acct := range job.Accounts() {
+		for _, region := range job.Regions {
+			sum.Targets++
+			th, worked, err := c.runTarget(ctx, r, job, acct, region, progress, &stats)
+			didWork = didWork || worked
+			if err != nil {
+				if acct.RoleARN != "" {
+					err = fmt.Errorf("role %s: %w", acct.RoleARN, err)
+				}
+				errs = append(errs, fmt.Errorf("region %s: %w", region, err))
+				continue
+			}
+			health = append(health, th...)
 		}
-		health = append(health, th...)
 	}
 	sum.addCalls("ListMetrics", stats.listCalls)
+	sum.addCalls("GetResources", stats.tagCalls)
+	sum.addCalls("GetRestApis", stats.restCalls)
+	sum.addCalls("ListAccountAliases", stats.aliasCalls)
 	sum.addCalls("GetMetricData", stats.dataCalls)
 	sum.MetricsRequested += stats.metricsRequested
 	if len(errs) == 0 && didWork {
-		health = append(health, c.jobHealth(at, job.Name, stats)...)
+		health = append(health, c.jobHealth(at, job, stats)...)
 	}
 	if len(health) > 0 {
 		if err := c.writer.Write(ctx, health); err != nil {

@@ -97,6 +97,20 @@
 // written, so it loses nothing of its first hour. A cold process knows no
 // earlier listing and collects every series from its shard's progress.
 //
+// # Service jobs
+//
+// A service job (type: AWS/EC2…) is a second kind of listing, nothing else:
+// its resources come from the Tagging API (cached like discovery), every
+// dimension set of its metrics is listed, and each metric is tied to its
+// resource the way YACE does it. A listed metric then carries its
+// resource, whose ARN is its name label and whose exported tags are its
+// tag_* labels; units, progress, packing and delivery are those of any
+// other metric, per receiver kind. The resources' aws_<service>_info series
+// (value 0 at T) travel with the target's health series: written once per
+// target and run that did work, so a retry of T writes none a second time.
+// A resource whose tags change gives its series new labels from then on, as
+// in YACE; its progress is the metric's and goes on.
+//
 // # Bad series
 //
 // Every series' labels are checked before anything is fetched: a series a

@@ -35,13 +35,22 @@ func (c *Collector) targetHealth(at time.Time, job string, tk targetKey, series,
 }
 
 // jobHealth is what one job asked of AWS in this run, and what it costs.
-func (c *Collector) jobHealth(at time.Time, job string, stats jobStats) []remotewrite.Series {
+// A service job also counts its GetResources calls (the Tagging API is
+// free but rate-limited), and an API Gateway job its GetRestApis calls.
+func (c *Collector) jobHealth(at time.Time, job *config.Job, stats jobStats) []remotewrite.Series {
 	ts := at.UnixMilli()
 	d := config.DeploymentLabel
-	return []remotewrite.Series{
-		gauge(APICallsMetric, ts, float64(stats.listCalls), d, c.deployment, "job", job, "operation", "ListMetrics"),
-		gauge(APICallsMetric, ts, float64(stats.dataCalls), d, c.deployment, "job", job, "operation", "GetMetricData"),
-		gauge(MetricsRequestedMetric, ts, float64(stats.metricsRequested), d, c.deployment, "job", job),
-		gauge(CostMetric, ts, float64(stats.metricsRequested)*USDPerMetricRequested, d, c.deployment, "job", job),
+	out := []remotewrite.Series{
+		gauge(APICallsMetric, ts, float64(stats.listCalls), d, c.deployment, "job", job.Name, "operation", "ListMetrics"),
+		gauge(APICallsMetric, ts, float64(stats.dataCalls), d, c.deployment, "job", job.Name, "operation", "GetMetricData"),
+		gauge(MetricsRequestedMetric, ts, float64(stats.metricsRequested), d, c.deployment, "job", job.Name),
+		gauge(CostMetric, ts, float64(stats.metricsRequested)*USDPerMetricRequested, d, c.deployment, "job", job.Name),
 	}
+	if svc := job.Service(); svc != nil {
+		out = append(out, gauge(APICallsMetric, ts, float64(stats.tagCalls), d, c.deployment, "job", job.Name, "operation", "GetResources"))
+		if svc.NamesRestAPIs {
+			out = append(out, gauge(APICallsMetric, ts, float64(stats.restCalls), d, c.deployment, "job", job.Name, "operation", "GetRestApis"))
+		}
+	}
+	return out
 }

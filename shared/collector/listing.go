@@ -9,6 +9,8 @@ import (
 
 	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
 	"github.com/sigmawatch/sigmawatch/shared/config"
+	"github.com/sigmawatch/sigmawatch/shared/resource"
+	"github.com/sigmawatch/sigmawatch/shared/tagging"
 )
 
 // listed is one CloudWatch metric a job collects in a target.
@@ -22,25 +24,44 @@ type listed struct {
 	// written it yet, so none of its data is stored: it is collected from
 	// the oldest start catch-up allows, not from its shard's progress.
 	fresh bool
+	// res is, for a service job, 1 + the index of the resource the metric
+	// belongs to in the listing's resources (its name and tag labels); 0:
+	// no resource (the job's name label).
+	res int32
 }
 
-// lister lists a job's metrics in a target: static dimension sets, or
-// discovery through the process's cache. The run and the cost preview share
-// it, so -plan sees what a run sees. Another kind of job (resources found by
-// their tags) plugs in here: it yields listed metrics like the others, and
-// the planner, the packer and the delivery stay as they are.
+// listing is what a job collects in a target.
+type listing struct {
+	metrics []listed
+	// resources are a service job's tagged resources that passed its search
+	// tags: the labels of their metrics, and their info series.
+	resources []resource.Resource
+	// listCalls, tagCalls and restCalls count ListMetrics, GetResources and
+	// GetRestApis calls.
+	listCalls, tagCalls, restCalls int
+}
+
+// lister lists a job's metrics in a target: static dimension sets,
+// discovery through the process's cache, or, for a service job (type), the
+// metrics of its tagged resources. The run and the cost preview share it,
+// so -plan sees what a run sees. Each kind yields listed metrics, and the
+// planner, the packer and the delivery stay as they are.
 type lister struct {
-	cache       *cloudwatch.DiscoveryCache
+	cache *cloudwatch.DiscoveryCache
+	// tags caches service jobs' GetResources like cache does ListMetrics.
+	tags        *tagging.Cache
 	concurrency int
 	// fresh remembers, per discovery key, the metrics a refreshed listing
 	// added until their unit is written (nil: not tracked, as in -plan).
 	fresh *freshSet
 }
 
-// list returns the job's metrics in target and the ListMetrics calls made.
-// Discovery of the job's metric names runs concurrently.
-func (l *lister) list(ctx context.Context, target Target, job *config.Job) ([]listed, int, error) {
-	if job.Static != nil {
+// list returns the job's metrics in target.
+func (l *lister) list(ctx context.Context, target Target, job *config.Job) (listing, error) {
+	switch {
+	case job.IsService():
+		return l.listService(ctx, target, job)
+	case job.Static != nil:
 		var out []listed
 		for i := range job.Metrics {
 			for _, dims := range job.Static {
@@ -52,8 +73,31 @@ func (l *lister) list(ctx context.Context, target Target, job *config.Job) ([]li
 				out = append(out, listed{metric: &m, cfg: i})
 			}
 		}
-		return out, 0, nil
+		return listing{metrics: out}, nil
 	}
+	results, calls, err := l.discover(ctx, target, job, job.Dimensions)
+	if err != nil {
+		return listing{listCalls: calls}, err
+	}
+	n := 0
+	for i := range results {
+		n += len(results[i].Metrics)
+	}
+	out := make([]listed, 0, n)
+	for i := range results {
+		fresh := freshWalk{fresh: l.fresh.note(discoveryKey(target), results[i].Added)}
+		ms := results[i].Metrics
+		for j := range ms {
+			out = append(out, listed{metric: &ms[j], cfg: i, fresh: fresh.is(&ms[j])})
+		}
+	}
+	return listing{metrics: out, listCalls: calls}, nil
+}
+
+// discover lists each of the job's metric names in its namespace with
+// these dimension names (nil: any), concurrently, through the cache. It
+// returns one listing per metrics entry and the ListMetrics calls made.
+func (l *lister) discover(ctx context.Context, target Target, job *config.Job, dims []string) ([]cloudwatch.Listing, int, error) {
 	results := make([]cloudwatch.Listing, len(job.Metrics))
 	errs := make([]error, len(job.Metrics))
 	sem := make(chan struct{}, max(l.concurrency, 1))
@@ -64,33 +108,15 @@ func (l *lister) list(ctx context.Context, target Target, job *config.Job) ([]li
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			results[i], errs[i] = l.cache.Discover(ctx, discoveryKey(target), target.API, job.Namespace, job.Metrics[i].Name, job.Dimensions)
+			results[i], errs[i] = l.cache.Discover(ctx, discoveryKey(target), target.API, job.Namespace, job.Metrics[i].Name, dims)
 		}()
 	}
 	wg.Wait()
-	calls, n := 0, 0
+	calls := 0
 	for i := range results {
 		calls += results[i].Calls
-		n += len(results[i].Metrics)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, calls, err
-	}
-	out := make([]listed, 0, n)
-	for i := range results {
-		// Both sorted by CompareMetrics: one walk marks the fresh ones.
-		fresh := l.fresh.note(discoveryKey(target), results[i].Added)
-		ms := results[i].Metrics
-		f := 0
-		for j := range ms {
-			for f < len(fresh) && cloudwatch.CompareMetrics(fresh[f], ms[j]) < 0 {
-				f++
-			}
-			isFresh := f < len(fresh) && cloudwatch.CompareMetrics(fresh[f], ms[j]) == 0
-			out = append(out, listed{metric: &ms[j], cfg: i, fresh: isFresh})
-		}
-	}
-	return out, calls, nil
+	return results, calls, errors.Join(errs...)
 }
 
 // discoveryKey identifies a target for the discovery cache: the region
@@ -124,6 +150,20 @@ func (s *freshSet) note(key string, added []cloudwatch.Metric) []cloudwatch.Metr
 		s.byKey[key] = slices.CompactFunc(set, func(a, b cloudwatch.Metric) bool { return cloudwatch.CompareMetrics(a, b) == 0 })
 	}
 	return slices.Clone(s.byKey[key])
+}
+
+// freshWalk tells, in one walk, which metrics of a listing sorted by
+// CompareMetrics are fresh: ask in the listing's order.
+type freshWalk struct {
+	fresh []cloudwatch.Metric // sorted, from freshSet.note
+	next  int
+}
+
+func (w *freshWalk) is(m *cloudwatch.Metric) bool {
+	for w.next < len(w.fresh) && cloudwatch.CompareMetrics(w.fresh[w.next], *m) < 0 {
+		w.next++
+	}
+	return w.next < len(w.fresh) && cloudwatch.CompareMetrics(w.fresh[w.next], *m) == 0
 }
 
 // written forgets fresh metrics whose unit has been stored.

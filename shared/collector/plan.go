@@ -29,6 +29,8 @@ type JobPlan struct {
 	Series  int // metrics × statistics: one query each
 	// ListMetricsCalls is per run when the discovery cache is cold.
 	ListMetricsCalls int
+	// GetResourcesCalls is per run of a service job when the cache is cold.
+	GetResourcesCalls int
 	// GetMetricDataCalls is per run in which every timing group is due
 	// (an hourly metric is fetched once an hour, not every run).
 	GetMetricDataCalls int
@@ -46,37 +48,11 @@ func MakePlan(ctx context.Context, cfg *config.Collect, jobs []config.Job, conn 
 	for i := range jobs {
 		job := &jobs[i]
 		jp := JobPlan{Job: job.Name}
-		for _, region := range job.Regions {
-			target, err := conn.Connect(ctx, region, job.RoleARN, job.ExternalID)
-			if err != nil {
-				return Plan{}, fmt.Errorf("job %s region %s: %w", job.Name, region, err)
-			}
-			if target.Region == "" {
-				target.Region = region
-			}
-			listing, calls, err := l.list(ctx, target, job)
-			if err != nil {
-				return Plan{}, fmt.Errorf("job %s region %s: %w", job.Name, region, err)
-			}
-			jp.Targets++
-			jp.ListMetricsCalls += calls
-			jp.Metrics += len(listing)
-			// Queries that share a window share calls; in a steady state a
-			// window depends only on a metric's period and delay, and a
-			// group is due once per period when its period is longer than
-			// the interval.
-			type group struct{ period, delay time.Duration }
-			perGroup := map[group]int{}
-			for _, m := range listing {
-				mc := &job.Metrics[m.cfg]
-				n := len(mc.Statistics)
-				jp.Series += n
-				perGroup[group{mc.Period.D(), mc.Delay.D()}] += n
-			}
-			for g, n := range perGroup {
-				jp.GetMetricDataCalls += (n + cloudwatch.MaxQueriesPerCall - 1) / cloudwatch.MaxQueriesPerCall
-				runs := float64(monthly) / float64(max(interval, g.period))
-				jp.MetricsPerMonth += float64(n) * runs
+		for _, acct := range job.Accounts() {
+			for _, region := range job.Regions {
+				if err := previewTarget(ctx, l, conn, job, acct, region, interval, &jp); err != nil {
+					return Plan{}, fmt.Errorf("job %s region %s: %w", job.Name, region, err)
+				}
 			}
 		}
 		jp.CostPerMonthUSD = jp.MetricsPerMonth * USDPerMetricRequested
@@ -85,25 +61,62 @@ func MakePlan(ctx context.Context, cfg *config.Collect, jobs []config.Job, conn 
 	return p, nil
 }
 
+// previewTarget adds what one target of job requests to jp.
+func previewTarget(ctx context.Context, l *lister, conn Connector, job *config.Job, acct config.Role, region string, interval time.Duration, jp *JobPlan) error {
+	target, err := conn.Connect(ctx, region, acct.RoleARN, acct.ExternalID)
+	if err != nil {
+		return err
+	}
+	if target.Region == "" {
+		target.Region = region
+	}
+	lst, err := l.list(ctx, target, job)
+	if err != nil {
+		return err
+	}
+	jp.Targets++
+	jp.ListMetricsCalls += lst.listCalls
+	jp.GetResourcesCalls += lst.tagCalls
+	jp.Metrics += len(lst.metrics)
+	// Queries that share a window share calls; in a steady state a window
+	// depends only on a metric's period and delay, and a group is due once
+	// per period when its period is longer than the interval.
+	type group struct{ period, delay time.Duration }
+	perGroup := map[group]int{}
+	for _, m := range lst.metrics {
+		mc := &job.Metrics[m.cfg]
+		n := len(mc.Statistics)
+		jp.Series += n
+		perGroup[group{mc.Period.D(), mc.Delay.D()}] += n
+	}
+	for g, n := range perGroup {
+		jp.GetMetricDataCalls += (n + cloudwatch.MaxQueriesPerCall - 1) / cloudwatch.MaxQueriesPerCall
+		runs := float64(monthly) / float64(max(interval, g.period))
+		jp.MetricsPerMonth += float64(n) * runs
+	}
+	return nil
+}
+
 // Print writes the plan as a table with a total line.
 func (p Plan) Print(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "job\ttargets\tmetrics\tseries\tListMetrics/run\tGetMetricData/run\tmetrics requested/month\tUSD/month\t\n")
+	fmt.Fprintf(tw, "job\ttargets\tmetrics\tseries\tListMetrics/run\tGetResources/run\tGetMetricData/run\tmetrics requested/month\tUSD/month\t\n")
 	var total JobPlan
 	for _, j := range p.Jobs {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t\n", j.Job, j.Targets, j.Metrics, j.Series, j.ListMetricsCalls, j.GetMetricDataCalls, j.MetricsPerMonth, j.CostPerMonthUSD)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t\n", j.Job, j.Targets, j.Metrics, j.Series, j.ListMetricsCalls, j.GetResourcesCalls, j.GetMetricDataCalls, j.MetricsPerMonth, j.CostPerMonthUSD)
 		total.Targets += j.Targets
 		total.Metrics += j.Metrics
 		total.Series += j.Series
 		total.ListMetricsCalls += j.ListMetricsCalls
+		total.GetResourcesCalls += j.GetResourcesCalls
 		total.GetMetricDataCalls += j.GetMetricDataCalls
 		total.MetricsPerMonth += j.MetricsPerMonth
 		total.CostPerMonthUSD += j.CostPerMonthUSD
 	}
-	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t\n", total.Targets, total.Metrics, total.Series, total.ListMetricsCalls, total.GetMetricDataCalls, total.MetricsPerMonth, total.CostPerMonthUSD)
+	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t\n", total.Targets, total.Metrics, total.Series, total.ListMetricsCalls, total.GetResourcesCalls, total.GetMetricDataCalls, total.MetricsPerMonth, total.CostPerMonthUSD)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "schedule every %s; GetMetricData costs $0.01 per 1,000 metrics requested; a metric whose period is longer than the schedule is requested once per period; ListMetrics is free and cached between warm runs.\n", config.Duration(p.Interval))
+	_, err := fmt.Fprintf(w, "schedule every %s; GetMetricData costs $0.01 per 1,000 metrics requested; a metric whose period is longer than the schedule is requested once per period; ListMetrics and GetResources are free and cached between warm runs.\n", config.Duration(p.Interval))
 	return err
 }

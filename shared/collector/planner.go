@@ -69,6 +69,8 @@ type unitData struct {
 type queryMeta struct {
 	unit      int32
 	cfg, stat uint16
+	// res is the listed metric's resource (listed.res).
+	res int32
 }
 
 // droppedSeries is a series the run does not collect because a receiver
@@ -134,17 +136,19 @@ func planTarget(in planInput) *targetPlan {
 	}
 	// The label names of a job's series repeat (discovery lists only
 	// metrics with exactly the job's dimension names): names checked once
-	// for an entry and statistic need only their values checked again.
+	// for an entry, statistic and resource (whose name and tag labels were
+	// part of the check) need only their values checked again.
 	type checked struct {
 		cfg, si int
+		res     int32
 		dims    []cloudwatch.Dimension
 	}
 	var last *checked
 	for li := range in.listing {
 		l := &in.listing[li]
 		for si := range in.stats[l.cfg] {
-			buf = in.labels.labels(buf[:0], in.seriesNames[l.cfg][si], l.metric.Dimensions)
-			if last != nil && last.cfg == l.cfg && last.si == si && sameNames(last.dims, l.metric.Dimensions) {
+			buf = in.labels.labels(buf[:0], in.seriesNames[l.cfg][si], l.res, l.metric.Dimensions)
+			if last != nil && last.cfg == l.cfg && last.si == si && last.res == l.res && sameNames(last.dims, l.metric.Dimensions) {
 				if err := validValues(l.metric.Dimensions); err != nil {
 					drop(seen{li, si}, buf, err.Error())
 					continue
@@ -153,7 +157,7 @@ func planTarget(in planInput) *targetPlan {
 				drop(seen{li, si}, buf, err.Error())
 				continue
 			} else {
-				last = &checked{cfg: l.cfg, si: si, dims: l.metric.Dimensions}
+				last = &checked{cfg: l.cfg, si: si, res: l.res, dims: l.metric.Dimensions}
 			}
 			hash := labelSetHash(seed, buf)
 			f, dup := first[hash]
@@ -162,7 +166,7 @@ func planTarget(in planInput) *targetPlan {
 				continue
 			}
 			fl := &in.listing[f.li]
-			other = in.labels.labels(other[:0], in.seriesNames[fl.cfg][f.si], fl.metric.Dimensions)
+			other = in.labels.labels(other[:0], in.seriesNames[fl.cfg][f.si], fl.res, fl.metric.Dimensions)
 			if sameLabelSet(buf, other) {
 				drop(seen{li, si}, buf, "maps to the same series as "+describeMetric(fl.metric, in.stats[fl.cfg][f.si]))
 				drop(f, other, "maps to the same series as "+describeMetric(l.metric, in.stats[l.cfg][si]))
@@ -239,7 +243,7 @@ func planTarget(in planInput) *targetPlan {
 		p.queries = append(p.queries, cloudwatch.Query{
 			Metric: l.metric, Stat: in.stats[l.cfg][s.si], Period: in.timings[l.cfg].Period, Start: s.w.Start, End: s.w.End,
 		})
-		p.meta = append(p.meta, queryMeta{unit: int32(s.unit), cfg: uint16(l.cfg), stat: uint16(s.si)})
+		p.meta = append(p.meta, queryMeta{unit: int32(s.unit), cfg: uint16(l.cfg), stat: uint16(s.si), res: l.res})
 		p.units[s.unit].pending++
 	}
 	return p

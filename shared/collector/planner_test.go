@@ -48,7 +48,7 @@ func (f *planFixture) plan(at time.Time, p *targetProgress) *targetPlan {
 		p = &targetProgress{}
 	}
 	in.progress = p
-	in.labels = newLabeler(f.job.Name, "us-east-1", "123456789012", resourceName(f.job))
+	in.labels = newLabeler(f.job, "us-east-1", "123456789012", "", nil)
 	return planTarget(in)
 }
 

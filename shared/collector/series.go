@@ -6,40 +6,72 @@ import (
 	"strings"
 
 	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
+	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/naming"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
+	"github.com/sigmawatch/sigmawatch/shared/resource"
 )
 
 // labeler builds the labels of a target's data series the YACE way:
-// __name__, job, region, account_id, name and dimension_<Name> per
-// dimension. It caches the dimension label names, which repeat on every
-// series of a job.
+// __name__, job, region, account_id, the job's context labels
+// (account_alias, custom_tag_*), name, a service job's tag_* labels, and
+// dimension_<Name> per dimension. It caches the dimension label names,
+// which repeat on every series of a job.
 type labeler struct {
-	base     []remotewrite.Label // job, region, account_id, name
-	dimLabel map[string]string
+	base []remotewrite.Label // job, region, account_id and the context labels
+	// name is the name label of a series of no resource.
+	name remotewrite.Label
+	// resources holds, per resource of a service job, its name label (the
+	// ARN) and its tag_* labels; listed.res indexes it from 1.
+	resources [][]remotewrite.Label
+	snakeCase bool
+	dimLabel  map[string]string
 }
 
-func newLabeler(job, region, account, resourceName string) *labeler {
-	return &labeler{
-		base: []remotewrite.Label{
-			{Name: "job", Value: job}, {Name: "region", Value: region},
-			{Name: "account_id", Value: account}, {Name: "name", Value: resourceName},
-		},
-		dimLabel: map[string]string{},
+// newLabeler returns the labeler of job's series in one target; alias is
+// the account's alias for jobs that carry it, resources a service job's
+// resources.
+func newLabeler(job *config.Job, region, account, alias string, resources []resource.Resource) *labeler {
+	l := &labeler{
+		base: append([]remotewrite.Label{
+			{Name: "job", Value: job.Name}, {Name: "region", Value: region}, {Name: "account_id", Value: account},
+		}, contextLabels(job, alias)...),
+		name:      remotewrite.Label{Name: "name", Value: resourceName(job)},
+		snakeCase: job.LabelsSnakeCase,
+		dimLabel:  map[string]string{},
 	}
+	if len(resources) > 0 {
+		l.resources = make([][]remotewrite.Label, len(resources))
+		for i := range resources {
+			l.resources[i] = resource.MetricLabels(&resources[i], job.ExportedTags, job.LabelsSnakeCase)
+		}
+	}
+	return l
 }
 
-// size is how many labels a series with dims has.
-func (l *labeler) size(dims []cloudwatch.Dimension) int { return 1 + len(l.base) + len(dims) }
+// size is how many labels a series of resource res with dims has.
+func (l *labeler) size(res int32, dims []cloudwatch.Dimension) int {
+	n := 1
+	if res > 0 {
+		n = len(l.resources[res-1])
+	}
+	return 1 + len(l.base) + n + len(dims)
+}
 
-// labels appends the labels of series name with dims to dst.
-func (l *labeler) labels(dst []remotewrite.Label, name string, dims []cloudwatch.Dimension) []remotewrite.Label {
+// labels appends the labels of series name of resource res with dims to
+// dst.
+func (l *labeler) labels(dst []remotewrite.Label, name string, res int32, dims []cloudwatch.Dimension) []remotewrite.Label {
 	dst = append(dst, remotewrite.Label{Name: "__name__", Value: name})
 	dst = append(dst, l.base...)
+	if res > 0 {
+		dst = append(dst, l.resources[res-1]...)
+	} else {
+		dst = append(dst, l.name)
+	}
 	for _, d := range dims {
 		ln, ok := l.dimLabel[d.Name]
 		if !ok {
-			ln = naming.DimensionLabel(d.Name)
+			ln = naming.Label("dimension_", d.Name, l.snakeCase)
 			l.dimLabel[d.Name] = ln
 		}
 		dst = append(dst, remotewrite.Label{Name: ln, Value: d.Value})
@@ -155,7 +187,7 @@ func (r *renderer) series(units []*unit) []remotewrite.Series {
 	for _, u := range units {
 		n += len(u.data)
 		for _, d := range u.data {
-			nl += r.labels.size(r.queries[d.query].Metric.Dimensions)
+			nl += r.labels.size(r.meta[d.query].res, r.queries[d.query].Metric.Dimensions)
 		}
 	}
 	if cap(r.lbuf) < nl {
@@ -168,7 +200,7 @@ func (r *renderer) series(units []*unit) []remotewrite.Series {
 			q := &r.queries[d.query]
 			m := r.meta[d.query]
 			start := len(lbuf)
-			lbuf = r.labels.labels(lbuf, r.seriesNames[m.cfg][m.stat], q.Metric.Dimensions)
+			lbuf = r.labels.labels(lbuf, r.seriesNames[m.cfg][m.stat], m.res, q.Metric.Dimensions)
 			req = append(req, remotewrite.Series{Labels: lbuf[start:len(lbuf):len(lbuf)], Samples: d.samples})
 		}
 	}

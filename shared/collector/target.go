@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
 	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/naming"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
+	"github.com/sigmawatch/sigmawatch/shared/resource"
 )
 
 // maxDroppedLogged bounds how many dropped series one error line names.
@@ -41,12 +43,13 @@ func (c *Collector) jobPlanInput(job *config.Job) planInput {
 	return in
 }
 
-// resourceName is the name label of a job's series, as YACE sets it.
+// resourceName is the name label of a job's series of no resource, as
+// YACE sets it: the job name for static and custom namespace jobs.
 func resourceName(job *config.Job) string {
-	if job.Static != nil {
+	if job.Static != nil || job.CustomNamespace {
 		return job.Name
 	}
-	return "global"
+	return resource.GlobalName
 }
 
 // runTarget collects one (region, account) of a job: plan from progress,
@@ -54,37 +57,39 @@ func resourceName(job *config.Job) string {
 // deadline), pack whole units into requests with their progress, write.
 // It returns the target's health series, which the job writes once all its
 // targets are done, and whether anything was due.
-func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, region string, progress jobProgress, stats *jobStats) ([]remotewrite.Series, bool, error) {
+func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, acct config.Role, region string, progress jobProgress, stats *jobStats) ([]remotewrite.Series, bool, error) {
 	at, sum := r.at, r.sum
-	target, err := c.conn.Connect(ctx, region, job.RoleARN, job.ExternalID)
+	target, err := c.conn.Connect(ctx, region, acct.RoleARN, acct.ExternalID)
 	if err != nil {
 		return nil, false, err
 	}
 	if target.Region == "" {
 		target.Region = region
 	}
-	listing, calls, err := c.lister.list(ctx, target, job)
-	stats.listCalls += calls
+	lst, err := c.lister.list(ctx, target, job)
+	stats.listCalls += lst.listCalls
+	stats.tagCalls += lst.tagCalls
+	stats.restCalls += lst.restCalls
 	if err != nil {
 		return nil, false, err
 	}
 	tk := targetKey{region: region, account: target.AccountID}
 	log := c.log.With("job", job.Name, "region", region, "account_id", target.AccountID)
+	alias := ""
+	if job.WantsAccountAlias() {
+		var called bool
+		alias, called = c.aliases.get(ctx, log, target)
+		stats.aliasCalls += boolInt(called)
+	}
 	in := c.jobPlanInput(job)
 	in.at = at
-	in.listing = listing
+	in.listing = lst.metrics
 	in.progress = progress.target(tk)
-	in.labels = newLabeler(job.Name, region, target.AccountID, resourceName(job))
+	in.labels = newLabeler(job, region, target.AccountID, alias, lst.resources)
 	plan := planTarget(in)
 	in.listing = nil // the queries hold what they need
 
-	if n := len(plan.dropped); n > 0 {
-		named := make([]string, 0, min(n, maxDroppedLogged))
-		for _, d := range plan.dropped[:min(n, maxDroppedLogged)] {
-			named = append(named, fmt.Sprintf("%s (%s): %s", d.labels, d.metric, d.why))
-		}
-		log.ErrorContext(ctx, "series dropped: a receiver would refuse them or take two metrics for one series", "dropped_series", n, "series", named)
-	}
+	c.logDropped(ctx, log, plan.dropped)
 	if len(plan.units) == 0 {
 		sum.TargetsCovered++
 		log.DebugContext(ctx, "already covered")
@@ -153,7 +158,12 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, regi
 			if u.err == nil {
 				u.err = err
 			}
-		case len(pts) > 0 && u.err == nil:
+		case (len(pts) > 0 || job.NilToZero) && u.err == nil:
+			if job.NilToZero {
+				if pts = fillZeros(&plan.queries[i], pts); len(pts) == 0 {
+					break
+				}
+			}
 			var samples []remotewrite.Sample
 			if in.timings[u.cfg].Latest {
 				// Stamped at T: the window holds one period, the newest.
@@ -189,7 +199,29 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, regi
 	}
 	sum.SkippedSeconds += plan.skipped.Seconds()
 	log.DebugContext(ctx, "target collected", "queries", len(plan.queries), "units", len(plan.units), "series", series, "samples", samples)
-	return c.targetHealth(at, job.Name, tk, series, samples, plan.skipped, len(plan.dropped)), true, nil
+	var info []remotewrite.Series
+	var infoDropped []droppedSeries
+	if len(lst.metrics) > 0 {
+		// As YACE: a resource's info series comes with its job's metrics.
+		info, infoDropped = infoSeries(job, in.labels, lst.resources, ts)
+		c.logDropped(ctx, log, infoDropped)
+		sum.DroppedSeries += len(infoDropped)
+	}
+	health := c.targetHealth(at, job.Name, tk, series, samples, plan.skipped, len(plan.dropped)+len(infoDropped))
+	return append(health, info...), true, nil
+}
+
+// logDropped names dropped series in one error line.
+func (c *Collector) logDropped(ctx context.Context, log *slog.Logger, dropped []droppedSeries) {
+	n := len(dropped)
+	if n == 0 {
+		return
+	}
+	named := make([]string, 0, min(n, maxDroppedLogged))
+	for _, d := range dropped[:min(n, maxDroppedLogged)] {
+		named = append(named, fmt.Sprintf("%s (%s): %s", d.labels, d.metric, d.why))
+	}
+	log.ErrorContext(ctx, "series dropped: a receiver would refuse them or take two metrics for one series", "dropped_series", n, "series", named)
 }
 
 // writeBaselines records, before anything is fetched, where the coverage

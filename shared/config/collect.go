@@ -91,6 +91,8 @@ type Job struct {
 	// inherits.
 	Timestamp string   `yaml:"timestamp"`
 	Metrics   []Metric `yaml:"metrics"`
+	// YACEOptions: service jobs (type) and YACE's label options.
+	YACEOptions `yaml:",inline"`
 
 	set fieldSet
 }
@@ -312,6 +314,9 @@ func (c *Collect) effectiveTimestamp(j *Job, m *Metric) string {
 func (c *Collect) resolve() {
 	for i := range c.Jobs {
 		j := &c.Jobs[i]
+		if svc := j.Service(); svc != nil {
+			j.Type, j.Namespace = svc.Namespace, svc.Namespace
+		}
 		for k := range j.Metrics {
 			m := &j.Metrics[k]
 			m.Period, m.Length, m.Delay = c.effective(j, m)
@@ -452,13 +457,20 @@ func (c *Collect) validateJob(path string, j *Job) []error {
 			add(path+".external_id", "must be 2-1224 characters of [A-Za-z0-9+=,.@:/_-]")
 		}
 	}
+	errs = append(errs, validateYACE(path, j)...)
 	switch {
+	case j.Namespace == "" && j.IsService():
+		// The namespace of the type.
 	case j.Namespace == "":
 		add(path+".namespace", "required")
 	case len(j.Namespace) > 255:
 		add(path+".namespace", "longer than CloudWatch's 255 characters")
 	}
 	switch {
+	case j.IsService():
+		// validateYACE: neither.
+	case j.CustomNamespace && j.Static == nil:
+		// dimensions optional: none lists every dimension set.
 	case j.Dimensions != nil && j.Static != nil:
 		add(path, "set exactly one of dimensions (discovery) or static, not both")
 	case j.Dimensions == nil && j.Static == nil:

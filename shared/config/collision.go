@@ -18,13 +18,17 @@ func seriesCollisions(path string, j *Job) []error {
 	var errs []error
 	type at struct{ metric, stat int }
 	seen := map[string]at{}
+	ns := j.Namespace
+	if svc := j.Service(); svc != nil {
+		ns = svc.Namespace // before resolve, a service job may leave it out
+	}
 	for mi := range j.Metrics {
 		m := &j.Metrics[mi]
 		if m.Name == "" {
 			continue
 		}
 		for si, stat := range m.Statistics {
-			name := naming.MetricName(j.Namespace, m.Name, stat)
+			name := naming.MetricName(ns, m.Name, stat)
 			prev, dup := seen[name]
 			if !dup {
 				seen[name] = at{mi, si}
@@ -38,7 +42,8 @@ func seriesCollisions(path string, j *Job) []error {
 				path, mi, si, m.Name, stat, name, pm.Name, pm.Statistics[prev.stat], prev.metric))
 		}
 	}
-	errs = append(errs, labelCollisions(path+".dimensions", j.Dimensions)...)
+	errs = append(errs, labelCollisions(path+".dimensions", j.Dimensions, j.LabelsSnakeCase)...)
+	errs = append(errs, labelCollisions(path+".dimension_name_requirements", j.DimensionNameRequirements, j.LabelsSnakeCase)...)
 	seenSet := map[string]int{}
 	for k, set := range j.Static {
 		names := make([]string, 0, len(set))
@@ -47,7 +52,7 @@ func seriesCollisions(path string, j *Job) []error {
 		}
 		slices.Sort(names)
 		p := fmt.Sprintf("%s.static[%d]", path, k)
-		if e := labelCollisions(p, names); len(e) > 0 {
+		if e := labelCollisions(p, names, j.LabelsSnakeCase); len(e) > 0 {
 			errs = append(errs, e...)
 			continue
 		}
@@ -55,7 +60,7 @@ func seriesCollisions(path string, j *Job) []error {
 		// are one series.
 		labels := make([]string, 0, len(set))
 		for _, n := range names {
-			labels = append(labels, fmt.Sprintf("%s=%q", naming.DimensionLabel(n), set[n]))
+			labels = append(labels, fmt.Sprintf("%s=%q", naming.Label("dimension_", n, j.LabelsSnakeCase), set[n]))
 		}
 		slices.Sort(labels)
 		id := strings.Join(labels, ",")
@@ -68,12 +73,13 @@ func seriesCollisions(path string, j *Job) []error {
 	return errs
 }
 
-// labelCollisions reports dimension names that sanitise to one label name.
-func labelCollisions(path string, names []string) []error {
+// labelCollisions reports dimension names that sanitise to one label name
+// (snakeCase: labels_snake_case).
+func labelCollisions(path string, names []string, snakeCase bool) []error {
 	var errs []error
 	first := map[string]string{}
 	for k, n := range names {
-		l := naming.DimensionLabel(n)
+		l := naming.Label("dimension_", n, snakeCase)
 		if prev, dup := first[l]; dup && prev != n {
 			errs = append(errs, fmt.Errorf("%s[%d]: dimension %q is label %s, as dimension %q is: a series would carry the label twice", path, k, n, l, prev))
 			continue

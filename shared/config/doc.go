@@ -57,6 +57,20 @@
 //     [A-Za-z0-9_][A-Za-z0-9_.-]* (at most 128 characters).
 //   - external_id needs role_arn; role_arn must be an IAM role ARN in any
 //     partition; regions must look like AWS regions (us-east-1, us-gov-west-1).
+//   - A job with type (a namespace such as AWS/EC2, or YACE's alias, ec2) is
+//     a service job, YACE's discovery job: its metrics are those of the
+//     namespace's resources found through the Tagging API (search_tags: key
+//     and an unanchored value regex, all must match), with YACE's labels
+//     (exported_tags as tag_<Key>, custom_tags as custom_tag_<Key>,
+//     labels_snake_case). It sets neither namespace, dimensions nor static;
+//     dimension_name_requirements narrows it to one dimension set. A
+//     service published in one region only (CloudFront) refuses others.
+//     roles lists several accounts (instead of role_arn), each account once:
+//     progress is kept per region and account. custom_namespace makes a
+//     discovery job YACE's custom namespace job (name = the job name; without
+//     dimensions every dimension set). account_alias defaults to true for
+//     service jobs, false for the others; nil_to_zero writes 0 for periods
+//     CloudWatch has no datapoint for. The YACE keys are in service.go.
 //   - cloudwatch_concurrency (1-50) is GetMetricData calls in flight per
 //     (region, account): the default 5 stays well under CloudWatch's quota of
 //     50 calls a second at the 0.5-2 s a call takes.

@@ -25,10 +25,11 @@ var apiPatterns = []struct {
 	{regexp.MustCompile(`\.GetSecretValue\(`), "secretsmanager:GetSecretValue"},
 	{regexp.MustCompile(`\.Publish\(ctx`), "sns:Publish"},
 	{regexp.MustCompile(`\bPutMetricData\(`), "cloudwatch:PutMetricData"},
-	// Tagged discovery (issue 16): linking these makes the contract, the
-	// template and the cross-account role grow together.
+	// Service jobs (tagged discovery): resources by tag, the account alias,
+	// the names of REST APIs.
 	{regexp.MustCompile(`NewGetResourcesPaginator\(|\.GetResources\(ctx`), "tag:GetResources"},
 	{regexp.MustCompile(`\.ListAccountAliases\(`), "iam:ListAccountAliases"},
+	{regexp.MustCompile(`NewGetRestApisPaginator\(|\.GetRestApis\(ctx`), "apigateway:GET"},
 }
 
 // packageActions: linking these packages means talking to the store, which

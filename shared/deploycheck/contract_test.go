@@ -51,6 +51,9 @@ var codeAPIs = map[function][]string{
 	collectFn: {
 		"cloudwatch:GetMetricData",
 		"cloudwatch:ListMetrics",
+		"tag:GetResources",              // service jobs: resources by tag
+		"iam:ListAccountAliases",        // the account_alias label (service jobs, account_alias: true)
+		"apigateway:GET",                // API Gateway service jobs: GetRestApis names REST APIs
 		"sts:AssumeRole",                // role_arn per job
 		"secretsmanager:GetSecretValue", // basic/bearer credentials
 		"aps:RemoteWrite",               // SigV4 to AMP
@@ -89,12 +92,13 @@ var platformActions = map[string][]string{
 
 // unscopableActions may be granted on Resource "*": AWS offers no resource
 // level permission for them. Nothing else may.
-var unscopableActions = []string{"cloudwatch:GetMetricData", "cloudwatch:ListMetrics"}
+var unscopableActions = []string{"cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "tag:GetResources", "iam:ListAccountAliases"}
 
 // scopedResources pins the resources each scopable code action may be
 // granted on (each statement grants it on one of them).
 var scopedResources = map[string][]any{
 	"sts:AssumeRole":                {map[string]any{"Ref": "CollectRoleArns"}},
+	"apigateway:GET":                {restAPIsResource},
 	"secretsmanager:GetSecretValue": {map[string]any{"Ref": "AuthSecretArn"}},
 	"aps:RemoteWrite":               {map[string]any{"Ref": "AmpWorkspaceArn"}},
 	"aps:QueryMetrics":              {map[string]any{"Ref": "AmpWorkspaceArn"}},
@@ -102,6 +106,10 @@ var scopedResources = map[string][]any{
 	"kms:Decrypt":                   {map[string]any{"Fn::GetAtt": []any{"TopicKey", "Arn"}}, map[string]any{"Ref": "AuthSecretKmsKeyArn"}},
 	"kms:GenerateDataKey*":          {map[string]any{"Fn::GetAtt": []any{"TopicKey", "Arn"}}},
 }
+
+// restAPIsResource is GetRestApis' resource in any region: the list of
+// REST APIs, nothing inside them.
+var restAPIsResource = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:apigateway:*::/restapis"}
 
 // kmsViaService: every KMS grant is usable only through the service that
 // needs it (SNS for the topic key, Secrets Manager for the secret's key).

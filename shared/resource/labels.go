@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
 	"github.com/sigmawatch/sigmawatch/shared/naming"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 )
@@ -21,33 +20,6 @@ func TagLabel(key string, snakeCase bool) string {
 // CustomTagLabel is the label of a job's custom tag (YACE's customTags).
 func CustomTagLabel(key string, snakeCase bool) string {
 	return naming.Label("custom_tag_", key, snakeCase)
-}
-
-// Selected is a metric of a service job and the resource it belongs to
-// (nil: a global metric).
-type Selected struct {
-	Metric   cloudwatch.Metric
-	Resource *Resource
-}
-
-// Select associates listed metrics with resources and drops the metrics
-// YACE drops: all of them when the service has no tagged resource left
-// after search_tags (YACE collects nothing for such a job and region), and
-// those that belong to a resource that is not among them.
-func Select(svc *Service, resources []Resource, metrics []cloudwatch.Metric) []Selected {
-	if len(resources) == 0 {
-		return nil
-	}
-	a := NewAssociator(svc, resources)
-	out := make([]Selected, 0, len(metrics))
-	for _, m := range metrics {
-		r, skip := a.Associate(m.Dimensions)
-		if skip {
-			continue
-		}
-		out = append(out, Selected{Metric: m, Resource: r})
-	}
-	return out
 }
 
 // MetricLabels are the labels a resource gives its metrics: name (the ARN,

@@ -21,27 +21,34 @@ type Service struct {
 	// Region, when set, is the only region that publishes the namespace's
 	// metrics (CloudFront: us-east-1).
 	Region string
+	// NamesRestAPIs: the resources' ARNs name REST APIs (v1) by ID, their
+	// metrics by name, so, as YACE does, the REST APIs are renamed through
+	// API Gateway's GetRestApis, and only APIs are kept (not their stages).
+	NamesRestAPIs bool
 
-	patterns []arnPattern
+	patterns []ARNPattern
 }
 
-// arnPattern extracts dimension values from an ARN: each named group of re
-// is a dimension, "_" in a group name standing for a space in the dimension
-// name (as in YACE's tables).
-type arnPattern struct {
-	re   *regexp.Regexp
-	dims []string
+// ARNPattern extracts dimension values from an ARN: each named group of Re
+// is the dimension of the same index in Dims ("_" in a group name stands for
+// a space in the dimension name, as in YACE's tables).
+type ARNPattern struct {
+	Re   *regexp.Regexp
+	Dims []string
 }
 
-func pattern(expr string) arnPattern {
+func pattern(expr string) ARNPattern {
 	re := regexp.MustCompile(expr)
 	names := re.SubexpNames()[1:]
 	dims := make([]string, len(names))
 	for i, n := range names {
 		dims[i] = strings.ReplaceAll(n, "_", " ")
 	}
-	return arnPattern{re: re, dims: dims}
+	return ARNPattern{Re: re, Dims: dims}
 }
+
+// ARNPatterns are the service's patterns, in the order they are tried.
+func (s *Service) ARNPatterns() []ARNPattern { return s.patterns }
 
 // The association of each namespace's resources with its metrics' dimensions
 // is YACE's (its per-service table): the same resource types, and patterns
@@ -52,25 +59,25 @@ var services = []*Service{
 		Namespace:     "AWS/EC2",
 		Alias:         "ec2",
 		ResourceTypes: []string{"ec2:instance"},
-		patterns:      []arnPattern{pattern(`instance/(?P<InstanceId>[^/]+)`)},
+		patterns:      []ARNPattern{pattern(`instance/(?P<InstanceId>[^/]+)`)},
 	},
 	{
 		Namespace:     "AWS/EBS",
 		Alias:         "ebs",
 		ResourceTypes: []string{"ec2:volume"},
-		patterns:      []arnPattern{pattern(`volume/(?P<VolumeId>[^/]+)`)},
+		patterns:      []ARNPattern{pattern(`volume/(?P<VolumeId>[^/]+)`)},
 	},
 	{
 		Namespace:     "AWS/NATGateway",
 		Alias:         "ngw",
 		ResourceTypes: []string{"ec2:natgateway"},
-		patterns:      []arnPattern{pattern(`natgateway/(?P<NatGatewayId>[^/]+)`)},
+		patterns:      []ARNPattern{pattern(`natgateway/(?P<NatGatewayId>[^/]+)`)},
 	},
 	{
 		Namespace:     "AWS/RDS",
 		Alias:         "rds",
 		ResourceTypes: []string{"rds:db", "rds:cluster", "rds:db-proxy"},
-		patterns: []arnPattern{
+		patterns: []ARNPattern{
 			pattern(`:cluster:(?P<DBClusterIdentifier>[^/]+)`),
 			pattern(`:db:(?P<DBInstanceIdentifier>[^/]+)`),
 			pattern(`:db-proxy:(?P<ProxyIdentifier>[^/]+)`),
@@ -80,7 +87,7 @@ var services = []*Service{
 		Namespace:     "AWS/ApplicationELB",
 		Alias:         "alb",
 		ResourceTypes: []string{"elasticloadbalancing:loadbalancer/app", "elasticloadbalancing:targetgroup"},
-		patterns: []arnPattern{
+		patterns: []ARNPattern{
 			pattern(`:(?P<TargetGroup>targetgroup/.+)`),
 			pattern(`:loadbalancer/(?P<LoadBalancer>.+)$`),
 		},
@@ -89,7 +96,7 @@ var services = []*Service{
 		Namespace:     "AWS/NetworkELB",
 		Alias:         "nlb",
 		ResourceTypes: []string{"elasticloadbalancing:loadbalancer/net", "elasticloadbalancing:targetgroup"},
-		patterns: []arnPattern{
+		patterns: []ARNPattern{
 			pattern(`:(?P<TargetGroup>targetgroup/.+)`),
 			pattern(`:loadbalancer/(?P<LoadBalancer>.+)$`),
 		},
@@ -101,47 +108,46 @@ var services = []*Service{
 		Namespace:     "AWS/ELB",
 		Alias:         "elb",
 		ResourceTypes: []string{"elasticloadbalancing:loadbalancer"},
-		patterns:      []arnPattern{pattern(`:loadbalancer/(?P<LoadBalancerName>.+)$`)},
+		patterns:      []ARNPattern{pattern(`:loadbalancer/(?P<LoadBalancerName>.+)$`)},
 	},
 	{
 		Namespace:     "AWS/Lambda",
 		Alias:         "lambda",
 		ResourceTypes: []string{"lambda:function"},
-		patterns:      []arnPattern{pattern(`:function:(?P<FunctionName>[^/]+)`)},
+		patterns:      []ARNPattern{pattern(`:function:(?P<FunctionName>[^/]+)`)},
 	},
 	{
 		Namespace:     "AWS/SQS",
 		Alias:         "sqs",
 		ResourceTypes: []string{"sqs"},
-		patterns:      []arnPattern{pattern(`(?P<QueueName>[^:]+)$`)},
+		patterns:      []ARNPattern{pattern(`(?P<QueueName>[^:]+)$`)},
 	},
 	{
 		Namespace:     "AWS/SNS",
 		Alias:         "sns",
 		ResourceTypes: []string{"sns"},
-		patterns:      []arnPattern{pattern(`(?P<TopicName>[^:]+)$`)},
+		patterns:      []ARNPattern{pattern(`(?P<TopicName>[^:]+)$`)},
 	},
 	{
 		Namespace:     "AWS/DynamoDB",
 		Alias:         "dynamodb",
 		ResourceTypes: []string{"dynamodb:table"},
-		patterns:      []arnPattern{pattern(`:table/(?P<TableName>[^/]+)`)},
+		patterns:      []ARNPattern{pattern(`:table/(?P<TableName>[^/]+)`)},
 	},
 	{
 		Namespace:     "AWS/S3",
 		Alias:         "s3",
 		ResourceTypes: []string{"s3"},
-		patterns:      []arnPattern{pattern(`(?P<BucketName>[^:]+)$`)},
+		patterns:      []ARNPattern{pattern(`(?P<BucketName>[^:]+)$`)},
 	},
 	{
 		// REST APIs (v1) carry their ID in the ARN but their name in the
-		// ApiName dimension, so YACE renames them through API Gateway's own
-		// API; sigmawatch does not call it (see doc.go): their metrics are
-		// associated only where the name equals the ID.
+		// ApiName dimension: NamesRestAPIs renames them first.
 		Namespace:     "AWS/ApiGateway",
 		Alias:         "apigateway",
 		ResourceTypes: []string{"apigateway"},
-		patterns: []arnPattern{
+		NamesRestAPIs: true,
+		patterns: []ARNPattern{
 			pattern(`/restapis/(?P<ApiName>[^/]+)$`),
 			pattern(`/restapis/(?P<ApiName>[^/]+)/stages/(?P<Stage>[^/]+)$`),
 			pattern(`/apis/(?P<ApiId>[^/]+)$`),
@@ -153,7 +159,7 @@ var services = []*Service{
 		Namespace:     "AWS/ECS",
 		Alias:         "ecs-svc",
 		ResourceTypes: []string{"ecs:cluster", "ecs:service"},
-		patterns: []arnPattern{
+		patterns: []ARNPattern{
 			pattern(`:cluster/(?P<ClusterName>[^/]+)$`),
 			pattern(`:service/(?P<ClusterName>[^/]+)/(?P<ServiceName>[^/]+)$`),
 		},
@@ -162,7 +168,7 @@ var services = []*Service{
 		Namespace:     "ECS/ContainerInsights",
 		Alias:         "ecs-containerinsights",
 		ResourceTypes: []string{"ecs:cluster", "ecs:service"},
-		patterns: []arnPattern{
+		patterns: []ARNPattern{
 			pattern(`:cluster/(?P<ClusterName>[^/]+)$`),
 			pattern(`:service/(?P<ClusterName>[^/]+)/(?P<ServiceName>[^/]+)$`),
 		},
@@ -171,7 +177,7 @@ var services = []*Service{
 		Namespace:     "AWS/ElastiCache",
 		Alias:         "ec",
 		ResourceTypes: []string{"elasticache:cluster", "elasticache:serverlesscache"},
-		patterns: []arnPattern{
+		patterns: []ARNPattern{
 			pattern(`cluster:(?P<CacheClusterId>[^/]+)`),
 			pattern(`serverlesscache:(?P<clusterId>[^/]+)`),
 		},
@@ -180,20 +186,20 @@ var services = []*Service{
 		Namespace:     "AWS/Kinesis",
 		Alias:         "kinesis",
 		ResourceTypes: []string{"kinesis:stream"},
-		patterns:      []arnPattern{pattern(`:stream/(?P<StreamName>[^/]+)`)},
+		patterns:      []ARNPattern{pattern(`:stream/(?P<StreamName>[^/]+)`)},
 	},
 	{
 		Namespace:     "AWS/CloudFront",
 		Alias:         "cloudfront",
 		ResourceTypes: []string{"cloudfront:distribution"},
 		Region:        "us-east-1",
-		patterns:      []arnPattern{pattern(`distribution/(?P<DistributionId>[^/]+)`)},
+		patterns:      []ARNPattern{pattern(`distribution/(?P<DistributionId>[^/]+)`)},
 	},
 	{
 		Namespace:     "AWS/States",
 		Alias:         "sfn",
 		ResourceTypes: []string{"states"},
-		patterns:      []arnPattern{pattern(`(?P<StateMachineArn>.*)`)},
+		patterns:      []ARNPattern{pattern(`(?P<StateMachineArn>.*)`)},
 	},
 }
 

@@ -11,7 +11,6 @@ import (
 	rgta "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	"github.com/stretchr/testify/require"
 
-	"github.com/sigmawatch/sigmawatch/shared/awsconf"
 	"github.com/sigmawatch/sigmawatch/shared/resource"
 	"github.com/sigmawatch/sigmawatch/shared/tagging"
 	"github.com/sigmawatch/sigmawatch/shared/tagging/taggingtest"
@@ -43,7 +42,7 @@ func taggingClient(t *testing.T, throughProxy bool) *rgta.Client {
 		t.Cleanup(p.Close)
 		cfg.BaseEndpoint = aws.String(p.URL)
 	}
-	return awsconf.Tagging(cfg)
+	return tagging.NewClient(cfg)
 }
 
 func arns(rs []resource.Resource) []string {
@@ -86,6 +85,10 @@ func TestMotoCoverage(t *testing.T) {
 		{"AWS/DynamoDB", func() (string, error) { return s.DynamoDBTable(ctx, u+"-table", tags) }, false},
 		{"AWS/ECS", func() (string, error) { return s.ECSCluster(ctx, u+"-cluster", tags) }, false},
 		{"AWS/States", func() (string, error) { return s.StateMachine(ctx, u+"-sm", tags) }, true},
+		{"AWS/ApiGateway", func() (string, error) {
+			id, err := s.RestAPI(ctx, u+"-api", tags)
+			return "arn:aws:apigateway:us-east-1::/restapis/" + id, err
+		}, true},
 	}
 	search := []resource.SearchTag{{Key: "Env", Value: regexp.MustCompile("^" + regexp.QuoteMeta(u) + "$")}}
 	direct, proxied := taggingClient(t, false), taggingClient(t, true)

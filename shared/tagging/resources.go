@@ -82,11 +82,23 @@ func NewCache(ttl time.Duration, now func() time.Time) *Cache {
 	return &Cache{ttl: ttl, now: now, entries: map[string]cacheEntry{}}
 }
 
-// Resources returns the cached resources for (target, svc, search), or calls
-// GetResources and caches its result. target identifies the account, role
-// and region the api client talks to. calls is the number of GetResources
-// calls this call made (0 on a cache hit).
-func (c *Cache) Resources(ctx context.Context, target string, api API, svc *resource.Service, search []resource.SearchTag) ([]resource.Resource, int, error) {
+// Clients are the APIs a service job's resources come from: the Tagging
+// API, and for API Gateway its GetRestApis (nil: REST APIs are left out).
+type Clients struct {
+	Resources API
+	RestAPIs  RestAPIsAPI
+}
+
+// Calls counts the calls one Resources call made.
+type Calls struct {
+	GetResources, GetRestApis int
+}
+
+// Resources returns the cached resources for (target, svc, search), or
+// lists them (GetResources, then for a service that needs it
+// NameRestAPIs) and caches the result. target identifies the account,
+// role and region the clients talk to. Calls are 0 on a cache hit.
+func (c *Cache) Resources(ctx context.Context, target string, api Clients, svc *resource.Service, search []resource.SearchTag) ([]resource.Resource, Calls, error) {
 	var k strings.Builder
 	k.WriteString(target)
 	k.WriteByte(0)
@@ -100,12 +112,24 @@ func (c *Cache) Resources(ctx context.Context, target string, api API, svc *reso
 		e, ok := c.entries[key]
 		c.mu.Unlock()
 		if ok && c.now().Before(e.expires) {
-			return e.resources, 0, nil
+			return e.resources, Calls{}, nil
 		}
 	}
-	res, calls, err := GetResources(ctx, api, svc, search)
+	var calls Calls
+	res, n, err := GetResources(ctx, api.Resources, svc, search)
+	calls.GetResources = n
 	if err != nil {
 		return nil, calls, err
+	}
+	if svc.NamesRestAPIs {
+		if api.RestAPIs == nil {
+			return nil, calls, fmt.Errorf("%s: no API Gateway client to name REST APIs with", svc.Namespace)
+		}
+		res, n, err = NameRestAPIs(ctx, api.RestAPIs, res)
+		calls.GetRestApis = n
+		if err != nil {
+			return nil, calls, err
+		}
 	}
 	if c != nil && c.ttl > 0 {
 		c.mu.Lock()

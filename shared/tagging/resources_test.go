@@ -124,9 +124,9 @@ func TestCacheReusesWithinTTL(t *testing.T) {
 		{"acct/us-east-1", prod, time.Minute, 1},
 	} {
 		now = now.Add(tt.advance)
-		got, calls, err := c.Resources(t.Context(), tt.target, api, svc, tt.search)
+		got, calls, err := c.Resources(t.Context(), tt.target, tagging.Clients{Resources: api}, svc, tt.search)
 		require.NoError(t, err)
-		require.Equal(t, tt.wantCalls, calls, "step %d", i)
+		require.Equal(t, tagging.Calls{GetResources: tt.wantCalls}, calls, "step %d", i)
 		require.Len(t, got, 1)
 	}
 }

@@ -31,6 +31,10 @@ const getResourcesTarget = "ResourceGroupsTaggingAPI_20170126.GetResources"
 //   - "states" (Step Functions): moto lists state machines only under
 //     "states:stateMachine";
 //   - "cloudfront:distribution": moto expects "cloudfront:distributions".
+//   - "apigateway": moto lists no API Gateway resource (moto 5.2); the proxy adds
+//     moto's REST APIs (GetRestApis, with their tags) to the first page, as
+//     arn:aws:apigateway:<region>::/restapis/<id>, filtered by the request's
+//     tag filters.
 //
 // The same proxy stands in front of moto when YACE itself is run to record
 // the golden series, so both see the same resources.
@@ -42,7 +46,8 @@ func MotoProxy(motoURL string) (*httptest.Server, error) {
 	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.ModifyResponse = func(resp *http.Response) error {
 		want, ok := resp.Request.Context().Value(lbSubtypesKey{}).([]string)
-		if !ok || resp.StatusCode != http.StatusOK {
+		gw, gwOK := resp.Request.Context().Value(restAPIsKey{}).(*restAPIsQuery)
+		if (!ok && !gwOK) || resp.StatusCode != http.StatusOK {
 			return nil
 		}
 		body, err := io.ReadAll(resp.Body)
@@ -54,10 +59,7 @@ func MotoProxy(motoURL string) (*httptest.Server, error) {
 		if err := json.Unmarshal(body, &out); err != nil {
 			return err
 		}
-		var list []struct {
-			ResourceARN string
-			Tags        json.RawMessage
-		}
+		var list []mapping
 		if raw, ok := out["ResourceTagMappingList"]; ok {
 			if err := json.Unmarshal(raw, &list); err != nil {
 				return err
@@ -65,9 +67,16 @@ func MotoProxy(motoURL string) (*httptest.Server, error) {
 		}
 		kept := list[:0]
 		for _, m := range list {
-			if keepLoadBalancer(m.ResourceARN, want) {
+			if !ok || keepLoadBalancer(m.ResourceARN, want) {
 				kept = append(kept, m)
 			}
+		}
+		if gwOK {
+			apis, err := gw.list(resp.Request.Context(), motoURL)
+			if err != nil {
+				return err
+			}
+			kept = append(kept, apis...)
 		}
 		raw, err := json.Marshal(kept)
 		if err != nil {
@@ -95,6 +104,80 @@ func MotoProxy(motoURL string) (*httptest.Server, error) {
 }
 
 type lbSubtypesKey struct{}
+
+type restAPIsKey struct{}
+
+// mapping is one entry of GetResources' ResourceTagMappingList.
+type mapping struct {
+	ResourceARN string
+	Tags        json.RawMessage
+}
+
+// restAPIsQuery is what the proxy needs to list moto's REST APIs for a
+// GetResources request: its signature (for moto's account and region) and
+// its tag filters.
+type restAPIsQuery struct {
+	authorization, region string
+	filters               []struct {
+		Key    string
+		Values []string
+	}
+}
+
+// list returns moto's REST APIs that pass the tag filters as mappings.
+func (q *restAPIsQuery) list(ctx context.Context, motoURL string) ([]mapping, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, motoURL+"/restapis?limit=500", nil)
+	if err != nil {
+		return nil, err
+	}
+	// moto routes by the signing service and takes the account from the
+	// access key; it checks no signature.
+	req.Header.Set("Authorization", strings.Replace(q.authorization, "/tagging/aws4_request", "/apigateway/aws4_request", 1))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var out struct {
+		Item []struct {
+			ID   string            `json:"id"`
+			Tags map[string]string `json:"tags"`
+		} `json:"item"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, err
+	}
+	var list []mapping
+	for _, a := range out.Item {
+		if !q.matches(a.Tags) {
+			continue
+		}
+		type tag struct{ Key, Value string }
+		tags := make([]tag, 0, len(a.Tags))
+		for k, v := range a.Tags {
+			tags = append(tags, tag{k, v})
+		}
+		slices.SortFunc(tags, func(x, y tag) int { return strings.Compare(x.Key, y.Key) })
+		raw, err := json.Marshal(tags)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, mapping{ResourceARN: "arn:aws:apigateway:" + q.region + "::/restapis/" + a.ID, Tags: raw})
+	}
+	return list, nil
+}
+
+// matches applies GetResources' tag filters: every key present, with one
+// of the values if any are given.
+func (q *restAPIsQuery) matches(tags map[string]string) bool {
+	for _, f := range q.filters {
+		v, ok := tags[f.Key]
+		if !ok || (len(f.Values) > 0 && !slices.Contains(f.Values, v)) {
+			return false
+		}
+	}
+	return true
+}
 
 // keepLoadBalancer reports whether an ARN stays in the answer: everything
 // but load balancers of a subtype that was not asked for ("" = all).
@@ -124,6 +207,7 @@ func rewriteGetResources(r *http.Request) error {
 	filters, _ := in["ResourceTypeFilters"].([]any)
 	var out []any
 	var subtypes []string
+	restAPIs := false
 	add := func(f string) {
 		if !slices.Contains(out, any(f)) {
 			out = append(out, f)
@@ -143,6 +227,9 @@ func rewriteGetResources(r *http.Request) error {
 			add("states:stateMachine")
 		case s == "cloudfront:distribution":
 			add("cloudfront:distributions")
+		case s == "apigateway" || strings.HasPrefix(s, "apigateway:"):
+			restAPIs = true
+			add(s)
 		default:
 			add(s)
 		}
@@ -159,5 +246,28 @@ func rewriteGetResources(r *http.Request) error {
 	if len(subtypes) > 0 {
 		*r = *r.WithContext(context.WithValue(r.Context(), lbSubtypesKey{}, subtypes))
 	}
+	if restAPIs {
+		if token, _ := in["PaginationToken"].(string); token == "" {
+			q := &restAPIsQuery{authorization: r.Header.Get("Authorization"), region: signedRegion(r.Header.Get("Authorization"))}
+			if raw, err := json.Marshal(in["TagFilters"]); err == nil {
+				_ = json.Unmarshal(raw, &q.filters)
+			}
+			*r = *r.WithContext(context.WithValue(r.Context(), restAPIsKey{}, q))
+		}
+	}
 	return nil
+}
+
+// signedRegion is the region of a SigV4 Authorization header's credential
+// scope (Credential=AKID/date/region/service/aws4_request).
+func signedRegion(auth string) string {
+	_, cred, ok := strings.Cut(auth, "Credential=")
+	if !ok {
+		return ""
+	}
+	parts := strings.Split(cred, "/")
+	if len(parts) < 3 {
+		return ""
+	}
+	return parts[2]
 }

@@ -255,6 +255,28 @@ func (s *Seeder) StateMachine(ctx context.Context, name string, tags Tags) (stri
 	return find(out, `"stateMachineArn":\s*"([^"]+)"`)
 }
 
+// RestAPI creates an API Gateway REST API (v1) with tags and returns its ID.
+func (s *Seeder) RestAPI(ctx context.Context, name string, tags Tags) (string, error) {
+	t := map[string]string{}
+	for i := 0; i+1 < len(tags); i += 2 {
+		t[tags[i]] = tags[i+1]
+	}
+	body, err := json.Marshal(map[string]any{"name": name, "tags": t})
+	if err != nil {
+		return "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/restapis", strings.NewReader(string(body)))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	out, err := s.do(ctx, "apigateway", req, body)
+	if err != nil {
+		return "", err
+	}
+	return find(out, `"id":\s*"([^"]+)"`)
+}
+
 // AccountAlias sets the account's IAM alias.
 func (s *Seeder) AccountAlias(ctx context.Context, alias string) error {
 	_, err := s.Query(ctx, "iam", "CreateAccountAlias", "2010-05-08", url.Values{"AccountAlias": {alias}})

@@ -1,4 +1,4 @@
-package awsconf
+package tagging
 
 import (
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -8,13 +8,14 @@ import (
 	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 )
 
-// Tagging returns a Resource Groups Tagging API client for cfg (service
-// jobs' GetResources).
+// NewClient returns a Resource Groups Tagging API client for cfg (service
+// jobs' GetResources). It lives here rather than in awsconf so that only
+// the collect function links the Tagging API and IAM.
 //
 // Like CloudWatch, the SDK speaks Smithy RPC v2 CBOR to the Tagging API,
 // which moto does not understand; with an endpoint override the client falls
 // back to AWS JSON 1.1, which every Tagging API endpoint accepts.
-func Tagging(cfg aws.Config, optFns ...func(*rgta.Options)) *rgta.Client {
+func NewClient(cfg aws.Config, optFns ...func(*rgta.Options)) *rgta.Client {
 	return rgta.NewFromConfig(cfg, append([]func(*rgta.Options){jsonProtocolForCustomEndpoint}, optFns...)...)
 }
 
@@ -24,7 +25,7 @@ func jsonProtocolForCustomEndpoint(o *rgta.Options) {
 	}
 }
 
-// IAM returns an IAM client for cfg (the account alias).
-func IAM(cfg aws.Config, optFns ...func(*iam.Options)) *iam.Client {
+// NewIAMClient returns an IAM client for cfg (the account alias).
+func NewIAMClient(cfg aws.Config, optFns ...func(*iam.Options)) *iam.Client {
 	return iam.NewFromConfig(cfg, optFns...)
 }

@@ -1,4 +1,4 @@
-package resource_test
+package tagging_test
 
 import (
 	"testing"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
 	"github.com/sigmawatch/sigmawatch/shared/resource"
+	"github.com/sigmawatch/sigmawatch/shared/tagging"
 )
 
 func dims(kv ...string) []cloudwatch.Dimension {
@@ -75,14 +76,14 @@ func TestAssociate(t *testing.T) {
 			for i, arn := range tt.resources {
 				res[i] = resource.Resource{ARN: arn}
 			}
-			r, skip := resource.NewAssociator(svc, res).Associate(tt.dims)
+			r, skip := tagging.NewAssociator(svc, res).Associate(tt.dims)
 			got := resource.GlobalName
 			switch {
 			case skip:
-				require.Nil(t, r)
+				require.Equal(t, -1, r)
 				got = "skip"
-			case r != nil:
-				got = r.ARN
+			case r >= 0:
+				got = res[r].ARN
 			}
 			require.Equal(t, tt.want, got)
 		})
@@ -96,11 +97,9 @@ func TestSelectWithoutResourcesCollectsNothing(t *testing.T) {
 	t.Parallel()
 	svc, _ := resource.LookupService("AWS/EC2")
 	metrics := []cloudwatch.Metric{cloudwatch.NewMetric("AWS/EC2", "CPUUtilization", dims("InstanceId", "i-1")), cloudwatch.NewMetric("AWS/EC2", "CPUUtilization", nil)}
-	require.Empty(t, resource.Select(svc, nil, metrics))
-	got := resource.Select(svc, []resource.Resource{{ARN: "arn:aws:ec2:us-east-1:" + acct + ":instance/i-1"}}, metrics)
-	require.Len(t, got, 2)
-	require.Equal(t, "arn:aws:ec2:us-east-1:"+acct+":instance/i-1", got[0].Resource.ARN)
-	require.Nil(t, got[1].Resource)
+	require.Empty(t, tagging.Select(svc, nil, metrics))
+	got := tagging.Select(svc, []resource.Resource{{ARN: "arn:aws:ec2:us-east-1:" + acct + ":instance/i-1"}}, metrics)
+	require.Equal(t, []tagging.Selected{{Metric: 0, Resource: 0}, {Metric: 1, Resource: -1}}, got)
 }
 
 func TestServiceTypesResolve(t *testing.T) {

@@ -1,4 +1,4 @@
-package resource
+package tagging
 
 import (
 	"cmp"
@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
+	"github.com/sigmawatch/sigmawatch/shared/resource"
 )
 
 // Associator maps a CloudWatch metric to the tagged resource it describes,
@@ -29,7 +30,7 @@ type Associator struct {
 
 type mapping struct {
 	dims      []string
-	resources map[string]*Resource // by dimKey of the values
+	resources map[string]int // resource index, by dimKey of the values
 }
 
 // dimKey encodes dimension values in the order of names, unambiguously.
@@ -43,20 +44,20 @@ func dimKey(values []string) string {
 }
 
 // NewAssociator builds the mappings of svc's patterns over resources.
-func NewAssociator(svc *Service, resources []Resource) *Associator {
+func NewAssociator(svc *resource.Service, resources []resource.Resource) *Associator {
 	a := &Associator{}
 	mapped := make([]bool, len(resources))
-	for _, p := range svc.patterns {
-		m := mapping{dims: p.dims, resources: map[string]*Resource{}}
+	for _, p := range svc.ARNPatterns() {
+		m := mapping{dims: p.Dims, resources: map[string]int{}}
 		for i := range resources {
 			if mapped[i] {
 				continue
 			}
-			match := p.re.FindStringSubmatch(resources[i].ARN)
+			match := p.Re.FindStringSubmatch(resources[i].ARN)
 			if match == nil {
 				continue
 			}
-			m.resources[dimKey(match[1:])] = &resources[i]
+			m.resources[dimKey(match[1:])] = i
 			mapped[i] = true
 		}
 		if len(m.resources) > 0 {
@@ -67,11 +68,12 @@ func NewAssociator(svc *Service, resources []Resource) *Associator {
 	return a
 }
 
-// Associate returns the resource of a metric with these dimensions, or nil
+// Associate returns the index, in the resources the Associator was built
+// over, of the resource a metric with these dimensions belongs to, or -1
 // for a global metric; skip reports a metric to leave out.
-func (a *Associator) Associate(dims []cloudwatch.Dimension) (res *Resource, skip bool) {
+func (a *Associator) Associate(dims []cloudwatch.Dimension) (res int, skip bool) {
 	if len(dims) == 0 || a == nil {
-		return nil, false
+		return -1, false
 	}
 	values := make([]string, 0, 4)
 	applied := false
@@ -92,5 +94,31 @@ func (a *Associator) Associate(dims []cloudwatch.Dimension) (res *Resource, skip
 			return r, false
 		}
 	}
-	return nil, applied
+	return -1, applied
+}
+
+// Selected is a metric of a service job, by its index in the listing, and
+// the index of the resource it belongs to (-1: a global metric).
+type Selected struct {
+	Metric, Resource int
+}
+
+// Select associates listed metrics with resources and keeps what YACE
+// keeps: nothing when the service has no tagged resource left after
+// search_tags (YACE collects nothing for such a job and region), and of the
+// rest every metric but those of a resource that is not among them.
+func Select(svc *resource.Service, resources []resource.Resource, metrics []cloudwatch.Metric) []Selected {
+	if len(resources) == 0 {
+		return nil
+	}
+	a := NewAssociator(svc, resources)
+	out := make([]Selected, 0, len(metrics))
+	for i := range metrics {
+		r, skip := a.Associate(metrics[i].Dimensions)
+		if skip {
+			continue
+		}
+		out = append(out, Selected{Metric: i, Resource: r})
+	}
+	return out
 }
