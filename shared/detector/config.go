@@ -188,8 +188,8 @@ func (c Config) Validate() error {
 		bad("direction", "must be up, down or both", fmt.Sprintf("%q", c.Direction))
 	}
 	positive("threshold", c.Threshold)
-	if c.PeakRank < 0 {
-		bad("peak_rank", "must not be negative", c.PeakRank)
+	if c.PeakRank < 0 || c.PeakRank > maxPeakRank {
+		bad("peak_rank", fmt.Sprintf("must be 0 to %d", maxPeakRank), c.PeakRank)
 	}
 	if c.PeakRank > 0 {
 		positive("peak_factor", c.PeakFactor)
@@ -237,6 +237,9 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// maxPeakRank bounds Config.PeakRank.
+const maxPeakRank = 8
 
 // lookBack is how far back the detector's hourly summaries must reach.
 func (c Config) lookBack() time.Duration {
