@@ -55,9 +55,11 @@ const (
 // smoothing is 3 points there, 90 minutes of sustained average 18.
 const (
 	DefaultMethod = MethodAuto
-	// AutoThreshold is the auto method's burst threshold: the least |z| of
-	// the 15-minute mean of standardized residuals that pages.
-	AutoThreshold            = 3.5
+	// AutoThreshold and AutoSmoothing are the auto method's burst check:
+	// the least |z| of the 10-minute mean of standardized residuals that
+	// pages.
+	AutoThreshold            = 4.0
+	AutoSmoothing            = 10 * time.Minute
 	DefaultDirection         = DirectionBoth
 	DefaultBaseline          = 7 * 24 * time.Hour
 	DefaultThreshold         = 6.0
@@ -149,6 +151,7 @@ func DefaultParamsFor(m Method) Params {
 	if m == MethodAuto {
 		p.Threshold = AutoThreshold
 		p.ResolveThreshold = DefaultResolveRatio * AutoThreshold
+		p.Smoothing = AutoSmoothing
 		p.Sustained, p.SustainedThreshold = 0, 0
 	}
 	return p

@@ -116,14 +116,14 @@ const (
 	DefaultPeakRank          = 2
 	DefaultPeakFactor        = 1.25
 	DefaultResolveRatio      = anomaly.DefaultResolveRatio
-	DefaultSmoothing         = anomaly.DefaultSmoothing
+	DefaultSmoothing         = anomaly.AutoSmoothing
 	DefaultBaseline          = anomaly.DefaultBaseline
 	DefaultWeeks             = 4
 	DefaultMinHistory        = anomaly.DefaultMinHistory
 	DefaultDailyAfter        = 3 * Day
 	DefaultWeeklyAfter       = 2 * Week
 	DefaultSeasonalGain      = 0.6
-	DefaultPool              = 0.75
+	DefaultPool              = 0.5
 	DefaultTolerance         = 1
 	DefaultTrust             = 3.0
 	DefaultRare              = 0.01
