@@ -110,15 +110,16 @@ func (r TimeRange) Contains(t time.Time) bool { return !t.Before(r.From) && t.Be
 
 // Defaults, chosen by leave-one-category-out cross-validation on NAB under
 // the constraint of the healthy-pattern suite (shared/backtest/nab/RESULTS.md).
+// Those a rule can set are package anomaly's, defined there once.
 const (
-	DefaultThreshold         = 3.5
+	DefaultThreshold         = anomaly.AutoThreshold
 	DefaultPeakRank          = 2
 	DefaultPeakFactor        = 1.25
-	DefaultResolveRatio      = 0.75
-	DefaultSmoothing         = 15 * time.Minute
-	DefaultBaseline          = Week
+	DefaultResolveRatio      = anomaly.DefaultResolveRatio
+	DefaultSmoothing         = anomaly.DefaultSmoothing
+	DefaultBaseline          = anomaly.DefaultBaseline
 	DefaultWeeks             = 4
-	DefaultMinHistory        = Day
+	DefaultMinHistory        = anomaly.DefaultMinHistory
 	DefaultDailyAfter        = 3 * Day
 	DefaultWeeklyAfter       = 2 * Week
 	DefaultSeasonalGain      = 0.6
@@ -130,7 +131,7 @@ const (
 	DefaultShiftLimit        = 8.0
 	DefaultShiftClip         = 4.0
 	DefaultShiftPeriod       = 5 * time.Minute
-	DefaultMinRelativeStdDev = 0.05
+	DefaultMinRelativeStdDev = anomaly.DefaultMinRelativeStdDev
 )
 
 // DefaultConfig returns the shipped defaults.

@@ -127,7 +127,7 @@ func run(args []string, stdout io.Writer) error {
 // suite is everything a configuration is evaluated on.
 type suite struct {
 	corpus    *nab.Corpus
-	points    [][]detector.Point
+	points    [][]backtest.Point
 	healthy   []healthy.Series
 	incidents []healthy.Series
 }
@@ -135,18 +135,14 @@ type suite struct {
 func newSuite(c *nab.Corpus) *suite {
 	s := &suite{corpus: c, healthy: healthy.Suite(), incidents: healthy.Incidents()}
 	for _, f := range c.Files {
-		pts := make([]detector.Point, len(f.Points))
-		for i, p := range f.Points {
-			pts[i] = detector.Point{Time: p.Time, Value: p.Value}
-		}
-		s.points = append(s.points, pts)
+		s.points = append(s.points, f.Points)
 	}
 	return s
 }
 
 // replay runs one series and returns its replay.
 func replay(d *detector.Detector, tm alerting.Timing, name string, pts []detector.Point) []backtest.Step {
-	return backtest.Replay(pts, d, alerting.Key{Rule: "nabcv", Fingerprint: name}, tm)
+	return backtest.Replay(pts, d, alerting.Key{Rule: "nabcv", Fingerprint: name}, tm, time.Time{})
 }
 
 func firings(steps []backtest.Step) []int {
