@@ -6,10 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -142,8 +146,8 @@ func TestCLI(t *testing.T) {
 	require.False(t, strings.Contains(out, `"level":"ERROR"`), out)
 
 	// A malformed topic ARN is refused at start; a well-formed one that does
-	// not exist fails the publish, so nothing is persisted and a retry
-	// publishes again.
+	// not exist fails the publish: the state and the planned notification
+	// are persisted, nothing is marked sent, so a retry publishes it again.
 	out, err = run([]string{"SIGMAWATCH_PROMETHEUS_URL=" + prom.URL, "SIGMAWATCH_REMOTE_WRITE_URL=" + prom.RemoteWriteURL, "SIGMAWATCH_SNS_TOPIC_ARN=sigmawatch-alerts"}, "-config", path, "-at", at.Format(time.RFC3339))
 	require.Error(t, err)
 	require.Contains(t, out, `SIGMAWATCH_SNS_TOPIC_ARN: "sigmawatch-alerts" is not an SNS topic ARN`)
@@ -152,13 +156,102 @@ func TestCLI(t *testing.T) {
 	require.Error(t, err, out)
 	require.Contains(t, out, "sns publish AlwaysOn")
 	require.Contains(t, out, "NotFound")
-	stored, err = q.Query(context.Background(), `count({__name__=~"sigmawatch_alert.+"})`, at)
+	sent, err := q.Query(context.Background(), `count(sigmawatch_alert_notification_sent)`, at)
 	require.NoError(t, err)
-	require.Empty(t, stored, "a failed publish persists no state")
+	require.Empty(t, sent, "nothing is marked sent")
+	unsent, err := q.Query(context.Background(), `count(sigmawatch_alert_outbox{sigmawatch_field="at"})`, at)
+	require.NoError(t, err)
+	require.Len(t, unsent, 1, "the notification stays recorded for the retry")
+	require.InDelta(t, 1, unsent[0].V, 0)
 	t.Logf("injected: a nonexistent topic; the run failed with: %s", lastLine(out))
 }
 
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// TestAlertmanagerSinkAuth: the Alertmanager of Mimir or AMP sits behind
+// the same auth as the store. With SIGMAWATCH_AUTH=bearer and
+// SIGMAWATCH_HEADERS carrying the tenant, the sink must send both; a proxy
+// in front of the real Alertmanager refuses anything else with 401.
+func TestAlertmanagerSinkAuth(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	am := testenv.StartAlertmanager(t)
+	target, err := url.Parse(am.URL)
+	require.NoError(t, err)
+	var refused atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Scope-OrgID") != "team-a" || r.Header.Get("Authorization") != "Bearer s3cret-token" {
+			refused.Add(1)
+			http.Error(w, "no tenant or no token", http.StatusUnauthorized)
+			return
+		}
+		httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	cfg, err := moto.AWSConfig(ctx)
+	require.NoError(t, err)
+	topic := testenv.NewTopic(t, cfg, t.Name())
+	dir := t.TempDir()
+	rulesPath, tokenPath := filepath.Join(dir, "rules.yaml"), filepath.Join(dir, "token")
+	require.NoError(t, os.WriteFile(rulesPath, []byte(thresholdRules), 0o600))
+	require.NoError(t, os.WriteFile(tokenPath, []byte("s3cret-token\n"), 0o600))
+	cmd := exec.Command(testenv.BuildBootstrap(t, "./functions/alert"), "-config", rulesPath, "-at", time.Now().UTC().Truncate(time.Minute).Format(time.RFC3339))
+	cmd.Env = append(moto.Env(), "PATH="+os.Getenv("PATH"),
+		"SIGMAWATCH_PROMETHEUS_URL="+prom.URL, "SIGMAWATCH_REMOTE_WRITE_URL="+prom.RemoteWriteURL, "SIGMAWATCH_SNS_TOPIC_ARN="+topic,
+		"SIGMAWATCH_AUTH=bearer", "SIGMAWATCH_AUTH_FILE="+tokenPath, "SIGMAWATCH_HEADERS=X-Scope-OrgID=team-a",
+		"SIGMAWATCH_ALERTMANAGER_URL="+proxy.URL)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Zero(t, refused.Load(), "every call to Alertmanager carried the tenant and the token")
+	require.NotContains(t, string(out), "s3cret-token", "the token appears in no output")
+
+	resp, err := http.Get(am.URL + "/api/v2/alerts")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var alerts []struct {
+		Labels map[string]string `json:"labels"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&alerts))
+	require.Len(t, alerts, 1)
+	require.Equal(t, "AlwaysOn", alerts[0].Labels["alertname"])
+}
+
+// TestTestNotification runs `alert -test-notification` against the moto
+// topic: one clearly labelled message reaches the email subscriber and,
+// with severity critical, the SMS subscriber's filter policy; its SMS body
+// fits one SMS and goes out as Transactional. It needs only the topic.
+func TestTestNotification(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg, err := moto.AWSConfig(ctx)
+	require.NoError(t, err)
+	topic := testenv.NewTopic(t, cfg, t.Name())
+	email := testenv.SubscribeQueue(t, cfg, topic, t.Name(), "")
+	sms := testenv.SubscribeQueue(t, cfg, topic, t.Name()+"-sms", testenv.SMSFilterPolicy)
+	cmd := exec.Command(testenv.BuildBootstrap(t, "./functions/alert"), "-test-notification")
+	cmd.Env = append(moto.Env(), "PATH="+os.Getenv("PATH"), "SIGMAWATCH_SNS_TOPIC_ARN="+topic, "SIGMAWATCH_DEPLOYMENT=sigmawatch-prod")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "published a test notification to "+topic)
+
+	got := testenv.ReceiveSNS(t, cfg, email)
+	require.Len(t, got, 1)
+	require.Equal(t, "[TEST] sigmawatch notification test from sigmawatch-prod (critical)", got[0].Subject)
+	require.Contains(t, got[0].Body, "Nothing is wrong.")
+	require.Equal(t, "critical", got[0].Attributes["severity"])
+	phone := testenv.ReceiveSNS(t, cfg, sms)
+	require.Len(t, phone, 1, "the SMS filter policy lets it through")
+	require.True(t, strings.HasPrefix(phone[0].Attributes["summary"], "TEST sigmawatch sigmawatch-prod:"), phone[0].Attributes["summary"])
+	require.LessOrEqual(t, len(phone[0].Attributes["summary"]), 140)
+	require.Equal(t, "Transactional", phone[0].Attributes["AWS.SNS.SMS.SMSType"])
+
+	cmd = exec.Command(testenv.BuildBootstrap(t, "./functions/alert"), "-test-notification")
+	cmd.Env = append(moto.Env(), "PATH="+os.Getenv("PATH"))
+	out, err = cmd.CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), "SIGMAWATCH_SNS_TOPIC_ARN: required")
 }

@@ -7,6 +7,7 @@
 // alertengine.Engine.Tick that runs once and exits:
 //
 //	alert -config rules.yaml [-at RFC3339] [-dry-run] [-verify-config]
+//	alert -test-notification
 //	alert -backtest -config rules.yaml [-rule NAME] (-csv DIR | -from RFC3339 -to RFC3339) -out DIR
 //
 // main wires only: environment, rules, AWS config, the store (PromQL and
@@ -19,23 +20,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/sigmawatch/sigmawatch/shared/alertengine"
-	"github.com/sigmawatch/sigmawatch/shared/awsconf"
-	"github.com/sigmawatch/sigmawatch/shared/backend"
 	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/logging"
-	"github.com/sigmawatch/sigmawatch/shared/notify"
-	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
 	"github.com/sigmawatch/sigmawatch/shared/schedule"
 )
@@ -59,6 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	atFlag := fs.String("at", "", "scheduled time, RFC 3339 (default now)")
 	dryRun := fs.Bool("dry-run", false, "print the notifications instead of sending them")
 	verify := fs.Bool("verify-config", false, "check the rules and exit")
+	testNotify := fs.Bool("test-notification", false, "publish one clearly labelled test notification (email and SMS bodies, severity critical) through SIGMAWATCH_SNS_TOPIC_ARN and exit")
 	bt := backtestFlags{
 		enabled: fs.Bool("backtest", false, "replay the rules over history instead of running once (-csv DIR or -from/-to, -out DIR)"),
 		rule:    fs.String("rule", "", "backtest only the rule with this alert name"),
@@ -74,6 +69,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	env, envErr := config.FromEnv(getenv)
 	logger := logging.New(stdout, env.LogLevel).With("function", "alert")
+	if *testNotify {
+		if envErr != nil {
+			return envErr
+		}
+		return sendTestNotification(ctx, env, stdout)
+	}
 	path := *configPath
 	if path == "" {
 		path = env.ConfigPath
@@ -118,46 +119,4 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	defer cancel()
 	_, err = eng.Tick(ctx, at)
 	return err
-}
-
-// newEngine wires the engine from the environment: the store (PromQL and
-// remote write through one auth chain), SNS, and the optional Alertmanager.
-// -dry-run prints notifications and state instead; it still queries
-// Prometheus, which is what it evaluates the rules against.
-func newEngine(ctx context.Context, file *rules.File, env config.Env, logger *slog.Logger, dryRun bool, stdout io.Writer) (*alertengine.Engine, error) {
-	required := []string{"SIGMAWATCH_PROMETHEUS_URL"}
-	if !dryRun {
-		required = append(required, "SIGMAWATCH_REMOTE_WRITE_URL", "SIGMAWATCH_SNS_TOPIC_ARN")
-	}
-	if err := env.Require(required...); err != nil {
-		return nil, fmt.Errorf("%w (-dry-run needs only SIGMAWATCH_PROMETHEUS_URL)", err)
-	}
-	awsCfg, err := awsconf.Load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	store, err := backend.New(ctx, env, awsCfg, logger)
-	if err != nil {
-		return nil, err
-	}
-	o := alertengine.Options{Rules: file, Logger: logger, Query: store.Querier, Deployment: env.Deployment, ExternalURL: env.ExternalURL}
-	if dryRun {
-		o.Write = remotewrite.NewTextWriter(stdout)
-		o.Publish = notify.NewText(stdout)
-	} else {
-		o.Write = store.Writer
-		pub, err := notify.NewSNS(sns.NewFromConfig(awsCfg), env.SNSTopicARN)
-		if err != nil {
-			return nil, err
-		}
-		o.Publish = pub
-	}
-	if env.AlertmanagerURL != "" && !dryRun {
-		am, err := notify.NewAlertmanager(env.AlertmanagerURL, &http.Client{Timeout: 30 * time.Second})
-		if err != nil {
-			return nil, err
-		}
-		o.Sink = am
-	}
-	return alertengine.New(o)
 }

@@ -47,11 +47,11 @@ func seedCLI(t *testing.T) (cfgPath, namespace, metric string, at time.Time) {
 	_, err = cw.PutMetricData(ctx, &awscw.PutMetricDataInput{Namespace: aws.String(namespace), MetricData: data})
 	require.NoError(t, err)
 	cfgPath = filepath.Join(t.TempDir(), "collect.yaml")
+	// No regions: the job collects in the process's own region (AWS_REGION).
 	require.NoError(t, os.WriteFile(cfgPath, fmt.Appendf(nil, `
 interval: 5m
 jobs:
   - name: cli
-    regions: [us-east-1]
     namespace: %s
     dimensions: [InstanceId]
     metrics:
@@ -110,6 +110,7 @@ func TestCLIDryRun(t *testing.T) {
 		}
 	}
 	require.Equal(t, map[string]int{"i-a": 5, "i-b": 5}, perInstance)
+	require.Contains(t, samples[0], `region="us-east-1"`, "a job without regions collects in AWS_REGION")
 	require.Contains(t, out, fmt.Sprintf(" %d\n", at.Add(-5*time.Minute).UnixMilli()), "the first point of the window [T-15m, T-10m) is at T-15m")
 	require.Contains(t, out, fmt.Sprintf(" %d\n", at.Add(-time.Minute).UnixMilli()), "and the last at T-11m")
 	require.Contains(t, out, `"message":"collect run finished"`)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/sigmawatch/sigmawatch/shared/alerting"
@@ -41,6 +42,13 @@ const (
 	lateRetryWindow = 24 * time.Hour
 	// recentWindow is the span of the sparkline.
 	recentWindow = 3 * time.Hour
+	// BreakerIntervals: a run whose last persisted run is more than this
+	// many intervals old notifies nothing (see Tick).
+	BreakerIntervals = 3
+	// sinkTimeout bounds the Alertmanager call; deadlineMargin is left of
+	// the run's deadline for it to return.
+	sinkTimeout    = 10 * time.Second
+	deadlineMargin = 2 * time.Second
 )
 
 // Options are what an Engine runs with; main builds them from the
@@ -62,13 +70,22 @@ type Options struct {
 	// ExternalURL is the base of links in notifications.
 	ExternalURL string
 	Logger      *slog.Logger
-	// Now is the clock for the run's duration only; nil means time.Now.
+	// Now is the wall clock, for the run's duration and the lease's
+	// expiry only (the run's own time is its scheduled time); nil means
+	// time.Now.
 	Now func() time.Time
+	// NoLease runs without taking the deployment's turn (see lease.go): for
+	// -dry-run, whose writes cannot be read back, and for tests with fakes.
+	// Never in production: overlapping runs would page twice.
+	NoLease bool
 }
 
 // Engine runs the alert rules once per scheduled time.
 type Engine struct {
-	rules       *rules.File
+	rules *rules.File
+	// byRef are the rules, the dead man's switch included, by name.
+	byRef       map[alerting.RuleRef]rules.Rule
+	dms         alerting.RuleRef
 	store       *alerting.Store
 	log         *slog.Logger
 	query       alerting.Querier
@@ -77,6 +94,7 @@ type Engine struct {
 	sink        Sink
 	externalURL string
 	now         func() time.Time
+	noLease     bool
 }
 
 // New checks o and returns an Engine.
@@ -98,7 +116,7 @@ func New(o Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{rules: o.Rules, store: alerting.NewStore(o.Query, o.Deployment), log: o.Logger, query: o.Query, write: o.Write, publish: o.Publish,
-		sink: o.Sink, externalURL: o.ExternalURL, now: o.Now}
+		sink: o.Sink, externalURL: o.ExternalURL, now: o.Now, noLease: o.NoLease}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -106,23 +124,44 @@ func New(o Options) (*Engine, error) {
 	if e.now == nil {
 		e.now = time.Now
 	}
+	e.byRef = map[alerting.RuleRef]rules.Rule{}
+	for _, r := range e.rules.Rules() {
+		e.byRef[alerting.RefOf(r)] = r
+	}
+	if dms, ok := alerting.DeadMansSwitchRule(e.rules.Settings, e.store.Deployment()); ok {
+		e.dms = alerting.RefOf(dms)
+		e.byRef[e.dms] = dms
+	}
 	return e, nil
 }
+
+// isDMS reports whether r is the dead man's switch, which is evaluated at
+// the scheduled time itself.
+func (e *Engine) isDMS(r rules.Rule) bool { return e.dms.Alert != "" && alerting.RefOf(r) == e.dms }
 
 // Summary is what one run did; it is also the invocation's response.
 type Summary struct {
 	ScheduledTime time.Time `json:"scheduled_time"`
 	Rules         int       `json:"rules"`
-	// Skipped: a run at or after this scheduled time had already completed,
-	// so this one (a retry) did nothing.
-	Skipped       bool  `json:"skipped,omitempty"`
-	Series        int   `json:"series_evaluated"`
-	Insufficient  int   `json:"insufficient_data"`
-	Pending       int   `json:"pending"`
-	Firing        int   `json:"firing"`
-	Notifications int   `json:"notifications_sent"`
-	Errors        int   `json:"errors"`
-	DurationMS    int64 `json:"duration_ms"`
+	// Skipped: a run at or after this scheduled time had already persisted,
+	// so this one (a retry) only sent what was recorded unsent.
+	Skipped bool `json:"skipped,omitempty"`
+	// CircuitOpen: the last persisted run was too old; this one notified
+	// nothing (see Tick).
+	CircuitOpen  bool `json:"circuit_open,omitempty"`
+	Series       int  `json:"series_evaluated"`
+	Insufficient int  `json:"insufficient_data"`
+	Pending      int  `json:"pending"`
+	Firing       int  `json:"firing"`
+	// Planned notifications of this run; Notifications sent (of them, and
+	// of earlier runs' unsent ones: Resent).
+	Planned       int `json:"notifications_planned"`
+	Notifications int `json:"notifications_sent"`
+	Resent        int `json:"notifications_resent,omitempty"`
+	// LeaseWaitMS is how long the run waited for its turn.
+	LeaseWaitMS int64 `json:"lease_wait_ms"`
+	Errors      int   `json:"errors"`
+	DurationMS  int64 `json:"duration_ms"`
 }
 
 // ruleRun is one rule's part of a run.
@@ -136,49 +175,114 @@ type ruleRun struct {
 	plans    []alerting.Planned
 }
 
-// Tick evaluates every rule at the scheduled time at, publishes what is
-// due, then persists the state stamped at at.
+// Tick is the run of the scheduled time at. In order:
 //
-// A retry of at (or a late retry after later runs completed) finds its own
-// last-run mark and does nothing: recomputing could differ if late data
-// arrived, and a stock Prometheus refuses a sample that differs from the one
-// stored at the same time, so writing nothing is the safe identical result.
-// If publishing fails nothing is persisted and the error is returned: the
-// retry recomputes the same notifications with the same ids.
+//  0. A later run already persisted: this is a late retry, it does nothing.
+//     Otherwise it takes the deployment's turn (the lease), so that no
+//     other run of the deployment overlaps what follows.
+//  1. A run of at already persisted (this is a Lambda retry): send what the
+//     outbox holds unsent, and nothing else.
+//  2. The circuit breaker: when the last persisted run is more than
+//     BreakerIntervals intervals old, the state just restored cannot be
+//     trusted to say what was notified since; the run records that it ran
+//     (and that the breaker was open) and notifies nothing. The next run,
+//     finding this one, goes on normally.
+//  3. Restore, evaluate every rule, advance the state machines, resolve the
+//     alerts of removed rules, and plan the notifications (grouped).
+//  4. Persist the state, the planned notifications (the outbox) and the
+//     last-run mark in one request. If the store refuses it, nothing is
+//     published: the retry plans the same notifications with the same ids.
+//  5. Publish what earlier runs left unsent, then this run's plans, and
+//     mark what went out as sent (even when a later publish failed). What
+//     failed stays in the outbox for the retry or the next run.
+//  6. Last, the optional Alertmanager, within what is left of the deadline:
+//     a black-holed Alertmanager cannot delay the state or the pages.
 func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 	start := e.now()
 	at = at.UTC()
 	all := e.rules.Rules()
-	dms, hasDMS := alerting.DeadMansSwitchRule(e.rules.Settings, e.store.Deployment())
-	if hasDMS {
+	if dms, ok := e.byRef[e.dms]; ok {
 		all = append(all, dms)
 	}
 	sum := Summary{ScheduledTime: at, Rules: len(all)}
+	var errs []error
 	defer func() {
 		sum.DurationMS = e.now().Sub(start).Milliseconds()
-		e.log.InfoContext(ctx, "alert run finished", "scheduled_time", at.Format(time.RFC3339),
-			"rules", sum.Rules, "skipped", sum.Skipped, "series_evaluated", sum.Series,
+		level := slog.LevelInfo
+		if len(errs) > 0 {
+			level = slog.LevelError
+		}
+		e.log.Log(ctx, level, "alert run finished", "scheduled_time", at.Format(time.RFC3339),
+			"rules", sum.Rules, "skipped", sum.Skipped, "circuit_open", sum.CircuitOpen, "series_evaluated", sum.Series,
 			"insufficient_data", sum.Insufficient, "pending", sum.Pending, "firing", sum.Firing,
-			"notifications_sent", sum.Notifications, "errors", sum.Errors, "duration_ms", sum.DurationMS)
+			"notifications_planned", sum.Planned, "notifications_sent", sum.Notifications, "notifications_resent", sum.Resent,
+			"lease_wait_ms", sum.LeaseWaitMS,
+			"errors", sum.Errors, "duration_ms", sum.DurationMS)
 	}()
+	fail := func(err error) (Summary, error) {
+		sum.Errors++
+		errs = append(errs, err)
+		return sum, errors.Join(errs...)
+	}
 	settings := e.rules.Settings
 	interval := time.Duration(settings.Interval)
 
+	// 0. A late retry, or this deployment's turn.
 	if done, ok, err := e.store.LastRun(ctx, at, lateRetryWindow); err != nil {
-		sum.Errors++
-		return sum, err
+		return fail(err)
+	} else if ok && done.After(at) {
+		sum.Skipped = true
+		e.log.DebugContext(ctx, "a later run already persisted; nothing to do", "completed", done.Format(time.RFC3339))
+		return sum, nil
+	}
+	release := func() {}
+	if !e.noLease {
+		waited := e.now()
+		l, err := e.acquire(ctx, at)
+		if err != nil {
+			return fail(err)
+		}
+		sum.LeaseWaitMS = e.now().Sub(waited).Milliseconds()
+		release = sync.OnceFunc(func() { l.release(ctx) })
+		defer release()
+	}
+
+	// 1. Already persisted: only what is recorded unsent.
+	if done, ok, err := e.store.LastRun(ctx, at, lateRetryWindow); err != nil {
+		return fail(err)
 	} else if ok {
 		sum.Skipped = true
-		e.log.DebugContext(ctx, "run already completed; nothing to do", "scheduled_time", at.Format(time.RFC3339), "completed", done.Format(time.RFC3339))
+		e.log.DebugContext(ctx, "run already persisted; sending only what is recorded unsent", "completed", done.Format(time.RFC3339))
+		unsent, err := e.store.Unsent(ctx, at, lateRetryWindow)
+		if err != nil {
+			return fail(err)
+		}
+		errs = append(errs, e.deliver(ctx, at, unsent, nil, &sum)...)
+		return sum, errors.Join(errs...)
+	}
+
+	// 2. The circuit breaker.
+	if last, ok, err := e.store.LastPersisted(ctx, at, minStateLookback); err != nil {
+		return fail(err)
+	} else if ok && at.Sub(last) > BreakerIntervals*max(interval, time.Minute) {
+		sum.CircuitOpen = true
+		e.log.WarnContext(ctx, "circuit breaker open: the last persisted run is too old to trust the restored state; recording this run and notifying nothing",
+			"last_persisted", last.Format(time.RFC3339), "age_s", at.Sub(last).Seconds(), "max_age_s", (BreakerIntervals * interval).Seconds())
+		if err := e.write.Write(ctx, e.store.RunSeries(at, true)); err != nil {
+			return fail(fmt.Errorf("record the run (circuit breaker open): %w", err))
+		}
 		return sum, nil
+	}
+
+	// 3. Evaluate, advance, plan.
+	unsent, err := e.store.Unsent(ctx, at, lateRetryWindow)
+	if err != nil {
+		return fail(err)
 	}
 	stored, err := e.store.Restore(ctx, at, max(2*interval, minStateLookback))
 	if err != nil {
-		sum.Errors++
-		return sum, err
+		return fail(err)
 	}
-
-	var errs []error
 	runs := make([]ruleRun, 0, len(all))
 	for i := range all {
 		r := all[i]
@@ -186,7 +290,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 		// evaluation_delay ago; the dead man's switch watches sigmawatch's
 		// own series, stamped at their scheduled time, so it looks at T.
 		evalAt := at.Add(-time.Duration(settings.EvaluationDelay))
-		if hasDMS && i == len(all)-1 {
+		if e.isDMS(r) {
 			evalAt = at
 		}
 		ev, err := alerting.Evaluate(ctx, e.query, r, evalAt, interval)
@@ -201,9 +305,8 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 		runs = append(runs, ruleRun{rule: &r, ref: alerting.RefOf(r), evalAt: evalAt, outcomes: alerting.Advance(ev, stored[alerting.RefOf(r)], at)})
 	}
 	runs = append(runs, orphans(all, stored, at)...)
-
-	var msgs []notify.Message
-	var amAlerts []notify.Alert
+	var plans []alerting.Planned
+	persist := make([]alerting.RuleOutcomes, 0, len(runs))
 	for i := range runs {
 		rr := &runs[i]
 		for _, o := range rr.outcomes {
@@ -215,48 +318,88 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 			}
 		}
 		rr.plans = e.plan(rr, at)
-		m, err := e.messages(ctx, *rr, interval)
-		if err != nil {
-			// The sparkline is decoration: send without it.
-			e.log.WarnContext(ctx, "recent points unavailable", "alertname", rr.ref.Alert, "err", err)
-		}
-		msgs = append(msgs, m...)
-		amAlerts = append(amAlerts, e.sinkAlerts(*rr, at, interval)...)
-	}
-
-	var pubErrs []error
-	for _, m := range msgs {
-		if err := e.publish.Publish(ctx, m); err != nil {
-			pubErrs = append(pubErrs, err)
-			continue
-		}
-		sum.Notifications++
-		e.log.DebugContext(ctx, "notification sent", "alertname", m.Rule, "status", m.Status, "repeat", m.Repeat, "series", len(m.Alerts), "notification_id", m.ID)
-	}
-	if len(pubErrs) > 0 {
-		sum.Errors += len(pubErrs)
-		return sum, errors.Join(append(errs, pubErrs...)...)
-	}
-	if e.sink != nil {
-		if err := e.sink.Send(ctx, amAlerts); err != nil {
-			sum.Errors++
-			errs = append(errs, err)
-			e.log.ErrorContext(ctx, "alertmanager sink failed", "error", err)
-		}
-	}
-
-	persist := make([]alerting.RuleOutcomes, 0, len(runs))
-	for _, rr := range runs {
+		plans = append(plans, rr.plans...)
 		persist = append(persist, alerting.RuleOutcomes{
 			Rule: rr.ref.Alert, Group: rr.ref.Group, Anomaly: rr.rule != nil && rr.rule.IsAnomaly(), Outcomes: rr.outcomes,
-			AlertLabels: func(o alerting.Outcome) map[string]string { return alertLabels(rr, o) },
+			AlertLabels: func(o alerting.Outcome) map[string]string { return alertLabels(*rr, o) },
 		})
 	}
-	if err := e.write.Write(ctx, e.store.StateSeries(at, persist)); err != nil {
-		sum.Errors++
-		errs = append(errs, fmt.Errorf("persist state: %w", err))
+	sum.Planned = len(plans)
+
+	// 4. Persist state, outbox and the last-run mark together.
+	series := e.store.StateSeries(at, persist)
+	series = append(series, e.store.OutboxSeries(at, plans)...)
+	series = append(series, e.store.RunSeries(at, false)...)
+	if err := e.write.Write(ctx, series); err != nil {
+		return fail(fmt.Errorf("persist state: %w (nothing was published; the retry plans the same notifications)", err))
+	}
+
+	// 5. Publish, then mark sent.
+	errs = append(errs, e.deliver(ctx, at, unsent, plans, &sum)...)
+
+	// 6. Alertmanager, within what is left, after giving the turn back.
+	release()
+	if e.sink != nil {
+		var amAlerts []notify.Alert
+		for _, rr := range runs {
+			amAlerts = append(amAlerts, e.sinkAlerts(rr, at, interval)...)
+		}
+		if err := e.sendSink(ctx, amAlerts); err != nil {
+			sum.Errors++
+			errs = append(errs, err)
+		}
 	}
 	return sum, errors.Join(errs...)
+}
+
+// deliver publishes what earlier runs recorded and did not send (resent)
+// and this run's plans, then marks what went out as sent, in one write. It
+// returns the failures; a notification that failed stays recorded unsent.
+func (e *Engine) deliver(ctx context.Context, at time.Time, resend, plans []alerting.Planned, sum *Summary) []error {
+	var sentIDs []string
+	var failures []error
+	for i, p := range append(slices.Clip(resend), plans...) {
+		m := e.render(ctx, p)
+		if err := e.publish.Publish(ctx, m); err != nil {
+			sum.Errors++
+			failures = append(failures, err)
+			continue
+		}
+		sentIDs = append(sentIDs, p.ID)
+		sum.Notifications++
+		if i < len(resend) {
+			sum.Resent++
+		}
+		e.log.DebugContext(ctx, "notification sent", "alertname", m.Rule, "status", m.Status, "repeat", m.Repeat,
+			"series", len(m.Alerts), "notification_id", m.ID, "planned_at", p.At.Format(time.RFC3339), "resent", i < len(resend))
+	}
+	if len(sentIDs) > 0 {
+		if err := e.write.Write(ctx, e.store.SentSeries(at, sentIDs)); err != nil {
+			// What went out is recorded unsent: the retry sends it again,
+			// with the same ids.
+			sum.Errors++
+			failures = append(failures, fmt.Errorf("mark %d notifications sent: %w", len(sentIDs), err))
+		}
+	}
+	return failures
+}
+
+// sendSink posts to Alertmanager within what is left of the run's
+// deadline, less a margin for the run to return.
+func (e *Engine) sendSink(ctx context.Context, alerts []notify.Alert) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	budget := sinkTimeout
+	if d, ok := ctx.Deadline(); ok {
+		budget = min(budget, time.Until(d)-deadlineMargin)
+	}
+	if budget <= 0 {
+		return errors.New("alertmanager: no time left before the deadline; its alerts go with the next run")
+	}
+	sctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	return e.sink.Send(sctx, alerts)
 }
 
 // unchanged carries a failed rule's stored state over, so its alerts stay

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sigmawatch/sigmawatch/shared/alertengine"
+	"github.com/sigmawatch/sigmawatch/shared/alerting"
 	"github.com/sigmawatch/sigmawatch/shared/notify"
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
@@ -165,11 +166,18 @@ func (r *recorder) Publish(ctx context.Context, m notify.Message) error {
 	return nil
 }
 
-// failingWriter stands in for a process killed between publish and persist.
-type failingWriter struct{}
+// killedAfterPublish passes writes on to the store until the run marks
+// its notifications sent: it stands in for a process killed between
+// publishing and recording that it did.
+type killedAfterPublish struct{ next alertengine.Writer }
 
-func (failingWriter) Write(context.Context, []remotewrite.Series) error {
-	return errors.New("killed before persisting")
+func (k killedAfterPublish) Write(ctx context.Context, series []remotewrite.Series) error {
+	for _, s := range series {
+		if s.Labels[0].Value == alerting.SentMetric {
+			return errors.New("killed before marking sent")
+		}
+	}
+	return k.next.Write(ctx, series)
 }
 
 type received struct {
@@ -233,15 +241,16 @@ func TestAlertLifecycle(t *testing.T) {
 	first := spikeStart.Add(-15 * time.Minute)
 	seed(t, w, first.Add(-step))
 
-	newEngine := func(rec *recorder, write alertengine.Writer) *alertengine.Engine {
+	newEngine := func(rec *recorder, killed bool) *alertengine.Engine {
 		// Everything built from scratch, as a cold start does.
 		pub, err := notify.NewSNS(sns.NewFromConfig(cfg), topicARN)
 		require.NoError(t, err)
 		rec.next = pub
-		if write == nil {
-			wc, err := remotewrite.NewClient(prom.RemoteWriteURL)
-			require.NoError(t, err)
-			write = wc
+		var write alertengine.Writer
+		write, err = remotewrite.NewClient(prom.RemoteWriteURL)
+		require.NoError(t, err)
+		if killed {
+			write = killedAfterPublish{write}
 		}
 		qc, err := promql.NewClient(prom.URL, http.DefaultTransport)
 		require.NoError(t, err)
@@ -251,7 +260,7 @@ func TestAlertLifecycle(t *testing.T) {
 		return eng
 	}
 	rec := &recorder{}
-	h := newEngine(rec, nil)
+	h := newEngine(rec, false)
 
 	byRun := map[time.Time][]received{}
 	last := spikeStart.Add(75 * time.Minute)
@@ -259,18 +268,26 @@ func TestAlertLifecycle(t *testing.T) {
 		require.NoError(t, w.Write(ctx, points(world(), at.Add(-step), at)))
 		switch at {
 		case spikeStart.Add(25 * time.Minute):
-			h = newEngine(rec, nil) // cold start in the middle of the episode
+			h = newEngine(rec, false) // cold start in the middle of the episode
 		case spikeStart.Add(40 * time.Minute):
-			// Killed between publish and persist: the retry repeats the
-			// notification with the same id.
-			crashed := newEngine(rec, failingWriter{})
+			// Killed between publishing and marking it sent: the retry
+			// repeats the notification with the same id.
+			crashed := newEngine(rec, true)
 			_, err := crashed.Tick(ctx, at)
-			require.ErrorContains(t, err, "killed before persisting")
+			require.ErrorContains(t, err, "killed before marking sent")
+			byRun[at] = append(byRun[at], drain(t, cfg, queueURL)...)
 		}
 		sum, err := h.Tick(ctx, at)
 		require.NoError(t, err, "run at %s", at)
-		require.False(t, sum.Skipped)
-		require.Equal(t, 4, sum.Series, "every series is evaluated at %s", at)
+		if at == spikeStart.Add(40*time.Minute) {
+			// The crashed attempt persisted its state and outbox: the
+			// retry only sends what it left unsent.
+			require.True(t, sum.Skipped)
+			require.Equal(t, 1, sum.Resent)
+		} else {
+			require.False(t, sum.Skipped)
+			require.Equal(t, 4, sum.Series, "every series is evaluated at %s", at)
+		}
 		byRun[at] = append(byRun[at], drain(t, cfg, queueURL)...)
 
 		// A retry of the same scheduled time sends nothing new.
@@ -318,7 +335,7 @@ func TestAlertLifecycle(t *testing.T) {
 		{spikeStart.Add(40 * time.Minute), "firing", "FIRING (repeat): CPUAnomaly"},
 		{spikeStart.Add(55 * time.Minute), "resolved", "RESOLVED: CPUAnomaly"},
 	}
-	require.ElementsMatch(t, want, got, "firing once after for, repeated after repeat_interval (twice: the crashed attempt and its retry), resolved once after keep_firing_for")
+	require.ElementsMatch(t, want, got, "firing once after for, repeated after repeat_interval (twice: the attempt killed before marking it sent, and its retry), resolved once after keep_firing_for")
 	require.Len(t, drain(t, cfg, smsURL), len(want), "critical notifications reach the SMS filter policy")
 	repeats := byRun[spikeStart.Add(40*time.Minute)]
 	require.Equal(t, repeats[0].ID, repeats[1].ID, "a repeat after a crash carries the same id")

@@ -1,8 +1,11 @@
 package alertengine_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -460,4 +463,238 @@ func publisherTo(t *testing.T, s *stack) alertengine.Publisher {
 	p, err := notify.NewSNS(sns.NewFromConfig(s.cfg), s.topicARN)
 	require.NoError(t, err)
 	return p
+}
+
+// isWrite matches remote-write requests; isPublish SNS Publish calls.
+func isWrite(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/api/v1/write") }
+
+func isPublish(r *http.Request) bool {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return bytes.Contains(body, []byte("Action=Publish"))
+}
+
+const snsInternalError = "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalError</Code><Message>injected</Message></Error></ErrorResponse>"
+
+// twoAlwaysFiring are two rules that fire at the first run: two
+// notifications per run that has something to say.
+const twoAlwaysFiring = `
+settings:
+  interval: 1m
+  evaluation_delay: 0s
+groups:
+  - name: app
+    rules:
+      - alert: QueueDeep
+        expr: sw_queue_depth > 100
+        labels: {severity: critical}
+      - alert: DiskFull
+        expr: sw_disk_used > 0.9
+        labels: {severity: critical}
+`
+
+func writeTwoFiring(t *testing.T, w *remotewrite.Client, from, to time.Time) {
+	t.Helper()
+	writePoints(t, w, "sw_queue_depth", []map[string]string{{"queue": "orders"}}, from, to, time.Minute,
+		func(map[string]string, time.Time) (float64, bool) { return 500, true })
+	writePoints(t, w, "sw_disk_used", []map[string]string{{"volume": "data"}}, from, to, time.Minute,
+		func(map[string]string, time.Time) (float64, bool) { return 0.95, true })
+}
+
+// byAlert counts the received messages per alertname and status.
+func byAlert(msgs []testenv.SNSMessage) map[string]int {
+	out := map[string]int{}
+	for _, m := range msgs {
+		out[m.Attributes["alertname"]+" "+m.Attributes["status"]]++
+	}
+	return out
+}
+
+// TestStateWriteRefused (item 2): the store answers 503 to the state write
+// for five runs while two rules fire. Nothing may be paged every minute:
+// each alert is notified once, after the store takes its state again.
+func TestStateWriteRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	proxy := testenv.NewFaultProxy(t, prom.URL)
+	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
+	require.NoError(t, err)
+	wc, err := remotewrite.NewClient(proxy.URL+"/api/v1/write", remotewrite.WithMaxAttempts(2), remotewrite.WithBackoff(10*time.Millisecond, 20*time.Millisecond))
+	require.NoError(t, err)
+	var logs bytes.Buffer
+	s := newStack(t, alertengine.Options{Rules: mustLoad(t, twoAlwaysFiring), Deployment: "refused", Write: wc,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil))}, prom.URL, "")
+	start := time.Now().UTC().Truncate(time.Minute).Add(-time.Hour)
+
+	// A healthy run first: nothing fires yet.
+	_, err = s.eng.Tick(ctx, start)
+	require.NoError(t, err)
+	var got []testenv.SNSMessage
+	for i := 1; i <= 10; i++ {
+		at := start.Add(time.Duration(i) * time.Minute)
+		writeTwoFiring(t, w, at, at)
+		if i <= 5 {
+			proxy.Set(&testenv.Fault{Status: 503, Body: "injected", Match: isWrite})
+		}
+		sum, err := s.eng.Tick(ctx, at)
+		proxy.Set(nil)
+		if i <= 5 {
+			require.Error(t, err, "run %d: a refused state write fails the run visibly", i)
+			require.Zero(t, sum.Notifications, "run %d: nothing is published without its state", i)
+		} else {
+			require.NoError(t, err)
+		}
+		// While the store refuses writes a run cannot even take its turn.
+		// The first run after finds the last persisted run six intervals
+		// old: the circuit breaker records the run and notifies nothing;
+		// the next run goes on from there.
+		require.Equal(t, i == 6, sum.CircuitOpen, "run %d", i)
+		got = append(got, s.received(t)...)
+	}
+	require.Equal(t, map[string]int{"QueueDeep firing": 1, "DiskFull firing": 1}, byAlert(got),
+		"each alert notified once, not once per refused run")
+	require.Contains(t, logs.String(), "circuit breaker open", "its own log line")
+	q, err := promql.NewClient(prom.URL, http.DefaultTransport)
+	require.NoError(t, err)
+	open, err := q.Query(ctx, `max_over_time(sigmawatch_alert_circuit_open{sigmawatch_deployment="refused"}[20m])`, start.Add(10*time.Minute))
+	require.NoError(t, err)
+	require.Len(t, open, 1)
+	require.InDelta(t, 1, open[0].V, 0, "its own health series")
+}
+
+// TestOnePublishOfSeveralFails (item 2): two rules fire at T and SNS refuses
+// one of the two publishes. What went out must be recorded as sent: the
+// Lambda retry of T (or, when the next scheduled run gets there first, that
+// run) sends only the refused one, with its id — and the other retry then
+// sends nothing.
+func TestOnePublishOfSeveralFails(t *testing.T) {
+	t.Parallel()
+	for _, order := range []string{"retry first", "next run first"} {
+		t.Run(order, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+			w, err := remotewrite.NewClient(prom.RemoteWriteURL)
+			require.NoError(t, err)
+			cfg, err := moto.AWSConfig(ctx)
+			require.NoError(t, err)
+			snsProxy := testenv.NewFaultProxy(t, moto.URL)
+			snsCfg := cfg.Copy()
+			snsCfg.BaseEndpoint = aws.String(snsProxy.URL)
+			topic := testenv.NewTopic(t, cfg, t.Name())
+			pub, err := notify.NewSNS(sns.NewFromConfig(snsCfg), topic)
+			require.NoError(t, err)
+			s := newStack(t, alertengine.Options{Rules: mustLoad(t, twoAlwaysFiring), Deployment: "partial", Publish: pub}, prom.URL, prom.RemoteWriteURL)
+			s.queueURL = testenv.SubscribeQueue(t, cfg, topic, t.Name(), "")
+
+			at := time.Now().UTC().Truncate(time.Minute).Add(-time.Hour)
+			writeTwoFiring(t, w, at, at.Add(time.Minute))
+			// The SDK's standard retryer makes three attempts: refuse all
+			// three of the first publish, then let the second through.
+			snsProxy.Set(&testenv.Fault{Status: 500, Body: snsInternalError, Match: isPublish, Times: 3})
+			_, err = s.eng.Tick(ctx, at)
+			require.Error(t, err, "one publish of two failed")
+			first := s.received(t)
+			require.Len(t, first, 1, "the other went out")
+
+			retry := func() { _, err := s.eng.Tick(ctx, at); require.NoError(t, err) }
+			next := func() { _, err := s.eng.Tick(ctx, at.Add(time.Minute)); require.NoError(t, err) }
+			if order == "retry first" {
+				retry()
+				next()
+			} else {
+				next()
+				retry() // late: the next run already ran
+			}
+			rest := s.received(t)
+			require.Len(t, rest, 1, "only the refused one is sent again: %v", byAlert(rest))
+			require.NotEqual(t, first[0].Attributes["alertname"], rest[0].Attributes["alertname"])
+			require.Equal(t, map[string]int{"QueueDeep firing": 1, "DiskFull firing": 1}, byAlert(append(first, rest...)))
+			require.Contains(t, rest[0].Body, "At:        "+at.Format(time.RFC3339), "sent as planned at T")
+		})
+	}
+}
+
+// TestBlackHoledAlertmanager (item 2): the optional Alertmanager accepts
+// the connection and never answers. The run must still persist its state
+// and send its notification within its deadline, so the next run does not
+// page again.
+func TestBlackHoledAlertmanager(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	am := testenv.StartAlertmanager(t)
+	hole := testenv.NewFaultProxy(t, am.URL)
+	hole.Set(&testenv.Fault{Delay: 30 * time.Second}) // far past the run's 8s deadline
+	sink, err := notify.NewAlertmanager(hole.URL, nil)
+	require.NoError(t, err)
+	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
+	require.NoError(t, err)
+	s := newStack(t, alertengine.Options{Rules: mustLoad(t, twoAlwaysFiring), Deployment: "hole", Sink: sink}, prom.URL, prom.RemoteWriteURL)
+	at := time.Now().UTC().Truncate(time.Minute).Add(-time.Hour)
+	writeTwoFiring(t, w, at, at.Add(2*time.Minute))
+
+	runCtx, cancel := context.WithTimeout(ctx, 8*time.Second)
+	_, err = s.eng.Tick(runCtx, at)
+	cancel()
+	require.ErrorContains(t, err, "alertmanager", "the sink's failure is reported")
+	require.Len(t, s.received(t), 2, "both notifications went out")
+
+	hole.Set(nil)
+	_, err = s.eng.Tick(ctx, at.Add(time.Minute))
+	require.NoError(t, err)
+	require.Empty(t, s.received(t), "the state was persisted: nothing is paged again")
+}
+
+// TestTemplatedSeverityRoutes (item 8): a rule whose severity label is a
+// template (critical above 90%, warning below). The SNS filter attribute
+// must carry the expanded value, or the SMS subscription (filter severity
+// = critical) never matches; and SMS go out as Transactional, which
+// carriers deliver ahead of promotional traffic.
+func TestTemplatedSeverityRoutes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
+	require.NoError(t, err)
+	file := mustLoad(t, `
+settings:
+  interval: 1m
+  evaluation_delay: 0s
+groups:
+  - name: disk
+    rules:
+      - alert: DiskFilling
+        expr: sw_disk_used_percent > 80
+        labels:
+          severity: '{{ if gt $value 90.0 }}critical{{ else }}warning{{ end }}'
+`)
+	s := newStack(t, alertengine.Options{Rules: file, Deployment: "templated"}, prom.URL, prom.RemoteWriteURL)
+	sms := testenv.SubscribeQueue(t, s.cfg, s.topicARN, t.Name()+"-sms", testenv.SMSFilterPolicy)
+	at := time.Now().UTC().Truncate(time.Minute).Add(-time.Hour)
+	writePoints(t, w, "sw_disk_used_percent", []map[string]string{{"volume": "data"}, {"volume": "logs"}}, at, at, time.Minute,
+		func(ls map[string]string, _ time.Time) (float64, bool) {
+			if ls["volume"] == "data" {
+				return 97, true
+			}
+			return 85, true
+		})
+	_, err = s.eng.Tick(ctx, at)
+	require.NoError(t, err)
+	email := s.received(t)
+	require.Len(t, email, 2, "one group per severity")
+	severities := map[string]string{}
+	for _, m := range email {
+		severities[m.Attributes["severity"]] = m.Body
+	}
+	require.Contains(t, severities["critical"], `volume="data"`)
+	require.Contains(t, severities["warning"], `volume="logs"`)
+	phone := testenv.ReceiveSNS(t, s.cfg, sms)
+	require.Len(t, phone, 1, "the critical one reaches the phone")
+	require.Contains(t, phone[0].Body, `volume="data"`)
+	require.Equal(t, "Transactional", phone[0].Attributes["AWS.SNS.SMS.SMSType"])
 }

@@ -75,22 +75,28 @@ func alertLabels(rr ruleRun, o alerting.Outcome) map[string]string {
 	return ls
 }
 
-// messages renders a rule's planned notifications, with a sparkline of
-// their series.
-func (e *Engine) messages(ctx context.Context, rr ruleRun, interval time.Duration) ([]notify.Message, error) {
-	if len(rr.plans) == 0 {
-		return nil, nil
+// render turns a planned notification (of this run, or recorded by an
+// earlier one) into the message to publish, with the rule as the rules file
+// has it now (a removed rule's alerts are rendered from what was recorded)
+// and a sparkline of its series. The sparkline is decoration: without
+// Prometheus it is left out.
+func (e *Engine) render(ctx context.Context, p alerting.Planned) notify.Message {
+	rr := ruleRun{ref: p.Rule, evalAt: p.At}
+	if r, ok := e.byRef[p.Rule]; ok {
+		rr.rule = &r
+		if !e.isDMS(r) {
+			rr.evalAt = p.At.Add(-time.Duration(e.rules.Settings.EvaluationDelay))
+		}
 	}
 	var recent map[string][]float64
-	var err error
 	if rr.rule != nil {
-		recent, err = alerting.Recent(ctx, e.query, rr.rule.Expr, rr.evalAt, recentWindow, interval)
+		var err error
+		recent, err = alerting.Recent(ctx, e.query, rr.rule.Expr, rr.evalAt, recentWindow, time.Duration(e.rules.Settings.Interval))
+		if err != nil {
+			e.log.WarnContext(ctx, "recent points unavailable; sending without the sparkline", "alertname", p.Rule.Alert, "err", err)
+		}
 	}
-	msgs := make([]notify.Message, 0, len(rr.plans))
-	for _, p := range rr.plans {
-		msgs = append(msgs, e.message(rr, p, recent))
-	}
-	return msgs, err
+	return e.message(rr, p, recent)
 }
 
 // message renders one planned notification.

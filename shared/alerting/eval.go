@@ -105,10 +105,17 @@ func (e Evaluation) Insufficient() int {
 
 // Spec is what evaluating one rule runs, deployed or replayed. SpecOf is
 // the one mapping from a rule of rules.yaml to it: the deployed evaluation
-// (Evaluate, Advance) and the backtest both take the detector and the
-// timing from here, so the tuned defaults cannot drift between them. A new
-// detector (a method of package anomaly) or another way of computing a
-// baseline plugs in behind Spec.Detector.
+// (Evaluate, Advance) and the backtest (backtest.RuleFromConfig) both take
+// the detector and the timing from here, so the tuned defaults cannot drift
+// between them.
+//
+// Where the next pieces plug in: a new detector is a field of Spec set by
+// SpecOf from the rule's anomaly block (rules.Anomaly.Detector is the one
+// place that reads the block), which Evaluate and the backtest dispatch on;
+// an incremental evaluation (baselines kept as summaries in the store) is
+// another way for Evaluate to fill the same Observed scores at the same
+// DataAt, so Advance, the decision (anomaly.Params.Holds) and the
+// deployed = backtest tests stay as they are.
 type Spec struct {
 	// Key names the rule in notification ids (RuleKey).
 	Key  string

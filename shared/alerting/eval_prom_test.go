@@ -3,6 +3,7 @@ package alerting_test
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"math"
 	"math/rand/v2"
@@ -98,7 +99,8 @@ func shippedLike() rules.Anomaly {
 // over [from, to], then evaluates it the deployed way at every minute of
 // [from, to] offset by phase, and checks each evaluation against the
 // backtest tick at the newest point it read: the same current value,
-// baseline, z and sustained z, to 1e-9. Advance, run at every deployed
+// baseline and z, and the same z of the window's latest point and median and
+// of the sustained average, to 1e-9. Advance, run at every deployed
 // tick, must fire and resolve on the same points as the backtest. It
 // returns the backtest's series.
 func deployedEqualsBacktest(t *testing.T, q *promql.Client, rule rules.Rule, from, to time.Time, phase time.Duration) []backtest.Replayed {
@@ -144,9 +146,15 @@ func deployedEqualsBacktest(t *testing.T, q *promql.Client, rule rules.Rule, fro
 			for _, v := range [][2]float64{{want.Value, o.Result.Value}, {want.Center, o.Result.Center}, {want.Spread, o.Result.Spread}, {want.Z, o.Result.Z}} {
 				require.InEpsilon(t, v[0]+1e-300, v[1]+1e-300, 1e-9, "%s %v: %+v vs %+v", ev.DataAt, o.Labels, want, o.Result)
 			}
-			if o.Sustained != nil || tk.SustainedZ != 0 {
-				require.NotNil(t, o.Sustained, "%s %v", ev.DataAt, o.Labels)
-				require.InEpsilon(t, tk.SustainedZ+1e-300, o.Sustained.Z+1e-300, 1e-9, "%s %v: sustained z", ev.DataAt, o.Labels)
+			for _, c := range []struct {
+				name string
+				got  *anomaly.Result
+				want float64
+			}{{"latest", o.Latest, tk.LatestZ}, {"median", o.Median, tk.MedianZ}, {"sustained", o.Sustained, tk.SustainedZ}} {
+				if c.got != nil || c.want != 0 {
+					require.NotNil(t, c.got, "%s %v: %s", ev.DataAt, o.Labels, c.name)
+					require.InEpsilon(t, c.want+1e-300, c.got.Z+1e-300, 1e-9, "%s %v: %s z", ev.DataAt, o.Labels, c.name)
+				}
 			}
 		}
 		outs := alerting.Advance(ev, state, at)
@@ -436,4 +444,148 @@ func TestThresholdRuleFiresAtEveryPhase(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTimeToPage measures, with the shipped rules and the shipped collect
+// config's timing (delay 10m, every 5 minutes, at each phase 0–4½ minutes
+// off the grid, the write landing 40s after the run), the time from the
+// CloudWatch timestamp of a burst's first point to the alert run that fires
+// (and so publishes), and from the first normal point after it to the run
+// that resolves, for a 5-minute metric (EC2CPUAnomaly) and a 1-minute one
+// (RDSCPUAnomaly), bursts of 40σ, 10σ and 7σ lasting 30 minutes, over 7
+// days of history. The table it logs is BENCHMARKS.md's "Time to page". The
+// times are simulated (scheduled times), so they are exact and repeatable.
+func TestTimeToPage(t *testing.T) {
+	t.Parallel()
+	root, err := testenv.RepoRoot()
+	require.NoError(t, err)
+	rf, err := rules.LoadFile(filepath.Join(root, "infra", "examples", "rules.yaml"))
+	require.NoError(t, err)
+	cf, err := config.LoadCollectFile(filepath.Join(root, "infra", "examples", "collect.yaml"))
+	require.NoError(t, err)
+	metrics := []struct {
+		rule, name, namespace, metric string
+	}{
+		{"EC2CPUAnomaly", "aws_ec2_cpuutilization_average", "AWS/EC2", "CPUUtilization"},
+		{"RDSCPUAnomaly", "aws_rds_cpuutilization_average", "AWS/RDS", "CPUUtilization"},
+	}
+	byName := map[string]rules.Rule{}
+	for _, r := range rf.Rules() {
+		byName[r.Alert] = r
+	}
+	timing := map[string]collectSchedule{}
+	for _, m := range metrics {
+		for _, j := range cf.Jobs {
+			for _, cm := range j.Metrics {
+				if j.Namespace == m.namespace && cm.Name == m.metric {
+					timing[m.name] = collectSchedule{period: cm.Period.D(), delay: cm.Delay.D(), interval: cf.Interval.D(), runTime: 40 * time.Second}
+				}
+			}
+		}
+		require.Contains(t, timing, m.name)
+		require.NotNil(t, byName[m.rule].Anomaly)
+	}
+	require.Equal(t, 5*time.Minute, timing["aws_ec2_cpuutilization_average"].period)
+	require.Equal(t, time.Minute, timing["aws_rds_cpuutilization_average"].period)
+
+	const level, noise = 50.0, 2.5 // σ = the 5% floor
+	phases := []time.Duration{0, time.Minute, 2 * time.Minute, 3 * time.Minute, 4*time.Minute + 30*time.Second}
+	sizes := []float64{40, 10, 7} // the burst, in σ
+	burstFrom := time.Date(2026, 11, 9, 10, 0, 0, 0, time.UTC)
+	normalAgain := burstFrom.Add(30 * time.Minute)
+	start := burstFrom.Add(-7*24*time.Hour - 2*time.Hour)
+	type key struct {
+		name  string
+		phase time.Duration
+		size  float64
+	}
+	id := func(k key) string { return fmt.Sprintf("p%s-%gsigma", k.phase, k.size) }
+	value := func(k key, ts time.Time) float64 {
+		h := fnv.New64a()
+		_, _ = h.Write([]byte(id(k) + k.name))
+		v := level + noise*rand.New(rand.NewPCG(h.Sum64(), uint64(ts.Unix()))).NormFloat64()
+		if !ts.Before(burstFrom) && ts.Before(normalAgain) {
+			v += k.size * noise
+		}
+		return v
+	}
+	var keys []key
+	for _, m := range metrics {
+		for _, ph := range phases {
+			for _, sz := range sizes {
+				keys = append(keys, key{m.name, ph, sz})
+			}
+		}
+	}
+	w, q := clients(t)
+	ctx := context.Background()
+	written := map[key]time.Time{}
+	write := func(now time.Time) {
+		var batch []remotewrite.Series
+		for _, k := range keys {
+			c := timing[k.name]
+			c.phase = k.phase
+			last, ok := written[k]
+			if !ok {
+				last = start.Add(-c.period)
+			}
+			s := remotewrite.Series{Labels: []remotewrite.Label{{Name: "__name__", Value: k.name}, {Name: "dimension_Id", Value: id(k)}, {Name: "phase", Value: k.phase.String()}}}
+			for ts := last.Add(c.period); !ts.After(c.storedBy(now)); ts = ts.Add(c.period) {
+				s.Samples = append(s.Samples, remotewrite.Sample{T: ts.UnixMilli(), V: value(k, ts)})
+				last = ts
+			}
+			written[k] = last
+			if len(s.Samples) > 0 {
+				batch = append(batch, s)
+			}
+		}
+		for _, part := range remotewrite.Batches(batch, 200_000, 0) {
+			require.NoError(t, w.Write(ctx, part))
+		}
+	}
+	// History up to shortly before the burst, in day-long slices.
+	for now := start.Add(24 * time.Hour); now.Before(burstFrom.Add(-10 * time.Minute)); now = now.Add(24 * time.Hour) {
+		write(now)
+	}
+	fired, resolved := map[string]time.Duration{}, map[string]time.Duration{}
+	count := map[string]int{}
+	states := map[string]map[string]alerting.Stored{}
+	for at := burstFrom.Add(-10 * time.Minute); !at.After(normalAgain.Add(45 * time.Minute)); at = at.Add(time.Minute) {
+		write(at)
+		for _, m := range metrics {
+			for _, ph := range phases {
+				// One rule per collect phase: a metric's series are all
+				// collected by one schedule, and a rule is evaluated at its
+				// own newest data.
+				r := byName[m.rule]
+				r.Expr = fmt.Sprintf("%s{phase=%q}", r.Expr, ph)
+				ev, err := alerting.Evaluate(ctx, q, r, at, time.Duration(rf.Settings.Interval))
+				require.NoError(t, err)
+				sk := r.Expr
+				outs := alerting.Advance(ev, states[sk], at)
+				states[sk] = map[string]alerting.Stored{}
+				for _, o := range outs {
+					states[sk][o.Key.Fingerprint] = alerting.Stored{Labels: o.Labels, State: o.Next}
+					name := m.name + " " + o.Labels["dimension_Id"]
+					switch o.Notification.Kind {
+					case alerting.KindFiring:
+						fired[name] = at.Sub(burstFrom)
+						count[name]++
+					case alerting.KindResolved:
+						resolved[name] = at.Sub(normalAgain)
+						count[name]++
+					}
+				}
+			}
+		}
+	}
+	var table strings.Builder
+	fmt.Fprintf(&table, "| metric | collect phase | burst | time to page | resolved after the first normal point |\n|---|---|---|---:|---:|\n")
+	for _, k := range keys {
+		name := k.name + " " + id(k)
+		fmt.Fprintf(&table, "| %s | %s | %gσ | %s | %s |\n", k.name, k.phase, k.size, fired[name], resolved[name])
+		require.Equal(t, 2, count[name], "%s: one firing, one resolved", name)
+		require.LessOrEqual(t, resolved[name], 30*time.Minute, name)
+	}
+	t.Logf("time to page with the shipped configs:\n%s", table.String())
 }

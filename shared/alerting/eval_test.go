@@ -448,10 +448,10 @@ func TestEvaluateRobustDownsamples(t *testing.T) {
 		"count_over_time(" + finiteCPU + "[6d23h59m59s999ms:10m5s])": nil,
 	}}
 	newest(f, "cpu", evalAt)
-	ev, err := alerting.Evaluate(context.Background(), f, a, evalAt, time.Minute)
+	_, err := alerting.Evaluate(context.Background(), f, a, evalAt, time.Minute)
 	require.Error(t, err, "the newest-data query is at the step: 1m here")
 	f.instant["max(max_over_time(timestamp(cpu)[29m59s999ms:1m]))"] = []promql.Sample{{V: float64(evalAt.Unix())}}
-	ev, err = alerting.Evaluate(context.Background(), f, a, evalAt, time.Minute)
+	ev, err := alerting.Evaluate(context.Background(), f, a, evalAt, time.Minute)
 	require.NoError(t, err)
 	require.Len(t, ev.Series, 10_000)
 	require.Equal(t, 10_000, ev.Insufficient(), "no baseline answered: insufficient data, never an anomaly")

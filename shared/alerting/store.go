@@ -30,6 +30,9 @@ const (
 	// LastRunMetric is the scheduled time of the last completed run; it
 	// travels in the same write request as the state it vouches for.
 	LastRunMetric = "sigmawatch_alert_last_run_timestamp_seconds"
+	// CircuitOpenMetric is 1 when a run refused to notify because the last
+	// persisted run was too old to trust the state it restored, else 0.
+	CircuitOpenMetric = "sigmawatch_alert_circuit_open"
 	// FieldLabel names the AlertState field of a StateMetric series. It is
 	// prefixed so that it cannot collide with a label of the user's series.
 	FieldLabel = "sigmawatch_field"
@@ -193,7 +196,7 @@ type RuleOutcomes struct {
 // every series that is kept (active, or owing a resolved notification) or
 // just stopped being kept (so the next restore sees it cleared rather than
 // an older kept state), the z of every scored series, and the run's own
-// timestamp. Written in one request,
+// timestamp (RunSeries). Written in one request,
 // the state and the last-run mark are stored together or not at all. Every
 // series carries the store's deployment.
 func (s *Store) StateSeries(at time.Time, rs []RuleOutcomes) []remotewrite.Series {
@@ -243,8 +246,39 @@ func (s *Store) StateSeries(at time.Time, rs []RuleOutcomes) []remotewrite.Serie
 			}
 		}
 	}
-	add(LastRunMetric, nil, nil, float64(ms)/1000)
 	return dedupe(out)
+}
+
+// RunSeries are the run's own series, stamped at at: the last-run mark
+// (which makes a retry of at a no-op, so it must travel with the state it
+// vouches for) and whether the circuit breaker was open.
+func (s *Store) RunSeries(at time.Time, circuitOpen bool) []remotewrite.Series {
+	one := func(name string, v float64) remotewrite.Series {
+		return remotewrite.Series{Labels: []remotewrite.Label{{Name: model.MetricNameLabel, Value: name}, {Name: config.DeploymentLabel, Value: s.deployment}},
+			Samples: []remotewrite.Sample{{T: at.UnixMilli(), V: v}}}
+	}
+	open := 0.0
+	if circuitOpen {
+		open = 1
+	}
+	return []remotewrite.Series{one(LastRunMetric, seconds(at)), one(CircuitOpenMetric, open)}
+}
+
+// LastPersisted is the newest scheduled time before at, within lookback,
+// for which a run persisted its state; ok is false when there is none.
+func (s *Store) LastPersisted(ctx context.Context, at time.Time, lookback time.Duration) (time.Time, bool, error) {
+	query := fmt.Sprintf("max_over_time(%s[%s])", s.selector(LastRunMetric), dur(lookback))
+	samples, err := s.q.Query(ctx, query, at.Add(-time.Millisecond))
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("last persisted run: %w", err)
+	}
+	var newest time.Time
+	for _, smp := range samples {
+		if t := fromSeconds(smp.V); t.After(newest) && t.Before(at) {
+			newest = t
+		}
+	}
+	return newest, !newest.IsZero(), nil
 }
 
 // dedupe drops a series whose labels repeat an earlier one (only possible

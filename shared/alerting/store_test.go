@@ -60,6 +60,7 @@ func TestStoreRoundTrip(t *testing.T) {
 		// The same alert name in another group, on the same series.
 		{Rule: "CPU", Group: "g2", Outcomes: []alerting.Outcome{{Labels: la, Next: otherGroup}}},
 	})
+	series = append(series, store.RunSeries(at, false)...)
 	require.NoError(t, remotewrite.Validate(series))
 	require.NoError(t, w.Write(ctx, series))
 	require.NoError(t, w.Write(ctx, series), "a retry writing identical samples is accepted")
@@ -174,4 +175,43 @@ func TestDeadMansSwitch(t *testing.T) {
 	require.InDelta(t, 7200, ev.Series[0].Result.Value, 0, "the value is the age in seconds")
 	outs := alerting.Advance(ev, nil, at)
 	require.Equal(t, alerting.KindFiring, outs[0].Notification.Kind, "for 0: fires at once")
+}
+
+// TestOutboxRoundTrip records two planned notifications in a real
+// Prometheus, marks one sent, and reads back the other exactly as planned:
+// from the run that planned it, from its retry, and from a late retry of an
+// earlier time (which must see what later runs recorded and sent).
+func TestOutboxRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w, q := clients(t)
+	store := alerting.NewStore(q, "stack-a")
+	at := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+	planned := []alerting.Planned{
+		{ID: "aa01", Rule: alerting.RuleRef{Group: "g", Alert: "CPU"}, Kind: alerting.KindFiring, At: at, Severity: "critical",
+			GroupLabels: map[string]string{"region": "eu-west-1"},
+			Members: []alerting.Member{
+				{Labels: lbl("instance", "a", "region", "eu-west-1"), New: true, Scored: true, Value: 91.5, Z: 7.25, Center: 40, Spread: 2, StartsAt: at.Add(-10 * time.Minute)},
+				{Labels: lbl("instance", "b", "region", "eu-west-1"), Recovering: true, Value: 50, StartsAt: at.Add(-time.Hour)},
+				{Labels: lbl("instance", "c", "region", "eu-west-1"), Resolved: true, Reason: alerting.ReasonNoData, Value: 3, StartsAt: at.Add(-2 * time.Hour), EndsAt: at},
+			}},
+		{ID: "bb02", Rule: alerting.RuleRef{Group: "g", Alert: "Disk"}, Kind: alerting.KindResolved, At: at,
+			Members: []alerting.Member{{Labels: lbl("volume", "data"), Resolved: true, Reason: alerting.ReasonRuleRemoved, EndsAt: at}}},
+	}
+	for i := range planned {
+		for k := range planned[i].Members {
+			planned[i].Members[k].Fingerprint = alerting.Fingerprint(planned[i].Members[k].Labels)
+		}
+	}
+	require.NoError(t, w.Write(ctx, store.OutboxSeries(at, planned)))
+	require.NoError(t, w.Write(ctx, store.SentSeries(at.Add(time.Minute), []string{"bb02"})))
+
+	for _, when := range []time.Time{at, at.Add(time.Minute), at.Add(-time.Minute)} {
+		got, err := store.Unsent(ctx, when, 24*time.Hour)
+		require.NoError(t, err)
+		require.Equal(t, planned[:1], got, "read at %s", when)
+	}
+	other, err := alerting.NewStore(q, "stack-b").Unsent(ctx, at, 24*time.Hour)
+	require.NoError(t, err)
+	require.Empty(t, other, "another deployment's outbox is not ours")
 }

@@ -74,7 +74,7 @@ func TestAdvance(t *testing.T) {
 		{
 			name:   "sustained hysteresis: an active alert holds down to the scaled resolve threshold",
 			rule:   sustainedR,
-			series: []alerting.Observed{withSustained(la, 1.1, -1.2), withSustained(lb, 0.5, 0.9)},
+			series: []alerting.Observed{withSustained(la, -1.1, -1.2), withSustained(lb, 0.5, 0.9)},
 			prev:   map[string]alerting.Stored{fa: {Labels: la, State: firing}, fb: {Labels: lb, State: firing}},
 			want:   map[string]alerting.State{fa: alerting.StateFiring, fb: alerting.StateInactive},
 			kinds:  map[string]alerting.Kind{fb: alerting.KindResolved},

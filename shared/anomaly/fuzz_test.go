@@ -137,3 +137,21 @@ func FuzzCurrent(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHolds checks the property that keeps the deployed function from
+// flapping when it evaluates the same data at several ticks: whatever
+// fires also holds.
+func FuzzHolds(f *testing.F) {
+	f.Add(7.0, 9.0, 8.0, 2.0, uint8(0))
+	f.Add(2.0, 1.5, 1.3, 1.6, uint8(1))
+	f.Add(-6.5, -5.0, 0.0, -1.7, uint8(2))
+	f.Fuzz(func(t *testing.T, cur, latest, median, sustained float64, dir uint8) {
+		p := anomaly.DefaultParams()
+		p.Direction = []anomaly.Direction{anomaly.DirectionBoth, anomaly.DirectionUp, anomaly.DirectionDown}[int(dir)%3]
+		ok := func(z float64) *anomaly.Result { return &anomaly.Result{Status: anomaly.StatusOK, Z: z} }
+		s := anomaly.Scores{Current: *ok(cur), Latest: ok(latest), Median: ok(median), Sustained: ok(sustained)}
+		if p.Holds(s, false) && !p.Holds(s, true) {
+			t.Fatalf("fires but does not hold: %+v", s)
+		}
+	})
+}

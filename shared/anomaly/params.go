@@ -326,14 +326,14 @@ type Scores struct {
 // firing at the previous tick).
 //
 // An inactive alert becomes active when the smoothed value is at the
-// threshold and the latest point at the resolve threshold, or when the
-// sustained average is at the sustained threshold, the smoothed value with
-// it and the latest point at the sustained resolve threshold: an incident
-// that is still going on now. An active alert stays active while the
-// latest point or the window's median is at the resolve threshold, or while
-// the sustained average is at the sustained resolve threshold and the
-// latest point or the median with it (the resolve thresholds are the fire
-// thresholds × resolve_threshold/threshold).
+// threshold and the latest point at the resolve threshold (a burst going on
+// now), or when the sustained average is at the sustained threshold with
+// the smoothed value, and the latest point and the median at the sustained
+// resolve threshold, all on the same side (a shift going on now). An active
+// alert stays active while the latest point or the window's median is at
+// the resolve threshold, or while the sustained average is at the
+// sustained resolve threshold and the median with it, on its side. The
+// resolve thresholds are the fire thresholds × resolve_threshold/threshold.
 //
 // Reading the latest point and the median is what lets an alert resolve
 // within minutes of a burst ending: the 15-minute mean carries a burst's
@@ -356,19 +356,21 @@ func (p Params) Holds(s Scores, wasActive bool) bool {
 		median = *s.Median
 	}
 	resolve := p.EffectiveResolveThreshold()
-	sustained := s.Sustained != nil && s.Sustained.OK() && p.SustainedOn()
 	sustainedResolve := p.SustainedThreshold * resolve / p.Threshold
-	now := func(limit float64) bool {
-		return beyond(latest.Z, limit, p.Direction) || beyond(median.Z, limit, p.Direction)
-	}
+	shift := s.Sustained != nil && s.Sustained.OK() && p.SustainedOn()
+	// with: z on the same side as the sustained average, by at least limit.
+	with := func(z, limit float64) bool { return shift && math.Copysign(1, s.Sustained.Z)*z >= limit }
 	if wasActive {
-		return now(resolve) || sustained && beyond(s.Sustained.Z, sustainedResolve, p.Direction) && now(sustainedResolve)
+		if beyond(latest.Z, resolve, p.Direction) || beyond(median.Z, resolve, p.Direction) {
+			return true
+		}
+		return shift && beyond(s.Sustained.Z, sustainedResolve, p.Direction) && with(median.Z, sustainedResolve)
 	}
 	if beyond(s.Current.Z, p.Threshold, p.Direction) && beyond(latest.Z, resolve, p.Direction) {
 		return true
 	}
-	return sustained && beyond(s.Sustained.Z, p.SustainedThreshold, p.Direction) &&
-		beyond(s.Current.Z, p.SustainedThreshold, p.Direction) && beyond(latest.Z, sustainedResolve, p.Direction)
+	return shift && beyond(s.Sustained.Z, p.SustainedThreshold, p.Direction) &&
+		with(s.Current.Z, p.SustainedThreshold) && with(latest.Z, sustainedResolve) && with(median.Z, sustainedResolve)
 }
 
 func beyond(z, limit float64, d Direction) bool {

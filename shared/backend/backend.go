@@ -29,6 +29,10 @@ const requestTimeout = 20 * time.Second
 type Backend struct {
 	Writer  *remotewrite.Client // nil when SIGMAWATCH_REMOTE_WRITE_URL is unset
 	Querier *promql.Client      // nil when SIGMAWATCH_PROMETHEUS_URL is unset
+	// Transport is the auth chain itself (headers, basic, bearer, SigV4),
+	// for the store's other services: the alert function's Alertmanager
+	// sink reaches Mimir's or AMP's Alertmanager through it.
+	Transport http.RoundTripper
 }
 
 // New builds the clients named by env. Basic and bearer credentials are
@@ -41,8 +45,10 @@ func New(ctx context.Context, env config.Env, awsCfg aws.Config, logger *slog.Lo
 		return nil, fmt.Errorf("SIGMAWATCH_HEADERS: %w", err)
 	}
 	ac := promauth.Config{Mode: env.Auth, Headers: headers, Logger: logger}
-	// Credentials and headers go only to the store's own hosts.
-	for _, u := range []string{env.RemoteWriteURL, env.PrometheusURL} {
+	// Credentials and headers go only to the store's own hosts, and to the
+	// alert function's Alertmanager sink, which the same auth reaches
+	// (Mimir's or AMP's Alertmanager).
+	for _, u := range []string{env.RemoteWriteURL, env.PrometheusURL, env.AlertmanagerURL} {
 		if u != "" {
 			ac.Targets = append(ac.Targets, u)
 		}
@@ -77,7 +83,7 @@ func New(ctx context.Context, env config.Env, awsCfg aws.Config, logger *slog.Lo
 		return nil, fmt.Errorf("SIGMAWATCH_AUTH=%s: %w", env.Auth, err)
 	}
 	hc := &http.Client{Transport: rt, Timeout: requestTimeout}
-	b := &Backend{}
+	b := &Backend{Transport: rt}
 	var problems []error
 	if env.RemoteWriteURL != "" {
 		b.Writer, err = remotewrite.NewClient(env.RemoteWriteURL, remotewrite.WithHTTPClient(hc), remotewrite.WithLogger(logger))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -23,7 +22,8 @@ const MaxDimensionFilters = 10
 // names are exactly dims (in any order), across all pages, that had a
 // datapoint in the last three hours (RecentlyActive: a terminated instance
 // is otherwise listed, and queried, for two weeks). It returns them
-// de-duplicated and sorted by Key, and the number of ListMetrics calls made.
+// de-duplicated and sorted by CompareMetrics, and the number of ListMetrics
+// calls made.
 func Discover(ctx context.Context, api awscw.ListMetricsAPIClient, namespace, metricName string, dims []string) ([]Metric, int, error) {
 	in := &awscw.ListMetricsInput{
 		Namespace:      aws.String(namespace),
@@ -39,7 +39,6 @@ func Discover(ctx context.Context, api awscw.ListMetricsAPIClient, namespace, me
 	p := awscw.NewListMetricsPaginator(api, in, func(o *awscw.ListMetricsPaginatorOptions) { o.StopOnDuplicateToken = true })
 	want := slices.Clone(dims)
 	slices.Sort(want)
-	seen := map[string]bool{}
 	var out []Metric
 	calls := 0
 	names := make([]string, 0, len(dims))
@@ -49,36 +48,45 @@ func Discover(ctx context.Context, api awscw.ListMetricsAPIClient, namespace, me
 		if err != nil {
 			return nil, calls, fmt.Errorf("list metrics %s %s: %w", namespace, metricName, err)
 		}
+		// One backing array for the page's dimensions, carved per metric.
+		var slab []Dimension
 		for _, m := range page.Metrics {
 			if aws.ToString(m.Namespace) != namespace || aws.ToString(m.MetricName) != metricName {
 				continue // moto ignores the namespace when dimensions are filtered
 			}
 			names = names[:0]
-			dd := make([]Dimension, 0, len(m.Dimensions))
 			for _, d := range m.Dimensions {
 				names = append(names, aws.ToString(d.Name))
-				dd = append(dd, Dimension{Name: aws.ToString(d.Name), Value: aws.ToString(d.Value)})
 			}
 			slices.Sort(names)
 			if !slices.Equal(names, want) {
 				continue
 			}
+			if cap(slab)-len(slab) < len(m.Dimensions) {
+				slab = make([]Dimension, 0, max(len(m.Dimensions), len(page.Metrics)*len(dims)))
+			}
+			from := len(slab)
+			for _, d := range m.Dimensions {
+				slab = append(slab, Dimension{Name: aws.ToString(d.Name), Value: aws.ToString(d.Value)})
+			}
+			dd := slab[from:len(slab):len(slab)]
 			// The namespace and name are the ones asked for: share their
 			// strings instead of keeping one copy per listed metric.
-			metric := NewMetric(namespace, metricName, dd)
-			// CloudWatch lists a metric once; moto lists it once per datapoint.
-			if k := metric.Key(); !seen[k] {
-				seen[k] = true
-				out = append(out, metric)
-			}
+			out = append(out, ownedMetric(namespace, metricName, dd))
 		}
 	}
-	slices.SortFunc(out, func(a, b Metric) int { return strings.Compare(a.Key(), b.Key()) })
-	return out, calls, nil
+	// CloudWatch lists a metric once; moto lists it once per datapoint.
+	slices.SortFunc(out, CompareMetrics)
+	out = slices.CompactFunc(out, func(a, b Metric) bool { return CompareMetrics(a, b) == 0 })
+	// The listing is kept (cached) for up to the discovery TTL: not with
+	// the spare capacity of its growth.
+	return slices.Clone(out), calls, nil
 }
 
 // DiscoveryCache keeps ListMetrics results across warm invocations of the
-// same process, for ttl, so a warm run makes no ListMetrics call.
+// same process, for ttl, so a warm run makes no ListMetrics call. With a
+// ttl of 0 it lists on every call, and still remembers the last listing to
+// tell which metrics are new.
 type DiscoveryCache struct {
 	mu      sync.Mutex
 	ttl     time.Duration
@@ -91,7 +99,7 @@ type cacheEntry struct {
 	expires time.Time
 }
 
-// NewDiscoveryCache returns a cache whose entries live for ttl (0 disables it).
+// NewDiscoveryCache returns a cache whose entries are served for ttl.
 func NewDiscoveryCache(ttl time.Duration, now func() time.Time) *DiscoveryCache {
 	return &DiscoveryCache{ttl: ttl, now: now, entries: map[string]cacheEntry{}}
 }
@@ -99,28 +107,25 @@ func NewDiscoveryCache(ttl time.Duration, now func() time.Time) *DiscoveryCache 
 // Listing is one discovery result.
 type Listing struct {
 	Metrics []Metric
-	// Added holds the metrics of a refreshed listing that the listing it
-	// replaces did not have: resources that appeared (or became active
-	// again) since. Nil when the listing came from the cache or is the
-	// process's first for its key, which knows no earlier listing.
+	// Added holds the metrics of a fresh listing that the previous listing
+	// of the same key in this process did not have: resources that appeared
+	// (or became active again) since. Nil when the listing came from the
+	// cache or is the process's first for its key, which knows no earlier
+	// listing.
 	Added []Metric
 	// Calls is the number of ListMetrics calls made.
 	Calls int
 }
 
-// Discover returns the cached listing for key, or calls Discover and caches
-// its result. key must identify the region and the credentials.
+// Discover returns the cached listing for key, or calls Discover and
+// remembers its result. key must identify the region and the credentials.
 func (c *DiscoveryCache) Discover(ctx context.Context, key string, api awscw.ListMetricsAPIClient, namespace, metricName string, dims []string) (Listing, error) {
 	k := fmt.Sprintf("%s\x00%s\x00%s\x00%q", key, namespace, metricName, dims)
-	var prev cacheEntry
-	hadPrev := false
-	if c != nil && c.ttl > 0 {
-		c.mu.Lock()
-		prev, hadPrev = c.entries[k]
-		c.mu.Unlock()
-		if hadPrev && c.now().Before(prev.expires) {
-			return Listing{Metrics: prev.metrics}, nil
-		}
+	c.mu.Lock()
+	prev, hadPrev := c.entries[k]
+	c.mu.Unlock()
+	if hadPrev && c.ttl > 0 && c.now().Before(prev.expires) {
+		return Listing{Metrics: prev.metrics}, nil
 	}
 	metrics, calls, err := Discover(ctx, api, namespace, metricName, dims)
 	if err != nil {
@@ -130,24 +135,22 @@ func (c *DiscoveryCache) Discover(ctx context.Context, key string, api awscw.Lis
 	if hadPrev {
 		l.Added = added(prev.metrics, metrics)
 	}
-	if c != nil && c.ttl > 0 {
-		c.mu.Lock()
-		c.entries[k] = cacheEntry{metrics: metrics, expires: c.now().Add(c.ttl)}
-		c.mu.Unlock()
-	}
+	c.mu.Lock()
+	c.entries[k] = cacheEntry{metrics: metrics, expires: c.now().Add(c.ttl)}
+	c.mu.Unlock()
 	return l, nil
 }
 
-// added returns the metrics of next that old lacks; both are sorted by Key.
+// added returns the metrics of next that old lacks; both are sorted by
+// CompareMetrics.
 func added(old, next []Metric) []Metric {
 	var out []Metric
 	i := 0
 	for _, m := range next {
-		k := m.Key()
-		for i < len(old) && old[i].Key() < k {
+		for i < len(old) && CompareMetrics(old[i], m) < 0 {
 			i++
 		}
-		if i < len(old) && old[i].Key() == k {
+		if i < len(old) && CompareMetrics(old[i], m) == 0 {
 			continue
 		}
 		out = append(out, m)

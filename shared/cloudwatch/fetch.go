@@ -191,7 +191,7 @@ func fetchChunk(ctx context.Context, api awscw.GetMetricDataAPIClient, queries [
 	returnData := true
 	for k, qi := range chunk {
 		q := &queries[qi]
-		ids[k] = "q" + strconv.Itoa(k)
+		ids[k] = queryIDs[k]
 		d0 := len(dims)
 		for j := range q.Metric.Dimensions {
 			d := &q.Metric.Dimensions[j]
@@ -217,6 +217,12 @@ func fetchChunk(ctx context.Context, api awscw.GetMetricDataAPIClient, queries [
 			return calls, billed, points, errs
 		}
 		billed += len(chunk)
+		// One backing array for the page's points, carved per query.
+		total := 0
+		for _, r := range out.MetricDataResults {
+			total += len(r.Timestamps)
+		}
+		slab := make([]Point, 0, total)
 		for _, r := range out.MetricDataResults {
 			k, ok := idIndex(aws.ToString(r.Id), len(chunk))
 			if !ok {
@@ -227,9 +233,7 @@ func fetchChunk(ctx context.Context, api awscw.GetMetricDataAPIClient, queries [
 			case cwtypes.StatusCodeInternalError, cwtypes.StatusCodeForbidden:
 				errs[k] = fmt.Errorf("get metric data %s %s %s: status %s%s", q.Metric.Namespace, q.Metric.Name, q.Stat, r.StatusCode, messages(r.Messages))
 			}
-			if points[k] == nil && len(r.Timestamps) > 0 {
-				points[k] = make([]Point, 0, len(r.Timestamps))
-			}
+			from := len(slab)
 			for i, ts := range r.Timestamps {
 				if i >= len(r.Values) {
 					break
@@ -242,7 +246,13 @@ func fetchChunk(ctx context.Context, api awscw.GetMetricDataAPIClient, queries [
 				if t.Before(q.Start) || !t.Before(q.End) {
 					continue
 				}
-				points[k] = append(points[k], Point{T: t, V: v})
+				slab = append(slab, Point{T: t, V: v})
+			}
+			if points[k] == nil {
+				points[k] = slab[from:len(slab):len(slab)]
+			} else {
+				// A later page of a query with PartialData.
+				points[k] = append(points[k], slab[from:]...)
 			}
 		}
 	}
@@ -251,6 +261,16 @@ func fetchChunk(ctx context.Context, api awscw.GetMetricDataAPIClient, queries [
 	}
 	return calls, billed, points, errs
 }
+
+// queryIDs are the Ids of a call's queries, "q0" to "q499": built once,
+// never changed.
+var queryIDs = func() []string {
+	ids := make([]string, MaxQueriesPerCall)
+	for k := range ids {
+		ids[k] = "q" + strconv.Itoa(k)
+	}
+	return ids
+}()
 
 // idIndex parses a query Id "q<k>" back to k.
 func idIndex(id string, n int) (int, bool) {

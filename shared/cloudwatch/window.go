@@ -47,7 +47,8 @@ type Timing struct {
 	// MaxAge is the oldest sample, relative to T, that the receiver accepts
 	// (a stock Prometheus refuses samples more than about an hour older than
 	// its newest one); older periods are given up rather than sent to be
-	// refused. Zero means no limit.
+	// refused. Zero means no limit. Latest samples are stamped at T: it
+	// does not apply to them.
 	MaxAge time.Duration
 	// Latest fetches only the newest period: its value is stamped at T
 	// instead of its CloudWatch timestamp, and a series can hold only one
@@ -64,7 +65,8 @@ func (t Timing) oldest(at, end time.Time) time.Time {
 	// Align down: at least one whole period is fetched even when the period
 	// is longer than MaxCatchUp.
 	limit := Align(end.Add(-t.MaxCatchUp), t.Period)
-	if t.MaxAge > 0 {
+	// Stamped at T, the newest period's sample is never too old.
+	if t.MaxAge > 0 && !t.Latest {
 		if a := AlignUp(at.Add(-t.MaxAge), t.Period); a.After(limit) {
 			limit = a
 		}

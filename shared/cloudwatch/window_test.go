@@ -75,3 +75,15 @@ func TestTimingNext(t *testing.T) {
 		})
 	}
 }
+
+// TestTimingLatestIgnoresMaxAge: a value stamped at T is never too old for
+// the receiver, whatever the period's own age.
+func TestTimingLatestIgnoresMaxAge(t *testing.T) {
+	t.Parallel()
+	hourly := Timing{Period: time.Hour, Delay: 10 * time.Minute, Length: time.Hour, MaxCatchUp: 45 * time.Minute, MaxAge: 55 * time.Minute, Latest: true}
+	at := t0.Add(15 * time.Minute)
+	require.Equal(t, Window{Start: t0.Add(-time.Hour), End: t0}, hourly.First(at))
+	w, skipped := hourly.Next(at, t0.Add(-time.Hour))
+	require.Equal(t, Window{Start: t0.Add(-time.Hour), End: t0}, w)
+	require.Zero(t, skipped)
+}

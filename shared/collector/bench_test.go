@@ -3,12 +3,17 @@ package collector_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,25 +25,62 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/collector"
 	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
+	"github.com/sigmawatch/sigmawatch/shared/testenv"
 )
 
 // fleet fakes CloudWatch in process: n EC2 instances with one metric each,
-// every query answered with one point per period of its window.
+// every query answered with one point per period of its window, each call
+// after latency. Each answer allocates what the SDK's decoder would, and
+// only for as long: a ListMetrics page its metrics and their strings, a
+// GetMetricData answer per query a result with its own timestamps and
+// values.
 type fleet struct {
 	n         int
+	latency   time.Duration
 	dataCalls atomic.Int64
 	listCalls atomic.Int64
 }
 
-func (f *fleet) ListMetrics(_ context.Context, in *awscw.ListMetricsInput, _ ...func(*awscw.Options)) (*awscw.ListMetricsOutput, error) {
+func newFleet(n int, latency time.Duration) *fleet { return &fleet{n: n, latency: latency} }
+
+func (f *fleet) wait(ctx context.Context) error {
+	if f.latency <= 0 {
+		return nil
+	}
+	t := time.NewTimer(f.latency)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (f *fleet) ListMetrics(ctx context.Context, in *awscw.ListMetricsInput, _ ...func(*awscw.Options)) (*awscw.ListMetricsOutput, error) {
 	f.listCalls.Add(1)
+	if err := f.wait(ctx); err != nil {
+		return nil, err
+	}
 	start, _ := strconv.Atoi(aws.ToString(in.NextToken))
-	out := &awscw.ListMetricsOutput{}
-	for i := start; i < min(start+500, f.n); i++ {
-		out.Metrics = append(out.Metrics, cwtypes.Metric{
-			Namespace: in.Namespace, MetricName: in.MetricName,
-			Dimensions: []cwtypes.Dimension{{Name: aws.String("InstanceId"), Value: aws.String(fmt.Sprintf("i-%017x", i))}},
-		})
+	end := min(start+500, f.n)
+	// A page as the decoder leaves it: one string per value.
+	buf := make([]byte, 0, (end-start)*19)
+	for i := start; i < end; i++ {
+		hex := strconv.AppendUint(make([]byte, 0, 17), uint64(i), 16)
+		buf = append(buf, "i-"...)
+		buf = append(buf, "00000000000000000"[len(hex):]...)
+		buf = append(buf, hex...)
+	}
+	all := string(buf)
+	values := make([]string, end-start)
+	dims := make([]cwtypes.Dimension, end-start)
+	out := &awscw.ListMetricsOutput{Metrics: make([]cwtypes.Metric, end-start)}
+	dimName := "InstanceId"
+	for k := range values {
+		values[k] = all[k*19 : (k+1)*19]
+		dims[k] = cwtypes.Dimension{Name: &dimName, Value: &values[k]}
+		out.Metrics[k] = cwtypes.Metric{Namespace: in.Namespace, MetricName: in.MetricName, Dimensions: dims[k : k+1 : k+1]}
 	}
 	if start+500 < f.n {
 		out.NextToken = aws.String(strconv.Itoa(start + 500))
@@ -46,21 +88,26 @@ func (f *fleet) ListMetrics(_ context.Context, in *awscw.ListMetricsInput, _ ...
 	return out, nil
 }
 
-func (f *fleet) GetMetricData(_ context.Context, in *awscw.GetMetricDataInput, _ ...func(*awscw.Options)) (*awscw.GetMetricDataOutput, error) {
+func (f *fleet) GetMetricData(ctx context.Context, in *awscw.GetMetricDataInput, _ ...func(*awscw.Options)) (*awscw.GetMetricDataOutput, error) {
 	f.dataCalls.Add(1)
 	if len(in.MetricDataQueries) > cloudwatch.MaxQueriesPerCall {
 		return nil, fmt.Errorf("%d queries: over the limit", len(in.MetricDataQueries))
 	}
-	out := &awscw.GetMetricDataOutput{MetricDataResults: make([]cwtypes.MetricDataResult, 0, len(in.MetricDataQueries))}
+	if err := f.wait(ctx); err != nil {
+		return nil, err
+	}
+	start, end := aws.ToTime(in.StartTime), aws.ToTime(in.EndTime)
+	out := &awscw.GetMetricDataOutput{MetricDataResults: make([]cwtypes.MetricDataResult, len(in.MetricDataQueries))}
 	for qi, q := range in.MetricDataQueries {
-		var ts []time.Time
-		var vs []float64
 		step := time.Duration(aws.ToInt32(q.MetricStat.Period)) * time.Second
-		for t := aws.ToTime(in.StartTime); t.Before(aws.ToTime(in.EndTime)); t = t.Add(step) {
-			ts = append(ts, t)
-			vs = append(vs, float64(qi)+0.25)
+		n := int(end.Sub(start) / step)
+		ts := make([]time.Time, n)
+		vs := make([]float64, n)
+		for k := range n {
+			ts[k] = start.Add(time.Duration(k) * step)
+			vs[k] = float64(qi) + 0.25
 		}
-		out.MetricDataResults = append(out.MetricDataResults, cwtypes.MetricDataResult{Id: q.Id, Timestamps: ts, Values: vs, StatusCode: cwtypes.StatusCodeComplete})
+		out.MetricDataResults[qi] = cwtypes.MetricDataResult{Id: q.Id, Timestamps: ts, Values: vs, StatusCode: cwtypes.StatusCodeComplete}
 	}
 	return out, nil
 }
@@ -120,7 +167,7 @@ func TestAPICallsPerRun(t *testing.T) {
 	for _, n := range []int{1, 499, 500, 501, 12345} {
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
 			t.Parallel()
-			api := &fleet{n: n}
+			api := newFleet(n, 0)
 			w := &encodingWriter{}
 			c, err := collector.New(collector.Options{Config: fleetConfig(t), Connector: fleetConnector{api}, Writer: w})
 			require.NoError(t, err)
@@ -143,14 +190,17 @@ func TestAPICallsPerRun(t *testing.T) {
 }
 
 // BenchmarkRun100k is one cold run over 100,000 series × 5 datapoints with
-// CloudWatch faked in process and every request encoded (snappy + protobuf)
-// as the real sender would. peak-heap-MB is the highest heap (live and not
-// yet collected garbage) seen during the run; the memlimit variant runs with
-// the soft memory limit the template sets (GOMEMLIMIT), as in Lambda.
+// CloudWatch faked in process (no latency: CPU and memory only) and every
+// request encoded (snappy + protobuf) as the real sender would. peak-heap-MB
+// is the highest heap (live and not yet collected garbage) seen during the
+// run; allocs/sample counts every allocation of the run, the fake's answers
+// included. The memlimit variant runs with the soft memory limit the
+// template sets (GOMEMLIMIT), as in Lambda.
 func BenchmarkRun100k(b *testing.B) {
+	limit := templateCollectMemLimit(b)
 	b.Run("default-gc", benchRun100k)
-	b.Run("gomemlimit-48MiB", func(b *testing.B) {
-		old := debug.SetMemoryLimit(48 << 20)
+	b.Run(fmt.Sprintf("template-gomemlimit-%dMiB", limit>>20), func(b *testing.B) {
+		old := debug.SetMemoryLimit(limit)
 		defer debug.SetMemoryLimit(old)
 		benchRun100k(b)
 	})
@@ -160,21 +210,41 @@ func benchRun100k(b *testing.B) {
 	const n = 100_000
 	cfg := fleetConfig(b)
 	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	var peak uint64
+	api := newFleet(n, 0)
+	var peak, mallocs uint64
+	var cpu time.Duration
+	runs := 0
 	for b.Loop() {
-		api := &fleet{n: n}
 		w := &encodingWriter{}
 		c, err := collector.New(collector.Options{Config: cfg, Connector: fleetConnector{api}, Writer: w})
 		require.NoError(b, err)
 		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		stop := sampleHeap(&peak)
+		cpu0 := cpuTime()
 		sum, err := c.Run(context.Background(), at, cfg.Jobs)
+		cpu += cpuTime() - cpu0
 		stop()
+		runtime.ReadMemStats(&after)
 		require.NoError(b, err)
 		require.Equal(b, n*5, sum.Samples)
+		mallocs += after.Mallocs - before.Mallocs
+		runs++
 	}
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
-	b.ReportMetric(float64(n*5), "samples/op")
+	b.ReportMetric(float64(mallocs)/float64(runs)/(n*5), "allocs/sample")
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(runs), "cpu-ms/op")
+}
+
+// cpuTime is the process's user and system CPU time so far: on a shared
+// machine a better measure of a run's work than its wall time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // sampleHeap records the peak of live heap bytes until stop is called.
@@ -198,4 +268,60 @@ func sampleHeap(peak *uint64) (stop func()) {
 		}
 	}()
 	return func() { close(done); wg.Wait() }
+}
+
+// TestRun100kFitsLambdaTimeout: a cold run over 100,000 series against a
+// CloudWatch that answers every call — each ListMetrics page and each
+// GetMetricData call — after 500 ms finishes inside the template's Lambda
+// timeout, with the default concurrency. Time is virtual (testing/synctest):
+// the run's duration is that of its calls, not of this machine's load.
+func TestRun100kFitsLambdaTimeout(t *testing.T) {
+	t.Parallel()
+	timeout := templateCollectTimeout(t)
+	synctest.Test(t, func(t *testing.T) {
+		const n = 100_000
+		cfg := fleetConfig(t)
+		api := newFleet(n, 500*time.Millisecond)
+		w := &encodingWriter{}
+		c, err := collector.New(collector.Options{Config: cfg, Connector: fleetConnector{api}, Writer: w})
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		start := time.Now()
+		at := start.UTC().Truncate(5 * time.Minute)
+		sum, err := c.Run(ctx, at, cfg.Jobs)
+		took := time.Since(start)
+		require.NoError(t, err)
+		require.Equal(t, n*5, sum.Samples)
+		require.Less(t, took, timeout-collector.DefaultDeadlineMargin, "the run must not need the deadline margin")
+		t.Logf("100k series, every call answered after 500 ms: %d ListMetrics pages (serial: one metric), %d GetMetricData calls (%d in flight): %s of the %s timeout",
+			api.listCalls.Load(), api.dataCalls.Load(), cfg.Concurrency, took, timeout)
+	})
+}
+
+// templateCollectTimeout reads the CollectFunction's Timeout from template.yaml.
+func templateCollectTimeout(t testing.TB) time.Duration {
+	return time.Duration(templateCollectValue(t, `Timeout: (\d+)\n`)) * time.Second
+}
+
+// templateCollectMemLimit reads the CollectFunction's GOMEMLIMIT (MiB).
+func templateCollectMemLimit(t testing.TB) int64 {
+	return int64(templateCollectValue(t, `GOMEMLIMIT: (\d+)MiB\n`)) << 20
+}
+
+// templateCollectValue is the number the pattern captures in the
+// CollectFunction resource of template.yaml.
+func templateCollectValue(t testing.TB, pattern string) int {
+	t.Helper()
+	root, err := testenv.RepoRoot()
+	require.NoError(t, err)
+	data, err := os.ReadFile(filepath.Join(root, "template.yaml"))
+	require.NoError(t, err)
+	block := regexp.MustCompile(`(?s)\n  CollectFunction:\n(.*?)\n  [A-Za-z]+:\n`).FindSubmatch(data)
+	require.NotNil(t, block, "template.yaml: no CollectFunction")
+	m := regexp.MustCompile(pattern).FindSubmatch(block[1])
+	require.NotNil(t, m, "template.yaml: CollectFunction has no %s", pattern)
+	v, err := strconv.Atoi(string(m[1]))
+	require.NoError(t, err)
+	return v
 }

@@ -44,7 +44,7 @@ func TestFutureScheduledTimeRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			api := &fleet{n: 3}
+			api := newFleet(3, 0)
 			w := &encodingWriter{}
 			q := &countingQuerier{}
 			cfg := fleetConfig(t)

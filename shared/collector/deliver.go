@@ -36,6 +36,7 @@ type delivery struct {
 	tk        targetKey
 	ts        int64
 	perSeries bool
+	render    *renderer
 	// covered is called for units whose data and progress are stored.
 	covered func(units []*unit)
 	// failed is called for units left uncovered.
@@ -47,9 +48,8 @@ type delivery struct {
 // send writes one packed request.
 func (d *delivery) send(ctx context.Context, units []*unit) {
 	if !d.perSeries {
-		req := make([]remotewrite.Series, 0, len(units))
+		req := d.render.series(units)
 		for _, u := range units {
-			req = append(req, u.series...)
 			req = append(req, d.c.progressSeries(d.job, d.tk, u.key, u.end, d.ts))
 		}
 		if err := d.c.writer.Write(ctx, req); err != nil {
@@ -59,11 +59,10 @@ func (d *delivery) send(ctx context.Context, units []*unit) {
 		d.covered(units)
 		return
 	}
-	var req []remotewrite.Series
+	req := d.render.series(units)
 	var owner []int // per series of req: its unit's index in units
 	for k, u := range units {
-		req = append(req, u.series...)
-		for range u.series {
+		for range u.data {
 			owner = append(owner, k)
 		}
 	}

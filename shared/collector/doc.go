@@ -54,6 +54,40 @@
 // that failed half-way leaves the written units covered and the others not,
 // and its retry (or the next run) writes exactly the rest.
 //
+// # What each receiver kind gets (receiver.kind)
+//
+// prometheus (Prometheus, all or nothing): each request carries whole units
+// with their progress; a refused request stores nothing, so a unit is
+// covered exactly when its data is stored. A stock Prometheus refuses a
+// sample more than about an hour older than its newest one: catch-up never
+// reaches further back than max(1h, out_of_order_window) less five minutes
+// before T (what lies beyond is given up and counted), and -verify-config
+// refuses a metric whose period + delay + interval is already older than
+// that, unless it is stamped at the scheduled time. A resent sample is a 400
+// (without an out-of-order window) or kept silently at its old value (with
+// one) — the collector never resends.
+//
+// victoriametrics: all or nothing as above, any age. It stores a resent
+// sample a second time, so the same rule holds: nothing is sent twice. One
+// overlap remains possible and is documented in RELIABILITY.md: a request
+// that VictoriaMetrics stores after the sender gave up on it (slower than
+// the Lambda deadline), overtaken by a retry of the same window, is stored
+// twice; -dedup.minScrapeInterval on VictoriaMetrics removes such copies.
+//
+// mimir (Mimir, Cortex, Amazon Managed Service for Prometheus): the store
+// applies a request series by series and answers 400 for the series it
+// refused (a per-tenant series limit, a sample out of order) after storing
+// the rest — progress samples included. So a unit's data goes first, and its
+// progress only once all of it is known to be stored. After a 4xx the
+// collector reads back what of the request is stored, resends only the
+// rest once, and leaves a unit whose data is still refused without progress:
+// no data is marked covered that was not stored. The next run reads back
+// again before resending, so a stored sample is never sent twice, and
+// catch-up gives up (and counts) what stays refused beyond max_catch_up.
+// An empty kind follows the remote-write URL: an AMP workspace is mimir.
+// Never set mimir for VictoriaMetrics: the first attempt after an
+// interrupted run resends what was stored, which VictoriaMetrics keeps twice.
+//
 // # Series that come and go
 //
 // Discovery asks ListMetrics for the metrics active in the last three hours,

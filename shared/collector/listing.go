@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
@@ -25,7 +26,9 @@ type listed struct {
 
 // lister lists a job's metrics in a target: static dimension sets, or
 // discovery through the process's cache. The run and the cost preview share
-// it, so -plan sees what a run sees.
+// it, so -plan sees what a run sees. Another kind of job (resources found by
+// their tags) plugs in here: it yields listed metrics like the others, and
+// the planner, the packer and the delivery stay as they are.
 type lister struct {
 	cache       *cloudwatch.DiscoveryCache
 	concurrency int
@@ -75,10 +78,16 @@ func (l *lister) list(ctx context.Context, target Target, job *config.Job) ([]li
 	}
 	out := make([]listed, 0, n)
 	for i := range results {
+		// Both sorted by CompareMetrics: one walk marks the fresh ones.
 		fresh := l.fresh.note(discoveryKey(target), results[i].Added)
 		ms := results[i].Metrics
+		f := 0
 		for j := range ms {
-			out = append(out, listed{metric: &ms[j], cfg: i, fresh: len(fresh) > 0 && fresh.has(ms[j].Key())})
+			for f < len(fresh) && cloudwatch.CompareMetrics(fresh[f], ms[j]) < 0 {
+				f++
+			}
+			isFresh := f < len(fresh) && cloudwatch.CompareMetrics(fresh[f], ms[j]) == 0
+			out = append(out, listed{metric: &ms[j], cfg: i, fresh: isFresh})
 		}
 	}
 	return out, calls, nil
@@ -93,52 +102,42 @@ func discoveryKey(t Target) string { return fmt.Sprintf("%s\x00%s", t.Region, t.
 // invocations); a cold start knows of none and collects every series from
 // its shard's progress.
 type freshSet struct {
-	mu   sync.Mutex
-	keys map[string]map[string]struct{} // discovery key → metric keys
-}
-
-// freshKeys is a read-only view of one discovery key's fresh metrics.
-type freshKeys map[string]struct{}
-
-func (f freshKeys) has(k string) bool {
-	_, ok := f[k]
-	return ok
+	mu sync.Mutex
+	// byKey: discovery key → fresh metrics, sorted by CompareMetrics.
+	byKey map[string][]cloudwatch.Metric
 }
 
 // note records the metrics a listing added and returns the discovery key's
-// fresh metrics (a copy).
-func (s *freshSet) note(key string, added []cloudwatch.Metric) freshKeys {
+// fresh metrics (a copy, sorted).
+func (s *freshSet) note(key string, added []cloudwatch.Metric) []cloudwatch.Metric {
 	if s == nil {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.keys == nil {
-		s.keys = map[string]map[string]struct{}{}
+	if len(added) > 0 {
+		if s.byKey == nil {
+			s.byKey = map[string][]cloudwatch.Metric{}
+		}
+		set := append(s.byKey[key], added...)
+		slices.SortFunc(set, cloudwatch.CompareMetrics)
+		s.byKey[key] = slices.CompactFunc(set, func(a, b cloudwatch.Metric) bool { return cloudwatch.CompareMetrics(a, b) == 0 })
 	}
-	set := s.keys[key]
-	if len(added) > 0 && set == nil {
-		set = map[string]struct{}{}
-		s.keys[key] = set
-	}
-	for _, m := range added {
-		set[m.Key()] = struct{}{}
-	}
-	out := make(freshKeys, len(set))
-	for k := range set {
-		out[k] = struct{}{}
-	}
-	return out
+	return slices.Clone(s.byKey[key])
 }
 
 // written forgets fresh metrics whose unit has been stored.
-func (s *freshSet) written(key string, metricKeys []string) {
-	if s == nil || len(metricKeys) == 0 {
+func (s *freshSet) written(key string, metrics []*cloudwatch.Metric) {
+	if s == nil || len(metrics) == 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, k := range metricKeys {
-		delete(s.keys[key], k)
+	set := s.byKey[key]
+	for _, m := range metrics {
+		if i, ok := slices.BinarySearchFunc(set, *m, cloudwatch.CompareMetrics); ok {
+			set = slices.Delete(set, i, i+1)
+		}
 	}
+	s.byKey[key] = set
 }

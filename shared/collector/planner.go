@@ -1,11 +1,14 @@
 package collector
 
 import (
+	"fmt"
 	"hash/maphash"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
+	"github.com/sigmawatch/sigmawatch/shared/naming"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 )
 
@@ -46,18 +49,26 @@ type unit struct {
 	hasBaseline bool
 	// pending counts the unit's queries not answered yet.
 	pending int
-	// fresh lists the unit's newly listed metrics (their keys).
-	fresh []string
-	// Filled while the data streams in.
-	series  []remotewrite.Series
+	// fresh lists the unit's newly listed metrics.
+	fresh []*cloudwatch.Metric
+	// Filled while the data streams in: per answered query its samples.
+	// Labels are rendered only when the unit is written.
+	data    []unitData
 	samples int
 	err     error
 }
 
-// queryMeta says where a query's data goes.
+// unitData is one series' samples, by the query that fetched them.
+type unitData struct {
+	query   int32
+	samples []remotewrite.Sample
+}
+
+// queryMeta says where a query's data goes: its unit, and its metrics
+// entry and statistic (which name the series).
 type queryMeta struct {
-	unit int
-	name string // the series name
+	unit      int32
+	cfg, stat uint16
 }
 
 // droppedSeries is a series the run does not collect because a receiver
@@ -76,6 +87,13 @@ type targetPlan struct {
 	// skipped is the longest span a series gives up in this run.
 	skipped time.Duration
 	dropped []droppedSeries
+}
+
+// planned is one series to fetch.
+type planned struct {
+	li, si int
+	unit   int
+	w      cloudwatch.Window
 }
 
 // planTarget plans one target's run.
@@ -100,12 +118,7 @@ func planTarget(in planInput) *targetPlan {
 	seed := maphash.MakeSeed()
 	first := map[uint64]seen{}
 	var buf, other []remotewrite.Label
-	type planned struct {
-		li, si int
-		unit   int
-		w      cloudwatch.Window
-	}
-	var series []planned
+	series := make([]planned, 0, len(in.listing))
 
 	// Labels first, over every listed series whether due or not: a series
 	// that a receiver would refuse, or that collides with another, is
@@ -119,13 +132,28 @@ func planTarget(in planInput) *targetPlan {
 		l := &in.listing[at.li]
 		p.dropped = append(p.dropped, droppedSeries{labels: labelString(labels), metric: describeMetric(l.metric, in.stats[l.cfg][at.si]), why: why})
 	}
+	// The label names of a job's series repeat (discovery lists only
+	// metrics with exactly the job's dimension names): names checked once
+	// for an entry and statistic need only their values checked again.
+	type checked struct {
+		cfg, si int
+		dims    []cloudwatch.Dimension
+	}
+	var last *checked
 	for li := range in.listing {
 		l := &in.listing[li]
 		for si := range in.stats[l.cfg] {
 			buf = in.labels.labels(buf[:0], in.seriesNames[l.cfg][si], l.metric.Dimensions)
-			if err := remotewrite.ValidateLabels(buf); err != nil {
+			if last != nil && last.cfg == l.cfg && last.si == si && sameNames(last.dims, l.metric.Dimensions) {
+				if err := validValues(l.metric.Dimensions); err != nil {
+					drop(seen{li, si}, buf, err.Error())
+					continue
+				}
+			} else if err := remotewrite.ValidateLabels(buf); err != nil {
 				drop(seen{li, si}, buf, err.Error())
 				continue
+			} else {
+				last = &checked{cfg: l.cfg, si: si, dims: l.metric.Dimensions}
 			}
 			hash := labelSetHash(seed, buf)
 			f, dup := first[hash]
@@ -177,7 +205,7 @@ func planTarget(in planInput) *targetPlan {
 			// metrics active in the three hours before it: whatever was
 			// ever written of it is older than the catch-up limit.
 			w = timing.CatchUp(in.at)
-			u.fresh = append(u.fresh, l.metric.Key())
+			u.fresh = append(u.fresh, l.metric)
 		case hasCover:
 			w, skipped = timing.Next(in.at, covered)
 			if u.hasBaseline && covered.Before(u.baseline) {
@@ -186,19 +214,24 @@ func planTarget(in planInput) *targetPlan {
 		default:
 			w = timing.First(in.at)
 		}
-		if w.Empty() {
-			continue
-		}
 		for si := range in.stats[l.cfg] {
 			if bad[seen{li, si}] {
 				continue
 			}
+			// Given up even when nothing is left to fetch (a period change
+			// skips to the next whole period): the unit moves past it now.
 			p.skipped = max(p.skipped, skipped)
-			series = append(series, planned{li: li, si: si, unit: ui, w: w})
+			if !w.Empty() {
+				series = append(series, planned{li: li, si: si, unit: ui, w: w})
+			}
 		}
 	}
-	// Oldest windows first: the most lagging units complete first.
-	slices.SortStableFunc(series, func(a, b planned) int { return a.w.Start.Compare(b.w.Start) })
+	// Oldest windows first, so the most lagging units complete first; then
+	// unit by unit, so units complete one after another while the data
+	// streams in and memory does not grow with the number of series;
+	// listing order within a unit. A counting sort: there are few distinct
+	// window starts and units, and many series.
+	series = orderPlanned(series, len(p.units))
 	p.queries = make([]cloudwatch.Query, 0, len(series))
 	p.meta = make([]queryMeta, 0, len(series))
 	for _, s := range series {
@@ -206,8 +239,61 @@ func planTarget(in planInput) *targetPlan {
 		p.queries = append(p.queries, cloudwatch.Query{
 			Metric: l.metric, Stat: in.stats[l.cfg][s.si], Period: in.timings[l.cfg].Period, Start: s.w.Start, End: s.w.End,
 		})
-		p.meta = append(p.meta, queryMeta{unit: s.unit, name: in.seriesNames[l.cfg][s.si]})
+		p.meta = append(p.meta, queryMeta{unit: int32(s.unit), cfg: uint16(l.cfg), stat: uint16(s.si)})
 		p.units[s.unit].pending++
 	}
 	return p
+}
+
+// orderPlanned orders series by window start, then unit, keeping the
+// listing order within each (window start, unit).
+func orderPlanned(series []planned, units int) []planned {
+	var starts []time.Time
+	for _, s := range series {
+		if !slices.ContainsFunc(starts, s.w.Start.Equal) {
+			starts = append(starts, s.w.Start)
+		}
+	}
+	slices.SortFunc(starts, time.Time.Compare)
+	startIdx := func(t time.Time) int {
+		i, _ := slices.BinarySearchFunc(starts, t, time.Time.Compare)
+		return i
+	}
+	offset := make([]int, len(starts)*units+1)
+	for _, s := range series {
+		offset[startIdx(s.w.Start)*units+s.unit+1]++
+	}
+	for i := 1; i < len(offset); i++ {
+		offset[i] += offset[i-1]
+	}
+	out := make([]planned, len(series))
+	for _, s := range series {
+		k := startIdx(s.w.Start)*units + s.unit
+		out[offset[k]] = s
+		offset[k]++
+	}
+	return out
+}
+
+// sameNames reports whether a and b have the same dimension names.
+func sameNames(a, b []cloudwatch.Dimension) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name {
+			return false
+		}
+	}
+	return true
+}
+
+// validValues checks dimension values for what a receiver refuses.
+func validValues(dims []cloudwatch.Dimension) error {
+	for _, d := range dims {
+		if !utf8.ValidString(d.Value) {
+			return fmt.Errorf("label %q: value is not valid UTF-8", naming.DimensionLabel(d.Name))
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
 	"github.com/sigmawatch/sigmawatch/shared/config"
+	"github.com/sigmawatch/sigmawatch/shared/naming"
 )
 
 var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -54,10 +55,14 @@ func (f *planFixture) plan(at time.Time, p *targetProgress) *targetPlan {
 // windows maps "series name|instance" to the planned window.
 func windows(p *targetPlan) map[string]cloudwatch.Window {
 	out := map[string]cloudwatch.Window{}
-	for i, q := range p.queries {
-		out[p.meta[i].name+"|"+q.Metric.Dimensions[0].Value] = cloudwatch.Window{Start: q.Start, End: q.End}
+	for _, q := range p.queries {
+		out[queryName(q)+"|"+q.Metric.Dimensions[0].Value] = cloudwatch.Window{Start: q.Start, End: q.End}
 	}
 	return out
+}
+
+func queryName(q cloudwatch.Query) string {
+	return naming.MetricName(q.Metric.Namespace, q.Metric.Name, q.Stat)
 }
 
 // progressOf is stored progress: every unit of metric under shards covered
@@ -96,6 +101,9 @@ func TestPlanFirstRunAndRetry(t *testing.T) {
 		"aws_ec2_cpuutilization_average|i-1": w, "aws_ec2_cpuutilization_average|i-2": w, "aws_ec2_cpuutilization_average|i-3": w,
 	}, windows(p))
 	require.NotEmpty(t, p.units)
+	for i := 1; i < len(p.meta); i++ {
+		require.LessOrEqual(t, p.meta[i-1].unit, p.meta[i].unit, "one window: unit after unit, so units complete while the data streams in")
+	}
 	for _, u := range p.units {
 		require.True(t, u.hasBaseline, "a unit without progress records where it starts first")
 		require.Equal(t, m(5*time.Minute), u.baseline)
@@ -189,7 +197,7 @@ func TestPlanMetricAddedAndGap(t *testing.T) {
 		"aws_ec2_network_in_sum|i-1":         {Start: m(105 * time.Minute), End: m(110 * time.Minute)},
 	}, windows(plan))
 	require.Equal(t, 55*time.Minute, plan.skipped, "the old metric gives up [10:10, 11:05)")
-	require.Equal(t, "aws_ec2_cpuutilization_average", plan.meta[0].name, "the most lagging query comes first")
+	require.Equal(t, "aws_ec2_cpuutilization_average", queryName(plan.queries[0]), "the most lagging query comes first")
 }
 
 // TestPlanBaselineNeverAhead: a unit without progress of its own, whose

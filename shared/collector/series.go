@@ -29,6 +29,9 @@ func newLabeler(job, region, account, resourceName string) *labeler {
 	}
 }
 
+// size is how many labels a series with dims has.
+func (l *labeler) size(dims []cloudwatch.Dimension) int { return 1 + len(l.base) + len(dims) }
+
 // labels appends the labels of series name with dims to dst.
 func (l *labeler) labels(dst []remotewrite.Label, name string, dims []cloudwatch.Dimension) []remotewrite.Label {
 	dst = append(dst, remotewrite.Label{Name: "__name__", Value: name})
@@ -111,4 +114,64 @@ func describeMetric(m *cloudwatch.Metric, stat string) string {
 		b.WriteString(d.Value)
 	}
 	return b.String()
+}
+
+// arenaBlock is how many samples an arena allocates at once.
+const arenaBlock = 4096
+
+// arena hands out the sample slices of data series, carved from larger
+// blocks: one allocation per few hundred series instead of one per series.
+// A block lives until the last series carved from it is written.
+type arena struct {
+	samples []remotewrite.Sample
+}
+
+// sampleSlice returns a slice of n samples.
+func (a *arena) sampleSlice(n int) []remotewrite.Sample {
+	if cap(a.samples)-len(a.samples) < n {
+		a.samples = make([]remotewrite.Sample, 0, max(n, arenaBlock))
+	}
+	start := len(a.samples)
+	a.samples = a.samples[:start+n]
+	return a.samples[start : start+n : start+n]
+}
+
+// renderer turns units' data into remote-write series, with buffers reused
+// from one request to the next: a request's labels live only until it is
+// encoded, so they are not allocated per series.
+type renderer struct {
+	labels      *labeler
+	queries     []cloudwatch.Query
+	meta        []queryMeta
+	seriesNames [][]string
+	req         []remotewrite.Series
+	lbuf        []remotewrite.Label
+}
+
+// series renders the data of units, in order; the result is valid until
+// the next call.
+func (r *renderer) series(units []*unit) []remotewrite.Series {
+	n, nl := 0, 0
+	for _, u := range units {
+		n += len(u.data)
+		for _, d := range u.data {
+			nl += r.labels.size(r.queries[d.query].Metric.Dimensions)
+		}
+	}
+	if cap(r.lbuf) < nl {
+		r.lbuf = make([]remotewrite.Label, 0, nl)
+	}
+	lbuf := r.lbuf[:0]
+	req := slices.Grow(r.req[:0], n)
+	for _, u := range units {
+		for _, d := range u.data {
+			q := &r.queries[d.query]
+			m := r.meta[d.query]
+			start := len(lbuf)
+			lbuf = r.labels.labels(lbuf, r.seriesNames[m.cfg][m.stat], q.Metric.Dimensions)
+			req = append(req, remotewrite.Series{Labels: lbuf[start:len(lbuf):len(lbuf)], Samples: d.samples})
+		}
+	}
+	r.req, r.lbuf = req[:0], lbuf[:0]
+	return req
 }

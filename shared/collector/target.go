@@ -76,7 +76,7 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, regi
 	in.progress = progress.target(tk)
 	in.labels = newLabeler(job.Name, region, target.AccountID, resourceName(job))
 	plan := planTarget(in)
-	listing = nil // the queries hold what they need
+	in.listing = nil // the queries hold what they need
 
 	if n := len(plan.dropped); n > 0 {
 		named := make([]string, 0, min(n, maxDroppedLogged))
@@ -103,20 +103,21 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, regi
 	series, samples, failed := 0, 0, 0
 	d := &delivery{
 		c: c, job: job.Name, tk: tk, ts: ts, perSeries: c.cfg.Receiver.PerSeries(),
+		render: &renderer{labels: in.labels, queries: plan.queries, meta: plan.meta, seriesNames: in.seriesNames},
 		covered: func(units []*unit) {
 			sum.Requests++
 			for _, u := range units {
-				series += len(u.series)
+				series += len(u.data)
 				samples += u.samples
 				c.lister.fresh.written(discoveryKey(target), u.fresh)
-				u.series = nil
+				u.data = nil
 			}
 		},
 		failed: func(units []*unit, err error) {
 			errs = append(errs, err)
 			failed += len(units)
 			for _, u := range units {
-				u.series = nil
+				u.data = nil
 			}
 		},
 	}
@@ -132,7 +133,7 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, regi
 		if u.err != nil {
 			errs = append(errs, fmt.Errorf("%s not written: %w", describeUnit(u.key), u.err))
 			failed++
-			u.series = nil
+			u.data = nil
 			return
 		}
 		pk.add(u)
@@ -143,7 +144,7 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, regi
 			complete(u)
 		}
 	}
-	labels := in.labels
+	var mem arena
 	fopts := cloudwatch.FetchOptions{Concurrency: c.cfg.Concurrency, StopAt: r.stopAt, Now: c.now}
 	fstats := cloudwatch.Fetch(ctx, target.API, plan.queries, fopts, func(i int, pts []cloudwatch.Point, err error) {
 		u := plan.units[plan.meta[i].unit]
@@ -153,19 +154,19 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, regi
 				u.err = err
 			}
 		case len(pts) > 0 && u.err == nil:
-			q := &plan.queries[i]
-			s := remotewrite.Series{Labels: labels.labels(nil, plan.meta[i].name, q.Metric.Dimensions)}
+			var samples []remotewrite.Sample
 			if in.timings[u.cfg].Latest {
 				// Stamped at T: the window holds one period, the newest.
-				s.Samples = []remotewrite.Sample{{T: ts, V: pts[len(pts)-1].V}}
+				samples = mem.sampleSlice(1)
+				samples[0] = remotewrite.Sample{T: ts, V: pts[len(pts)-1].V}
 			} else {
-				s.Samples = make([]remotewrite.Sample, len(pts))
+				samples = mem.sampleSlice(len(pts))
 				for k, p := range pts {
-					s.Samples[k] = remotewrite.Sample{T: p.T.UnixMilli(), V: p.V}
+					samples[k] = remotewrite.Sample{T: p.T.UnixMilli(), V: p.V}
 				}
 			}
-			u.series = append(u.series, s)
-			u.samples += len(s.Samples)
+			u.data = append(u.data, unitData{query: int32(i), samples: samples})
+			u.samples += len(samples)
 		}
 		if u.pending--; u.pending == 0 {
 			complete(u)

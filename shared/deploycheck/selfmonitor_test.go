@@ -26,14 +26,19 @@ type alarm struct {
 
 func (a alarm) metric() string {
 	if m, ok := a.props["MetricName"].(string); ok {
-		return a.props["Namespace"].(string) + " " + m
+		ns, _ := a.props["Namespace"].(string)
+		return ns + " " + m
 	}
 	// A metric-math alarm: the metrics it reads.
 	var names []string
-	for _, q := range a.props["Metrics"].([]any) {
-		if ms, ok := q.(map[string]any)["MetricStat"].(map[string]any); ok {
-			m := ms["Metric"].(map[string]any)
-			names = append(names, m["Namespace"].(string)+" "+m["MetricName"].(string))
+	queries, _ := a.props["Metrics"].([]any)
+	for _, q := range queries {
+		qm, _ := q.(map[string]any)
+		ms, _ := qm["MetricStat"].(map[string]any)
+		m, _ := ms["Metric"].(map[string]any)
+		if ns, ok := m["Namespace"].(string); ok {
+			name, _ := m["MetricName"].(string)
+			names = append(names, ns+" "+name)
 		}
 	}
 	return strings.Join(names, ",")

@@ -69,7 +69,9 @@ type Message struct {
 	ID     string
 	Status Status
 	// Repeat: a reminder that the alert is still firing.
-	Repeat   bool
+	Repeat bool
+	// Test: a test of the notification path (see TestMessage), not an alert.
+	Test     bool
 	Rule     string
 	Group    string
 	Severity string
@@ -146,6 +148,8 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 func (m Message) headline() string {
 	switch {
+	case m.Test:
+		return "TEST"
 	case m.Status == StatusResolved:
 		return "RESOLVED"
 	case m.Repeat:
@@ -165,6 +169,9 @@ func (m Message) listed() ([]Alert, int) {
 
 // Subject is the email subject: ASCII, at most MaxSubject characters, one line.
 func Subject(m Message) string {
+	if m.Test {
+		return truncate(ascii(fmt.Sprintf("[TEST] sigmawatch notification test from %s (critical)", m.Group)), MaxSubject)
+	}
 	s := fmt.Sprintf("[%s] %s", m.headline(), m.Rule)
 	if g := shortIdentity(m.GroupLabels); g != "" && len(m.Alerts) > 1 {
 		s += " " + g
@@ -188,6 +195,9 @@ func Subject(m Message) string {
 
 // SMS is the one-line SMS body: ASCII, at most MaxSMS characters.
 func SMS(m Message) string {
+	if m.Test {
+		return testSMS(m)
+	}
 	var b strings.Builder
 	b.WriteString(strings.ReplaceAll(m.headline(), " (repeat)", "+"))
 	b.WriteString(" " + m.Rule)
@@ -226,6 +236,9 @@ func SMS(m Message) string {
 
 // Email is the complete text body; it is also the default body.
 func Email(m Message) string {
+	if m.Test {
+		return testEmail(m)
+	}
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	line("%s: %s", m.headline(), m.Rule)

@@ -237,7 +237,8 @@ func TestSNSPublish(t *testing.T) {
 		require.Equal(t, "String", aws.ToString(v.DataType))
 		attrs[k] = aws.ToString(v.StringValue)
 	}
-	require.Equal(t, map[string]string{"severity": "critical", "status": "firing", "alertname": "RDSLatencyAnomaly", "notification_id": m.ID, "summary": notify.SMS(m)}, attrs)
+	require.Equal(t, map[string]string{"severity": "critical", "status": "firing", "alertname": "RDSLatencyAnomaly", "notification_id": m.ID, "summary": notify.SMS(m),
+		notify.SMSTypeAttribute: "Transactional"}, attrs)
 
 	m.Severity = ""
 	in, err = notify.PublishInput("arn:aws:sns:us-east-1:123456789012:alerts", m)

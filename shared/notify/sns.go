@@ -17,6 +17,9 @@ type SNSAPI interface {
 	Publish(ctx context.Context, in *sns.PublishInput, optFns ...func(*sns.Options)) (*sns.PublishOutput, error)
 }
 
+// SMSTypeAttribute sets the SMS type of one publish (AWS.SNS.SMS.SMSType).
+const SMSTypeAttribute = "AWS.SNS.SMS.SMSType"
+
 // SNS publishes messages to one standard topic.
 type SNS struct {
 	client SNSAPI
@@ -61,6 +64,10 @@ func PublishInput(topicARN string, m Message) (*sns.PublishInput, error) {
 			"alertname":       attr(m.Rule),
 			"notification_id": attr(m.ID),
 			"summary":         attr(short),
+			// Alerts are transactional: carriers deliver them ahead of
+			// promotional traffic, and some countries block promotional
+			// SMS at night.
+			SMSTypeAttribute: attr("Transactional"),
 		},
 	}, nil
 }
