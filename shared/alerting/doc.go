@@ -51,8 +51,22 @@
 // as last_over_time(selector[lookback_delta]) ([ThresholdQuery]); an
 // anomaly rule first finds the time of its newest data and evaluates every
 // window there, so a deployed evaluation is the backtest's tick at that
-// point. An anomaly rule pushes the aggregation to the query engine, so
-// its cost grows with the number of series, not with the baseline's length:
+// point.
+//
+// The shipped method, auto (package detector), is an online detector: its
+// decision at a point depends on the whole sequence of points before it, so
+// it has no PromQL form. Until its state is persisted between runs (issue
+// 14: hourly summaries and a small state per series, advanced by the
+// points stored since), the deployed evaluation reads each series' stored
+// points of the detector's History (five weeks, through the same
+// SeriesQuery subquery the backtest's Prometheus mode reads) and replays
+// them through detector.FromParams, the backtest's detector; the decision
+// at the newest point is the backtest's tick there, exactly, for a series
+// whose history fits in those five weeks (auto.go). That costs O(series ×
+// points in five weeks) per run.
+//
+// The classic methods push the aggregation to the query engine, so their
+// cost grows with the number of series, not with the baseline's length:
 //
 //   - window: avg_over_time, stddev_over_time and count_over_time of
 //     expr over the baseline, offset by exclude_recent, give

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/sigmawatch/sigmawatch/shared/anomaly"
+	"github.com/sigmawatch/sigmawatch/shared/detector"
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
 )
@@ -68,6 +69,9 @@ type Observed struct {
 	Latest    *anomaly.Result
 	Median    *anomaly.Result
 	Sustained *anomaly.Result
+	// Auto is the online detector's decision at the series' newest point
+	// (method auto; nil otherwise): its own hysteresis is already applied.
+	Auto *detector.Decision
 	// Active: a threshold rule returned the series (its condition holds).
 	Active bool
 }
@@ -215,6 +219,11 @@ func Evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step t
 		return ev, e.err
 	}
 	ev.DataAt, e.at = dataAt, dataAt
+	if p.Method == anomaly.MethodAuto {
+		e.auto(ctx, b, p, spec.Lookback)
+		sortObserved(ev.Series)
+		return ev, e.err
+	}
 
 	current := e.current(ctx, b, p.Smoothing, p.SmoothingFunc, spec.Lookback)
 	var latest, median, sustained map[string]currentValue
@@ -290,6 +299,10 @@ func scoreAlso(p anomaly.Params, values map[string]currentValue, fp string, bl a
 // firing) or not: anomaly.Params.Holds over its scores, the same call the
 // backtest makes.
 func (o *Observed) Holds(p anomaly.Params, wasActive bool) bool {
+	if o.Auto != nil {
+		// The detector replayed the series and decided, hysteresis included.
+		return o.Auto.Holds
+	}
 	return p.Holds(anomaly.Scores{Current: o.Result, Latest: o.Latest, Median: o.Median, Sustained: o.Sustained}, wasActive)
 }
 

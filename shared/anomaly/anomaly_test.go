@@ -188,7 +188,7 @@ func TestSeasonalBaseline(t *testing.T) {
 
 func TestScore(t *testing.T) {
 	t.Parallel()
-	p := anomaly.DefaultParams()
+	p := anomaly.DefaultParamsFor(anomaly.MethodWindow)
 	p.Method = anomaly.MethodWindow
 	p.MinPoints = 3
 	p.MinStdDev = 0.5
@@ -236,7 +236,7 @@ func TestScore(t *testing.T) {
 func TestAnomalous(t *testing.T) {
 	t.Parallel()
 	mk := func(d anomaly.Direction) anomaly.Params {
-		p := anomaly.DefaultParams()
+		p := anomaly.DefaultParamsFor(anomaly.MethodWindow)
 		p.Direction = d
 		p.Threshold = 4
 		p.ResolveThreshold = 3
@@ -302,13 +302,13 @@ func TestCurrent(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	t.Parallel()
-	require.NoError(t, anomaly.DefaultParams().Validate())
+	require.NoError(t, anomaly.DefaultParamsFor(anomaly.MethodWindow).Validate())
 	tests := []struct {
 		name   string
 		mutate func(*anomaly.Params)
 		want   []string
 	}{
-		{name: "method", mutate: func(p *anomaly.Params) { p.Method = "zscore" }, want: []string{`method: must be window, robust or seasonal (got "zscore")`}},
+		{name: "method", mutate: func(p *anomaly.Params) { p.Method = "zscore" }, want: []string{`method: must be auto, window, robust or seasonal (got "zscore")`}},
 		{name: "direction", mutate: func(p *anomaly.Params) { p.Direction = "sideways" }, want: []string{"direction:"}},
 		{name: "threshold", mutate: func(p *anomaly.Params) { p.Threshold = 0 }, want: []string{"threshold: must be a positive number"}},
 		{name: "threshold NaN", mutate: func(p *anomaly.Params) { p.Threshold = nan }, want: []string{"threshold:"}},
@@ -329,7 +329,7 @@ func TestValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := anomaly.DefaultParams()
+			p := anomaly.DefaultParamsFor(anomaly.MethodWindow)
 			tt.mutate(&p)
 			err := p.Validate()
 			require.Error(t, err)

@@ -8,6 +8,10 @@
 //
 // # Baselines
 //
+// The shipped method, auto, is package detector's online detector; this
+// package holds its vocabulary (Method, Direction, Params, Result) and its
+// rule-settable defaults. The classic methods' maths is here:
+//
 // A [Baseline] is a centre, a spread and the number of points behind them.
 // It can be built from raw points or from aggregates computed elsewhere:
 //

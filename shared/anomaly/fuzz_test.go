@@ -20,7 +20,7 @@ func floats(data []byte) []float64 {
 }
 
 func fuzzParams() anomaly.Params {
-	p := anomaly.DefaultParams()
+	p := anomaly.DefaultParamsFor(anomaly.MethodWindow)
 	p.MinPoints = 1
 	p.MinRelativeStdDev = 0
 	p.MinStdDev = 1e-300

@@ -13,7 +13,7 @@ import (
 func TestSustained(t *testing.T) {
 	t.Parallel()
 	mk := func(d anomaly.Direction, window time.Duration, threshold float64) anomaly.Params {
-		p := anomaly.DefaultParams()
+		p := anomaly.DefaultParamsFor(anomaly.MethodWindow)
 		p.Direction = d
 		p.Threshold = 5
 		p.ResolveThreshold = 2.5 // ratio 0.5
@@ -63,7 +63,7 @@ func TestValidateSustained(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := anomaly.DefaultParams()
+			p := anomaly.DefaultParamsFor(anomaly.MethodWindow)
 			tt.mutate(&p)
 			err := p.Validate()
 			if tt.wantErr == "" {
@@ -79,7 +79,7 @@ func TestValidateSustained(t *testing.T) {
 // Threshold 6 (resolve 4.5), sustained 1.5 (resolve 1.125).
 func TestHolds(t *testing.T) {
 	t.Parallel()
-	p := anomaly.DefaultParams()
+	p := anomaly.DefaultParamsFor(anomaly.MethodWindow)
 	z := func(v float64) *anomaly.Result { return &anomaly.Result{Status: anomaly.StatusOK, Z: v} }
 	sc := func(current, latest, median, sustained float64) anomaly.Scores {
 		s := anomaly.Scores{Current: *z(current), Latest: z(latest), Median: z(median)}

@@ -9,14 +9,13 @@ import (
 
 	"github.com/sigmawatch/sigmawatch/shared/alerting"
 	"github.com/sigmawatch/sigmawatch/shared/anomaly"
+	"github.com/sigmawatch/sigmawatch/shared/detector"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
 )
 
-// Point is one sample.
-type Point struct {
-	Time  time.Time
-	Value float64
-}
+// Point is one sample (the detector's: the auto method replays points
+// through it unchanged).
+type Point = detector.Point
 
 // Rule is one anomaly rule as the alert function evaluates it: the
 // detector and the timing that alerting.SpecOf maps a rule of rules.yaml to
@@ -58,6 +57,9 @@ type Tick struct {
 	// against the same baseline (see anomaly.Params.Holds); zero when not
 	// scored.
 	LatestZ, MedianZ, SustainedZ float64
+	// Shift is the auto method's larger CUSUM sum, signed (see
+	// detector.Decision); zero for the other methods.
+	Shift float64
 	// Missing: no finite value to score at this tick.
 	Missing      bool
 	State        alerting.State
@@ -119,6 +121,9 @@ func Run(points []Point, r Rule) ([]Tick, Summary, error) {
 func RunFrom(points []Point, r Rule, from time.Time) ([]Tick, Summary, error) {
 	if err := r.Validate(); err != nil {
 		return nil, Summary{}, fmt.Errorf("rule %s: %w", r.Name, err)
+	}
+	if r.Params.Method == anomaly.MethodAuto {
+		return runAuto(points, r, from)
 	}
 	e := newEvaluator(r, len(points))
 	ticks := make([]Tick, 0, len(points))

@@ -358,7 +358,7 @@ groups:
         keep_firing_for: 1h
         missing_data: resolve
         lookback_delta: 1h
-        anomaly: {baseline: 2d, threshold: 6, min_history: 12h, min_relative_stddev: 0.1, smoothing: 15m, exclude_recent: 30m, direction: up}
+        anomaly: {method: window, baseline: 2d, threshold: 6, min_history: 12h, min_relative_stddev: 0.1, smoothing: 15m, exclude_recent: 30m, direction: up}
       - alert: Seasonal
         expr: x
         repeat_interval: 1h
@@ -372,7 +372,7 @@ groups:
 
 	w, err := backtest.RuleFromConfig(rs[0], f.Settings)
 	require.NoError(t, err)
-	want := anomaly.DefaultParams()
+	want := anomaly.DefaultParamsFor(anomaly.MethodWindow)
 	want.Direction, want.Threshold, want.ResolveThreshold = anomaly.DirectionUp, 6, 3
 	want.Baseline, want.Gap, want.MinHistory = 48*time.Hour, 30*time.Minute, 12*time.Hour
 	want.MinRelativeStdDev, want.Smoothing = 0.1, 15*time.Minute

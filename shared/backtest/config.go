@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/sigmawatch/sigmawatch/shared/alerting"
+	"github.com/sigmawatch/sigmawatch/shared/anomaly"
+	"github.com/sigmawatch/sigmawatch/shared/detector"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
 )
 
@@ -40,6 +42,10 @@ func RuleFromConfig(r rules.Rule, s rules.Settings) (Rule, error) {
 // (or its seasons) plus the minimum history, which is what a Prometheus
 // backtest must fetch before its first tick.
 func (r Rule) lookBack() time.Duration {
+	if r.Params.Method == anomaly.MethodAuto {
+		// What the deployed evaluation replays (see alerting's auto.go).
+		return detector.FromParams(r.Params).History()
+	}
 	return r.Params.Reach() + r.Params.MinHistory
 }
 

@@ -2,7 +2,6 @@ package detector
 
 import (
 	"math"
-	"slices"
 	"time"
 )
 
@@ -22,15 +21,18 @@ func (d *Detector) baseline(s *State, hour time.Time) Baseline {
 // Σ M2 / Σ N. Slices, not maps, so the sums run in the same order every
 // time and the same state always gives the same bits.
 type groups struct {
-	byKey []Moments
-	hours []int
+	n     int
+	byKey [7 * 24]Moments
+	hours [7 * 24]int
 	all   Moments
 	// within is Σ M2 of the hours themselves: what is left of the groups'
 	// M2 is the spread of hour means about their group's mean.
 	within float64
 }
 
-func newGroups(n int) *groups { return &groups{byKey: make([]Moments, n), hours: make([]int, n)} }
+// newGroups is a grouping by n keys (24 or 168): fixed arrays, so a
+// baseline computation allocates nothing.
+func newGroups(n int) groups { return groups{n: n} }
 
 func (g *groups) add(key int, m Moments) {
 	g.byKey[key].Merge(m)
@@ -46,7 +48,7 @@ func (g *groups) between() float64 {
 		return 0
 	}
 	var m2 float64
-	for _, m := range g.byKey {
+	for _, m := range g.byKey[:g.n] {
 		m2 += max(m.M2, 0)
 	}
 	return max(m2-g.within, 0) / g.all.N
@@ -58,7 +60,7 @@ func (g *groups) residual() float64 {
 		return 0
 	}
 	var m2 float64
-	for _, m := range g.byKey {
+	for _, m := range g.byKey[:g.n] {
 		m2 += max(m.M2, 0)
 	}
 	return m2 / g.all.N
@@ -83,13 +85,10 @@ func (d *Detector) compute(s *State, hour time.Time) Baseline {
 
 	recent := newGroups(1)
 	var points, beyond, hours float64
-	var peaks []float64
+	var top peaks
 	daily := newGroups(24)
-	var weekly, weeklyDaily *groups
+	weekly, weeklyDaily := newGroups(7*24), newGroups(24)
 	useWeekly := c.Weeks > 0 && age >= c.WeeklyAfter
-	if useWeekly {
-		weekly, weeklyDaily = newGroups(7*24), newGroups(24)
-	}
 	hod := d.hourOfDay(hour)
 	how := d.hourOfWeek(hour)
 	for _, h := range s.Hours {
@@ -102,9 +101,7 @@ func (d *Detector) compute(s *State, hour time.Time) Baseline {
 			points += h.Points
 			beyond += h.Beyond
 			hours++
-			if c.PeakRank > 0 {
-				peaks = append(peaks, h.Peak)
-			}
+			top.add(h.Peak, c.PeakRank)
 			daily.add(kd, h.Moments)
 		}
 		if useWeekly && !h.Start.Before(weeklyFrom) {
@@ -120,7 +117,7 @@ func (d *Detector) compute(s *State, hour time.Time) Baseline {
 	best := Baseline{Model: ModelRecent, Center: all.Mean, Lower: all.Mean, Upper: all.Mean, Spread: all.Std(), N: all.N, Between: recent.between()}
 	if age >= c.DailyAfter && daily.hours[hod] >= 2 {
 		if v := daily.residual(); v < c.SeasonalGain*vRecent {
-			best = d.bucket(ModelDaily, daily, hod, v)
+			best = d.bucket(ModelDaily, &daily, hod, v)
 		}
 	}
 	if useWeekly && weekly.hours[how] >= 2 {
@@ -130,18 +127,41 @@ func (d *Detector) compute(s *State, hour time.Time) Baseline {
 			simpler = weeklyDaily.residual()
 		}
 		if v := weekly.residual(); v < c.SeasonalGain*simpler {
-			best = d.bucket(ModelWeekly, weekly, how, v)
+			best = d.bucket(ModelWeekly, &weekly, how, v)
 		}
 	}
-	if len(peaks) >= c.PeakRank && c.PeakRank > 0 {
-		slices.Sort(peaks)
-		best.Peak = peaks[len(peaks)-c.PeakRank]
+	if c.PeakRank > 0 && top.n >= c.PeakRank {
+		best.Peak = top.v[c.PeakRank-1]
 	}
 	if points > 0 {
 		best.Beyond = beyond / points
 		best.PerHour = points / hours
 	}
 	return best
+}
+
+// peaks keeps the largest hourly peaks seen, in descending order, up to
+// maxPeakRank of them.
+type peaks struct {
+	v [maxPeakRank]float64
+	n int
+}
+
+func (p *peaks) add(x float64, rank int) {
+	rank = min(rank, maxPeakRank)
+	if rank <= 0 {
+		return
+	}
+	i := min(p.n, rank-1)
+	if p.n >= rank && x <= p.v[i] {
+		return
+	}
+	for i > 0 && p.v[i-1] < x {
+		p.v[i] = p.v[i-1]
+		i--
+	}
+	p.v[i] = x
+	p.n = min(p.n+1, rank)
 }
 
 // bucket is the baseline of one seasonal bucket: its mean, the band of the
@@ -152,7 +172,7 @@ func (d *Detector) bucket(m Model, g *groups, key int, pooled float64) Baseline 
 	b := g.byKey[key]
 	v := (1-d.c.Pool)*b.Var() + d.c.Pool*pooled
 	out := Baseline{Model: m, Center: b.Mean, Lower: b.Mean, Upper: b.Mean, Spread: math.Sqrt(max(v, 0)), N: b.N, Between: g.between()}
-	n := len(g.byKey)
+	n := g.n
 	for k := 1; k <= d.c.Tolerance; k++ {
 		for _, nb := range []int{(key + k) % n, (key - k + n) % n} {
 			if g.byKey[nb].N > 0 {

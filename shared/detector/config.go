@@ -110,19 +110,20 @@ func (r TimeRange) Contains(t time.Time) bool { return !t.Before(r.From) && t.Be
 
 // Defaults, chosen by leave-one-category-out cross-validation on NAB under
 // the constraint of the healthy-pattern suite (shared/backtest/nab/RESULTS.md).
+// Those a rule can set are package anomaly's, defined there once.
 const (
-	DefaultThreshold         = 3.5
+	DefaultThreshold         = anomaly.AutoThreshold
 	DefaultPeakRank          = 2
 	DefaultPeakFactor        = 1.25
-	DefaultResolveRatio      = 0.75
-	DefaultSmoothing         = 15 * time.Minute
-	DefaultBaseline          = Week
+	DefaultResolveRatio      = anomaly.DefaultResolveRatio
+	DefaultSmoothing         = anomaly.AutoSmoothing
+	DefaultBaseline          = anomaly.DefaultBaseline
 	DefaultWeeks             = 4
-	DefaultMinHistory        = Day
+	DefaultMinHistory        = anomaly.DefaultMinHistory
 	DefaultDailyAfter        = 3 * Day
 	DefaultWeeklyAfter       = 2 * Week
 	DefaultSeasonalGain      = 0.6
-	DefaultPool              = 0.75
+	DefaultPool              = 0.5
 	DefaultTolerance         = 1
 	DefaultTrust             = 3.0
 	DefaultRare              = 0.01
@@ -130,7 +131,7 @@ const (
 	DefaultShiftLimit        = 8.0
 	DefaultShiftClip         = 4.0
 	DefaultShiftPeriod       = 5 * time.Minute
-	DefaultMinRelativeStdDev = 0.05
+	DefaultMinRelativeStdDev = anomaly.DefaultMinRelativeStdDev
 )
 
 // DefaultConfig returns the shipped defaults.
@@ -187,8 +188,8 @@ func (c Config) Validate() error {
 		bad("direction", "must be up, down or both", fmt.Sprintf("%q", c.Direction))
 	}
 	positive("threshold", c.Threshold)
-	if c.PeakRank < 0 {
-		bad("peak_rank", "must not be negative", c.PeakRank)
+	if c.PeakRank < 0 || c.PeakRank > maxPeakRank {
+		bad("peak_rank", fmt.Sprintf("must be 0 to %d", maxPeakRank), c.PeakRank)
 	}
 	if c.PeakRank > 0 {
 		positive("peak_factor", c.PeakFactor)
@@ -236,6 +237,9 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// maxPeakRank bounds Config.PeakRank.
+const maxPeakRank = 8
 
 // lookBack is how far back the detector's hourly summaries must reach.
 func (c Config) lookBack() time.Duration {

@@ -219,16 +219,28 @@ func (d *Detector) Observe(s *State, p Point) Decision {
 	dec.Burst = beyond(z, limit*ratio, c.Direction)
 	s.Open.Peak = max(s.Open.Peak, math.Abs(z))
 	if c.ShiftLimit > 0 {
-		d.cusum(s, &dec, b, spread, e, prev, p.Time, ratio)
+		d.cusum(s, &dec, b, spread, e, z, prev, p.Time, ratio)
 	}
 	dec.Holds = dec.Burst || dec.Shifted
+	if s.Active && !dec.Holds {
+		// The episode is over: the shift statistic starts again from zero,
+		// so the next page needs a new shift, not the noise of the old one.
+		s.Up, s.Down = 0, 0
+	}
 	s.Active = dec.Holds
 	d.learn(s, p, e, b, true)
 	return dec
 }
 
 // cusum advances the shift check by the residual e of the point at t.
-func (d *Detector) cusum(s *State, dec *Decision, b Baseline, spread, e float64, prev, t time.Time, ratio float64) {
+//
+// While the series is anomalous (ratio < 1) the shift also needs the
+// smoothed residual z still beyond the slack on its side: the
+// capped sum falls back by only about k per period, and noise above k
+// pushes it up again, so without this a shift that has ended could hold an
+// alert for half an hour; with it, the alert clears once the last
+// Smoothing is back.
+func (d *Detector) cusum(s *State, dec *Decision, b Baseline, spread, e, z float64, prev, t time.Time, ratio float64) {
 	c := d.c
 	e = max(-c.ShiftClip, min(c.ShiftClip, e))
 	// Residuals that wander together carry less evidence each: a CUSUM on
@@ -244,8 +256,12 @@ func (d *Detector) cusum(s *State, dec *Decision, b Baseline, spread, e float64,
 	s.Up = min(c.ShiftLimit, max(0, s.Up+w*(e-c.ShiftSlack)))
 	s.Down = min(c.ShiftLimit, max(0, s.Down+w*(-e-c.ShiftSlack)))
 	limit := c.ShiftLimit * ratio
-	up := c.Direction != anomaly.DirectionDown && s.Up >= limit
-	down := c.Direction != anomaly.DirectionUp && s.Down >= limit
+	still := math.Inf(-1)
+	if ratio < 1 {
+		still = c.ShiftSlack
+	}
+	up := c.Direction != anomaly.DirectionDown && s.Up >= limit && z >= still
+	down := c.Direction != anomaly.DirectionUp && s.Down >= limit && -z >= still
 	dec.Shifted = up || down
 	dec.Shift = s.Up
 	if s.Down > s.Up {

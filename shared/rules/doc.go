@@ -38,20 +38,26 @@
 //
 // # Anomaly block
 //
-// method window (mean/σ, default), robust (median/MAD) or seasonal (the same
-// time 1w, 2w, … back); baseline (default 7d; for seasonal it is seasons × 1w,
-// with seasons default 3, and setting a different baseline is an error);
-// threshold (|z|, default 6); resolve_threshold (<= threshold); direction up,
-// down or both (default); min_history (default 1d, or 1w for seasonal, capped
-// at the baseline; less history is insufficient data); min_stddev and
+// method auto (default: package detector's online detector — baselines by
+// hour of day and of week once there is history, learning weights an
+// incident cannot poison, a CUSUM for shifts), window (mean/σ), robust
+// (median/MAD) or seasonal (the same time 1w, 2w, … back); baseline (default
+// 7d; for auto the look-back of its recent and time-of-day baselines, at
+// least 1h; for seasonal it is seasons × 1w, with seasons default 3, and
+// setting a different baseline is an error); threshold (|z|, default 4 for
+// auto, 6 otherwise); resolve_threshold (<= threshold); direction up, down
+// or both (default); min_history (default 1d, or 1w for seasonal, capped at
+// the baseline; less history is insufficient data); min_stddev and
 // min_relative_stddev (σ floors, default 1e-9 and 0.05 × |level|; both 0 is
-// an error); smoothing (the current value is the mean of the points of the
-// last smoothing, default 15m; 0s is the latest point alone); exclude_recent
-// (a gap between the baseline and now, default 0); sustained and
-// sustained_threshold (default 90m at 1.5: a second, longer average that
-// fires at its own, lower |z|, for shifts that last rather than burst;
-// setting either takes both from the rule, sustained: 0s turns it off; it
-// must be longer than smoothing).
+// an error; auto also floors a count at 1); smoothing (the current value is
+// the mean of the points of the last smoothing — for auto, of their
+// standardized residuals — default 10m for auto, 15m otherwise; 0s is the
+// latest point alone); exclude_recent (window and robust only: a gap
+// between the baseline and now, default 0); sustained and
+// sustained_threshold (not for auto; default 90m at 1.5: a second, longer
+// average that fires at its own, lower |z|, for shifts that last rather than
+// burst; setting either takes both from the rule, sustained: 0s turns it
+// off; it must be longer than smoothing).
 //
 // Windows are durations, so a rule means the same on 1-minute and 5-minute
 // data (15m of smoothing is 3 points of 5-minute data, 15 of 1-minute
@@ -60,7 +66,7 @@
 // ([Window]).
 //
 // After Load every field holds its effective value. The defaults are
-// anomaly.DefaultParams, defined once there; [Anomaly.Detector] maps the
+// anomaly.DefaultParamsFor the block's method, defined once there; [Anomaly.Detector] maps the
 // block to the anomaly.Params the deployed evaluation and the backtest both
 // run (through alerting.SpecOf). Tests of behaviour set their own.
 package rules

@@ -277,10 +277,10 @@ func (f *File) applyDefaults(root *yaml.Node) {
 }
 
 func (a *Anomaly) applyDefaults(set map[string]bool, resolveRatio float64) {
-	d := anomaly.DefaultParams()
 	if !set["method"] {
-		a.Method = d.Method
+		a.Method = anomaly.DefaultMethod
 	}
+	d := anomaly.DefaultParamsFor(a.Method)
 	if a.Method == anomaly.MethodSeasonal {
 		switch {
 		case !set["seasons"] && !set["baseline"]:
@@ -334,7 +334,7 @@ func (a *Anomaly) applyDefaults(set map[string]bool, resolveRatio float64) {
 // anomaly.DefaultParams; min_stddev 0 becomes anomaly.DefaultMinStdDev, the
 // tiny positive floor that keeps z finite.
 func (a *Anomaly) Detector() anomaly.Params {
-	p := anomaly.DefaultParams()
+	p := anomaly.DefaultParamsFor(a.Method)
 	p.Method, p.Direction = a.Method, a.Direction
 	p.Baseline, p.Gap = time.Duration(a.Baseline), time.Duration(a.ExcludeRecent)
 	if a.Method == anomaly.MethodSeasonal {

@@ -144,7 +144,7 @@ groups:
       - alert: B
         expr: up
         labels: {__x: y, "bad-name": z}
-        anomaly: {threshold: -1, direction: sideways, smoothing: 7h, exclude_recent: 8d}
+        anomaly: {method: window, threshold: -1, direction: sideways, smoothing: 7h, exclude_recent: 8d}
   - name: g
     rules:
       - alert: C

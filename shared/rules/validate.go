@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"time"
+
 	"errors"
 	"fmt"
 	"math"
@@ -194,12 +196,25 @@ func validateLabels(p *problems, path, alert string, labels, annotations map[str
 
 func validateAnomaly(p *problems, path string, a *Anomaly) {
 	switch a.Method {
-	case anomaly.MethodWindow, anomaly.MethodRobust, anomaly.MethodSeasonal:
+	case anomaly.MethodAuto, anomaly.MethodWindow, anomaly.MethodRobust, anomaly.MethodSeasonal:
 	default:
-		p.add(path+".method", "%q is not window, robust or seasonal", a.Method)
+		p.add(path+".method", "%q is not auto, window, robust or seasonal", a.Method)
 	}
 	if a.Baseline <= 0 {
 		p.add(path+".baseline", "must be > 0 (got %s)", a.Baseline)
+	}
+	if a.Method == anomaly.MethodAuto {
+		// Auto learns from hourly summaries and detects shifts with its own
+		// CUSUM: the classic methods' knobs mean nothing there.
+		if a.Baseline > 0 && a.Baseline < config.Duration(time.Hour) {
+			p.add(path+".baseline", "method auto needs at least 1h (got %s)", a.Baseline)
+		}
+		if a.ExcludeRecent != 0 {
+			p.add(path+".exclude_recent", "only for methods window and robust: auto never learns from the hour in progress")
+		}
+		if a.Sustained != 0 || a.SustainedThreshold != 0 {
+			p.add(path+".sustained", "only for methods window, robust and seasonal: auto detects shifts with its CUSUM")
+		}
 	}
 	if a.Method == anomaly.MethodSeasonal {
 		switch {

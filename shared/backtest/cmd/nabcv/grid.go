@@ -20,8 +20,9 @@ type candidate struct {
 	params map[string]string
 }
 
-// defaultTiming is the alert timing the sweep starts from.
-func defaultTiming() alerting.Timing { return backtest.DefaultTiming() }
+// defaultTiming is the alert timing the sweep starts from: the shipped
+// rules' (for 0s, keep_firing_for 0s, the default repeat interval).
+func defaultTiming() alerting.Timing { return backtest.DefaultRule().Timing }
 
 type param struct {
 	name, usage string

@@ -69,8 +69,8 @@ func row(c *nab.Corpus, r nab.Result) string {
 	}
 	whole := r.Pooled(nab.Standard, all)
 	fmt.Fprintf(&b, " | TP %d FN %d FP %d (burst %g shift %g both %g; refire <1h %g <6h %g)", whole.TP, whole.FN, whole.FP, r.Notes["nab_firings_burst"], r.Notes["nab_firings_shift"], r.Notes["nab_firings_both"], r.Notes["nab_refire_1h"], r.Notes["nab_refire_6h"])
-	fmt.Fprintf(&b, " | healthy %g/%g incidents missed %g slow %g false %g eligible=%v",
-		r.Notes["healthy_pages_1m"], r.Notes["healthy_pages_5m"], r.Notes["incident_missed"], r.Notes["incident_slow_resolve"], r.Notes["incident_false_pages"], r.Eligible)
+	fmt.Fprintf(&b, " | healthy %g/%g incidents missed %g slow %g false %g spread×%.2f eligible=%v",
+		r.Notes["healthy_pages_1m"], r.Notes["healthy_pages_5m"], r.Notes["incident_missed"], r.Notes["incident_slow_resolve"], r.Notes["incident_false_pages"], r.Notes["incident_spread_ratio"], r.Eligible)
 	return b.String()
 }
 
@@ -91,7 +91,7 @@ func report(w io.Writer, c *nab.Corpus, results []nab.Result) error {
 			eligible++
 		}
 	}
-	fmt.Fprintf(w, "%d configurations, %d eligible (zero pages on the healthy suite, every incident paged and resolved within 30 minutes, no false page around them).\n\n", len(results), eligible)
+	fmt.Fprintf(w, "%d configurations, %d eligible (zero pages on the healthy suite, every incident paged and resolved within 30 minutes, no false page around them, and the band at a burst's hour a day later at most %g× as wide as before it).\n\n", len(results), eligible, maxSpreadRatio)
 	if eligible == 0 {
 		return nil
 	}
@@ -151,15 +151,15 @@ func report(w io.Writer, c *nab.Corpus, results []nab.Result) error {
 		header += " " + short(cat) + " |"
 		sep += "---|"
 	}
-	fmt.Fprintln(w, header+" healthy | incidents |")
-	fmt.Fprintln(w, sep+"---|---|")
+	fmt.Fprintln(w, header+" healthy | incidents | burst spread ratio |")
+	fmt.Fprintln(w, sep+"---|---|---|")
 	for _, i := range order {
 		r := results[i]
 		line := fmt.Sprintf("| `%s` | %s | %.1f |", r.Name, triple(r, all), r.Pooled(nab.Standard, only(aws)).Normalized(nab.Standard))
 		for _, cat := range scoredCategories(c) {
 			line += fmt.Sprintf(" %.1f |", r.Pooled(nab.Standard, only(cat)).Normalized(nab.Standard))
 		}
-		line += fmt.Sprintf(" %g / %g | %g / %g / %g |", r.Notes["healthy_pages_1m"], r.Notes["healthy_pages_5m"], r.Notes["incident_missed"], r.Notes["incident_slow_resolve"], r.Notes["incident_false_pages"])
+		line += fmt.Sprintf(" %g / %g | %g / %g / %g | %.2f |", r.Notes["healthy_pages_1m"], r.Notes["healthy_pages_5m"], r.Notes["incident_missed"], r.Notes["incident_slow_resolve"], r.Notes["incident_false_pages"], r.Notes["incident_spread_ratio"])
 		fmt.Fprintln(w, line)
 	}
 	return nil

@@ -127,7 +127,7 @@ func run(args []string, stdout io.Writer) error {
 // suite is everything a configuration is evaluated on.
 type suite struct {
 	corpus    *nab.Corpus
-	points    [][]detector.Point
+	points    [][]backtest.Point
 	healthy   []healthy.Series
 	incidents []healthy.Series
 }
@@ -135,18 +135,14 @@ type suite struct {
 func newSuite(c *nab.Corpus) *suite {
 	s := &suite{corpus: c, healthy: healthy.Suite(), incidents: healthy.Incidents()}
 	for _, f := range c.Files {
-		pts := make([]detector.Point, len(f.Points))
-		for i, p := range f.Points {
-			pts[i] = detector.Point{Time: p.Time, Value: p.Value}
-		}
-		s.points = append(s.points, pts)
+		s.points = append(s.points, f.Points)
 	}
 	return s
 }
 
 // replay runs one series and returns its replay.
 func replay(d *detector.Detector, tm alerting.Timing, name string, pts []detector.Point) []backtest.Step {
-	return backtest.Replay(pts, d, alerting.Key{Rule: "nabcv", Fingerprint: name}, tm)
+	return backtest.Replay(pts, d, alerting.Key{Rule: "nabcv", Fingerprint: name}, tm, time.Time{})
 }
 
 func firings(steps []backtest.Step) []int {
@@ -242,7 +238,9 @@ func (s *suite) evaluate(c candidate, workers int) (nab.Result, map[string][]int
 		}
 	}
 	res.Notes["incident_missed"], res.Notes["incident_slow_resolve"], res.Notes["incident_false_pages"] = 0, 0, 0
+	res.Notes["incident_spread_ratio"] = 0
 	for i, h := range s.incidents {
+		res.Notes["incident_spread_ratio"] = max(res.Notes["incident_spread_ratio"], spreadRatio(h, iSteps[i]))
 		v := healthy.Judge(h, events(iSteps[i]))
 		res.Notes["incident_missed"] += float64(v.Missed)
 		res.Notes["incident_slow_resolve"] += float64(v.Late)
@@ -250,8 +248,35 @@ func (s *suite) evaluate(c candidate, workers int) (nab.Result, map[string][]int
 		res.Notes["incident_resolve_minutes:"+h.Name+"@"+fmtDur(h.Resolution)] = v.Worst.Minutes()
 	}
 	res.Eligible = res.Notes["healthy_pages_1m"] == 0 && res.Notes["healthy_pages_5m"] == 0 &&
+		res.Notes["incident_spread_ratio"] <= maxSpreadRatio &&
 		res.Notes["incident_missed"] == 0 && res.Notes["incident_slow_resolve"] == 0 && res.Notes["incident_false_pages"] == 0
 	return res, byRel, nil
+}
+
+// maxSpreadRatio bounds how much an incident may widen the band at its hour
+// a day later: the baseline an incident does not poison (issue 13).
+const maxSpreadRatio = 1.5
+
+// spreadRatio is, for a series with several incidents of one kind, the
+// largest ratio of the baseline's spread (before the floors) at the start
+// of a later incident to that at the start of the first: 1 when the first
+// taught the baseline nothing.
+func spreadRatio(h healthy.Series, steps []backtest.Step) float64 {
+	ratio := 0.0
+	var first float64
+	for k, in := range h.Incidents {
+		for _, st := range steps {
+			if st.Time.Equal(in.From) {
+				if k == 0 {
+					first = st.Decision.RawSpread
+				} else if first > 0 && in.Kind == h.Incidents[0].Kind {
+					ratio = max(ratio, st.Decision.RawSpread/first)
+				}
+				break
+			}
+		}
+	}
+	return ratio
 }
 
 // events are the pages and resolved messages of a replay.
