@@ -58,8 +58,11 @@ const (
 	// AutoThreshold and AutoSmoothing are the auto method's burst check:
 	// the least |z| of the 10-minute mean of standardized residuals that
 	// pages.
-	AutoThreshold            = 4.0
-	AutoSmoothing            = 10 * time.Minute
+	AutoThreshold = 4.0
+	AutoSmoothing = 10 * time.Minute
+	// AutoMinHistory: the auto method decides after 12 hours of data (on
+	// the recent model until its daily and weekly models have the history).
+	AutoMinHistory           = 12 * time.Hour
 	DefaultDirection         = DirectionBoth
 	DefaultBaseline          = 7 * 24 * time.Hour
 	DefaultThreshold         = 6.0
@@ -152,6 +155,7 @@ func DefaultParamsFor(m Method) Params {
 		p.Threshold = AutoThreshold
 		p.ResolveThreshold = DefaultResolveRatio * AutoThreshold
 		p.Smoothing = AutoSmoothing
+		p.MinHistory = AutoMinHistory
 		p.Sustained, p.SustainedThreshold = 0, 0
 	}
 	return p

@@ -119,7 +119,7 @@ const (
 	DefaultSmoothing         = anomaly.AutoSmoothing
 	DefaultBaseline          = anomaly.DefaultBaseline
 	DefaultWeeks             = 4
-	DefaultMinHistory        = anomaly.DefaultMinHistory
+	DefaultMinHistory        = anomaly.AutoMinHistory
 	DefaultDailyAfter        = 3 * Day
 	DefaultWeeklyAfter       = 2 * Week
 	DefaultSeasonalGain      = 0.6

@@ -62,18 +62,19 @@ func TestNoDecisionBeforeMinHistory(t *testing.T) {
 	t.Parallel()
 	d, err := detector.New(detector.DefaultConfig())
 	require.NoError(t, err)
+	young := int(detector.DefaultMinHistory / (5 * time.Minute))
 	pts := noise(2*288, 5*time.Minute, 1, func(i int, _ time.Time, z float64) float64 {
-		if i == 100 {
-			return 1e6 // a spike during the first day
+		if i == young/2 {
+			return 1e6 // a spike before the minimum history
 		}
 		return 50 + z
 	})
 	decs := observeAll(t, d, pts)
-	for i, dec := range decs[:288] {
+	for i, dec := range decs[:young] {
 		require.False(t, dec.OK(), "point %d", i)
 		require.False(t, dec.Holds, "point %d", i)
 	}
-	require.True(t, decs[300].OK())
+	require.True(t, decs[young+12].OK())
 }
 
 func TestWeekOfZerosThenOneEventIsNotAnAnomaly(t *testing.T) {
