@@ -51,9 +51,8 @@ type Options struct {
 	// End is the last simulated scheduled time (default: now, to 5 minutes).
 	End time.Time
 	// Live is the span that goes through moto and the collect function
-	// (default 16h: the example rules keep an alert firing 12h after its
-	// series calms down, so the resolved message comes late); History the
-	// span before it written straight into Prometheus (default 44h).
+	// (default DefaultLive); History the span before it written straight
+	// into Prometheus (default 44h).
 	Live, History time.Duration
 	// Hold, if set, is called with the Prometheus URL before the stand-ins
 	// stop (make demo DEMO_KEEP=1 waits there for Ctrl-C).
@@ -92,6 +91,17 @@ const (
 	burstAt  = 30 * time.Minute
 	burstFor = 30 * time.Minute
 )
+
+// DefaultLive is the live span of a demo: the example rules fire about 15
+// minutes after the burst starts (45 minutes in) and resolve about 20
+// minutes after it ends (1h20m in; measured), so two hours show both with
+// 40 minutes to spare.
+const DefaultLive = 2 * time.Hour
+
+// NextStep is the line the demo ends with: the first deploy, through the
+// make target that keeps the user's answers (email, phone number) out of
+// the tracked samconfig.toml.
+const NextStep = "Next: deploy it to your account with `make deploy-guided` (README → Deploy)."
 
 type series struct {
 	namespace, metric string
@@ -193,7 +203,7 @@ func run(ctx context.Context, r *runner, opts Options, res *Result) error {
 	out := opts.Out
 	live, history := opts.Live, opts.History
 	if live == 0 {
-		live = 16 * time.Hour
+		live = DefaultLive
 	}
 	if history == 0 {
 		history = 44 * time.Hour
