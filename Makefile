@@ -85,10 +85,11 @@ sms-setup:
 	aws sns get-sms-attributes --output table
 
 ## test-notification: publish one test alert through the deployed topic (email, and SMS: it is critical)
+# The message names the stack, as the deployed function names its deployment.
 test-notification:
 	@topic=$(call stack_value,Outputs,AlertTopicArn) && \
 	if [ -z "$$topic" ] || [ "$$topic" = None ]; then echo "stack $(STACK_NAME) has no AlertTopicArn output" >&2; exit 1; fi && \
-	SIGMAWATCH_SNS_TOPIC_ARN="$$topic" $(GO) run ./functions/alert -test-notification -config $(RULES_CONFIG)
+	SIGMAWATCH_SNS_TOPIC_ARN="$$topic" SIGMAWATCH_DEPLOYMENT="$(STACK_NAME)" $(GO) run ./functions/alert -test-notification
 
 ## deps: install the local stand-ins a fresh machine lacks (Cortex: built once into .tools/bin, ~5 min)
 deps:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -99,11 +100,13 @@ func previewTarget(ctx context.Context, l *lister, conn Connector, job *config.J
 
 // Print writes the plan as a table with a total line.
 func (p Plan) Print(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "job\ttargets\tmetrics\tseries\tListMetrics/run\tGetResources/run\tGetMetricData/run\tmetrics requested/month\tUSD/month\t\n")
+	// The rows are built in memory and written once, so one error check
+	// covers the table.
+	var rows strings.Builder
+	fmt.Fprintf(&rows, "job\ttargets\tmetrics\tseries\tListMetrics/run\tGetResources/run\tGetMetricData/run\tmetrics requested/month\tUSD/month\t\n")
 	var total JobPlan
 	for _, j := range p.Jobs {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t\n", j.Job, j.Targets, j.Metrics, j.Series, j.ListMetricsCalls, j.GetResourcesCalls, j.GetMetricDataCalls, j.MetricsPerMonth, j.CostPerMonthUSD)
+		fmt.Fprintf(&rows, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t\n", j.Job, j.Targets, j.Metrics, j.Series, j.ListMetricsCalls, j.GetResourcesCalls, j.GetMetricDataCalls, j.MetricsPerMonth, j.CostPerMonthUSD)
 		total.Targets += j.Targets
 		total.Metrics += j.Metrics
 		total.Series += j.Series
@@ -113,7 +116,11 @@ func (p Plan) Print(w io.Writer) error {
 		total.MetricsPerMonth += j.MetricsPerMonth
 		total.CostPerMonthUSD += j.CostPerMonthUSD
 	}
-	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t\n", total.Targets, total.Metrics, total.Series, total.ListMetricsCalls, total.GetResourcesCalls, total.GetMetricDataCalls, total.MetricsPerMonth, total.CostPerMonthUSD)
+	fmt.Fprintf(&rows, "total\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t\n", total.Targets, total.Metrics, total.Series, total.ListMetricsCalls, total.GetResourcesCalls, total.GetMetricDataCalls, total.MetricsPerMonth, total.CostPerMonthUSD)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if _, err := io.WriteString(tw, rows.String()); err != nil {
+		return err
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

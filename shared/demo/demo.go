@@ -51,9 +51,8 @@ type Options struct {
 	// End is the last simulated scheduled time (default: now, to 5 minutes).
 	End time.Time
 	// Live is the span that goes through moto and the collect function
-	// (default 16h: the example rules keep an alert firing 12h after its
-	// series calms down, so the resolved message comes late); History the
-	// span before it written straight into Prometheus (default 44h).
+	// (default DefaultLive); History the span before it written straight
+	// into Prometheus (default 44h).
 	Live, History time.Duration
 	// Hold, if set, is called with the Prometheus URL before the stand-ins
 	// stop (make demo DEMO_KEEP=1 waits there for Ctrl-C).
@@ -92,6 +91,17 @@ const (
 	burstAt  = 30 * time.Minute
 	burstFor = 30 * time.Minute
 )
+
+// DefaultLive is the live span of a demo: the example rules fire about 15
+// minutes after the burst starts (45 minutes in) and resolve about 20
+// minutes after it ends (1h20m in; measured), so two hours show both with
+// 40 minutes to spare.
+const DefaultLive = 2 * time.Hour
+
+// NextStep is the line the demo ends with: the first deploy, through the
+// make target that keeps the user's answers (email, phone number) out of
+// the tracked samconfig.toml.
+const NextStep = "Next: deploy it to your account with `make deploy-guided` (README → Deploy)."
 
 type series struct {
 	namespace, metric string
@@ -190,10 +200,10 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 }
 
 func run(ctx context.Context, r *runner, opts Options, res *Result) error {
-	out := opts.Out
+	out := &printer{w: opts.Out}
 	live, history := opts.Live, opts.History
 	if live == 0 {
-		live = 16 * time.Hour
+		live = DefaultLive
 	}
 	if history == 0 {
 		history = 44 * time.Hour
@@ -205,7 +215,7 @@ func run(ctx context.Context, r *runner, opts Options, res *Result) error {
 	end = end.Truncate(step).UTC()
 	live0 := end.Add(-live)
 	hist0 := live0.Add(-history)
-	stage := func(format string, a ...any) { fmt.Fprintf(out, "▶ "+format+"\n", a...) }
+	stage := func(format string, a ...any) { out.printf("▶ "+format+"\n", a...) }
 
 	stage("starting moto (CloudWatch, SNS, SQS) and Prometheus on loopback")
 	moto, stopMoto, err := testenv.StartMoto()
@@ -215,7 +225,7 @@ func run(ctx context.Context, r *runner, opts Options, res *Result) error {
 	r.Cleanup(stopMoto)
 	prom := testenv.StartPrometheus(r, testenv.PrometheusOptions{OutOfOrderWindow: 2 * time.Hour})
 	res.PrometheusURL = prom.URL
-	fmt.Fprintf(out, "  moto %s · Prometheus %s (out-of-order window 2h, as the README recommends)\n", moto.URL, prom.URL)
+	out.printf("  moto %s · Prometheus %s (out-of-order window 2h, as the README recommends)\n", moto.URL, prom.URL)
 
 	awsCfg, err := moto.AWSConfig(ctx)
 	if err != nil {
@@ -274,7 +284,7 @@ func run(ctx context.Context, r *runner, opts Options, res *Result) error {
 	for _, s := range hist {
 		histSamples += len(s.Samples)
 	}
-	fmt.Fprintf(out, "  %d history samples written through the remote-write sender\n", histSamples)
+	out.printf("  %d history samples written through the remote-write sender\n", histSamples)
 
 	stage("running both bootstraps under the Lambda Runtime Interface Emulator")
 	common := append(moto.Env(),
@@ -314,7 +324,7 @@ func run(ctx context.Context, r *runner, opts Options, res *Result) error {
 		res.AlertRuns++
 		if at.Sub(lastReport) >= time.Hour || at.Equal(end) {
 			lastReport = at
-			fmt.Fprintf(out, "  simulated %s · collect runs %d · alert runs %d · samples collected %d\n",
+			out.printf("  simulated %s · collect runs %d · alert runs %d · samples collected %d\n",
 				at.Format("Jan 2 15:04"), res.CollectRuns, res.AlertRuns, res.Samples)
 		}
 	}
@@ -332,10 +342,10 @@ func run(ctx context.Context, r *runner, opts Options, res *Result) error {
 			if line == "" {
 				line = n.Subject
 			}
-			fmt.Fprintf(out, "\n──── SMS (severity=critical only) · %s ────\n%s\n", n.Attributes["status"], line)
+			out.printf("\n──── SMS (severity=critical only) · %s ────\n%s\n", n.Attributes["status"], line)
 			continue
 		}
-		fmt.Fprintf(out, "\n──── email · %s ────\nSubject: %s\n%s\n", n.Attributes["status"], n.Subject, n.Body)
+		out.printf("\n──── email · %s ────\nSubject: %s\n%s\n", n.Attributes["status"], n.Subject, n.Body)
 	}
 
 	stage("charts of the alerted series")
@@ -344,14 +354,27 @@ func run(ctx context.Context, r *runner, opts Options, res *Result) error {
 		return err
 	}
 	for _, c := range res.Charts {
-		fmt.Fprintf(out, "  %s\n", c)
+		out.printf("  %s\n", c)
 	}
-	fmt.Fprintf(out, "\nPrometheus: %s/graph?g0.expr=%s (query: sigmawatch_alerts or aws_applicationelb_httpcode_target_5_xx_count_sum)\n",
+	out.printf("\nPrometheus: %s/graph?g0.expr=%s (query: sigmawatch_alerts or aws_applicationelb_httpcode_target_5_xx_count_sum)\n",
 		prom.URL, "sigmawatch_alerts")
 	if opts.Hold != nil {
 		opts.Hold(prom.URL)
 	}
-	return nil
+	return out.err
+}
+
+// printer writes the demo's progress and keeps the first write error,
+// which the run returns: a demo that cannot show what it did has failed.
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) printf(format string, a ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintf(p.w, format, a...)
+	}
 }
 
 // subscribe creates the topic and two SQS subscriptions: one for every

@@ -12,7 +12,8 @@
 // function. One series (the ALB's 5xx count) carries a burst that the
 // example rules must catch; the noise must not page.
 //
-// `make demo` runs cmd/demo; a test in make test runs the same Run with a
-// shorter simulated span. The chart code (shared/chart) stays out of the
+// `make demo` runs cmd/demo; TestDemo in make test runs the same Run and
+// checks the notifications, the chart, and every Grafana dashboard panel on
+// sigmawatch's own series against what the functions wrote. The chart code (shared/chart) stays out of the
 // Lambda path: only the demo and the backtest import it.
 package demo

@@ -30,7 +30,7 @@ func TestSAMBuildTargets(t *testing.T) {
 			require.NoError(t, err, string(out))
 			f, err := elf.Open(filepath.Join(dir, "bootstrap"))
 			require.NoError(t, err)
-			defer f.Close()
+			defer func() { require.NoError(t, f.Close()) }()
 			require.Equal(t, elf.EM_AARCH64, f.Machine, "bootstrap must be linux/arm64 for provided.al2023 on arm64")
 			require.Equal(t, elf.ELFOSABI_NONE, f.OSABI)
 			interp := f.Section(".interp")

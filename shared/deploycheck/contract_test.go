@@ -117,18 +117,3 @@ var kmsViaService = map[string]string{
 	"TopicKey":            "sns.",
 	"AuthSecretKmsKeyArn": "secretsmanager.",
 }
-
-// ourSeries are the series sigmawatch writes about itself (DESIGN.md, Our own
-// series); the aws_* names come from infra/examples/collect.yaml.
-var ourSeries = []string{
-	"sigmawatch_collect_last_success_timestamp_seconds",
-	"sigmawatch_collect_samples",
-	"sigmawatch_collect_series",
-	"sigmawatch_collect_api_calls",
-	"sigmawatch_collect_metrics_requested",
-	"sigmawatch_collect_cost_usd",
-	"sigmawatch_collect_skipped_seconds",
-	"sigmawatch_alerts",
-	"sigmawatch_alert_zscore",
-	"sigmawatch_alert_last_run_timestamp_seconds",
-}

@@ -41,6 +41,12 @@
 //   - samconfig.toml never syncs the production stack, holds no personal data,
 //     and the guided deploy writes to the git-ignored samconfig.local.toml; the
 //     SAM build targets package COLLECT_CONFIG / RULES_CONFIG and refuse a bad one.
+//   - The make targets that act on a deployed stack (sms-setup,
+//     test-notification) run against moto on a stand-in stack with the
+//     template's outputs, and do what the README's deploy steps say.
+//   - The store guides (infra/guides) give a receiver block that is valid in
+//     collect.yaml, of their store's kind, with the same out-of-order window
+//     they recommend for the store: only an AMP URL is recognised on its own.
 //   - The Grafana dashboard parses, every PromQL expression in it and in the
 //     example rules parses with Prometheus's own parser, and names only series
 //     that sigmawatch writes.

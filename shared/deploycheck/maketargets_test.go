@@ -123,3 +123,38 @@ func onlyKeys(m map[string]string, keys ...string) map[string]string {
 	}
 	return out
 }
+
+// TestTestNotificationTarget: make test-notification finds the stack's
+// alert topic through its AlertTopicArn output and publishes one test alert
+// there, naming the stack, with severity critical: the email subscriber gets
+// it and so does the SMS subscriber (an SQS queue with the template's SMS
+// filter policy stands in for each). A stack without the output is refused.
+func TestTestNotificationTarget(t *testing.T) {
+	t.Parallel()
+	m := testenv.StartMotoT(t)
+	cfg, err := m.AWSConfig(t.Context())
+	require.NoError(t, err)
+	topic := testenv.NewTopic(t, cfg, t.Name())
+	email := testenv.SubscribeQueue(t, cfg, topic, t.Name()+"-email", "")
+	phone := testenv.SubscribeQueue(t, cfg, topic, t.Name()+"-sms", testenv.SMSFilterPolicy)
+	stack := standInStack(t, m, nil, map[string]string{"AlertTopicArn": topic})
+
+	out, err := runMake(t, m, "test-notification", "STACK_NAME="+stack)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "published a test notification to "+topic)
+
+	got := testenv.ReceiveSNS(t, cfg, email)
+	require.Len(t, got, 1, "one message for the email subscriber")
+	require.Equal(t, "[TEST] sigmawatch notification test from "+stack+" (critical)", got[0].Subject, "the message names the stack it tests")
+	require.Contains(t, got[0].Body, "Nothing is wrong.")
+	require.Equal(t, "critical", got[0].Attributes["severity"])
+	sms := testenv.ReceiveSNS(t, cfg, phone)
+	require.Len(t, sms, 1, "the SMS filter policy lets the test through")
+	require.True(t, strings.HasPrefix(sms[0].Attributes["summary"], "TEST sigmawatch "+stack+":"), sms[0].Attributes["summary"])
+	require.Equal(t, "Transactional", sms[0].Attributes["AWS.SNS.SMS.SMSType"])
+
+	noTopic := standInStack(t, m, nil, map[string]string{"CollectFunctionRoleArn": ""})
+	out, err = runMake(t, m, "test-notification", "STACK_NAME="+noTopic)
+	require.Error(t, err)
+	require.Contains(t, out, "has no AlertTopicArn output")
+}

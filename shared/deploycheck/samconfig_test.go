@@ -74,7 +74,7 @@ func TestSamconfig(t *testing.T) {
 	ignored := false
 	f, err := os.Open(repoFile(t, ".gitignore"))
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { require.NoError(t, f.Close()) }()
 	for s := bufio.NewScanner(f); s.Scan(); {
 		if strings.TrimSpace(s.Text()) == "/samconfig.local.toml" {
 			ignored = true

@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sigmawatch/sigmawatch/shared/collector"
 )
 
 // These tests hold the template to its promise that sigmawatch's own
@@ -437,4 +439,5 @@ func TestSelfMonitoringRules(t *testing.T) {
 	}
 	require.True(t, watched["sigmawatch_collect_skipped_seconds"], "a rule on data collect gave up")
 	require.True(t, watched["sigmawatch_collect_last_success_timestamp_seconds"], "a rule on a collector that stopped succeeding")
+	require.True(t, watched[collector.DroppedMetric], "a rule on series collect drops")
 }

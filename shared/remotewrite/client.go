@@ -253,7 +253,8 @@ func (c *Client) attempt(ctx context.Context, body []byte) error {
 		}
 		return &Error{Host: c.host, Retryable: true, Err: err}
 	}
-	defer resp.Body.Close()
+	// Everything worth reading is read below; closing only frees the connection.
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode/100 == 2 {
 		// Drain a little so the connection can be reused.
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))

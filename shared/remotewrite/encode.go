@@ -332,10 +332,14 @@ func seriesName(in []Label, order []int32) string {
 // Fields are written in field order and zero scalars are omitted, as gogo's
 // generated marshaller does, so the bytes are identical to prompb's.
 const (
-	tagField1Bytes  = 1<<3 | 2 // timeseries / labels / name
-	tagField2Bytes  = 2<<3 | 2 // samples / value
-	tagField1Double = 1<<3 | 1 // sample value
-	tagField2Varint = 2<<3 | 0 // sample timestamp
+	wireVarint  = 0
+	wireFixed64 = 1
+	wireBytes   = 2
+
+	tagField1Bytes  = 1<<3 | wireBytes   // timeseries / labels / name
+	tagField2Bytes  = 2<<3 | wireBytes   // samples / value
+	tagField1Double = 1<<3 | wireFixed64 // sample value
+	tagField2Varint = 2<<3 | wireVarint  // sample timestamp
 )
 
 func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }

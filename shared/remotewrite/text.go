@@ -24,6 +24,7 @@ func (t *TextWriter) Write(_ context.Context, series []Series) error {
 		return err
 	}
 	bw := bufio.NewWriter(t.w)
+	var line []byte
 	for _, s := range series {
 		name, labels := "", make([]Label, 0, len(s.Labels))
 		for _, l := range s.Labels {
@@ -51,12 +52,15 @@ func (t *TextWriter) Write(_ context.Context, series []Series) error {
 		}
 		prefix := b.String()
 		for _, smp := range s.Samples {
-			bw.WriteString(prefix)
-			bw.WriteByte(' ')
-			bw.WriteString(strconv.FormatFloat(smp.V, 'g', -1, 64))
-			bw.WriteByte(' ')
-			bw.WriteString(strconv.FormatInt(smp.T, 10))
-			bw.WriteByte('\n')
+			line = append(line[:0], prefix...)
+			line = append(line, ' ')
+			line = strconv.AppendFloat(line, smp.V, 'g', -1, 64)
+			line = append(line, ' ')
+			line = strconv.AppendInt(line, smp.T, 10)
+			line = append(line, '\n')
+			if _, err := bw.Write(line); err != nil {
+				return err
+			}
 		}
 	}
 	return bw.Flush()

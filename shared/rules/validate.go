@@ -70,8 +70,8 @@ func (f *File) Validate() error {
 	for i := range f.Groups {
 		g := &f.Groups[i]
 		gp := fmt.Sprintf("groups[%d]", i)
-		switch {
-		case g.Name == "":
+		switch g.Name {
+		case "":
 			p.add(gp+".name", "required")
 		default:
 			if prev, dup := groups[g.Name]; dup {

@@ -152,7 +152,8 @@ func patterns() []pattern {
 				rate := 2.0
 				if wd := l.Weekday(); wd != time.Saturday && wd != time.Sunday {
 					day := smoothstep(h, 8, 9.5) * (1 - smoothstep(h, 16.5, 18))
-					lunch := 1 - 0.3*math.Exp(-math.Pow((h-12.5)/0.6, 2))
+					noon := (h - 12.5) / 0.6
+					lunch := 1 - 0.3*math.Exp(-noon*noon)
 					rate += 58 * day * lunch
 				}
 				return r.poisson(rate * math.Exp(level.next(r)))

@@ -34,7 +34,7 @@ func checkScorer(w io.Writer, nabDir, dir string, c *nab.Corpus, dets map[string
 			return err
 		}
 		if err := backtest.WriteCSV(fh, f.Records, ticks); err != nil {
-			fh.Close()
+			_ = fh.Close() // the write error is the one to report
 			return err
 		}
 		if err := fh.Close(); err != nil {
@@ -82,7 +82,9 @@ func checkScorer(w io.Writer, nabDir, dir string, c *nab.Corpus, dets map[string
 				mismatches++
 			}
 		}
-		fmt.Fprintf(w, "  %-22s score.py %.3f / %.3f / %.3f   go %.3f / %.3f / %.3f   %s\n", set, py[0], py[1], py[2], goScores[0], goScores[1], goScores[2], status)
+		if _, err := fmt.Fprintf(w, "  %-22s score.py %.3f / %.3f / %.3f   go %.3f / %.3f / %.3f   %s\n", set, py[0], py[1], py[2], goScores[0], goScores[1], goScores[2], status); err != nil {
+			return err
+		}
 	}
 	if mismatches > 0 {
 		return fmt.Errorf("the Go scorer differs from score.py on %d figures", mismatches)

@@ -84,6 +84,14 @@ func short(cat string) string {
 // report writes the cross-validation and the table of every configuration,
 // in Markdown.
 func report(w io.Writer, c *nab.Corpus, results []nab.Result) error {
+	// The report is built in memory and written once: one error to check.
+	var b strings.Builder
+	writeReport(&b, c, results)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeReport(out *strings.Builder, c *nab.Corpus, results []nab.Result) {
 	cats := c.Categories()
 	eligible := 0
 	for _, r := range results {
@@ -91,16 +99,16 @@ func report(w io.Writer, c *nab.Corpus, results []nab.Result) error {
 			eligible++
 		}
 	}
-	fmt.Fprintf(w, "%d configurations, %d eligible (zero pages on the healthy suite, every incident paged and resolved within 30 minutes, no false page around them, and the band at a burst's hour a day later at most %g× as wide as before it).\n\n", len(results), eligible, maxSpreadRatio)
+	fmt.Fprintf(out, "%d configurations, %d eligible (zero pages on the healthy suite, every incident paged and resolved within 30 minutes, no false page around them, and the band at a burst's hour a day later at most %g× as wide as before it).\n\n", len(results), eligible, maxSpreadRatio)
 	if eligible == 0 {
-		return nil
+		return
 	}
 
 	cv := nab.CrossValidate(results, cats)
-	fmt.Fprintln(w, "## Leave one category out")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| held out | chosen on the other six | held-out score (std / low-FP / low-FN) | windowed Gaussian there | HTM there |")
-	fmt.Fprintln(w, "|---|---|---|---|---|")
+	fmt.Fprintln(out, "## Leave one category out")
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, "| held out | chosen on the other six | held-out score (std / low-FP / low-FN) | windowed Gaussian there | HTM there |")
+	fmt.Fprintln(out, "|---|---|---|---|---|")
 	for _, f := range cv.Folds {
 		a, ok := anchors[f.Category]
 		held := "no windows (FP " + fmt.Sprint(f.Counts["standard"].FP) + ")"
@@ -110,9 +118,9 @@ func report(w io.Writer, c *nab.Corpus, results []nab.Result) error {
 			wg = fmt.Sprintf("%.1f / %.1f / %.1f", a.wg[0], a.wg[1], a.wg[2])
 			htm = fmt.Sprintf("%.1f / %.1f / %.1f", a.htm[0], a.htm[1], a.htm[2])
 		}
-		fmt.Fprintf(w, "| %s | `%s` | %s | %s | %s |\n", f.Category, results[f.Chosen].Name, held, wg, htm)
+		fmt.Fprintf(out, "| %s | `%s` | %s | %s | %s |\n", f.Category, results[f.Chosen].Name, held, wg, htm)
 	}
-	fmt.Fprintf(w, "\nPooled held-out score (each category scored by a configuration chosen without it): **%s** (standard / low-FP / low-FN).\n\n", countTriple(cv.Total))
+	fmt.Fprintf(out, "\nPooled held-out score (each category scored by a configuration chosen without it): **%s** (standard / low-FP / low-FN).\n\n", countTriple(cv.Total))
 
 	best, bestScore := -1, math.Inf(-1)
 	for i, r := range results {
@@ -123,21 +131,21 @@ func report(w io.Writer, c *nab.Corpus, results []nab.Result) error {
 		}
 	}
 	b := results[best]
-	fmt.Fprintln(w, "## Chosen on all seven categories")
-	fmt.Fprintln(w)
-	fmt.Fprintf(w, "`%s`: whole corpus **%s**, AWS subset %s.\n\n", b.Name, triple(b, all), triple(b, only(aws)))
-	fmt.Fprintln(w, "| category | this configuration | windowed Gaussian | HTM |")
-	fmt.Fprintln(w, "|---|---|---|---|")
+	fmt.Fprintln(out, "## Chosen on all seven categories")
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "`%s`: whole corpus **%s**, AWS subset %s.\n\n", b.Name, triple(b, all), triple(b, only(aws)))
+	fmt.Fprintln(out, "| category | this configuration | windowed Gaussian | HTM |")
+	fmt.Fprintln(out, "|---|---|---|---|")
 	for _, cat := range scoredCategories(c) {
 		a := anchors[cat]
-		fmt.Fprintf(w, "| %s | %s | %.1f / %.1f / %.1f | %.1f / %.1f / %.1f |\n", cat, triple(b, only(cat)), a.wg[0], a.wg[1], a.wg[2], a.htm[0], a.htm[1], a.htm[2])
+		fmt.Fprintf(out, "| %s | %s | %.1f / %.1f / %.1f | %.1f / %.1f / %.1f |\n", cat, triple(b, only(cat)), a.wg[0], a.wg[1], a.wg[2], a.htm[0], a.htm[1], a.htm[2])
 	}
-	fmt.Fprintf(w, "| artificialNoAnomaly | %d false positives | | |\n\n", b.Counts["artificialNoAnomaly"]["standard"].FP)
+	fmt.Fprintf(out, "| artificialNoAnomaly | %d false positives | | |\n\n", b.Counts["artificialNoAnomaly"]["standard"].FP)
 
-	fmt.Fprintln(w, "## Every configuration")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Sorted by the objective (mean of standard and low-FP) on the whole corpus. Columns: whole corpus std / low-FP / low-FN; AWS subset standard; per-category standard; healthy-suite pages in the judged 14 days at 1m / 5m; incidents missed / resolved late / false pages.")
-	fmt.Fprintln(w)
+	fmt.Fprintln(out, "## Every configuration")
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, "Sorted by the objective (mean of standard and low-FP) on the whole corpus. Columns: whole corpus std / low-FP / low-FN; AWS subset standard; per-category standard; healthy-suite pages in the judged 14 days at 1m / 5m; incidents missed / resolved late / false pages.")
+	fmt.Fprintln(out)
 	order := make([]int, len(results))
 	for i := range order {
 		order[i] = i
@@ -151,8 +159,8 @@ func report(w io.Writer, c *nab.Corpus, results []nab.Result) error {
 		header += " " + short(cat) + " |"
 		sep += "---|"
 	}
-	fmt.Fprintln(w, header+" healthy | incidents | burst spread ratio |")
-	fmt.Fprintln(w, sep+"---|---|---|")
+	fmt.Fprintln(out, header+" healthy | incidents | burst spread ratio |")
+	fmt.Fprintln(out, sep+"---|---|---|")
 	for _, i := range order {
 		r := results[i]
 		line := fmt.Sprintf("| `%s` | %s | %.1f |", r.Name, triple(r, all), r.Pooled(nab.Standard, only(aws)).Normalized(nab.Standard))
@@ -160,9 +168,8 @@ func report(w io.Writer, c *nab.Corpus, results []nab.Result) error {
 			line += fmt.Sprintf(" %.1f |", r.Pooled(nab.Standard, only(cat)).Normalized(nab.Standard))
 		}
 		line += fmt.Sprintf(" %g / %g | %g / %g / %g | %.2f |", r.Notes["healthy_pages_1m"], r.Notes["healthy_pages_5m"], r.Notes["incident_missed"], r.Notes["incident_slow_resolve"], r.Notes["incident_false_pages"], r.Notes["incident_spread_ratio"])
-		fmt.Fprintln(w, line)
+		fmt.Fprintln(out, line)
 	}
-	return nil
 }
 
 func cmpFloat(a, b float64) int {

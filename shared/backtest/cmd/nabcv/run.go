@@ -87,20 +87,27 @@ func run(args []string, stdout io.Writer) error {
 		if logw, err = os.OpenFile(*logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
 			return err
 		}
-		defer logw.Close()
+		// Closed (and checked) after the last result; this covers early returns.
+		defer func() { _ = logw.Close() }()
 	}
-	fmt.Fprintf(stdout, "%d configurations, %d NAB files, %d healthy and %d incident series\n", len(cands), len(corpus.Files), len(s.healthy), len(s.incidents))
+	if _, err := fmt.Fprintf(stdout, "%d configurations, %d NAB files, %d healthy and %d incident series\n", len(cands), len(corpus.Files), len(s.healthy), len(s.incidents)); err != nil {
+		return err
+	}
 	for i, c := range cands {
 		start := time.Now()
 		res, dets, err := s.evaluate(c, *workers)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s  (%s)\n", row(corpus, res), time.Since(start).Round(time.Millisecond))
+		if _, err := fmt.Fprintf(stdout, "%s  (%s)\n", row(corpus, res), time.Since(start).Round(time.Millisecond)); err != nil {
+			return err
+		}
 		if *perFile {
 			for _, f := range corpus.Files {
 				cnt := f.Score(dets[f.Rel], nab.Standard)
-				fmt.Fprintf(stdout, "  %-70s TP %2d FN %2d FP %3d raw %7.3f\n", f.Rel, cnt.TP, cnt.FN, cnt.FP, cnt.Raw)
+				if _, err := fmt.Fprintf(stdout, "  %-70s TP %2d FN %2d FP %3d raw %7.3f\n", f.Rel, cnt.TP, cnt.FN, cnt.FP, cnt.Raw); err != nil {
+					return err
+				}
 			}
 		}
 		if logw != nil {
@@ -120,6 +127,9 @@ func run(args []string, stdout io.Writer) error {
 				return err
 			}
 		}
+	}
+	if logw != nil {
+		return logw.Close() // the results log is only complete once closed
 	}
 	return nil
 }
@@ -306,7 +316,7 @@ func readLogs(paths string) ([]nab.Result, error) {
 		for sc.Scan() {
 			var r nab.Result
 			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-				f.Close()
+				_ = f.Close() // read only: nothing is lost
 				return nil, fmt.Errorf("%s: %w", p, err)
 			}
 			// A configuration run twice keeps its latest result.
@@ -318,7 +328,7 @@ func readLogs(paths string) ([]nab.Result, error) {
 			out = append(out, r)
 		}
 		err = sc.Err()
-		f.Close()
+		_ = f.Close() // read only: nothing is lost
 		if err != nil {
 			return nil, err
 		}

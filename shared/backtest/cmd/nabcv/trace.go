@@ -32,36 +32,40 @@ func (s *suite) trace(w io.Writer, c candidate, match string, around int, from, 
 	for i, f := range s.corpus.Files {
 		all = append(all, named{f.Rel, s.points[i]})
 	}
+	// The trace is built in memory and written once: one error to check.
+	var b strings.Builder
 	for _, n := range all {
 		if !strings.Contains(n.name, match) {
 			continue
 		}
 		steps := replay(d, c.timing, n.name, n.pts)
-		fmt.Fprintf(w, "== %s: %d points, %d firings\n", n.name, len(steps), len(firings(steps)))
+		fmt.Fprintf(&b, "== %s: %d points, %d firings\n", n.name, len(steps), len(firings(steps)))
 		if !from.IsZero() {
 			for j, st := range steps {
 				if !st.Time.Before(from) && st.Time.Before(to) {
-					fmt.Fprintln(w, stepLine(j, n.pts[j], st))
+					fmt.Fprintln(&b, stepLine(j, n.pts[j], st))
 				}
 			}
 			continue
 		}
 		for _, i := range firings(steps) {
 			for j := max(0, i-around); j < min(len(steps), i+around+1); j++ {
-				fmt.Fprintln(w, stepLine(j, n.pts[j], steps[j]))
+				fmt.Fprintln(&b, stepLine(j, n.pts[j], steps[j]))
 			}
-			fmt.Fprintln(w, "--")
+			fmt.Fprintln(&b, "--")
 		}
 	}
-	return nil
+	_, err = io.WriteString(w, b.String())
+	return err
 }
 
 func stepLine(i int, p detector.Point, s backtest.Step) string {
 	dec := s.Decision
 	mark := " "
-	if s.Notification.Kind == alerting.KindFiring {
+	switch s.Notification.Kind {
+	case alerting.KindFiring:
 		mark = "F"
-	} else if s.Notification.Kind == alerting.KindResolved {
+	case alerting.KindResolved:
 		mark = "R"
 	}
 	return fmt.Sprintf("%s %6d %s %-6s x=%-12.5g cur=%-12.5g c=%-12.5g s=%-10.4g raw=%-10.4g z=%-8.2f shift=%-6.2f burst=%v shifted=%v",

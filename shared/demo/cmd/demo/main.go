@@ -29,7 +29,7 @@ func run(ctx context.Context) error {
 	root := flag.String("root", ".", "repository root")
 	collect := flag.String("collect", "bin/local/collect/bootstrap", "collect bootstrap")
 	alert := flag.String("alert", "bin/local/alert/bootstrap", "alert bootstrap")
-	live := flag.Duration("live", 16*time.Hour, "simulated span that goes through CloudWatch and the collect function")
+	live := flag.Duration("live", demo.DefaultLive, "simulated span that goes through CloudWatch and the collect function")
 	keep := flag.Bool("keep", false, "keep Prometheus running after the demo until Ctrl-C")
 	flag.Parse()
 	abs, err := filepath.Abs(*root)
@@ -61,6 +61,6 @@ func run(ctx context.Context) error {
 	}
 	fmt.Printf("\nDone in %s: %d collect runs, %d alert runs, %d samples collected, %d notifications, %d chart(s).\n",
 		time.Since(started).Round(time.Second), res.CollectRuns, res.AlertRuns, res.Samples, len(res.Notifications), len(res.Charts))
-	fmt.Println("Next: deploy it to your account with `sam build && sam deploy --guided` (README → Deploy).")
+	fmt.Println(demo.NextStep)
 	return nil
 }
