@@ -3,6 +3,7 @@ package alerting
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"strconv"
@@ -105,19 +106,51 @@ func (s *Store) DetectorSeries(at time.Time, rule RuleRef, recs DetectorRecords)
 
 // bursts reads the bursts of metric for rule under config that end within
 // window before at−burstSpan, per series fingerprint, oldest first. When
-// series is not empty, only those series are read.
+// series is not empty, only those series are read; otherwise the read is
+// split in stateShards queries by the fingerprint's first hex digit, so
+// that the response of a rule of 10,000 series (about two hundred samples
+// each) is never decoded at once: the function's memory is bounded by a
+// shard's.
 func (s *Store) bursts(ctx context.Context, metric string, rule RuleRef, cfg string, series []string, at time.Time, window time.Duration) (map[string][][]float64, error) {
+	if len(series) > 0 {
+		return s.burstsMatching(ctx, metric, rule, cfg, SeriesLabel+"=~"+strconv.Quote(fingerprintsRegexp(series)), at, window)
+	}
+	out := map[string][][]float64{}
+	for _, shard := range stateShards {
+		got, err := s.burstsMatching(ctx, metric, rule, cfg, SeriesLabel+"=~"+strconv.Quote(shard), at, window)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, got)
+	}
+	return out, nil
+}
+
+// stateShards are the regular expressions of the fingerprints' first hex
+// digit (Fingerprint is hex).
+var stateShards = func() []string {
+	var out []string
+	for _, c := range "0123456789abcdef" {
+		out = append(out, string(c)+".*")
+	}
+	return out
+}()
+
+func fingerprintsRegexp(series []string) string {
+	quoted := make([]string, len(series))
+	for i, fp := range series {
+		quoted[i] = regexp.QuoteMeta(fp)
+	}
+	return strings.Join(quoted, "|")
+}
+
+// burstsMatching is bursts for the series the matcher selects.
+func (s *Store) burstsMatching(ctx context.Context, metric string, rule RuleRef, cfg, matcher string, at time.Time, window time.Duration) (map[string][][]float64, error) {
 	ms := []string{
 		model.AlertNameLabel + "=" + strconv.Quote(rule.Alert),
 		GroupLabel + "=" + strconv.Quote(rule.Group),
 		ConfigLabel + "=" + strconv.Quote(cfg),
-	}
-	if len(series) > 0 {
-		quoted := make([]string, len(series))
-		for i, fp := range series {
-			quoted[i] = regexp.QuoteMeta(fp)
-		}
-		ms = append(ms, SeriesLabel+"=~"+strconv.Quote(strings.Join(quoted, "|")))
+		matcher,
 	}
 	query := fmt.Sprintf("%s[%s]", s.selector(metric, ms...), dur(window))
 	res, err := s.q.QuerySeries(ctx, query, at.Add(-burstSpan))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -39,9 +40,12 @@ const (
 	historyChunk = 250_000
 	// stateWindow is how far back checkpoints are read. A series writes one
 	// when its data enters a new hour (and another when the next hour is
-	// prepared), so a live series always has one within it; a series whose
-	// data stopped for longer starts cold when it comes back.
-	stateWindow = 3 * time.Hour
+	// prepared), so a live series always has one within recentStateWindow,
+	// which every run reads; only the series without one there (after
+	// missed runs, or a gap in their data) are read back stateWindow, and
+	// a series whose last checkpoint is older starts cold.
+	stateWindow       = 3 * time.Hour
+	recentStateWindow = 80 * time.Minute
 )
 
 // Evaluator evaluates the rules of one run of one deployment. Rules of
@@ -68,10 +72,13 @@ const (
 //
 // # One run
 //
-// At DataAt (the newest data within lookback_delta) the run reads every
-// checkpoint of the rule (stateWindow), and the points of the expression
-// since the oldest of them, at the step grid the backtest reads (a
-// subquery of SeriesQuery). Each series then is, by what its checkpoint
+// At DataAt (the newest data within lookback_delta) the run reads the
+// rule's checkpoints of the last recentStateWindow (in 16 queries, by the
+// fingerprint's first digit, to bound memory), and the points of the
+// expression since the oldest of them, at the step grid the backtest reads
+// (a subquery of SeriesQuery). A series without a checkpoint there (missed
+// runs, a gap in its data) has its checkpoint looked up back stateWindow,
+// and its points since read. Each series then is, by what its checkpoint
 // covers:
 //
 //   - current: the points after its checkpoint are replayed through the
@@ -149,6 +156,11 @@ func (e *Evaluator) Evaluate(ctx context.Context, r rules.Rule, at time.Time) (E
 		return Evaluate(ctx, e.Query, r, at, e.Step)
 	}
 	ev := Evaluation{Rule: r, At: at, Params: *spec.Detector}
+	if e.Scheduled.IsZero() {
+		// Records are read from before it and persisted at it: without
+		// it a run would read its own records, or none.
+		return ev, errors.New("alerting: Evaluator.Scheduled is required with a Store")
+	}
 	b, err := newBuilder(r.Expr, e.Step)
 	if err != nil {
 		return ev, err
@@ -222,7 +234,7 @@ func (in *incremental) run(ctx context.Context) error {
 	in.budget = orDefault(in.HistoryBudget, DefaultHistoryBudget)
 	in.initial = in.budget
 	ev := in.ev
-	states, err := in.Store.bursts(ctx, DetectorStateMetric, in.rule, in.config, nil, in.Scheduled, stateWindow)
+	states, err := in.Store.bursts(ctx, DetectorStateMetric, in.rule, in.config, nil, in.Scheduled, recentStateWindow)
 	if err != nil {
 		return err
 	}
@@ -305,23 +317,104 @@ func (in *incremental) recent(ctx context.Context, states map[string][][]float64
 		}
 		t.labels = ls
 		t.points = slices.SortedFunc(slices.Values(s.Points), func(a, b promql.Point) int { return a.T.Compare(b.T) })
-		if t.found {
-			after := t.after()
-			switch {
-			case len(after) > 0 && !in.d.Covers(&t.state, after[len(after)-1].T):
-				t.need = needHours
-			case len(after) > 0 && in.d.HourOf(after[len(after)-1].T).After(t.state.Open.Start):
-				// It turns an hour on its prepared baseline: the new
-				// checkpoint needs the hour after prepared.
-				t.prepare = true
-			default:
-				t.prepare = !in.d.Prepared(&t.state)
-			}
-		}
 		out = append(out, t)
 	}
 	slices.SortFunc(out, func(a, b *track) int { return strings.Compare(a.fp, b.fp) })
+	if err := in.older(ctx, out, oldest); err != nil {
+		return nil, err
+	}
+	for _, t := range out {
+		if t.found {
+			in.classify(t)
+		}
+	}
 	return out, nil
+}
+
+// classify says how a series with a checkpoint is advanced.
+func (in *incremental) classify(t *track) {
+	after := t.after()
+	switch {
+	case len(after) > 0 && !in.d.Covers(&t.state, after[len(after)-1].T):
+		t.need = needHours
+	case len(after) > 0 && in.d.HourOf(after[len(after)-1].T).After(t.state.Open.Start):
+		// It turns an hour on its prepared baseline: the new checkpoint
+		// needs the hour after prepared.
+		t.prepare = true
+	default:
+		t.prepare = !in.d.Prepared(&t.state)
+	}
+}
+
+// olderChunk is how many series one read of older checkpoints selects.
+const olderChunk = 500
+
+// older looks up, back stateWindow, the checkpoints of the series that had
+// none within recentStateWindow, and reads the points since of those it
+// finds (read was from queried on).
+func (in *incremental) older(ctx context.Context, ts []*track, queried time.Time) error {
+	var lost []*track
+	for _, t := range ts {
+		if !t.found {
+			lost = append(lost, t)
+		}
+	}
+	dataAt := in.ev.DataAt
+	var found []*track
+	since := queried
+	for start := 0; start < len(lost); start += olderChunk {
+		chunk := lost[start:min(start+olderChunk, len(lost))]
+		fps := make([]string, len(chunk))
+		for i, t := range chunk {
+			fps[i] = t.fp
+		}
+		got, err := in.Store.bursts(ctx, DetectorStateMetric, in.rule, in.config, fps, in.Scheduled, stateWindow)
+		if err != nil {
+			return err
+		}
+		for _, t := range chunk {
+			bs := got[t.fp]
+			if len(bs) == 0 || !in.decode(t, bs[len(bs)-1]) || t.state.Last.After(dataAt) || !t.state.Last.After(dataAt.Add(-stateWindow-time.Hour)) {
+				t.state, t.decision = detector.State{}, detector.Decision{}
+				continue
+			}
+			t.found, t.need = true, needCurrent
+			found = append(found, t)
+			since = minTime(since, t.state.Last)
+		}
+	}
+	if len(found) == 0 || !since.Before(queried) {
+		return nil
+	}
+	// Their points since their checkpoints: the rule's own query, for
+	// those series only.
+	for start := 0; start < len(found); start += olderChunk {
+		chunk := found[start:min(start+olderChunk, len(found))]
+		query := in.historyQuery(chunk, dataAt.Sub(since))
+		in.ev.Queries = append(in.ev.Queries, query)
+		series, err := in.Query.QuerySeries(ctx, query, dataAt)
+		if err != nil {
+			return fmt.Errorf("query %q: %w", query, err)
+		}
+		byFP := make(map[string]*track, len(chunk))
+		for _, t := range chunk {
+			byFP[t.fp] = t
+		}
+		for _, s := range series {
+			if t := byFP[Fingerprint(SeriesLabels(s.Labels))]; t != nil && len(s.Points) > 0 {
+				t.points = slices.SortedFunc(slices.Values(s.Points), func(a, b promql.Point) int { return a.T.Compare(b.T) })
+				delete(byFP, t.fp)
+			}
+		}
+	}
+	return nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // decode reads a checkpoint burst into t.

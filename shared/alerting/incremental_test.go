@@ -184,6 +184,10 @@ func TestIncrementalEqualsFullReplay(t *testing.T) {
 				ev, records := incrementalRun(t, q, rule, at, 0)
 				if ticks == 1 {
 					require.Equal(t, len(full.Series), ev.Progress.Cold, "the first run starts every series cold")
+				} else {
+					// After the missed ticks too: checkpoints older than
+					// the window every run reads are looked up further back.
+					require.Zero(t, ev.Progress.Cold, "at %s", at)
 				}
 				require.Zero(t, ev.Progress.Behind, "at %s", at)
 				sameObserved(t, full.Series, ev.Series, "at %s", at)
@@ -265,4 +269,15 @@ func TestIncrementalColdStartWithinBudget(t *testing.T) {
 		require.NoError(t, w.Write(ctx, records))
 	}
 	require.Len(t, caughtUp, len(ss))
+}
+
+// An Evaluator with a Store and no scheduled time is refused, with the
+// field it lacks: it would read its own records, or none.
+func TestEvaluatorNeedsItsScheduledTime(t *testing.T) {
+	t.Parallel()
+	q := &fakeQuerier{}
+	e := alerting.Evaluator{Query: q, Store: alerting.NewStore(q, "x"), Step: time.Minute}
+	_, err := e.Evaluate(context.Background(), anomalyRule("sw_x", shippedLike()), evalAt)
+	require.ErrorContains(t, err, "Evaluator.Scheduled")
+	require.Empty(t, q.asked, "before any query")
 }
