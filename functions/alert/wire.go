@@ -39,7 +39,7 @@ func newEngine(ctx context.Context, file *rules.File, env config.Env, logger *sl
 	if err != nil {
 		return nil, err
 	}
-	o := alertengine.Options{Rules: file, Logger: logger, Query: store.Querier, Deployment: env.Deployment, ExternalURL: env.ExternalURL, NoLease: dryRun}
+	o := alertengine.Options{Rules: file, Logger: logger, Query: store.Querier, Deployment: env.Deployment, ExternalURL: env.ExternalURL, NoLease: dryRun, FullReplay: dryRun}
 	if dryRun {
 		o.Write = remotewrite.NewTextWriter(stdout)
 		o.Publish = notify.NewText(stdout)

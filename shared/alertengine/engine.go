@@ -80,6 +80,11 @@ type Options struct {
 	// -dry-run, whose writes cannot be read back, and for tests with fakes.
 	// Never in production: overlapping runs would page twice.
 	NoLease bool
+	// FullReplay evaluates auto rules by replaying each series' history
+	// at every run, and persists no detector state (alerting.Evaluator
+	// without a Store): for -dry-run, whose writes cannot be read back, so
+	// that every series is decided rather than started cold.
+	FullReplay bool
 }
 
 // Engine runs the alert rules once per scheduled time.
@@ -97,6 +102,7 @@ type Engine struct {
 	externalURL string
 	now         func() time.Time
 	noLease     bool
+	fullReplay  bool
 }
 
 // New checks o and returns an Engine.
@@ -118,7 +124,7 @@ func New(o Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{rules: o.Rules, store: alerting.NewStore(o.Query, o.Deployment), log: o.Logger, query: o.Query, write: o.Write, publish: o.Publish,
-		sink: o.Sink, externalURL: o.ExternalURL, now: o.Now, noLease: o.NoLease}
+		sink: o.Sink, externalURL: o.ExternalURL, now: o.Now, noLease: o.NoLease, fullReplay: o.FullReplay}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -160,6 +166,9 @@ type Summary struct {
 	Planned       int `json:"notifications_planned"`
 	Notifications int `json:"notifications_sent"`
 	Resent        int `json:"notifications_resent,omitempty"`
+	// Detector is how the auto rules' series were advanced from their
+	// persisted detector states (alerting.Evaluator).
+	Detector alerting.Progress `json:"detector_states"`
 	// LeaseWaitMS is how long the run waited for its turn.
 	LeaseWaitMS int64 `json:"lease_wait_ms"`
 	Errors      int   `json:"errors"`
@@ -191,8 +200,8 @@ type ruleRun struct {
 //     finding this one, goes on normally.
 //  3. Restore, evaluate every rule, advance the state machines, resolve the
 //     alerts of removed rules, and plan the notifications (grouped).
-//  4. Persist the state, the planned notifications (the outbox) and the
-//     last-run mark in one request. If the store refuses it, nothing is
+//  4. Persist the state, the planned notifications (the outbox), the
+//     last-run mark and the auto rules' detector states in one request. If the store refuses it, nothing is
 //     published: the retry plans the same notifications with the same ids.
 //  5. Publish what earlier runs left unsent, then this run's plans, and
 //     mark what went out as sent (even when a later publish failed). What
@@ -218,7 +227,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 			"rules", sum.Rules, "skipped", sum.Skipped, "circuit_open", sum.CircuitOpen, "series_evaluated", sum.Series,
 			"insufficient_data", sum.Insufficient, "pending", sum.Pending, "firing", sum.Firing,
 			"notifications_planned", sum.Planned, "notifications_sent", sum.Notifications, "notifications_resent", sum.Resent,
-			"lease_wait_ms", sum.LeaseWaitMS,
+			"detector_states", sum.Detector, "lease_wait_ms", sum.LeaseWaitMS,
 			"errors", sum.Errors, "duration_ms", sum.DurationMS)
 	}()
 	fail := func(err error) (Summary, error) {
@@ -286,6 +295,13 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 		return fail(err)
 	}
 	runs := make([]ruleRun, 0, len(all))
+	// The detector states of auto rules are read from the store and
+	// persisted with the alert state (step 4).
+	eval := &alerting.Evaluator{Query: e.query, Step: interval, Scheduled: at}
+	if !e.fullReplay {
+		eval.Store = e.store
+	}
+	var detectorRecords []remotewrite.Series
 	for i := range all {
 		r := all[i]
 		// Rules over CloudWatch data look at the store as it was
@@ -295,7 +311,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 		if e.isDMS(r) {
 			evalAt = at
 		}
-		ev, err := alerting.Evaluate(ctx, e.query, r, evalAt, interval)
+		ev, err := eval.Evaluate(ctx, r, evalAt)
 		if err != nil {
 			sum.Errors++
 			errs = append(errs, fmt.Errorf("rule %s: %w", r.Alert, err))
@@ -304,6 +320,10 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 		}
 		sum.Series += len(ev.Series)
 		sum.Insufficient += ev.Insufficient()
+		sum.Detector.Add(ev.Progress)
+		if ev.Persist != nil {
+			detectorRecords = append(detectorRecords, e.store.DetectorSeries(at, alerting.RefOf(r), *ev.Persist)...)
+		}
 		runs = append(runs, ruleRun{rule: &r, ref: alerting.RefOf(r), evalAt: evalAt, outcomes: alerting.Advance(ev, stored[alerting.RefOf(r)], at)})
 	}
 	runs = append(runs, orphans(all, stored, at)...)
@@ -332,6 +352,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 	series := e.store.StateSeries(at, persist)
 	series = append(series, e.store.OutboxSeries(at, plans)...)
 	series = append(series, e.store.RunSeries(at, false)...)
+	series = append(series, detectorRecords...)
 	if err := e.write.Write(ctx, series); err != nil {
 		return fail(fmt.Errorf("persist state: %w (nothing was published; the retry plans the same notifications)", err))
 	}

@@ -22,10 +22,9 @@ import (
 //
 // This replays History (five weeks) of points at every tick: O(series ×
 // points in five weeks), a few seconds of CPU per thousand 5-minute
-// series. The incremental path (issue 14) persists the detector's State
-// instead — its hourly summaries when an hour completes, the rest every
-// tick, in the request that persists the alert state — and advances it by
-// the points stored since: O(series × (new points + summaries)).
+// series. The deployed function evaluates incrementally instead
+// (Evaluator with a Store, incremental.go); this full replay is what it is
+// proven equal to, and what -dry-run runs (its writes cannot be read back).
 func (e *evaluator) auto(ctx context.Context, b builder, p anomaly.Params, lookback time.Duration) {
 	d, err := detector.New(detector.FromParams(p))
 	if err != nil {

@@ -55,15 +55,16 @@
 //
 // The shipped method, auto (package detector), is an online detector: its
 // decision at a point depends on the whole sequence of points before it, so
-// it has no PromQL form. Until its state is persisted between runs (issue
-// 14: hourly summaries and a small state per series, advanced by the
-// points stored since), the deployed evaluation reads each series' stored
-// points of the detector's History (five weeks, through the same
-// SeriesQuery subquery the backtest's Prometheus mode reads) and replays
-// them through detector.FromParams, the backtest's detector; the decision
-// at the newest point is the backtest's tick there, exactly, for a series
-// whose history fits in those five weeks (auto.go). That costs O(series ×
-// points in five weeks) per run.
+// it has no PromQL form. The deployed function evaluates it incrementally
+// ([Evaluator], incremental.go): each series' detector state is persisted
+// in the store, in the request that persists the alert state, and each run
+// advances it by the points stored since — O(series × (new points + a
+// checkpoint)) per run, and the look-back's hour summaries once an hour
+// per series. The full replay (auto.go: the series' stored points of the
+// detector's History, five weeks, replayed through detector.FromParams,
+// the backtest's detector) is what -dry-run and a caller without a store
+// get; both decide as the backtest's tick at the newest point, to the bit
+// (TestIncrementalEqualsFullReplay, TestBacktestEqualsDeployed).
 //
 // The classic methods push the aggregation to the query engine, so their
 // cost grows with the number of series, not with the baseline's length:

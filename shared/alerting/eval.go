@@ -91,6 +91,11 @@ type Evaluation struct {
 	Series []Observed
 	// Queries are the PromQL expressions run, in order (for logs and tests).
 	Queries []string
+	// Persist is what an incremental evaluation (an auto rule evaluated by
+	// an Evaluator with a Store) persists with the run's alert state, and
+	// Progress how it advanced the rule's series; nil and zero otherwise.
+	Persist  *DetectorRecords
+	Progress Progress
 }
 
 // Insufficient counts the series scored as insufficient data.

@@ -215,8 +215,8 @@ func (c Config) Validate() error {
 		bad("seasonal_gain", "must be in (0, 1]", c.SeasonalGain)
 	}
 	within("pool", c.Pool, 0, 1)
-	if c.Tolerance < 0 || c.Tolerance > 3 {
-		bad("tolerance", "must be 0 to 3 hours", c.Tolerance)
+	if c.Tolerance < 0 || c.Tolerance > maxTolerance {
+		bad("tolerance", fmt.Sprintf("must be 0 to %d hours", maxTolerance), c.Tolerance)
 	}
 	nonNegative("trust", c.Trust)
 	within("rare", c.Rare, 0, 1)
@@ -238,8 +238,11 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// maxPeakRank bounds Config.PeakRank.
-const maxPeakRank = 8
+// maxPeakRank bounds Config.PeakRank, maxTolerance Config.Tolerance.
+const (
+	maxPeakRank  = 8
+	maxTolerance = 3
+)
 
 // lookBack is how far back the detector's hourly summaries must reach.
 func (c Config) lookBack() time.Duration {

@@ -61,8 +61,15 @@ type State struct {
 	Integer bool
 
 	// cache is the baseline of the hour it was computed for: it depends
-	// only on Hours before that hour, so it is derived, never persisted.
+	// only on Hours before that hour, so a full state derives it again; a
+	// compact one persists it (see Compact).
 	cache cached
+	// compact: Hours holds only the hours closed since the state was
+	// compacted, prep the prepared baseline of the hour after Open (nil
+	// once used). stale: a compact state was fed a point of an hour it
+	// had no prepared baseline for (see Covers).
+	compact, stale bool
+	prep           *prepared
 }
 
 type cached struct {
