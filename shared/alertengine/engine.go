@@ -12,6 +12,7 @@ import (
 
 	"github.com/sigmawatch/sigmawatch/shared/alerting"
 	"github.com/sigmawatch/sigmawatch/shared/notify"
+	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
 )
@@ -162,8 +163,15 @@ type Summary struct {
 	Resent        int `json:"notifications_resent,omitempty"`
 	// LeaseWaitMS is how long the run waited for its turn.
 	LeaseWaitMS int64 `json:"lease_wait_ms"`
-	Errors      int   `json:"errors"`
-	DurationMS  int64 `json:"duration_ms"`
+	// Queries the run made of the store, and the samples they read (see
+	// cost.go): what the store bills. QuerySamplesEstimated: the store did
+	// not report its statistics for some queries, counted by the points
+	// they returned (a lower bound).
+	Queries               int64 `json:"queries"`
+	QuerySamples          int64 `json:"query_samples"`
+	QuerySamplesEstimated bool  `json:"query_samples_estimated,omitempty"`
+	Errors                int   `json:"errors"`
+	DurationMS            int64 `json:"duration_ms"`
 }
 
 // ruleRun is one rule's part of a run.
@@ -199,7 +207,7 @@ type ruleRun struct {
 //     failed stays in the outbox for the retry or the next run.
 //  6. Last, the optional Alertmanager, within what is left of the deadline:
 //     a black-holed Alertmanager cannot delay the state or the pages.
-func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
+func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err error) {
 	start := e.now()
 	at = at.UTC()
 	all := e.rules.Rules()
@@ -208,8 +216,12 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 	}
 	sum := Summary{ScheduledTime: at, Rules: len(all)}
 	var errs []error
+	cost := &promql.Cost{}
+	ctx = promql.WithCost(ctx, cost)
 	defer func() {
 		sum.DurationMS = e.now().Sub(start).Milliseconds()
+		c := cost.Snapshot()
+		sum.Queries, sum.QuerySamples, sum.QuerySamplesEstimated = c.Queries, c.Samples, c.Estimated()
 		level := slog.LevelInfo
 		if len(errs) > 0 {
 			level = slog.LevelError
@@ -218,8 +230,11 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 			"rules", sum.Rules, "skipped", sum.Skipped, "circuit_open", sum.CircuitOpen, "series_evaluated", sum.Series,
 			"insufficient_data", sum.Insufficient, "pending", sum.Pending, "firing", sum.Firing,
 			"notifications_planned", sum.Planned, "notifications_sent", sum.Notifications, "notifications_resent", sum.Resent,
-			"lease_wait_ms", sum.LeaseWaitMS,
+			"lease_wait_ms", sum.LeaseWaitMS, "queries", sum.Queries, "query_samples", sum.QuerySamples, "query_samples_estimated", sum.QuerySamplesEstimated,
 			"errors", sum.Errors, "duration_ms", sum.DurationMS)
+		// The response carries what the log line says, duration and cost
+		// included (they are known only now).
+		result = sum
 	}()
 	fail := func(err error) (Summary, error) {
 		sum.Errors++
@@ -270,7 +285,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 		sum.CircuitOpen = true
 		e.log.WarnContext(ctx, "circuit breaker open: the last persisted run is too old to trust the restored state; recording this run and notifying nothing",
 			"last_persisted", last.Format(time.RFC3339), "age_s", at.Sub(last).Seconds(), "max_age_s", (BreakerIntervals * interval).Seconds())
-		if err := e.write.Write(ctx, e.store.RunSeries(at, true)); err != nil {
+		if err := e.write.Write(ctx, append(e.store.RunSeries(at, true), e.costSeries(at, cost)...)); err != nil {
 			return fail(fmt.Errorf("record the run (circuit breaker open): %w", err))
 		}
 		return sum, nil
@@ -295,7 +310,12 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 		if e.isDMS(r) {
 			evalAt = at
 		}
+		// The rule's share of the run's queries (a debug line; the plan's
+		// model is checked against it).
+		ruleCost := &promql.Cost{}
+		ctx := promql.WithCost(ctx, ruleCost)
 		ev, err := alerting.Evaluate(ctx, e.query, r, evalAt, interval)
+		e.logRuleCost(ctx, r, ruleCost)
 		if err != nil {
 			sum.Errors++
 			errs = append(errs, fmt.Errorf("rule %s: %w", r.Alert, err))
@@ -332,6 +352,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 	series := e.store.StateSeries(at, persist)
 	series = append(series, e.store.OutboxSeries(at, plans)...)
 	series = append(series, e.store.RunSeries(at, false)...)
+	series = append(series, e.costSeries(at, cost)...)
 	if err := e.write.Write(ctx, series); err != nil {
 		return fail(fmt.Errorf("persist state: %w (nothing was published; the retry plans the same notifications)", err))
 	}
