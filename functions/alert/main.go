@@ -7,6 +7,7 @@
 // alertengine.Engine.Tick that runs once and exits:
 //
 //	alert -config rules.yaml [-at RFC3339] [-dry-run] [-verify-config]
+//	alert -plan -config rules.yaml [-interval D] [-series N] [-resolution D] [-usd-per-billion-samples F]
 //	alert -test-notification
 //	alert -backtest -config rules.yaml [-rule NAME] (-csv DIR | -from RFC3339 -to RFC3339) -out DIR
 //
@@ -28,6 +29,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/sigmawatch/sigmawatch/shared/alertengine"
+	"github.com/sigmawatch/sigmawatch/shared/alertplan"
 	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/logging"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
@@ -54,6 +56,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	dryRun := fs.Bool("dry-run", false, "print the notifications instead of sending them")
 	verify := fs.Bool("verify-config", false, "check the rules and exit")
 	testNotify := fs.Bool("test-notification", false, "publish one clearly labelled test notification (email and SMS bodies, severity critical) through SIGMAWATCH_SNS_TOPIC_ARN and exit")
+	pf := planFlags{
+		enabled:    fs.Bool("plan", false, "print the queries and query samples each rule reads per run and per month, and the store's monthly query cost, next to the naive evaluation's; write nothing"),
+		interval:   fs.Duration("interval", 0, "-plan: the schedule's rate (default the rules' settings.interval)"),
+		series:     fs.Int("series", 0, "-plan: series each rule's selector reads (default: count them in SIGMAWATCH_PROMETHEUS_URL)"),
+		resolution: fs.Duration("resolution", 0, "-plan: the data's point spacing (default: measure it in SIGMAWATCH_PROMETHEUS_URL, else 1m)"),
+		price:      fs.Float64("usd-per-billion-samples", alertplan.DefaultUSDPerBillionSamples, "-plan: the store's query price per billion samples (Amazon Managed Service for Prometheus: $0.10)"),
+	}
 	bt := backtestFlags{
 		enabled: fs.Bool("backtest", false, "replay the rules over history instead of running once (-csv DIR or -from/-to, -out DIR)"),
 		rule:    fs.String("rule", "", "backtest only the rule with this alert name"),
@@ -95,6 +104,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if *bt.enabled {
 		return runBacktest(ctx, path, bt, env, logger, stdout)
+	}
+	if *pf.enabled {
+		return runPlan(ctx, file, pf, env, logger, stdout)
 	}
 	at := time.Now().UTC()
 	if *atFlag != "" {
