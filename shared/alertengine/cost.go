@@ -6,7 +6,6 @@ import (
 
 	"github.com/prometheus/common/model"
 
-	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
@@ -32,10 +31,7 @@ const (
 // persists its state.
 func (e *Engine) costSeries(at time.Time, c *promql.Cost) []remotewrite.Series {
 	return []remotewrite.Series{{
-		Labels: []remotewrite.Label{
-			{Name: model.MetricNameLabel, Value: QuerySamplesMetric},
-			{Name: config.DeploymentLabel, Value: e.store.Deployment()},
-		},
+		Labels:  append([]remotewrite.Label{{Name: model.MetricNameLabel, Value: QuerySamplesMetric}}, e.store.RunLabels()...),
 		Samples: []remotewrite.Sample{{T: at.UnixMilli(), V: float64(c.Snapshot().Samples)}},
 	}}
 }

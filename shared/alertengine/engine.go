@@ -98,6 +98,9 @@ type Engine struct {
 	externalURL string
 	now         func() time.Time
 	noLease     bool
+	// part is the share of the rules this engine runs (parts.go); the zero
+	// part is the whole file.
+	part part
 }
 
 // New checks o and returns an Engine.
@@ -145,7 +148,10 @@ func (e *Engine) isDMS(r rules.Rule) bool { return e.dms.Alert != "" && alerting
 // Summary is what one run did; it is also the invocation's response.
 type Summary struct {
 	ScheduledTime time.Time `json:"scheduled_time"`
-	Rules         int       `json:"rules"`
+	// Part names the rule groups the run evaluated (see parts.go); empty
+	// for the whole rules file.
+	Part  string `json:"part,omitempty"`
+	Rules int    `json:"rules"`
 	// Skipped: a run at or after this scheduled time had already persisted,
 	// so this one (a retry) only sent what was recorded unsent.
 	Skipped bool `json:"skipped,omitempty"`
@@ -210,11 +216,8 @@ type ruleRun struct {
 func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err error) {
 	start := e.now()
 	at = at.UTC()
-	all := e.rules.Rules()
-	if dms, ok := e.byRef[e.dms]; ok {
-		all = append(all, dms)
-	}
-	sum := Summary{ScheduledTime: at, Rules: len(all)}
+	all := e.partRules()
+	sum := Summary{ScheduledTime: at, Part: e.part.name, Rules: len(all)}
 	var errs []error
 	cost := &promql.Cost{}
 	ctx = promql.WithCost(ctx, cost)
@@ -300,6 +303,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 	if err != nil {
 		return fail(err)
 	}
+	stored = e.partStored(stored)
 	runs := make([]ruleRun, 0, len(all))
 	for i := range all {
 		r := all[i]
