@@ -2,6 +2,7 @@ package alertengine
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -36,9 +37,26 @@ func (e *Engine) costSeries(at time.Time, c *promql.Cost) []remotewrite.Series {
 	}}
 }
 
-// logRuleCost logs one rule's share of the run's queries.
-func (e *Engine) logRuleCost(ctx context.Context, r rules.Rule, c *promql.Cost) {
-	s := c.Snapshot()
-	e.log.DebugContext(ctx, "rule evaluated", "alertname", r.Alert, "group", r.Group,
-		"queries", s.Queries, "query_samples", s.Samples, "query_samples_estimated", s.Estimated())
+// ruleCosts are the rules' shares of a run's queries, in evaluation order.
+type ruleCosts []ruleCost
+
+type ruleCost struct {
+	rule rules.Rule
+	cost *promql.Cost
+}
+
+// add starts counting r's share.
+func (rc *ruleCosts) add(r rules.Rule) *promql.Cost {
+	c := &promql.Cost{}
+	*rc = append(*rc, ruleCost{r, c})
+	return c
+}
+
+// log logs each rule's share at debug: what alert -plan predicts per rule.
+func (rc ruleCosts) log(ctx context.Context, l *slog.Logger) {
+	for _, c := range rc {
+		s := c.cost.Snapshot()
+		l.DebugContext(ctx, "rule evaluated", "alertname", c.rule.Alert, "group", c.rule.Group,
+			"queries", s.Queries, "query_samples", s.Samples, "query_samples_estimated", s.Estimated())
+	}
 }

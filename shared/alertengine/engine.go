@@ -221,6 +221,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 	var errs []error
 	cost := &promql.Cost{}
 	ctx = promql.WithCost(ctx, cost)
+	var ruleCosts ruleCosts
 	defer func() {
 		sum.DurationMS = e.now().Sub(start).Milliseconds()
 		c := cost.Snapshot()
@@ -230,10 +231,11 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 			level = slog.LevelError
 		}
 		e.log.Log(ctx, level, "alert run finished", "scheduled_time", at.Format(time.RFC3339),
+			"queries", sum.Queries, "query_samples", sum.QuerySamples, "query_samples_estimated", sum.QuerySamplesEstimated,
 			"rules", sum.Rules, "skipped", sum.Skipped, "circuit_open", sum.CircuitOpen, "series_evaluated", sum.Series,
 			"insufficient_data", sum.Insufficient, "pending", sum.Pending, "firing", sum.Firing,
 			"notifications_planned", sum.Planned, "notifications_sent", sum.Notifications, "notifications_resent", sum.Resent,
-			"lease_wait_ms", sum.LeaseWaitMS, "queries", sum.Queries, "query_samples", sum.QuerySamples, "query_samples_estimated", sum.QuerySamplesEstimated,
+			"lease_wait_ms", sum.LeaseWaitMS,
 			"errors", sum.Errors, "duration_ms", sum.DurationMS)
 		// The response carries what the log line says, duration and cost
 		// included (they are known only now).
@@ -307,6 +309,8 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 	runs := make([]ruleRun, 0, len(all))
 	for i := range all {
 		r := all[i]
+		// The rule's share of the run's queries, logged below.
+		ctx := promql.WithCost(ctx, ruleCosts.add(r))
 		// Rules over CloudWatch data look at the store as it was
 		// evaluation_delay ago; the dead man's switch watches sigmawatch's
 		// own series, stamped at their scheduled time, so it looks at T.
@@ -314,12 +318,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 		if e.isDMS(r) {
 			evalAt = at
 		}
-		// The rule's share of the run's queries (a debug line; the plan's
-		// model is checked against it).
-		ruleCost := &promql.Cost{}
-		ctx := promql.WithCost(ctx, ruleCost)
 		ev, err := alerting.Evaluate(ctx, e.query, r, evalAt, interval)
-		e.logRuleCost(ctx, r, ruleCost)
 		if err != nil {
 			sum.Errors++
 			errs = append(errs, fmt.Errorf("rule %s: %w", r.Alert, err))
@@ -331,6 +330,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 		runs = append(runs, ruleRun{rule: &r, ref: alerting.RefOf(r), evalAt: evalAt, outcomes: alerting.Advance(ev, stored[alerting.RefOf(r)], at)})
 	}
 	runs = append(runs, orphans(all, stored, at)...)
+	ruleCosts.log(ctx, e.log)
 	var plans []alerting.Planned
 	persist := make([]alerting.RuleOutcomes, 0, len(runs))
 	for i := range runs {
