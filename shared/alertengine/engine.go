@@ -87,8 +87,11 @@ type Options struct {
 type Engine struct {
 	rules *rules.File
 	// byRef are the rules, the dead man's switch included, by name.
-	byRef       map[alerting.RuleRef]rules.Rule
-	dms         alerting.RuleRef
+	byRef map[alerting.RuleRef]rules.Rule
+	dms   alerting.RuleRef
+	// part is the share of the rules this engine runs (parts.go); the zero
+	// part is the whole file.
+	part        part
 	store       *alerting.Store
 	log         *slog.Logger
 	query       alerting.Querier
@@ -98,9 +101,6 @@ type Engine struct {
 	externalURL string
 	now         func() time.Time
 	noLease     bool
-	// part is the share of the rules this engine runs (parts.go); the zero
-	// part is the whole file.
-	part part
 }
 
 // New checks o and returns an Engine.
@@ -354,9 +354,9 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 
 	// 4. Persist state, outbox and the last-run mark together.
 	series := e.store.StateSeries(at, persist)
+	series = append(series, e.costSeries(at, cost)...)
 	series = append(series, e.store.OutboxSeries(at, plans)...)
 	series = append(series, e.store.RunSeries(at, false)...)
-	series = append(series, e.costSeries(at, cost)...)
 	if err := e.write.Write(ctx, series); err != nil {
 		return fail(fmt.Errorf("persist state: %w (nothing was published; the retry plans the same notifications)", err))
 	}
