@@ -232,9 +232,28 @@ func (p Plan) Print(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	own := p.OwnSamplesPerRun()
 	_, err := fmt.Fprintf(w, "schedule every %s (%.0f runs a month); samples are what the store's query engine reads (Prometheus's stats=all totalQueryableSamples), "+
 		"priced at $%.2f per billion (Amazon Managed Service for Prometheus; -usd-per-billion-samples to change); naive: every baseline re-read in full at every run. "+
-		"Each run also reads its own state, lease and outbox (a few thousand samples); the run's summary log line and sigmawatch_alert_query_samples give the measured figure.\n",
-		config.Duration(p.Interval), p.RunsPerMonth(), p.USDPerBillionSamples)
+		"Each run (each part) also reads its own last runs, lease and outbox: about %.0f samples a run once a day of runs is stored ($%.2f a month), more while alerts fire. "+
+		"The run's summary log line and sigmawatch_alert_query_samples give the measured figure.\n",
+		config.Duration(p.Interval), p.RunsPerMonth(), p.USDPerBillionSamples, own, own*p.RunsPerMonth()/1e9*p.USDPerBillionSamples)
 	return err
+}
+
+// ownSamplesPerStoredRun is what a run reads of its own bookkeeping per run
+// stored within the day it looks back (alertengine: the lease's claims,
+// three series a run, read about three times; the last persisted run):
+// measured on Prometheus, a run's samples beyond its rules' grow by ten per
+// earlier run.
+const ownSamplesPerStoredRun = 10
+
+// ownLookback is how far back a run reads its own runs (alertengine's
+// lateRetryWindow and minStateLookback).
+const ownLookback = 24 * time.Hour
+
+// OwnSamplesPerRun is what a run reads of its own bookkeeping once a day of
+// runs is stored.
+func (p Plan) OwnSamplesPerRun() float64 {
+	return ownSamplesPerStoredRun * float64(ownLookback) / float64(max(p.Interval, time.Second))
 }

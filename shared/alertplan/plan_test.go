@@ -10,8 +10,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sigmawatch/sigmawatch/shared/alertengine"
 	"github.com/sigmawatch/sigmawatch/shared/alerting"
 	"github.com/sigmawatch/sigmawatch/shared/alertplan"
+	"github.com/sigmawatch/sigmawatch/shared/notify"
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
@@ -122,4 +124,37 @@ func TestModelMatchesMeasured(t *testing.T) {
 		require.InEpsilon(t, float64(got.Samples), rp.Run.Samples, 0.01, "%s: samples per run within 1%% of the measured", r.Alert)
 	}
 	require.Contains(t, out.String(), "samples/run")
+}
+
+type nopPublisher struct{}
+
+func (nopPublisher) Publish(context.Context, notify.Message) error { return nil }
+
+// TestOwnSamplesMeasured: what a run reads of its own bookkeeping (last
+// runs, lease, outbox) grows by what the plan says per earlier run stored,
+// measured as the run's samples less its rule's on a real Prometheus.
+func TestOwnSamplesMeasured(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
+	require.NoError(t, err)
+	q, err := promql.NewClient(prom.URL, http.DefaultTransport)
+	require.NoError(t, err)
+	file, err := rules.Load([]byte("settings: {interval: 1m, evaluation_delay: 0s}\ngroups:\n  - name: g\n    rules:\n      - alert: Quiet\n        expr: vector(1) > 2\n"))
+	require.NoError(t, err)
+	eng, err := alertengine.New(alertengine.Options{Rules: file, Query: q, Write: w, Publish: nopPublisher{}, Deployment: "own"})
+	require.NoError(t, err)
+	at := time.Now().UTC().Truncate(time.Minute).Add(-40 * time.Minute)
+	var own []int64
+	for i := range 21 {
+		sum, err := eng.Tick(ctx, at.Add(time.Duration(i)*time.Minute))
+		require.NoError(t, err)
+		require.False(t, sum.QuerySamplesEstimated)
+		own = append(own, sum.QuerySamples) // the rule reads no stored series
+	}
+	perRun := float64(own[20]-own[0]) / 20
+	plan := alertplan.Plan{Interval: time.Minute}
+	t.Logf("own samples: first run %d, 21st %d: %.1f per earlier run; the plan says %.0f a run at a day of runs", own[0], own[20], perRun, plan.OwnSamplesPerRun())
+	require.InDelta(t, plan.OwnSamplesPerRun()/1440, perRun, 2, "samples per earlier run")
 }
