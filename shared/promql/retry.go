@@ -51,6 +51,7 @@ func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			body, err = io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if err == nil {
+				recordStats(req.Context(), body)
 				resp.Body = io.NopCloser(bytes.NewReader(body))
 				resp.ContentLength = int64(len(body))
 				return resp, nil
