@@ -131,7 +131,7 @@ func TestNoSecretsInOutput(t *testing.T) {
 		seen = append(seen, r.Header.Get("Authorization"))
 		mu.Unlock()
 		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprint(w, "bad credentials")
+		_, _ = fmt.Fprint(w, "bad credentials")
 	}))
 	t.Cleanup(store.Close)
 	cfgPath, _, _, at := seedCLI(t)

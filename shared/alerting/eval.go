@@ -672,7 +672,7 @@ func Fingerprint(labels map[string]string) string {
 	slices.Sort(keys)
 	h := sha256.New()
 	for _, k := range keys {
-		fmt.Fprintf(h, "%d:%s;%d:%s;", len(k), k, len(labels[k]), labels[k])
+		_, _ = fmt.Fprintf(h, "%d:%s;%d:%s;", len(k), k, len(labels[k]), labels[k]) // a hash never fails
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }

@@ -77,7 +77,7 @@ func scores(t *testing.T, path string) []string {
 	t.Helper()
 	f, err := os.Open(path)
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	rows, err := csv.NewReader(f).ReadAll()
 	require.NoError(t, err)
 	require.Equal(t, []string{"timestamp", "value", "anomaly_score"}, rows[0])
@@ -142,7 +142,7 @@ func TestRunCLICSVFiresAtTheKnownTick(t *testing.T) {
 			require.Contains(t, stdout.String(), "total: 1 rules, 1 series (1 fired)")
 			pngFile, err := os.Open(filepath.Join(out, "host", "cpu.csv.png"))
 			require.NoError(t, err)
-			defer pngFile.Close()
+			defer func() { _ = pngFile.Close() }() // read only
 			img, err := png.Decode(pngFile)
 			require.NoError(t, err)
 			require.Positive(t, img.Bounds().Dx())
