@@ -96,6 +96,26 @@ func TestLambdaEventShapes(t *testing.T) {
 	body, err = rie.Invoke(ctx, []byte(`{"time":"<aws.scheduler.scheduled-time>"}`))
 	require.Error(t, err)
 	require.Contains(t, string(body), "is not RFC 3339")
+
+	// A schedule running some rule groups (a part): the engine runs those,
+	// as a part; a group the rules do not have and a collect schedule's
+	// jobs are refused.
+	t3 := base.Add(-2 * time.Minute)
+	body, err = rie.Invoke(ctx, []byte(fmt.Sprintf(`{"time":%q,"groups":["probe"]}`, t3.Format(time.RFC3339))))
+	require.NoError(t, err, "%s\n%s", body, rie.Output())
+	var part alertengine.Summary
+	require.NoError(t, json.Unmarshal(body, &part), string(body))
+	require.Equal(t, "probe", part.Part)
+	require.Equal(t, 1, part.Firing, "the part restores the deployment's alert state: still firing, not fired again")
+	require.Empty(t, testenv.ReceiveSNS(t, cfg, queueURL), "not notified again")
+	for event, want := range map[string]string{
+		`{"time":%q,"groups":["nope"]}`: `no rule group \"nope\"`,
+		`{"time":%q,"jobs":["ec2"]}`:    `event.jobs: the alert function takes`,
+	} {
+		body, err = rie.Invoke(ctx, []byte(fmt.Sprintf(event, t3.Format(time.RFC3339))))
+		require.Error(t, err, event)
+		require.Contains(t, string(body), want, event)
+	}
 }
 
 // TestCLI runs the built binary: -verify-config, the required environment,

@@ -3,10 +3,12 @@
 // keeps alert state in the store, and notifies through one SNS topic.
 //
 // With AWS_LAMBDA_RUNTIME_API set it runs as a Lambda function whose event is
-// {"time": "<scheduled time>"}; without it, it is a CLI over the same
+// {"time": "<scheduled time>"} (with optionally "groups": the rule groups
+// this schedule runs, see alertengine's parts); without it, it is a CLI over the same
 // alertengine.Engine.Tick that runs once and exits:
 //
-//	alert -config rules.yaml [-at RFC3339] [-dry-run] [-verify-config]
+//	alert -config rules.yaml [-at RFC3339] [-groups a,b] [-dry-run] [-verify-config]
+//	alert -plan -config rules.yaml [-interval D] [-series N] [-resolution D] [-usd-per-billion-samples F]
 //	alert -test-notification
 //	alert -backtest -config rules.yaml [-rule NAME] (-csv DIR | -from RFC3339 -to RFC3339) -out DIR
 //
@@ -28,6 +30,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/sigmawatch/sigmawatch/shared/alertengine"
+	"github.com/sigmawatch/sigmawatch/shared/alertplan"
 	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/logging"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
@@ -52,8 +55,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	configPath := fs.String("config", "", "rules.yaml (default $SIGMAWATCH_CONFIG)")
 	atFlag := fs.String("at", "", "scheduled time, RFC 3339 (default now)")
 	dryRun := fs.Bool("dry-run", false, "print the notifications instead of sending them")
+	groups := fs.String("groups", "", "run only these rule groups, comma-separated (a part, as the event's \"groups\")")
 	verify := fs.Bool("verify-config", false, "check the rules and exit")
 	testNotify := fs.Bool("test-notification", false, "publish one clearly labelled test notification (email and SMS bodies, severity critical) through SIGMAWATCH_SNS_TOPIC_ARN and exit")
+	pf := planFlags{
+		enabled:    fs.Bool("plan", false, "print the queries and query samples each rule reads per run and per month, and the store's monthly query cost, next to the naive evaluation's; write nothing"),
+		interval:   fs.Duration("interval", 0, "-plan: the schedule's rate (default the rules' settings.interval)"),
+		series:     fs.Int("series", 0, "-plan: series each rule's selector reads (default: count them in SIGMAWATCH_PROMETHEUS_URL)"),
+		resolution: fs.Duration("resolution", 0, "-plan: the data's point spacing (default: measure it in SIGMAWATCH_PROMETHEUS_URL, else 1m)"),
+		price:      fs.Float64("usd-per-billion-samples", alertplan.DefaultUSDPerBillionSamples, "-plan: the store's query price per billion samples (Amazon Managed Service for Prometheus: $0.10)"),
+	}
 	bt := backtestFlags{
 		enabled: fs.Bool("backtest", false, "replay the rules over history instead of running once (-csv DIR or -from/-to, -out DIR)"),
 		rule:    fs.String("rule", "", "backtest only the rule with this alert name"),
@@ -96,6 +107,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if *bt.enabled {
 		return runBacktest(ctx, path, bt, env, logger, stdout)
 	}
+	if *pf.enabled {
+		return runPlan(ctx, file, pf, env, logger, stdout)
+	}
 	at := time.Now().UTC()
 	if *atFlag != "" {
 		t, err := time.Parse(time.RFC3339, *atFlag)
@@ -110,13 +124,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if lambdaMode {
 		handle := func(ctx context.Context, ev schedule.Event) (alertengine.Summary, error) {
-			return eng.Tick(ctx, ev.Time)
+			if len(ev.Jobs) > 0 {
+				// Not every rule: a schedule meant for the collect function.
+				return alertengine.Summary{}, errors.New(`event.jobs: the alert function takes "groups" (rule groups); "jobs" selects the collect function's jobs`)
+			}
+			return eng.TickGroups(ctx, ev.Time, ev.Groups)
 		}
 		lambda.StartWithOptions(handle, lambda.WithContext(ctx))
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, cliTimeout)
 	defer cancel()
-	_, err = eng.Tick(ctx, at)
+	_, err = eng.TickGroups(ctx, at, schedule.ParseJobs(*groups))
 	return err
 }

@@ -75,8 +75,8 @@ func TestCLIPlan(t *testing.T) {
 	out, err := runCLI(t, "-plan", "-config", cfgPath)
 	require.NoError(t, err, out)
 	t.Logf("collect -plan:\n%s", out)
-	// 2 instances × 2 statistics = 4 series; no GetResources (no service
-	// job); one GetMetricData call a run;
+	// 2 instances × 2 statistics = 4 series; no GetResources and no
+	// GetRestApis (no service job); one GetMetricData call a run;
 	// 8,640 runs a month at 5m → 34,560 metrics → $0.35.
 	var line string
 	for _, l := range strings.Split(out, "\n") {
@@ -84,7 +84,7 @@ func TestCLIPlan(t *testing.T) {
 			line = l
 		}
 	}
-	require.Equal(t, []string{"cli", "1", "2", "4", "1", "0", "1", "34560", "0.35"}, strings.Fields(line))
+	require.Equal(t, []string{"cli", "1", "2", "4", "1", "0", "0", "1", "34560", "0.35"}, strings.Fields(line))
 	require.Contains(t, out, "schedule every 5m;")
 }
 
@@ -131,7 +131,7 @@ func TestNoSecretsInOutput(t *testing.T) {
 		seen = append(seen, r.Header.Get("Authorization"))
 		mu.Unlock()
 		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprint(w, "bad credentials")
+		_, _ = fmt.Fprint(w, "bad credentials")
 	}))
 	t.Cleanup(store.Close)
 	cfgPath, _, _, at := seedCLI(t)

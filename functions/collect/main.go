@@ -80,8 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		if err := errors.Join(cfgErr, envErr); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: ok (%d jobs)\n", path, len(cfg.Jobs))
-		return nil
+		_, err := fmt.Fprintf(stdout, "%s: ok (%d jobs)\n", path, len(cfg.Jobs))
+		return err
 	}
 	if err := errors.Join(cfgErr, envErr); err != nil {
 		return err

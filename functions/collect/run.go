@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"time"
@@ -27,6 +28,10 @@ type handler struct {
 // handle is the Lambda entry point. The returned summary is the invocation's
 // response (visible on synchronous invokes and in tests).
 func (h *handler) handle(ctx context.Context, ev schedule.Event) (collector.Summary, error) {
+	if len(ev.Groups) > 0 {
+		// Not every job: a schedule meant for the alert function.
+		return collector.Summary{}, errors.New(`event.groups: the collect function takes "jobs"; "groups" selects the alert function's rule groups`)
+	}
 	return h.runOnce(ctx, ev.Time, ev.Jobs)
 }
 

@@ -3,6 +3,7 @@ package alertengine_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -101,6 +102,39 @@ func BenchmarkAlertRun10kOneMinute(b *testing.B) {
 	if bootstrap == "" {
 		bootstrap = testenv.BuildBootstrap(b, "./functions/alert")
 	}
+	// One part of the rules (issue 14, work split across invocations): the
+	// same series as two window rules, each over half the instances in a
+	// group of its own, and the function run for one of the groups, as the
+	// event's "groups" (or -groups) runs it.
+	b.Run("window-part", func(b *testing.B) {
+		rulesPath := filepath.Join(b.TempDir(), "rules.yaml")
+		if err := os.WriteFile(rulesPath, []byte(`
+settings:
+  interval: 1m
+groups:
+  - name: fleet-a
+    rules:
+      - alert: CPUAnomalyA
+        expr: sw_bench_cpu{instance=~"i-0[0-4].*"}
+        labels: {severity: warning}
+        anomaly: {method: window}
+  - name: fleet-b
+    rules:
+      - alert: CPUAnomalyB
+        expr: sw_bench_cpu{instance=~"i-0[5-9].*"}
+        labels: {severity: warning}
+        anomaly: {method: window}
+`), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		env := append(moto.Env(), "PATH="+os.Getenv("PATH"), "GOMEMLIMIT="+limit,
+			"SIGMAWATCH_PROMETHEUS_URL="+prom.URL, "SIGMAWATCH_REMOTE_WRITE_URL="+prom.RemoteWriteURL,
+			"SIGMAWATCH_SNS_TOPIC_ARN="+topic, "SIGMAWATCH_DEPLOYMENT=bench-part")
+		runBench(b, bootstrap, rulesPath, env, end, limit, n/2, "-groups", "fleet-a")
+		if msgs := testenv.ReceiveSNS(b, cfg, queue); len(msgs) != 1 || !strings.Contains(msgs[0].Body, "Series:    50") {
+			b.Fatalf("want one firing message listing the part's 50 bursting series, got %d", len(msgs))
+		}
+	})
 	for _, method := range []string{"window", "default"} {
 		b.Run(method, func(b *testing.B) {
 			anomalyBlock := "{method: window}"
@@ -123,7 +157,7 @@ groups:
 			}
 			env := append(moto.Env(), "PATH="+os.Getenv("PATH"), "GOMEMLIMIT="+limit,
 				"SIGMAWATCH_PROMETHEUS_URL="+prom.URL, "SIGMAWATCH_REMOTE_WRITE_URL="+prom.RemoteWriteURL,
-				"SIGMAWATCH_SNS_TOPIC_ARN="+topic, "SIGMAWATCH_LOG_LEVEL=warn", "SIGMAWATCH_DEPLOYMENT=bench-"+method)
+				"SIGMAWATCH_SNS_TOPIC_ARN="+topic, "SIGMAWATCH_DEPLOYMENT=bench-"+method)
 			runBench(b, bootstrap, rulesPath, env, end, limit, n)
 			msgs := testenv.ReceiveSNS(b, cfg, queue)
 			if len(msgs) != 1 || !strings.Contains(msgs[0].Body, "Series:    100") {
@@ -133,13 +167,15 @@ groups:
 	}
 }
 
-// runBench runs the function at successive minutes from at and reports the
-// peak RSS of the runs.
-func runBench(b *testing.B, bootstrap, rulesPath string, env []string, at time.Time, limit string, n int) {
+// runBench runs the function (with args) at successive minutes from at and
+// reports the peak RSS of the runs, and the query samples of the last, as
+// its summary line gives them.
+func runBench(b *testing.B, bootstrap, rulesPath string, env []string, at time.Time, limit string, n int, args ...string) {
 	b.Helper()
 	var peak int64
+	var samples float64
 	for b.Loop() {
-		cmd := exec.Command(bootstrap, "-config", rulesPath, "-at", at.Format(time.RFC3339))
+		cmd := exec.Command(bootstrap, append([]string{"-config", rulesPath, "-at", at.Format(time.RFC3339)}, args...)...)
 		cmd.Env = env
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
@@ -149,8 +185,18 @@ func runBench(b *testing.B, bootstrap, rulesPath string, env []string, at time.T
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			peak = max(peak, ru.Maxrss) // KiB on Linux
 		}
+		for _, line := range strings.Split(out.String(), "\n") {
+			var sum struct {
+				Message      string  `json:"message"` // lambdacontext.ReplaceAttr's name for msg
+				QuerySamples float64 `json:"query_samples"`
+			}
+			if json.Unmarshal([]byte(line), &sum) == nil && sum.Message == "alert run finished" {
+				samples = sum.QuerySamples
+			}
+		}
 		at = at.Add(time.Minute)
 	}
 	b.ReportMetric(float64(peak)/1024, "peak-rss-MB")
-	b.Logf("GOMEMLIMIT=%s, %s series, peak RSS %.0f MB", limit, strconv.Itoa(n), float64(peak)/1024)
+	b.ReportMetric(samples, "query-samples/run")
+	b.Logf("GOMEMLIMIT=%s, %s series, peak RSS %.0f MB, %.0f query samples in the last run", limit, strconv.Itoa(n), float64(peak)/1024, samples)
 }

@@ -38,6 +38,21 @@
 // and notifies nothing; the next run, finding it, goes on normally. After an
 // outage of the store or the function this costs one interval.
 //
+// # Parts
+//
+// A run may evaluate only some rule groups ([Engine.TickGroups], the
+// event's "groups"), when one invocation cannot evaluate every rule within
+// the timeout: several schedules then split the groups, as collect's split
+// its jobs. Each part has its own run series (last-run mark, breaker,
+// outbox, lease) and advances only its groups' alerts; see parts.go.
+//
+// # Cost
+//
+// Every query of a run is counted (the samples the store reports reading,
+// which is what AMP bills): the summary line, the response and
+// QuerySamplesMetric carry it, and alert -plan (package alertplan)
+// predicts it per rule; see cost.go.
+//
 // # Grouping
 //
 // Notifications are grouped like Alertmanager's (alerting.Plan): per rule,

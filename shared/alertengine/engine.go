@@ -12,6 +12,7 @@ import (
 
 	"github.com/sigmawatch/sigmawatch/shared/alerting"
 	"github.com/sigmawatch/sigmawatch/shared/notify"
+	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
 )
@@ -91,8 +92,11 @@ type Options struct {
 type Engine struct {
 	rules *rules.File
 	// byRef are the rules, the dead man's switch included, by name.
-	byRef       map[alerting.RuleRef]rules.Rule
-	dms         alerting.RuleRef
+	byRef map[alerting.RuleRef]rules.Rule
+	dms   alerting.RuleRef
+	// part is the share of the rules this engine runs (parts.go); the zero
+	// part is the whole file.
+	part        part
 	store       *alerting.Store
 	log         *slog.Logger
 	query       alerting.Querier
@@ -150,7 +154,10 @@ func (e *Engine) isDMS(r rules.Rule) bool { return e.dms.Alert != "" && alerting
 // Summary is what one run did; it is also the invocation's response.
 type Summary struct {
 	ScheduledTime time.Time `json:"scheduled_time"`
-	Rules         int       `json:"rules"`
+	// Part names the rule groups the run evaluated (see parts.go); empty
+	// for the whole rules file.
+	Part  string `json:"part,omitempty"`
+	Rules int    `json:"rules"`
 	// Skipped: a run at or after this scheduled time had already persisted,
 	// so this one (a retry) only sent what was recorded unsent.
 	Skipped bool `json:"skipped,omitempty"`
@@ -171,8 +178,15 @@ type Summary struct {
 	Detector alerting.Progress `json:"detector_states"`
 	// LeaseWaitMS is how long the run waited for its turn.
 	LeaseWaitMS int64 `json:"lease_wait_ms"`
-	Errors      int   `json:"errors"`
-	DurationMS  int64 `json:"duration_ms"`
+	// Queries the run made of the store, and the samples they read (see
+	// cost.go): what the store bills. QuerySamplesEstimated: the store did
+	// not report its statistics for some queries, counted by the points
+	// they returned (a lower bound).
+	Queries               int64 `json:"queries"`
+	QuerySamples          int64 `json:"query_samples"`
+	QuerySamplesEstimated bool  `json:"query_samples_estimated,omitempty"`
+	Errors                int   `json:"errors"`
+	DurationMS            int64 `json:"duration_ms"`
 }
 
 // ruleRun is one rule's part of a run.
@@ -208,27 +222,33 @@ type ruleRun struct {
 //     failed stays in the outbox for the retry or the next run.
 //  6. Last, the optional Alertmanager, within what is left of the deadline:
 //     a black-holed Alertmanager cannot delay the state or the pages.
-func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
+func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err error) {
 	start := e.now()
 	at = at.UTC()
-	all := e.rules.Rules()
-	if dms, ok := e.byRef[e.dms]; ok {
-		all = append(all, dms)
-	}
-	sum := Summary{ScheduledTime: at, Rules: len(all)}
+	all := e.partRules()
+	sum := Summary{ScheduledTime: at, Part: e.part.name, Rules: len(all)}
 	var errs []error
+	cost := &promql.Cost{}
+	ctx = promql.WithCost(ctx, cost)
+	var ruleCosts ruleCosts
 	defer func() {
 		sum.DurationMS = e.now().Sub(start).Milliseconds()
+		c := cost.Snapshot()
+		sum.Queries, sum.QuerySamples, sum.QuerySamplesEstimated = c.Queries, c.Samples, c.Estimated()
 		level := slog.LevelInfo
 		if len(errs) > 0 {
 			level = slog.LevelError
 		}
 		e.log.Log(ctx, level, "alert run finished", "scheduled_time", at.Format(time.RFC3339),
+			"queries", sum.Queries, "query_samples", sum.QuerySamples, "query_samples_estimated", sum.QuerySamplesEstimated,
 			"rules", sum.Rules, "skipped", sum.Skipped, "circuit_open", sum.CircuitOpen, "series_evaluated", sum.Series,
 			"insufficient_data", sum.Insufficient, "pending", sum.Pending, "firing", sum.Firing,
 			"notifications_planned", sum.Planned, "notifications_sent", sum.Notifications, "notifications_resent", sum.Resent,
 			"detector_states", sum.Detector, "lease_wait_ms", sum.LeaseWaitMS,
 			"errors", sum.Errors, "duration_ms", sum.DurationMS)
+		// The response carries what the log line says, duration and cost
+		// included (they are known only now).
+		result = sum
 	}()
 	fail := func(err error) (Summary, error) {
 		sum.Errors++
@@ -279,7 +299,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 		sum.CircuitOpen = true
 		e.log.WarnContext(ctx, "circuit breaker open: the last persisted run is too old to trust the restored state; recording this run and notifying nothing",
 			"last_persisted", last.Format(time.RFC3339), "age_s", at.Sub(last).Seconds(), "max_age_s", (BreakerIntervals * interval).Seconds())
-		if err := e.write.Write(ctx, e.store.RunSeries(at, true)); err != nil {
+		if err := e.write.Write(ctx, append(e.store.RunSeries(at, true), e.costSeries(at, cost)...)); err != nil {
 			return fail(fmt.Errorf("record the run (circuit breaker open): %w", err))
 		}
 		return sum, nil
@@ -294,6 +314,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 	if err != nil {
 		return fail(err)
 	}
+	stored = e.partStored(stored)
 	runs := make([]ruleRun, 0, len(all))
 	// The detector states of auto rules are read from the store and
 	// persisted with the alert state (step 4).
@@ -304,6 +325,8 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 	var detectorRecords []remotewrite.Series
 	for i := range all {
 		r := all[i]
+		// The rule's share of the run's queries, logged below.
+		ctx := promql.WithCost(ctx, ruleCosts.add(r))
 		// Rules over CloudWatch data look at the store as it was
 		// evaluation_delay ago; the dead man's switch watches sigmawatch's
 		// own series, stamped at their scheduled time, so it looks at T.
@@ -327,6 +350,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 		runs = append(runs, ruleRun{rule: &r, ref: alerting.RefOf(r), evalAt: evalAt, outcomes: alerting.Advance(ev, stored[alerting.RefOf(r)], at)})
 	}
 	runs = append(runs, orphans(all, stored, at)...)
+	ruleCosts.log(ctx, e.log)
 	var plans []alerting.Planned
 	persist := make([]alerting.RuleOutcomes, 0, len(runs))
 	for i := range runs {
@@ -350,6 +374,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (Summary, error) {
 
 	// 4. Persist state, outbox and the last-run mark together.
 	series := e.store.StateSeries(at, persist)
+	series = append(series, e.costSeries(at, cost)...)
 	series = append(series, e.store.OutboxSeries(at, plans)...)
 	series = append(series, e.store.RunSeries(at, false)...)
 	series = append(series, detectorRecords...)

@@ -149,17 +149,21 @@ func SpecOf(r rules.Rule) Spec {
 }
 
 // TimingFor is the state machine's timing of a rule (its effective
-// repeat_interval, as rules.File.Rules returns it).
+// repeat_interval and missing_data_timeout, as rules.File.Rules returns
+// them): the one place a rule's timing is read, so the deployed run
+// (Advance) and the backtest resolve a series that stopped reporting at
+// the same tick.
 func TimingFor(r rules.Rule) Timing {
 	md := MissingDataKeep
 	if r.MissingData == rules.MissingResolve {
 		md = MissingDataResolve
 	}
 	return Timing{
-		For:            time.Duration(r.For),
-		KeepFiringFor:  time.Duration(r.KeepFiringFor),
-		RepeatInterval: time.Duration(r.RepeatInterval),
-		MissingData:    md,
+		For:                time.Duration(r.For),
+		KeepFiringFor:      time.Duration(r.KeepFiringFor),
+		RepeatInterval:     time.Duration(r.RepeatInterval),
+		MissingData:        md,
+		MissingDataTimeout: r.Timeout(),
 	}
 }
 
@@ -673,7 +677,7 @@ func Fingerprint(labels map[string]string) string {
 	slices.Sort(keys)
 	h := sha256.New()
 	for _, k := range keys {
-		fmt.Fprintf(h, "%d:%s;%d:%s;", len(k), k, len(labels[k]), labels[k])
+		_, _ = fmt.Fprintf(h, "%d:%s;%d:%s;", len(k), k, len(labels[k]), labels[k]) // a hash never fails
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }

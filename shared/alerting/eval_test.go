@@ -379,7 +379,12 @@ func TestSpecOf(t *testing.T) {
 	s := alerting.SpecOf(r)
 	require.Equal(t, "g/A", s.Key)
 	require.Equal(t, "x", s.Expr)
-	require.Equal(t, alerting.Timing{For: time.Minute, KeepFiringFor: 5 * time.Minute, RepeatInterval: time.Hour, MissingData: alerting.MissingDataKeep}, s.Timing)
+	require.Equal(t, alerting.Timing{
+		For: time.Minute, KeepFiringFor: 5 * time.Minute, RepeatInterval: time.Hour,
+		MissingData: alerting.MissingDataKeep, MissingDataTimeout: time.Duration(rules.DefaultMissingDataTimeout),
+	}, s.Timing, "a rule built in code gets the default missing_data_timeout")
+	r.MissingDataTimeout = new(config.Duration)
+	require.Zero(t, alerting.SpecOf(r).Timing.MissingDataTimeout, "0 never resolves on missing data")
 	require.Equal(t, time.Duration(rules.DefaultLookbackDelta), s.Lookback, "a rule built in code gets the default lookback")
 	require.NotNil(t, s.Detector)
 	p := *s.Detector

@@ -10,7 +10,6 @@ import (
 
 	"github.com/prometheus/common/model"
 
-	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 )
 
@@ -53,8 +52,8 @@ func (c Claim) Before(o Claim) bool {
 
 func (s *Store) leaseSeries(at time.Time, run, field string, v float64) []remotewrite.Series {
 	return []remotewrite.Series{{
-		Labels: []remotewrite.Label{{Name: model.MetricNameLabel, Value: LeaseMetric}, {Name: config.DeploymentLabel, Value: s.deployment},
-			{Name: RunLabel, Value: run}, {Name: FieldLabel, Value: field}},
+		Labels: append(append([]remotewrite.Label{{Name: model.MetricNameLabel, Value: LeaseMetric}}, s.RunLabels()...),
+			remotewrite.Label{Name: RunLabel, Value: run}, remotewrite.Label{Name: FieldLabel, Value: field}),
 		Samples: []remotewrite.Sample{{T: at.UnixMilli(), V: v}},
 	}}
 }
@@ -81,8 +80,8 @@ func (s *Store) ReleasedSeries(at time.Time, run string) []remotewrite.Series {
 func (s *Store) Claims(ctx context.Context, at time.Time, window time.Duration) ([]Claim, error) {
 	r := dur(2*window + time.Millisecond)
 	query := fmt.Sprintf("last_over_time(%s[%s]) unless on(%s) last_over_time(%s[%s])",
-		s.selector(LeaseMetric, FieldLabel+`=~"`+leaseEntering+`|`+leaseTicket+`"`), r, RunLabel,
-		s.selector(LeaseMetric, FieldLabel+`="`+leaseReleased+`"`), r)
+		s.runSelector(LeaseMetric, FieldLabel+`=~"`+leaseEntering+`|`+leaseTicket+`"`), r, RunLabel,
+		s.runSelector(LeaseMetric, FieldLabel+`="`+leaseReleased+`"`), r)
 	samples, err := s.q.Query(ctx, query, at.Add(window))
 	if err != nil {
 		return nil, fmt.Errorf("read the lease: %w", err)

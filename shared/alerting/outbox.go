@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/common/model"
 
-	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 )
 
@@ -62,7 +61,7 @@ func (s *Store) OutboxSeries(at time.Time, plans []Planned) []remotewrite.Series
 		if !finite(v) {
 			return
 		}
-		ls := []remotewrite.Label{{Name: model.MetricNameLabel, Value: OutboxMetric}, {Name: config.DeploymentLabel, Value: s.deployment}}
+		ls := append([]remotewrite.Label{{Name: model.MetricNameLabel, Value: OutboxMetric}}, s.RunLabels()...)
 		for i := 0; i+1 < len(kv); i += 2 {
 			if kv[i+1] != "" {
 				ls = append(ls, remotewrite.Label{Name: kv[i], Value: kv[i+1]})
@@ -106,8 +105,8 @@ func (s *Store) SentSeries(at time.Time, ids []string) []remotewrite.Series {
 	out := make([]remotewrite.Series, 0, len(ids))
 	for _, id := range ids {
 		out = append(out, remotewrite.Series{
-			Labels: []remotewrite.Label{{Name: model.MetricNameLabel, Value: SentMetric},
-				{Name: config.DeploymentLabel, Value: s.deployment}, {Name: NotificationIDLabel, Value: id}},
+			Labels: append(append([]remotewrite.Label{{Name: model.MetricNameLabel, Value: SentMetric}}, s.RunLabels()...),
+				remotewrite.Label{Name: NotificationIDLabel, Value: id}),
 			Samples: []remotewrite.Sample{{T: at.UnixMilli(), V: seconds(at)}},
 		})
 	}
@@ -126,7 +125,7 @@ var hexID = regexp.MustCompile(`^[0-9a-f]{1,64}$`)
 func (s *Store) Unsent(ctx context.Context, at time.Time, window time.Duration) ([]Planned, error) {
 	r := dur(2*window + time.Millisecond)
 	query := fmt.Sprintf("last_over_time(%s[%s]) unless on(%s) last_over_time(%s[%s])",
-		s.selector(OutboxMetric, FieldLabel+`="`+outboxAt+`"`), r, NotificationIDLabel, s.selector(SentMetric), r)
+		s.runSelector(OutboxMetric, FieldLabel+`="`+outboxAt+`"`), r, NotificationIDLabel, s.runSelector(SentMetric), r)
 	evalAt := at.Add(window)
 	headers, err := s.q.Query(ctx, query, evalAt)
 	if err != nil {
@@ -152,7 +151,7 @@ func (s *Store) Unsent(ctx context.Context, at time.Time, window time.Duration) 
 	if len(ids) > MaxResend {
 		ids = ids[:MaxResend]
 	}
-	query = fmt.Sprintf("last_over_time(%s[%s])", s.selector(OutboxMetric, fmt.Sprintf(`%s=~"%s"`, NotificationIDLabel, strings.Join(ids, "|"))), r)
+	query = fmt.Sprintf("last_over_time(%s[%s])", s.runSelector(OutboxMetric, fmt.Sprintf(`%s=~"%s"`, NotificationIDLabel, strings.Join(ids, "|"))), r)
 	fields, err := s.q.Query(ctx, query, evalAt)
 	if err != nil {
 		return nil, fmt.Errorf("read the outbox: %w", err)

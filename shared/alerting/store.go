@@ -43,6 +43,9 @@ const (
 	// series of field "severity" (whose value is when it was written, so
 	// that the newest wins if a series changed severity between episodes).
 	SeverityLabel = "sigmawatch_severity"
+	// PartLabel names the part of the rules a run's own series belong to
+	// (see Store.WithPart).
+	PartLabel = "sigmawatch_part"
 )
 
 // Store is one deployment's alert state in the store (the Prometheus the
@@ -53,6 +56,9 @@ const (
 type Store struct {
 	q          Querier
 	deployment string
+	// part names the share of the rules one invocation runs (see
+	// WithPart); empty for a run of the whole rules file.
+	part string
 }
 
 // NewStore returns the store of deployment (config.Env.Deployment; empty
@@ -66,6 +72,43 @@ func NewStore(q Querier, deployment string) *Store {
 
 // Deployment is the deployment the store reads and writes.
 func (s *Store) Deployment() string { return s.deployment }
+
+// WithPart is the store of one part of the deployment's rules (a schedule
+// running some of its rule groups, alertengine's parts): the run's own
+// series — the last-run mark, the circuit breaker, the outbox and sent
+// marks, the lease, the run's cost — carry PartLabel and are read back by
+// it, so parts running at the same scheduled time neither skip as each
+// other's retry, nor wait for each other's lease, nor send each other's
+// notifications, nor write one series at one time with two values (a
+// stock Prometheus refuses the whole request). Alert state is the
+// deployment's, without a part: a rule group moved to another part keeps
+// its alerts. An empty part is the whole rules file, whose run series have
+// no PartLabel.
+func (s *Store) WithPart(part string) *Store {
+	c := *s
+	c.part = part
+	return &c
+}
+
+// Part is the part the store's run series belong to; empty for the whole
+// rules file.
+func (s *Store) Part() string { return s.part }
+
+// RunLabels are the labels of the store's run series after their name:
+// the deployment, and the part when there is one.
+func (s *Store) RunLabels() []remotewrite.Label {
+	ls := []remotewrite.Label{{Name: config.DeploymentLabel, Value: s.deployment}}
+	if s.part != "" {
+		ls = append(ls, remotewrite.Label{Name: PartLabel, Value: s.part})
+	}
+	return ls
+}
+
+// runSelector is selector restricted to the store's part (an empty part
+// matches series without PartLabel).
+func (s *Store) runSelector(metric string, matchers ...string) string {
+	return s.selector(metric, append([]string{PartLabel + "=" + strconv.Quote(s.part)}, matchers...)...)
+}
 
 // selector is metric restricted to the store's deployment, plus matchers.
 func (s *Store) selector(metric string, matchers ...string) string {
@@ -158,7 +201,7 @@ func (s *Store) Restore(ctx context.Context, at time.Time, lookback time.Duratio
 // when there is none. A retry of at, or a late retry arriving after later
 // runs, must do nothing.
 func (s *Store) LastRun(ctx context.Context, at time.Time, window time.Duration) (time.Time, bool, error) {
-	query := fmt.Sprintf("max_over_time(%s[%s])", s.selector(LastRunMetric), dur(window+time.Millisecond))
+	query := fmt.Sprintf("max_over_time(%s[%s])", s.runSelector(LastRunMetric), dur(window+time.Millisecond))
 	samples, err := s.q.Query(ctx, query, at.Add(window))
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("last run: %w", err)
@@ -254,7 +297,7 @@ func (s *Store) StateSeries(at time.Time, rs []RuleOutcomes) []remotewrite.Serie
 // vouches for) and whether the circuit breaker was open.
 func (s *Store) RunSeries(at time.Time, circuitOpen bool) []remotewrite.Series {
 	one := func(name string, v float64) remotewrite.Series {
-		return remotewrite.Series{Labels: []remotewrite.Label{{Name: model.MetricNameLabel, Value: name}, {Name: config.DeploymentLabel, Value: s.deployment}},
+		return remotewrite.Series{Labels: append([]remotewrite.Label{{Name: model.MetricNameLabel, Value: name}}, s.RunLabels()...),
 			Samples: []remotewrite.Sample{{T: at.UnixMilli(), V: v}}}
 	}
 	open := 0.0
@@ -267,7 +310,7 @@ func (s *Store) RunSeries(at time.Time, circuitOpen bool) []remotewrite.Series {
 // LastPersisted is the newest scheduled time before at, within lookback,
 // for which a run persisted its state; ok is false when there is none.
 func (s *Store) LastPersisted(ctx context.Context, at time.Time, lookback time.Duration) (time.Time, bool, error) {
-	query := fmt.Sprintf("max_over_time(%s[%s])", s.selector(LastRunMetric), dur(lookback))
+	query := fmt.Sprintf("max_over_time(%s[%s])", s.runSelector(LastRunMetric), dur(lookback))
 	samples, err := s.q.Query(ctx, query, at.Add(-time.Millisecond))
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("last persisted run: %w", err)

@@ -31,7 +31,6 @@ type Outcome struct {
 // same outcomes and notification ids. Outcomes are sorted by fingerprint.
 func Advance(ev Evaluation, prev map[string]Stored, at time.Time) []Outcome {
 	tm := TimingFor(ev.Rule)
-	tm.MissingDataTimeout = ev.Rule.Timeout()
 	out := make([]Outcome, 0, len(ev.Series)+len(prev))
 	seen := make(map[string]bool, len(ev.Series))
 	for i := range ev.Series {

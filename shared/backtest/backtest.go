@@ -336,8 +336,9 @@ func DefaultRule() Rule {
 		Name:   "default",
 		Params: anomaly.DefaultParams(),
 		Timing: alerting.Timing{
-			KeepFiringFor:  ShippedKeepFiringFor,
-			RepeatInterval: time.Duration(rules.DefaultRepeatInterval),
+			KeepFiringFor:      ShippedKeepFiringFor,
+			RepeatInterval:     time.Duration(rules.DefaultRepeatInterval),
+			MissingDataTimeout: time.Duration(rules.DefaultMissingDataTimeout),
 		},
 		Lookback: time.Duration(rules.DefaultLookbackDelta),
 	}

@@ -259,8 +259,8 @@ func runCSVRule(ctx context.Context, r rules.Rule, s rules.Settings, in, out str
 		c, err := ParseComparison(r.Expr)
 		if err != nil {
 			// Not an error of the run: the rule cannot be replayed on a file.
-			fmt.Fprintf(stdout, "rule %s: skipped: a threshold rule can be replayed on CSV files only when its expr compares the series with a number (%v)\n", r.Alert, err)
-			return nil, nil
+			_, werr := fmt.Fprintf(stdout, "rule %s: skipped: a threshold rule can be replayed on CSV files only when its expr compares the series with a number (%v)\n", r.Alert, err)
+			return nil, werr
 		}
 		cmp = &c
 	} else if _, err := RuleFromConfig(r, s); err != nil {

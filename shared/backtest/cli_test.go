@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,7 +77,7 @@ func scores(t *testing.T, path string) []string {
 	t.Helper()
 	f, err := os.Open(path)
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	rows, err := csv.NewReader(f).ReadAll()
 	require.NoError(t, err)
 	require.Equal(t, []string{"timestamp", "value", "anomaly_score"}, rows[0])
@@ -141,7 +142,7 @@ func TestRunCLICSVFiresAtTheKnownTick(t *testing.T) {
 			require.Contains(t, stdout.String(), "total: 1 rules, 1 series (1 fired)")
 			pngFile, err := os.Open(filepath.Join(out, "host", "cpu.csv.png"))
 			require.NoError(t, err)
-			defer pngFile.Close()
+			defer func() { _ = pngFile.Close() }() // read only
 			img, err := png.Decode(pngFile)
 			require.NoError(t, err)
 			require.Positive(t, img.Bounds().Dx())
@@ -377,9 +378,12 @@ groups:
 	want.Baseline, want.Gap, want.MinHistory = 48*time.Hour, 30*time.Minute, 12*time.Hour
 	want.MinRelativeStdDev, want.Smoothing = 0.1, 15*time.Minute
 	require.Equal(t, backtest.Rule{
-		Name:     "Window",
-		Params:   want,
-		Timing:   alerting.Timing{For: 10 * time.Minute, KeepFiringFor: time.Hour, RepeatInterval: 3 * time.Hour, MissingData: alerting.MissingDataResolve},
+		Name:   "Window",
+		Params: want,
+		Timing: alerting.Timing{
+			For: 10 * time.Minute, KeepFiringFor: time.Hour, RepeatInterval: 3 * time.Hour,
+			MissingData: alerting.MissingDataResolve, MissingDataTimeout: time.Hour,
+		},
 		Lookback: time.Hour,
 	}, w)
 	require.Equal(t, *alerting.SpecOf(rs[0]).Detector, w.Params, "the deployed function's detector, exactly")
@@ -464,5 +468,43 @@ func TestExampleRulesShipTheScoredDefault(t *testing.T) {
 			require.Equal(t, want, got, "%s: %s", path, r.Alert)
 		}
 		require.Positive(t, n, path)
+	}
+}
+
+// TestRunCLIMissingDataTimeout: a series that stops reporting while its
+// alert fires resolves "no data" after missing_data_timeout (1h by
+// default) in the backtest, as it does deployed (alerting.Advance), not
+// when the data comes back.
+func TestRunCLIMissingDataTimeout(t *testing.T) {
+	t.Parallel()
+	gap := map[int]float64{}
+	for i := 150; i < 156; i++ {
+		gap[i] = 80
+	}
+	for i := 156; i < 180; i++ {
+		gap[i] = math.NaN() // two hours without data
+	}
+	tests := []struct {
+		rule, resolvedAt string
+	}{
+		// The last point is at 03:25; an anomaly rule reads it as current
+		// while it is younger than its lookback (30m): last seen at 03:50.
+		{rule: "Spike", resolvedAt: "2014-02-15T04:50:00Z  resolved"},
+		{rule: "Above", resolvedAt: "2014-02-15T04:25:00Z  resolved"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rule, func(t *testing.T) {
+			t.Parallel()
+			in, out := t.TempDir(), t.TempDir()
+			writeSeries(t, in, "host/cpu.csv", series(240, 1, gap))
+			var stdout bytes.Buffer
+			require.NoError(t, backtest.RunCLI(context.Background(), backtest.CLIOptions{
+				Config: writeRules(t, "0s"), Rule: tt.rule, CSVDir: in, Out: out,
+			}, &stdout))
+			// One hour after the last data the alert resolves (one repeat
+			// on the way, repeat_interval 1h), not when the data returns.
+			require.Contains(t, stdout.String(), tt.resolvedAt, stdout.String())
+			require.Contains(t, stdout.String(), "1 firing, 1 repeat, 1 resolved", stdout.String())
+		})
 	}
 }

@@ -147,7 +147,7 @@ func build(c Chart) (*plot.Plot, error) {
 			return nil, fmt.Errorf("chart: firing interval: %w", err)
 		}
 		poly.Color = firingFill
-		poly.LineStyle.Width = 0
+		poly.Width = 0
 		p.Add(poly)
 	}
 	if len(c.Firing) > 0 {
@@ -168,7 +168,7 @@ func build(c Chart) (*plot.Plot, error) {
 			return nil, fmt.Errorf("chart: band: %w", err)
 		}
 		poly.Color = bandFill
-		poly.LineStyle.Width = 0
+		poly.Width = 0
 		centre := make(plotter.XYs, len(seg))
 		for i, b := range seg {
 			centre[i] = plotter.XY{X: unix(b.T), Y: clamp(b.Center, lo, hi)}
@@ -215,9 +215,9 @@ func build(c Chart) (*plot.Plot, error) {
 		if err != nil {
 			return nil, fmt.Errorf("chart: anomalous points: %w", err)
 		}
-		sc.GlyphStyle.Color = anomalousColor
-		sc.GlyphStyle.Radius = vg.Points(2.2)
-		sc.GlyphStyle.Shape = draw.CircleGlyph{}
+		sc.Color = anomalousColor
+		sc.Radius = vg.Points(2.2)
+		sc.Shape = draw.CircleGlyph{}
 		p.Add(sc)
 		p.Legend.Add("over threshold", sc)
 	}

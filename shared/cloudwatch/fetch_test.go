@@ -205,10 +205,10 @@ func TestThrottlingRetriedBySDK(t *testing.T) {
 		w.Header().Set("Content-Type", "text/xml")
 		if n <= 2 || strings.HasSuffix(r.URL.Path, "/always") {
 			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r1</RequestId></ErrorResponse>`)
+			_, _ = fmt.Fprint(w, `<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r1</RequestId></ErrorResponse>`)
 			return
 		}
-		fmt.Fprint(w, `<GetMetricDataResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><GetMetricDataResult><MetricDataResults><member><Id>q0</Id><Label>x</Label><StatusCode>Complete</StatusCode><Timestamps><member>2026-11-25T10:00:00Z</member></Timestamps><Values><member>1.5</member></Values></member></MetricDataResults><Messages/></GetMetricDataResult><ResponseMetadata><RequestId>r2</RequestId></ResponseMetadata></GetMetricDataResponse>`)
+		_, _ = fmt.Fprint(w, `<GetMetricDataResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><GetMetricDataResult><MetricDataResults><member><Id>q0</Id><Label>x</Label><StatusCode>Complete</StatusCode><Timestamps><member>2026-11-25T10:00:00Z</member></Timestamps><Values><member>1.5</member></Values></member></MetricDataResults><Messages/></GetMetricDataResult><ResponseMetadata><RequestId>r2</RequestId></ResponseMetadata></GetMetricDataResponse>`)
 	}))
 	t.Cleanup(srv.Close)
 	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: aws.AnonymousCredentials{}}

@@ -50,6 +50,17 @@
 // so the time such a unit never covered is caught up or counted as skipped,
 // never lost silently.
 //
+// Upgrading from a release before progress by data time: that release kept,
+// per (job, region, account, shard), the scheduled time of its last run
+// (sigmawatch_collect_progress_timestamp_seconds, no deployment label). A
+// job with no progress of its own reads those once; each series then
+// continues from the old run's window end (align(T_old − delay)) as if it
+// were its coverage, so the runs missed during the upgrade are caught up
+// and a period longer than the schedule that the old release stored is not
+// fetched again. Without it the first run started over with a first run's
+// window: minutes lost, skipped_seconds 0, an hourly metric's hour twice on
+// VictoriaMetrics.
+//
 // A retry of T therefore finds its units covered and writes nothing; a run
 // that failed half-way leaves the written units covered and the others not,
 // and its retry (or the next run) writes exactly the rest.

@@ -210,7 +210,7 @@ func scrapeYACE(t *testing.T, url string, r *strings.Replacer) []string {
 	if err != nil {
 		return nil
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(bufio.NewReader(resp.Body))
 	require.NoError(t, err)

@@ -32,6 +32,9 @@ type JobPlan struct {
 	ListMetricsCalls int
 	// GetResourcesCalls is per run of a service job when the cache is cold.
 	GetResourcesCalls int
+	// GetRestApisCalls is per run of an API Gateway job when the cache is
+	// cold: the REST APIs' names, which their metrics carry (not their IDs).
+	GetRestApisCalls int
 	// GetMetricDataCalls is per run in which every timing group is due
 	// (an hourly metric is fetched once an hour, not every run).
 	GetMetricDataCalls int
@@ -78,6 +81,7 @@ func previewTarget(ctx context.Context, l *lister, conn Connector, job *config.J
 	jp.Targets++
 	jp.ListMetricsCalls += lst.listCalls
 	jp.GetResourcesCalls += lst.tagCalls
+	jp.GetRestApisCalls += lst.restCalls
 	jp.Metrics += len(lst.metrics)
 	// Queries that share a window share calls; in a steady state a window
 	// depends only on a metric's period and delay, and a group is due once
@@ -103,20 +107,21 @@ func (p Plan) Print(w io.Writer) error {
 	// The rows are built in memory and written once, so one error check
 	// covers the table.
 	var rows strings.Builder
-	fmt.Fprintf(&rows, "job\ttargets\tmetrics\tseries\tListMetrics/run\tGetResources/run\tGetMetricData/run\tmetrics requested/month\tUSD/month\t\n")
+	fmt.Fprintf(&rows, "job\ttargets\tmetrics\tseries\tListMetrics/run\tGetResources/run\tGetRestApis/run\tGetMetricData/run\tmetrics requested/month\tUSD/month\t\n")
 	var total JobPlan
 	for _, j := range p.Jobs {
-		fmt.Fprintf(&rows, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t\n", j.Job, j.Targets, j.Metrics, j.Series, j.ListMetricsCalls, j.GetResourcesCalls, j.GetMetricDataCalls, j.MetricsPerMonth, j.CostPerMonthUSD)
+		fmt.Fprintf(&rows, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t\n", j.Job, j.Targets, j.Metrics, j.Series, j.ListMetricsCalls, j.GetResourcesCalls, j.GetRestApisCalls, j.GetMetricDataCalls, j.MetricsPerMonth, j.CostPerMonthUSD)
 		total.Targets += j.Targets
 		total.Metrics += j.Metrics
 		total.Series += j.Series
 		total.ListMetricsCalls += j.ListMetricsCalls
 		total.GetResourcesCalls += j.GetResourcesCalls
+		total.GetRestApisCalls += j.GetRestApisCalls
 		total.GetMetricDataCalls += j.GetMetricDataCalls
 		total.MetricsPerMonth += j.MetricsPerMonth
 		total.CostPerMonthUSD += j.CostPerMonthUSD
 	}
-	fmt.Fprintf(&rows, "total\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t\n", total.Targets, total.Metrics, total.Series, total.ListMetricsCalls, total.GetResourcesCalls, total.GetMetricDataCalls, total.MetricsPerMonth, total.CostPerMonthUSD)
+	fmt.Fprintf(&rows, "total\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t\n", total.Targets, total.Metrics, total.Series, total.ListMetricsCalls, total.GetResourcesCalls, total.GetRestApisCalls, total.GetMetricDataCalls, total.MetricsPerMonth, total.CostPerMonthUSD)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	if _, err := io.WriteString(tw, rows.String()); err != nil {
 		return err
@@ -124,6 +129,6 @@ func (p Plan) Print(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "schedule every %s; GetMetricData costs $0.01 per 1,000 metrics requested; a metric whose period is longer than the schedule is requested once per period; ListMetrics and GetResources are free and cached between warm runs.\n", config.Duration(p.Interval))
+	_, err := fmt.Fprintf(w, "schedule every %s; GetMetricData costs $0.01 per 1,000 metrics requested; a metric whose period is longer than the schedule is requested once per period; ListMetrics, GetResources and GetRestApis are free and cached between warm runs.\n", config.Duration(p.Interval))
 	return err
 }

@@ -201,6 +201,9 @@ func planTarget(in planInput) *targetPlan {
 		}
 		u := p.units[ui]
 		covered, hasCover := in.progress.covered(key.metric, h)
+		if !hasCover {
+			covered, hasCover = in.progress.legacyCovered(l.metric, timing)
+		}
 		var w cloudwatch.Window
 		var skipped time.Duration
 		switch {

@@ -293,3 +293,47 @@ func replace(s, old, new string) string {
 	}
 	return strings.ReplaceAll(s, old, new)
 }
+
+// TestPlanLegacyProgress: the progress of the release before progress by
+// data time (the scheduled time of the last run, per old shard) carries a
+// job over the upgrade: the first run continues from the old run's window
+// end, catching up what the upgrade's missed runs left, counts a gap beyond
+// max_catch_up as given up, and records its baseline there; the newest old
+// progress of a series wins across old shard counts.
+func TestPlanLegacyProgress(t *testing.T) {
+	t.Parallel()
+	f := newPlanFixture(t, oneMetric, "i-1", "i-2")
+	legacy := func(at map[int]time.Time) *targetProgress {
+		p := &targetProgress{legacy: map[int]map[int]time.Time{}}
+		for shards, t := range at {
+			p.legacy[shards] = map[int]time.Time{}
+			for s := range shards {
+				p.legacy[shards][s] = t
+			}
+		}
+		return p
+	}
+	// The old release's last run at 10:20 covered until 10:10; the first
+	// run of the new one comes at 10:35.
+	plan := f.plan(m(35*time.Minute), legacy(map[int]time.Time{16: m(20 * time.Minute)}))
+	w := cloudwatch.Window{Start: m(10 * time.Minute), End: m(25 * time.Minute)}
+	require.Equal(t, map[string]cloudwatch.Window{"aws_ec2_cpuutilization_average|i-1": w, "aws_ec2_cpuutilization_average|i-2": w}, windows(plan))
+	require.Zero(t, plan.skipped)
+	for _, u := range plan.units {
+		require.True(t, u.hasBaseline)
+		require.Equal(t, m(10*time.Minute), u.baseline, "a cut-short run still continues from the old coverage")
+	}
+	// Under two old shard counts the newer progress wins.
+	plan = f.plan(m(35*time.Minute), legacy(map[int]time.Time{16: m(20 * time.Minute), 8: m(5 * time.Minute)}))
+	require.Equal(t, w, windows(plan)["aws_ec2_cpuutilization_average|i-1"])
+	// An old run long before: the newest max_catch_up is fetched, the rest
+	// counted as given up.
+	plan = f.plan(m(35*time.Minute), legacy(map[int]time.Time{16: m(-60 * time.Minute)}))
+	require.Equal(t, cloudwatch.Window{Start: m(-20 * time.Minute), End: m(25 * time.Minute)}, windows(plan)["aws_ec2_cpuutilization_average|i-1"])
+	require.Equal(t, 50*time.Minute, plan.skipped)
+	// Progress of the new release wins over the old.
+	p := progressOf("CPUUtilization", 4, m(20*time.Minute))
+	p.legacy = legacy(map[int]time.Time{16: m(20 * time.Minute)}).legacy
+	plan = f.plan(m(35*time.Minute), p)
+	require.Equal(t, cloudwatch.Window{Start: m(20 * time.Minute), End: m(25 * time.Minute)}, windows(plan)["aws_ec2_cpuutilization_average|i-1"])
+}

@@ -20,6 +20,18 @@ import (
 // up and counted. It travels in the same request as the data it covers.
 const CoveredMetric = "sigmawatch_collect_covered_until_timestamp_seconds"
 
+// legacyProgressMetric is the progress series of the releases before
+// progress by data time: per (job, region, account, shard of
+// legacyShard), the scheduled time of the last run whose data was stored,
+// without a deployment label. A job with no progress of its own reads it
+// (legacyCovered), so the first run after an upgrade continues where the
+// old release stopped instead of starting over with a first run's window,
+// which lost what the upgrade's missed runs would have caught up, and
+// fetched again a period longer than the schedule that the old release had
+// stored. Once that run has written progress the old series is not read
+// again.
+const legacyProgressMetric = "sigmawatch_collect_progress_timestamp_seconds"
+
 const (
 	// progressLookahead: progress is read as of T plus this, so a late retry
 	// of T (Lambda keeps async events up to 6 h) sees the runs after it.
@@ -49,6 +61,9 @@ type targetProgress struct {
 	units map[unitKey]time.Time
 	// counts lists, per metric, the shard counts that have progress.
 	counts map[string][]int
+	// legacy is the old release's progress (legacyProgressMetric): per
+	// shard count, per shard, the scheduled time of its last run.
+	legacy map[int]map[int]time.Time
 }
 
 func (p jobProgress) target(k targetKey) *targetProgress {
@@ -101,6 +116,32 @@ func (p *targetProgress) covered(metric string, h uint32) (time.Time, bool) {
 	return best, found
 }
 
+// legacyCovered is how far the old release covered m: the window end
+// (align(T − delay, period), the same maths as timing's) of its last run
+// over m's old shard, the newest under any shard count.
+func (p *targetProgress) legacyCovered(m *cloudwatch.Metric, timing cloudwatch.Timing) (time.Time, bool) {
+	var best time.Time
+	found := false
+	for shards, byShard := range p.legacy {
+		at, ok := byShard[legacyShard(m, shards)]
+		if !ok {
+			continue
+		}
+		if c := timing.End(at); !found || c.After(best) {
+			best, found = c, true
+		}
+	}
+	return best, found
+}
+
+// legacyShard is the old release's shard of m: FNV-1a of its key, modulo
+// the shard count.
+func legacyShard(m *cloudwatch.Metric, shards int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(m.Key()))
+	return int(h.Sum32() % uint32(shards))
+}
+
 // seriesHash places a metric in its progress shard (hash mod shards),
 // stably across runs and processes.
 func seriesHash(m *cloudwatch.Metric) uint32 {
@@ -144,7 +185,45 @@ func (c *Collector) readProgress(ctx context.Context, at time.Time, job string) 
 		t := time.UnixMilli(int64(math.Round(s.V * 1000))).UTC()
 		tp.add(unitKey{metric: s.Labels["metric"], shards: shards, shard: shard}, t)
 	}
-	return out, nil
+	if len(out) > 0 {
+		return out, nil
+	}
+	return out, c.readLegacyProgress(ctx, at, job, out)
+}
+
+// readLegacyProgress adds the old release's progress of job to out (see
+// legacyProgressMetric). Those series carry no deployment label.
+func (c *Collector) readLegacyProgress(ctx context.Context, at time.Time, job string, out jobProgress) error {
+	q := fmt.Sprintf(`last_over_time(%s{%s="",job=%q}[%ds])`, legacyProgressMetric, config.DeploymentLabel, job,
+		int64((progressLookahead+progressLookback)/time.Second))
+	samples, err := c.progress.Query(ctx, q, at.Add(progressLookahead))
+	if err != nil {
+		return fmt.Errorf("read the previous release's progress (nothing was fetched or written): %w", err)
+	}
+	for _, s := range samples {
+		shards, err1 := strconv.Atoi(s.Labels["shards"])
+		shard, err2 := strconv.Atoi(s.Labels["shard"])
+		if err1 != nil || err2 != nil || shards < 1 || shard < 0 || shard >= shards || math.IsNaN(s.V) || math.IsInf(s.V, 0) {
+			continue
+		}
+		k := targetKey{region: s.Labels["region"], account: s.Labels["account_id"]}
+		tp := out[k]
+		if tp == nil {
+			tp = &targetProgress{}
+			out[k] = tp
+		}
+		if tp.legacy == nil {
+			tp.legacy = map[int]map[int]time.Time{}
+		}
+		if tp.legacy[shards] == nil {
+			tp.legacy[shards] = map[int]time.Time{}
+		}
+		t := time.UnixMilli(int64(math.Round(s.V * 1000))).UTC()
+		if prev, ok := tp.legacy[shards][shard]; !ok || t.After(prev) {
+			tp.legacy[shards][shard] = t
+		}
+	}
+	return nil
 }
 
 // progressSeries is the progress sample of one unit: covered until

@@ -258,7 +258,7 @@ func TestPlanServiceJobs(t *testing.T) {
 	var out strings.Builder
 	require.NoError(t, p.Print(&out))
 	require.Contains(t, out.String(), "GetResources/run")
-	require.Contains(t, out.String(), "ListMetrics and GetResources are free")
+	require.Contains(t, out.String(), "ListMetrics, GetResources and GetRestApis are free")
 }
 
 // TestServiceJobDelivery: a service job keeps the delivery contract on
@@ -480,6 +480,17 @@ jobs:
 	sum, err := c.Run(ctx, at, cfg.Jobs)
 	require.NoError(t, err)
 	require.Equal(t, 1, sum.APICalls["GetRestApis"])
+
+	// -plan counts the same calls a cold run makes: GetResources, and
+	// GetRestApis to name the REST APIs (free, but rate-limited).
+	p, err := collector.MakePlan(ctx, cfg, cfg.Jobs, proxiedTagging{collector.NewAWSConnector(awsCfg), proxy.URL})
+	require.NoError(t, err)
+	require.Len(t, p.Jobs, 1)
+	require.Equal(t, 1, p.Jobs[0].GetResourcesCalls)
+	require.Equal(t, sum.APICalls["GetRestApis"], p.Jobs[0].GetRestApisCalls)
+	var table strings.Builder
+	require.NoError(t, p.Print(&table))
+	require.Contains(t, table.String(), "GetRestApis/run")
 
 	arn := "arn:aws:apigateway:us-east-1::/restapis/" + orders
 	got, err := q.Query(ctx, fmt.Sprintf(`last_over_time(%s{job=%q}[30m])`, naming.MetricName("AWS/ApiGateway", metric, "Sum"), job), at)

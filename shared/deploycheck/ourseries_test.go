@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sigmawatch/sigmawatch/shared/alertengine"
 	"github.com/sigmawatch/sigmawatch/shared/alerting"
 	"github.com/sigmawatch/sigmawatch/shared/collector"
 	"github.com/sigmawatch/sigmawatch/shared/config"
@@ -147,6 +148,7 @@ func TestOurSeriesAreFound(t *testing.T) {
 	for _, s := range []string{
 		collector.LastSuccessMetric, collector.SkippedMetric, collector.DroppedMetric, collector.CoveredMetric, collector.CostMetric,
 		alerting.AlertsMetric, alerting.ZScoreMetric, alerting.LastRunMetric, alerting.CircuitOpenMetric, alerting.OutboxMetric, alerting.SentMetric,
+		alertengine.QuerySamplesMetric,
 	} {
 		require.Contains(t, names.series, s)
 	}

@@ -75,6 +75,7 @@ func TestDeployRefuses(t *testing.T) {
 		{"bearer auth from a secret under a customer-managed key", withParams(basic, "AuthMode", "bearer", "AuthSecretKmsKeyArn", key), nil},
 		{"phone and an operator email", withParams(minimalParams(), "AlertEmail", "<unset>", "AlertPhoneNumber", "+14155550100", "OperatorEmail", "ops@example.com"), nil},
 		{"cross-account roles and a shard", withParams(minimalParams(), "CollectRoleArns", collectorA, "CollectJobs", "rds,alb", "ShardJobs", "ec2"), nil},
+		{"alert work split across two schedules", withParams(minimalParams(), "AlertGroups", "rds,alb", "AlertShardGroups", "ec2"), nil},
 		{"slower schedules", withParams(minimalParams(), "CollectScheduleRate", "rate(15 minutes)", "AlertScheduleRate", "rate(5 minutes)"), nil},
 		{"reserved alert concurrency, opted in", withParams(minimalParams(), "AlertReservedConcurrency", "1"), nil},
 
@@ -108,6 +109,12 @@ func TestDeployRefuses(t *testing.T) {
 		// 5: the collect function may assume roles, nothing else.
 		{"a user in CollectRoleArns", withParams(minimalParams(), "CollectRoleArns", collectorA+",arn:aws:iam::111122223333:user/me"), []string{"parameter CollectRoleArns"}},
 		{"a wildcard in CollectRoleArns", withParams(minimalParams(), "CollectRoleArns", "arn:aws:iam::*:role/*"), []string{"parameter CollectRoleArns"}},
+
+		// Issue 14: an alert part needs the main schedule's groups, and two
+		// concurrent schedules cannot share one reserved execution.
+		{"alert part without the main groups", withParams(minimalParams(), "AlertShardGroups", "ec2"), []string{"rule AlertShardNeedsMainGroups"}},
+		{"alert part with one reserved execution", withParams(minimalParams(), "AlertGroups", "rds", "AlertShardGroups", "ec2", "AlertReservedConcurrency", "1"),
+			[]string{"rule AlertShardNeedsMainGroups"}},
 
 		// 1: reserving is an explicit opt-in of one execution.
 		{"reserving 5", withParams(minimalParams(), "AlertReservedConcurrency", "5"), []string{"parameter AlertReservedConcurrency"}},

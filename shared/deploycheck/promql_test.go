@@ -235,10 +235,12 @@ func TestDashboard(t *testing.T) {
 
 // internalSeries are series sigmawatch writes about itself that are its
 // bookkeeping, not something to watch: the alert state it restores from and
-// the lease overlapping runs take turns through.
+// the lease overlapping runs take turns through; and the previous release's
+// collect progress, only read (once, after an upgrade).
 var internalSeries = map[string]bool{
-	"sigmawatch_alert_state": true,
-	"sigmawatch_alert_lease": true,
+	"sigmawatch_alert_state":                        true,
+	"sigmawatch_alert_lease":                        true,
+	"sigmawatch_collect_progress_timestamp_seconds": true,
 }
 
 // TestExampleRulesUseCollectedSeries: the example rules must alert on series

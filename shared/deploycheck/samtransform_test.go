@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sigmawatch/sigmawatch/shared/schedule"
 )
 
 // samOutput is what testdata/samtransform.py prints: the CloudFormation
@@ -152,7 +154,7 @@ func TestSchedulesRunOnTime(t *testing.T) {
 	}
 	out := samTransform(t, "template.yaml", "us-east-1")
 	schedules := ofType(t, out.Template, "AWS::Scheduler::Schedule")
-	require.Len(t, schedules, 3)
+	require.Len(t, schedules, 4, "collect, its shard, alert and its part")
 	for id, s := range schedules {
 		p := mapAt(t, s, "Properties")
 		require.Equal(t, map[string]any{"Mode": "OFF"}, p["FlexibleTimeWindow"], id)
@@ -163,6 +165,44 @@ func TestSchedulesRunOnTime(t *testing.T) {
 		p := mapAt(t, c, "Properties")
 		require.Contains(t, p, "MaximumRetryAttempts", id)
 		require.Contains(t, mapAt(t, p, "DestinationConfig", "OnFailure"), "Destination", id)
+	}
+}
+
+// TestAlertPartSchedule (issue 14, work split across invocations): as
+// deployed, the alert part's schedule is disabled until AlertShardGroups
+// names groups; then it runs those groups and the main schedule
+// AlertGroups, each Input one the alert function's own event type takes.
+func TestAlertPartSchedule(t *testing.T) {
+	t.Parallel()
+	out := samTransform(t, "template.yaml", "us-east-1")
+	tests := []struct {
+		name               string
+		params             map[string]string
+		wantMain, wantPart []string
+		partState          string
+	}{
+		{"default: one schedule runs every group", minimalParams(), nil, []string{"ec2"}, "DISABLED"},
+		{"split", withParams(minimalParams(), "AlertGroups", "rds,alb", "AlertShardGroups", "ec2,lambda"), []string{"rds", "alb"}, []string{"ec2", "lambda"}, "ENABLED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			d, err := deployTemplate(out.Template, "us-east-1", tt.params)
+			require.NoError(t, err)
+			groups := func(id string) []string {
+				in, ok := at(t, d.resources(t)[id], "Properties", "Target", "Input").(string)
+				require.True(t, ok, "%s: Input resolves to a string", id)
+				var ev schedule.Event
+				require.NoError(t, json.Unmarshal([]byte(strings.Replace(in, "<aws.scheduler.scheduled-time>", "2026-11-25T16:05:00Z", 1)), &ev), "%s: %s", id, in)
+				require.Nil(t, ev.Jobs, id)
+				return ev.Groups
+			}
+			require.Equal(t, tt.wantMain, groups("AlertFunctionAlertSchedule"))
+			require.Equal(t, tt.wantPart, groups("AlertFunctionAlertShardSchedule"))
+			require.Equal(t, tt.partState, at(t, d.resources(t)["AlertFunctionAlertShardSchedule"], "Properties", "State"))
+			_, main := d.resources(t)["AlertFunctionAlertSchedule"]["Properties"].(map[string]any)["State"]
+			require.False(t, main, "the main schedule is always enabled")
+		})
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sigmawatch/sigmawatch/shared/schedule"
 )
 
 func loadTemplate(t testing.TB) map[string]any {
@@ -405,19 +407,21 @@ func TestTemplateSchedules(t *testing.T) {
 			require.Contains(t, p, "RetryPolicy", "%s.%s", fn, name)
 			require.Contains(t, mapAt(t, p, "DeadLetterConfig"), "Arn", "%s.%s", fn, name)
 			for _, in := range renderInputs(t, p["Input"]) {
-				var ev struct {
-					Time string   `json:"time"`
-					Jobs []string `json:"jobs"`
-				}
-				require.NoError(t, json.Unmarshal([]byte(in), &ev), "%s.%s Input %s", fn, name, in)
-				require.Equal(t, "<aws.scheduler.scheduled-time>", ev.Time, "%s.%s", fn, name)
+				// The Input as Scheduler delivers it, decoded by the
+				// functions' own event type.
+				const placeholder = `"<aws.scheduler.scheduled-time>"`
+				require.Contains(t, in, `"time": `+placeholder, "%s.%s", fn, name)
+				var ev schedule.Event
+				require.NoError(t, json.Unmarshal([]byte(strings.Replace(in, placeholder, `"2026-11-25T16:05:00Z"`, 1)), &ev), "%s.%s Input %s", fn, name, in)
 				if fn == alertFn {
-					require.Nil(t, ev.Jobs)
+					require.Nil(t, ev.Jobs, "%s.%s: the alert function takes groups", fn, name)
+				} else {
+					require.Nil(t, ev.Groups, "%s.%s: the collect function takes jobs", fn, name)
 				}
 			}
 		}
 	}
-	require.Equal(t, 3, schedules, "collect, collect shard and alert")
+	require.Equal(t, 4, schedules, "collect, collect shard, alert and alert part")
 }
 
 // renderInputs evaluates a schedule Input for every branch of its Fn::If,

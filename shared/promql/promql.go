@@ -177,7 +177,9 @@ func (c *Client) QueryRange(ctx context.Context, query string, start, end time.T
 	if end.Before(start) {
 		return nil, fmt.Errorf("query %s: end %s before start %s", shorten(query), end.Format(time.RFC3339), start.Format(time.RFC3339))
 	}
-	v, warnings, infos, err := c.api.QueryRange(ctx, query, v1.Range{Start: start, End: end, Step: step})
+	ctx, opts, done := costed(ctx)
+	v, warnings, infos, err := c.api.QueryRange(ctx, query, v1.Range{Start: start, End: end, Step: step}, opts...)
+	done(v, err)
 	c.logWarnings(ctx, query, warnings, infos)
 	if err != nil {
 		return nil, c.wrap(query, err)
@@ -190,7 +192,9 @@ func (c *Client) QueryRange(ctx context.Context, query string, start, end time.T
 }
 
 func (c *Client) query(ctx context.Context, query string, at time.Time) (model.Value, error) {
-	v, warnings, infos, err := c.api.Query(ctx, query, at)
+	ctx, opts, done := costed(ctx)
+	v, warnings, infos, err := c.api.Query(ctx, query, at, opts...)
+	done(v, err)
 	c.logWarnings(ctx, query, warnings, infos)
 	if err != nil {
 		return nil, c.wrap(query, err)

@@ -49,8 +49,9 @@ func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			// turns a connection cut mid-body into a retryable error.
 			var body []byte
 			body, err = io.ReadAll(resp.Body)
-			resp.Body.Close()
+			_ = resp.Body.Close() // read whole: nothing left to lose
 			if err == nil {
+				recordStats(req.Context(), body)
 				resp.Body = io.NopCloser(bytes.NewReader(body))
 				resp.ContentLength = int64(len(body))
 				return resp, nil

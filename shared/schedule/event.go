@@ -25,6 +25,9 @@ type Event struct {
 	Time time.Time `json:"time"`
 	// Jobs optionally restricts the collect function to a shard of its jobs.
 	Jobs []string `json:"jobs,omitempty"`
+	// Groups optionally restricts the alert function to some of its rule
+	// groups (a part: see alertengine's parts).
+	Groups []string `json:"groups,omitempty"`
 }
 
 // classicFields are the envelope fields of an EventBridge scheduled-rule event.
@@ -42,8 +45,8 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 	}
 	var problems []error
 	for k := range raw {
-		if k != "time" && k != "jobs" && !slices.Contains(classicFields, k) {
-			problems = append(problems, fmt.Errorf("event: unknown field %q (want \"time\" and optionally \"jobs\")", k))
+		if k != "time" && k != "jobs" && k != "groups" && !slices.Contains(classicFields, k) {
+			problems = append(problems, fmt.Errorf("event: unknown field %q (want \"time\" and optionally \"jobs\" (collect) or \"groups\" (alert))", k))
 		}
 	}
 	var out Event
@@ -66,6 +69,16 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 		for i, name := range out.Jobs {
 			if strings.TrimSpace(name) == "" {
 				problems = append(problems, fmt.Errorf("event.jobs[%d]: empty job name", i))
+			}
+		}
+	}
+	if g, ok := raw["groups"]; ok && !bytes.Equal(bytes.TrimSpace(g), []byte("null")) {
+		if err := json.Unmarshal(g, &out.Groups); err != nil {
+			problems = append(problems, fmt.Errorf("event.groups: want a list of rule group names: %w", err))
+		}
+		for i, name := range out.Groups {
+			if strings.TrimSpace(name) == "" {
+				problems = append(problems, fmt.Errorf("event.groups[%d]: empty group name", i))
 			}
 		}
 	}

@@ -20,6 +20,10 @@ func TestEventUnmarshal(t *testing.T) {
 		{name: "scheduler input", in: `{"time":"2026-11-25T16:05:00Z"}`, want: Event{Time: at}},
 		{name: "scheduler input with jobs", in: `{"time":"2026-11-25T16:05:00Z","jobs":["ec2","rds"]}`, want: Event{Time: at, Jobs: []string{"ec2", "rds"}}},
 		{name: "null jobs", in: `{"time":"2026-11-25T16:05:00Z","jobs":null}`, want: Event{Time: at}},
+		{name: "scheduler input with groups", in: `{"time":"2026-11-25T16:05:00Z","groups":["ec2","rds"]}`, want: Event{Time: at, Groups: []string{"ec2", "rds"}}},
+		{name: "groups not a list", in: `{"time":"2026-11-25T16:05:00Z","groups":"ec2"}`, wantErr: "event.groups: want a list of rule group names"},
+		{name: "empty group name", in: `{"time":"2026-11-25T16:05:00Z","groups":["a",""]}`, wantErr: "event.groups[1]: empty group name"},
+		{name: "misspelt groups", in: `{"time":"2026-11-25T16:05:00Z","group":["ec2"]}`, wantErr: `unknown field "group"`},
 		{
 			name: "classic scheduled event",
 			in: `{"version":"0","id":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","detail-type":"Scheduled Event","source":"aws.events",
@@ -49,6 +53,7 @@ func TestEventUnmarshal(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, tt.want.Time.Equal(got.Time), "time: want %s, got %s", tt.want.Time, got.Time)
 			require.Equal(t, tt.want.Jobs, got.Jobs)
+			require.Equal(t, tt.want.Groups, got.Groups)
 		})
 	}
 }

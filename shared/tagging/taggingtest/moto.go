@@ -51,7 +51,7 @@ func MotoProxy(motoURL string) (*httptest.Server, error) {
 			return nil
 		}
 		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		_ = resp.Body.Close() // read whole
 		if err != nil {
 			return err
 		}
@@ -196,7 +196,7 @@ func keepLoadBalancer(arn string, subtypes []string) bool {
 
 func rewriteGetResources(r *http.Request) error {
 	body, err := io.ReadAll(r.Body)
-	r.Body.Close()
+	_ = r.Body.Close() // read whole
 	if err != nil {
 		return err
 	}

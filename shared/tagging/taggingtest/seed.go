@@ -44,7 +44,7 @@ func (s *Seeder) do(ctx context.Context, service string, req *http.Request, body
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", service, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	out, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, err

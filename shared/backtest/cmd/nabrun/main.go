@@ -80,8 +80,10 @@ func run(args []string, stdout io.Writer) error {
 	var total backtest.Summary
 	for _, s := range sums {
 		if *verbose {
-			fmt.Fprintf(stdout, "%-60s ticks=%d insufficient=%d pendings=%d firings=%d resolves=%d notifications=%d\n",
-				s.Path, s.Ticks, s.Insufficient, s.Pendings, s.Firings, s.Resolves, s.Notifications)
+			if _, err := fmt.Fprintf(stdout, "%-60s ticks=%d insufficient=%d pendings=%d firings=%d resolves=%d notifications=%d\n",
+				s.Path, s.Ticks, s.Insufficient, s.Pendings, s.Firings, s.Resolves, s.Notifications); err != nil {
+				return err
+			}
 		}
 		total.Ticks += s.Ticks
 		total.Pendings += s.Pendings
@@ -89,7 +91,7 @@ func run(args []string, stdout io.Writer) error {
 		total.Resolves += s.Resolves
 		total.Notifications += s.Notifications
 	}
-	fmt.Fprintf(stdout, "files=%d ticks=%d pendings=%d firings=%d resolves=%d notifications=%d elapsed=%s\n",
+	_, err = fmt.Fprintf(stdout, "files=%d ticks=%d pendings=%d firings=%d resolves=%d notifications=%d elapsed=%s\n",
 		len(sums), total.Ticks, total.Pendings, total.Firings, total.Resolves, total.Notifications, time.Since(start).Round(time.Millisecond))
-	return nil
+	return err
 }

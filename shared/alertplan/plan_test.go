@@ -1,0 +1,160 @@
+package alertplan_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sigmawatch/sigmawatch/shared/alertengine"
+	"github.com/sigmawatch/sigmawatch/shared/alerting"
+	"github.com/sigmawatch/sigmawatch/shared/alertplan"
+	"github.com/sigmawatch/sigmawatch/shared/notify"
+	"github.com/sigmawatch/sigmawatch/shared/promql"
+	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
+	"github.com/sigmawatch/sigmawatch/shared/rules"
+	"github.com/sigmawatch/sigmawatch/shared/testenv"
+)
+
+// planRules has one rule of each kind, each over its own metric so that
+// each reads only its own series.
+const planRules = `
+settings:
+  interval: 1m
+  evaluation_delay: 0s
+groups:
+  - name: plan
+    rules:
+      - alert: Threshold
+        expr: plan_thr > 1000
+      - alert: Window
+        expr: plan_window
+        anomaly: {method: window, baseline: 3h, min_history: 1h}
+      - alert: Robust
+        expr: plan_robust
+        anomaly: {method: robust, baseline: 3h, min_history: 1h}
+      - alert: Seasonal
+        expr: plan_seasonal
+        anomaly: {method: seasonal, seasons: 1}
+      - alert: Auto
+        expr: plan_auto
+        anomaly: {method: auto}
+`
+
+// TestModelMatchesMeasured is the honest check of the model: each rule is
+// evaluated the way the engine evaluates it (alerting.Evaluate at the
+// schedule's interval) against a real Prometheus holding all the history
+// the rule reaches, and the samples Prometheus reports it read (stats=all)
+// are compared with what the plan predicts from the store's series and
+// resolution. The plan's series and resolution are also those the store
+// has.
+func TestModelMatchesMeasured(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
+	require.NoError(t, err)
+	q, err := promql.NewClient(prom.URL, http.DefaultTransport)
+	require.NoError(t, err)
+	file, err := rules.Load([]byte(planRules))
+	require.NoError(t, err)
+
+	at := time.Now().UTC().Truncate(time.Minute).Add(-5 * time.Minute)
+	type metric struct {
+		name    string
+		series  int
+		history time.Duration
+		step    time.Duration
+	}
+	metrics := []metric{
+		{"plan_thr", 7, 2 * time.Hour, time.Minute},
+		{"plan_window", 5, 6 * time.Hour, time.Minute},
+		{"plan_robust", 4, 6 * time.Hour, 5 * time.Minute},
+		{"plan_seasonal", 3, 8 * 24 * time.Hour, 5 * time.Minute},
+		{"plan_auto", 2, 36 * 24 * time.Hour, 5 * time.Minute},
+	}
+	// Every metric ascending in one pass, in chunks a stock Prometheus
+	// takes behind its newest sample.
+	oldest := at.Add(-36 * 24 * time.Hour)
+	for start := oldest; !start.After(at); start = start.Add(45 * time.Minute) {
+		var batch []remotewrite.Series
+		for _, m := range metrics {
+			for i := range m.series {
+				s := remotewrite.Series{Labels: []remotewrite.Label{{Name: "__name__", Value: m.name}, {Name: "i", Value: fmt.Sprint(i)}}}
+				for ts := start; ts.Before(start.Add(45*time.Minute)) && !ts.After(at); ts = ts.Add(time.Minute) {
+					if ts.Before(at.Add(-m.history)) || ts.Sub(oldest)%m.step != 0 {
+						continue
+					}
+					s.Samples = append(s.Samples, remotewrite.Sample{T: ts.UnixMilli(), V: 10 + float64((ts.Unix()/60+int64(i))%11)})
+				}
+				if len(s.Samples) > 0 {
+					batch = append(batch, s)
+				}
+			}
+		}
+		if len(batch) > 0 {
+			require.NoError(t, w.Write(ctx, batch))
+		}
+	}
+
+	plan, err := alertplan.Make(ctx, file, alertplan.Options{Query: q, At: at})
+	require.NoError(t, err)
+	require.Len(t, plan.Rules, len(metrics))
+	var out bytes.Buffer
+	require.NoError(t, plan.Print(&out))
+	t.Log("\n" + out.String())
+	for i, r := range file.Rules() {
+		m, rp := metrics[i], plan.Rules[i]
+		require.Equal(t, r.Alert, rp.Alert)
+		require.Equal(t, "store", rp.From)
+		require.Equal(t, alertplan.Shape{Series: m.series, Resolution: m.step}, rp.Shape, "%s: the store's series and resolution", r.Alert)
+
+		var cost promql.Cost
+		ev, err := alerting.Evaluate(promql.WithCost(ctx, &cost), q, r, at, plan.Interval)
+		require.NoError(t, err)
+		require.Len(t, ev.Series, map[bool]int{true: 0, false: m.series}[r.Anomaly == nil], "%s: every series evaluated", r.Alert)
+		got := cost.Snapshot()
+		require.False(t, got.Estimated())
+		t.Logf("%-9s measured %d queries, %d samples; model %d queries, %.0f samples", r.Alert, got.Queries, got.Samples, rp.Run.Queries, rp.Run.Samples)
+		require.Equal(t, int64(rp.Run.Queries), got.Queries, "%s: queries per run", r.Alert)
+		require.InEpsilon(t, float64(got.Samples), rp.Run.Samples, 0.01, "%s: samples per run within 1%% of the measured", r.Alert)
+	}
+	require.Contains(t, out.String(), "samples/run")
+}
+
+type nopPublisher struct{}
+
+func (nopPublisher) Publish(context.Context, notify.Message) error { return nil }
+
+// TestOwnSamplesMeasured: what a run reads of its own bookkeeping (last
+// runs, lease, outbox) grows by what the plan says per earlier run stored,
+// measured as the run's samples less its rule's on a real Prometheus.
+func TestOwnSamplesMeasured(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
+	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
+	require.NoError(t, err)
+	q, err := promql.NewClient(prom.URL, http.DefaultTransport)
+	require.NoError(t, err)
+	file, err := rules.Load([]byte("settings: {interval: 1m, evaluation_delay: 0s}\ngroups:\n  - name: g\n    rules:\n      - alert: Quiet\n        expr: vector(1) > 2\n"))
+	require.NoError(t, err)
+	eng, err := alertengine.New(alertengine.Options{Rules: file, Query: q, Write: w, Publish: nopPublisher{}, Deployment: "own"})
+	require.NoError(t, err)
+	at := time.Now().UTC().Truncate(time.Minute).Add(-40 * time.Minute)
+	var own []int64
+	for i := range 21 {
+		sum, err := eng.Tick(ctx, at.Add(time.Duration(i)*time.Minute))
+		require.NoError(t, err)
+		require.False(t, sum.QuerySamplesEstimated)
+		own = append(own, sum.QuerySamples) // the rule reads no stored series
+	}
+	perRun := float64(own[20]-own[0]) / 20
+	plan := alertplan.Plan{Interval: time.Minute}
+	t.Logf("own samples: first run %d, 21st %d: %.1f per earlier run; the plan says %.0f a run at a day of runs", own[0], own[20], perRun, plan.OwnSamplesPerRun())
+	require.InDelta(t, plan.OwnSamplesPerRun()/1440, perRun, 2, "samples per earlier run")
+}
