@@ -234,15 +234,15 @@ func TestDashboard(t *testing.T) {
 }
 
 // internalSeries are series sigmawatch writes about itself that are its
-// bookkeeping, not something to watch: the alert state it restores from,
-// the lease overlapping runs take turns through and the detector states
-// the incremental evaluation resumes from; and the previous release's
-// collect progress, only read (once, after an upgrade).
+// bookkeeping, not something to watch: the alert state it restores from and
+// the lease overlapping runs take turns through; the detector states and
+// hour summaries auto rules resume from; and the previous release's collect
+// progress, only read (once, after an upgrade).
 var internalSeries = map[string]bool{
-	"sigmawatch_alert_state":                        true,
-	"sigmawatch_alert_lease":                        true,
 	"sigmawatch_detector_state":                     true,
 	"sigmawatch_detector_hours":                     true,
+	"sigmawatch_alert_state":                        true,
+	"sigmawatch_alert_lease":                        true,
 	"sigmawatch_collect_progress_timestamp_seconds": true,
 }
 
