@@ -26,8 +26,10 @@ func TestPlanCLI(t *testing.T) {
 	file, err := rules.LoadFile("../../infra/examples/rules.yaml")
 	require.NoError(t, err)
 	n := len(file.Rules())
-	// A header, a row per rule, the total and the note.
-	require.Len(t, lines, 1+n+1+1, text)
+	// A header, a row per rule, the total, the note and the auto rules' note.
+	require.Len(t, lines, 1+n+1+1+1, text)
+	require.Contains(t, text, "auto*")
+	require.Contains(t, lines[n+3], "* auto rules are evaluated incrementally")
 	require.Contains(t, lines[0], "samples/month")
 	require.Contains(t, lines[0], "naive USD/month")
 	require.Contains(t, text, "EC2CPUAnomaly")
