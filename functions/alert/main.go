@@ -8,7 +8,7 @@
 // alertengine.Engine.Tick that runs once and exits:
 //
 //	alert -config rules.yaml [-at RFC3339] [-groups a,b] [-dry-run] [-verify-config]
-//	alert -plan -config rules.yaml [-interval D] [-series N] [-resolution D] [-usd-per-billion-samples F]
+//	alert -plan -config rules.yaml [-interval D] [-series N] [-resolution D] [-usd-per-billion-samples F] [-usd-per-billion-ingested F]
 //	alert -test-notification
 //	alert -backtest -config rules.yaml [-rule NAME] (-csv DIR | -from RFC3339 -to RFC3339) -out DIR
 //
@@ -64,6 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		series:     fs.Int("series", 0, "-plan: series each rule's selector reads (default: count them in SIGMAWATCH_PROMETHEUS_URL)"),
 		resolution: fs.Duration("resolution", 0, "-plan: the data's point spacing (default: measure it in SIGMAWATCH_PROMETHEUS_URL, else 1m)"),
 		price:      fs.Float64("usd-per-billion-samples", alertplan.DefaultUSDPerBillionSamples, "-plan: the store's query price per billion samples (Amazon Managed Service for Prometheus: $0.10)"),
+		ingest:     fs.Float64("usd-per-billion-ingested", alertplan.DefaultUSDPerBillionIngested, "-plan: the store's ingestion price per billion samples, for the detector states auto rules write (Amazon Managed Service for Prometheus: $90, its first tier)"),
 	}
 	bt := backtestFlags{
 		enabled: fs.Bool("backtest", false, "replay the rules over history instead of running once (-csv DIR or -from/-to, -out DIR)"),

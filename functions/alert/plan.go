@@ -19,17 +19,17 @@ type planFlags struct {
 	enabled              *bool
 	interval, resolution *time.Duration
 	series               *int
-	price                *float64
+	price, ingest        *float64
 }
 
 // runPlan prints the cost preview of the rules (package alertplan): the
 // store, when SIGMAWATCH_PROMETHEUS_URL is set, counts each rule's series
 // and measures their resolution; -series and -resolution stand in for it.
 func runPlan(ctx context.Context, file *rules.File, pf planFlags, env config.Env, logger *slog.Logger, stdout io.Writer) error {
-	if *pf.series < 0 || *pf.resolution < 0 || *pf.interval < 0 || *pf.price < 0 {
-		return fmt.Errorf("-plan: -series, -resolution, -interval and -usd-per-billion-samples must not be negative")
+	if *pf.series < 0 || *pf.resolution < 0 || *pf.interval < 0 || *pf.price < 0 || *pf.ingest < 0 {
+		return fmt.Errorf("-plan: -series, -resolution, -interval, -usd-per-billion-samples and -usd-per-billion-ingested must not be negative")
 	}
-	o := alertplan.Options{Interval: *pf.interval, USDPerBillionSamples: *pf.price, Series: *pf.series, Resolution: *pf.resolution, At: time.Now().UTC()}
+	o := alertplan.Options{Interval: *pf.interval, USDPerBillionSamples: *pf.price, USDPerBillionIngested: *pf.ingest, Series: *pf.series, Resolution: *pf.resolution, At: time.Now().UTC()}
 	if env.PrometheusURL != "" && (*pf.series == 0 || *pf.resolution == 0) {
 		awsCfg, err := awsconf.Load(ctx)
 		if err != nil {

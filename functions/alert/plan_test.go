@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sigmawatch/sigmawatch/shared/anomaly"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
 )
 
@@ -26,11 +27,22 @@ func TestPlanCLI(t *testing.T) {
 	file, err := rules.LoadFile("../../infra/examples/rules.yaml")
 	require.NoError(t, err)
 	n := len(file.Rules())
-	// A header, a row per rule, the total, the note and the auto rules' note.
-	require.Len(t, lines, 1+n+1+1+1, text)
+	autos := 0
+	for _, r := range file.Rules() {
+		if r.Anomaly != nil && r.Anomaly.Detector().Method == anomaly.MethodAuto {
+			autos++
+		}
+	}
+	require.Positive(t, autos, "the example has auto rules")
+	// A header, a row per rule, the total, the note, the auto rules' note
+	// and the first runs of each auto rule.
+	require.Len(t, lines, 1+n+1+1+1+autos, text)
 	require.Contains(t, text, "auto*")
 	require.Contains(t, lines[n+3], "* auto rules are evaluated incrementally")
+	require.Contains(t, lines[n+3], "$90.00 per billion samples")
+	require.Contains(t, lines[n+4], "first runs of ")
 	require.Contains(t, lines[0], "samples/month")
+	require.Contains(t, lines[0], "write USD/month")
 	require.Contains(t, lines[0], "naive USD/month")
 	require.Contains(t, text, "EC2CPUAnomaly")
 	require.Contains(t, text, "1m (flags)")
@@ -41,6 +53,11 @@ func TestPlanCLI(t *testing.T) {
 	err = run(context.Background(), []string{"-plan", "-config", "../../infra/examples/rules.yaml", "-series", "10000", "-usd-per-billion-samples", "0.5"}, env, &out)
 	require.NoError(t, err)
 	require.Contains(t, out.String(), "$0.50 per billion")
+
+	out.Reset()
+	err = run(context.Background(), []string{"-plan", "-config", "../../infra/examples/rules.yaml", "-series", "10000", "-usd-per-billion-ingested", "35"}, env, &out)
+	require.NoError(t, err)
+	require.Contains(t, out.String(), "$35.00 per billion samples")
 	require.Contains(t, out.String(), "1m (default)")
 
 	err = run(context.Background(), []string{"-plan", "-config", "../../infra/examples/rules.yaml"}, env, &out)

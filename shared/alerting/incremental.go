@@ -40,12 +40,14 @@ const (
 	historyChunk = 250_000
 	// stateWindow is how far back checkpoints are read. A series writes one
 	// when its data enters a new hour (and another when the next hour is
-	// prepared), so a live series always has one within recentStateWindow,
+	// prepared), so a live series always has one within RecentStateWindow,
 	// which every run reads; only the series without one there (after
 	// missed runs, or a gap in their data) are read back stateWindow, and
 	// a series whose last checkpoint is older starts cold.
-	stateWindow       = 3 * time.Hour
-	recentStateWindow = 80 * time.Minute
+	stateWindow = 3 * time.Hour
+	// RecentStateWindow is how far back every run reads checkpoints (the
+	// cost model of alert -plan reads it, see AutoSizing).
+	RecentStateWindow = 80 * time.Minute
 )
 
 // Evaluator evaluates the rules of one run of one deployment. Rules of
@@ -73,7 +75,7 @@ const (
 // # One run
 //
 // At DataAt (the newest data within lookback_delta) the run reads the
-// rule's checkpoints of the last recentStateWindow (in 16 queries, by the
+// rule's checkpoints of the last RecentStateWindow (in 16 queries, by the
 // fingerprint's first digit, to bound memory), and the points of the
 // expression since the oldest of them, at the step grid the backtest reads
 // (a subquery of SeriesQuery). A series without a checkpoint there (missed
@@ -234,7 +236,7 @@ func (in *incremental) run(ctx context.Context) error {
 	in.budget = orDefault(in.HistoryBudget, DefaultHistoryBudget)
 	in.initial = in.budget
 	ev := in.ev
-	states, err := in.Store.bursts(ctx, DetectorStateMetric, in.rule, in.config, nil, in.Scheduled, recentStateWindow)
+	states, err := in.Store.bursts(ctx, DetectorStateMetric, in.rule, in.config, nil, in.Scheduled, RecentStateWindow)
 	if err != nil {
 		return err
 	}
@@ -350,7 +352,7 @@ func (in *incremental) classify(t *track) {
 const olderChunk = 500
 
 // older looks up, back stateWindow, the checkpoints of the series that had
-// none within recentStateWindow, and reads the points since of those it
+// none within RecentStateWindow, and reads the points since of those it
 // finds (read was from queried on).
 func (in *incremental) older(ctx context.Context, ts []*track, queried time.Time) error {
 	var lost []*track
@@ -479,9 +481,14 @@ func (in *incremental) chunks(ts []*track, estimate int, read func([]*track) (in
 	return nil
 }
 
+// hoursWindow is how far back an hour's preparation (or turn) reads a
+// series' hour summaries: the detector's look-back and two hours, for the
+// hour in progress and the one prepared.
+func hoursWindow(c detector.Config) time.Duration { return c.History() - detector.Week + 2*time.Hour }
+
 // readHours reads the hour summaries of ts.
 func (in *incremental) readHours(ctx context.Context, ts []*track) error {
-	window := in.d.Config().History() - detector.Week + 2*time.Hour
+	window := hoursWindow(in.d.Config())
 	estimate := int(window/time.Hour) * (detector.HourWidth + 1)
 	return in.chunks(ts, estimate, func(chunk []*track) (int, error) {
 		fps := make([]string, len(chunk))

@@ -14,6 +14,7 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/alerting"
 	"github.com/sigmawatch/sigmawatch/shared/anomaly"
 	"github.com/sigmawatch/sigmawatch/shared/backtest"
+	sdetector "github.com/sigmawatch/sigmawatch/shared/detector"
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
@@ -152,12 +153,13 @@ func TestIncrementalEqualsFullReplay(t *testing.T) {
 	}
 	missedFrom, missedTo := end.Add(-190*time.Minute), end.Add(-100*time.Minute)
 	for _, tc := range []struct {
-		name, expr string
-		phase      time.Duration
-		data       []stored
+		name, expr        string
+		phase, resolution time.Duration
+		data              []stored
 	}{
-		{"1-minute data", "inc_one", 40 * time.Second, data[:3]},
-		{"aggregated 5-minute data", "sum by (svc) (inc_five)", 2*time.Minute + 10*time.Second, data[3:]},
+		{"1-minute data", "inc_one", 40 * time.Second, time.Minute, data[:3]},
+		// The subquery yields a point only where the data has one.
+		{"aggregated 5-minute data", "sum by (svc) (inc_five)", 2*time.Minute + 10*time.Second, 5 * time.Minute, data[3:]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -173,6 +175,13 @@ func TestIncrementalEqualsFullReplay(t *testing.T) {
 			}
 			var progress alerting.Progress
 			compared, holds, ticks := 0, 0, 0
+			// The checkpoints' widths are what the plan's cost model
+			// sizes them at (alerting.SizeAuto), for the series' own
+			// resolution: unprepared, or prepared with up to PeakRank
+			// peaks.
+			c := sdetector.FromParams(rule.Anomaly.Detector())
+			sz := alerting.SizeAuto(c, tc.resolution)
+			widths := map[string]int{}
 			for at := end.Add(-5 * time.Hour).Add(tc.phase); !at.After(end); at = at.Add(time.Minute) {
 				if !at.Before(missedFrom) && at.Before(missedTo) {
 					continue // missed ticks
@@ -201,6 +210,17 @@ func TestIncrementalEqualsFullReplay(t *testing.T) {
 				progress.Current += p.Current
 				progress.Restored += p.Restored
 				progress.Prepared += p.Prepared
+				for _, r := range ev.Persist.States {
+					width := len(r.Values) + 1
+					switch {
+					case width == sz.Checkpoint:
+						widths["unprepared"]++
+					case width <= sz.Prepared && width >= sz.Prepared-c.PeakRank:
+						widths["prepared"]++
+					default:
+						t.Fatalf("at %s: a checkpoint of %d samples; SizeAuto says %d, or %d–%d prepared", at, width, sz.Checkpoint, sz.Prepared-c.PeakRank, sz.Prepared)
+					}
+				}
 				require.NoError(t, w.Write(ctx, records), "at %s", at)
 
 				if !prev.at.IsZero() && ticks%23 == 0 {
@@ -217,7 +237,8 @@ func TestIncrementalEqualsFullReplay(t *testing.T) {
 			require.Positive(t, progress.Current)
 			require.Positive(t, progress.Restored, "the missed ticks turn hours the states were not prepared for")
 			require.Positive(t, progress.Prepared)
-			t.Logf("%d ticks, %d series compared, %d holding; progress %+v", ticks, compared, holds, progress)
+			require.Positive(t, widths["prepared"], "checkpoints sized as SizeAuto says: %v", widths)
+			t.Logf("%d ticks, %d series compared, %d holding; progress %+v; checkpoints %v (SizeAuto: %d, prepared ≤ %d)", ticks, compared, holds, progress, widths, sz.Checkpoint, sz.Prepared)
 		})
 	}
 }

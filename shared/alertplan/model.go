@@ -14,8 +14,10 @@
 package alertplan
 
 import (
+	"math"
 	"time"
 
+	"github.com/sigmawatch/sigmawatch/shared/alerting"
 	"github.com/sigmawatch/sigmawatch/shared/anomaly"
 	"github.com/sigmawatch/sigmawatch/shared/detector"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
@@ -31,6 +33,14 @@ const Month = 30 * 24 * time.Hour
 // series, a self-run Prometheus or VictoriaMetrics by the machine):
 // override it with -usd-per-billion-samples.
 const DefaultUSDPerBillionSamples = 0.10
+
+// DefaultUSDPerBillionIngested is Amazon Managed Service for Prometheus's
+// ingestion price: $0.90 per 10 million samples ingested (its first tier,
+// the first 2 billion samples of a month; $0.35 and then $0.16 per 10
+// million beyond), us-east-1 in 2025. It prices the detector states an
+// auto rule writes back to the store (StateWrites); override it with
+// -usd-per-billion-ingested.
+const DefaultUSDPerBillionIngested = 90.0
 
 // Shape is what the model needs to know of a rule's data: how many series
 // its expression returns and how far apart their points are.
@@ -77,7 +87,9 @@ func (m Model) lookback() time.Duration {
 	return time.Duration(rules.DefaultLookbackDelta)
 }
 
-// Evaluated is what this build's evaluation reads per run (alerting.Evaluate).
+// Evaluated is what this build's evaluation reads per run (alerting.Evaluate,
+// and for auto rules alerting.Evaluator once the series' states are stored:
+// Warm).
 //
 //   - A threshold rule is one instant query, each selector read as
 //     last_over_time(selector[lookback_delta]).
@@ -92,18 +104,33 @@ func (m Model) lookback() time.Duration {
 //   - seasonal: the same over each season's window;
 //   - robust: the median, the MAD and the count, three reads of the
 //     baseline;
-//   - auto: the detector replays History (five weeks) of every series;
+//   - auto: the warm incremental run (Warm);
 //   - the history check counts the points of (reach − min_history) that
 //     lie min_history back.
 func (m Model) Evaluated() Reads {
+	if m.auto() {
+		return m.Warm()
+	}
+	return m.Naive()
+}
+
+func (m Model) auto() bool {
+	return m.Rule.Anomaly != nil && m.Rule.Anomaly.Detector().Method == anomaly.MethodAuto
+}
+
+// Naive is what the rule reads when every baseline is re-read in full at
+// every run, as the issue puts it: four scans of a window baseline per
+// tick. It is what every method but auto reads at every run in this build;
+// for an auto rule it is the full replay of History, which is also what
+// its first runs read (Cold).
+func (m Model) Naive() Reads {
 	r := m.Rule
 	k := float64(m.Shape.Series)
 	if r.Anomaly == nil {
 		return Reads{Queries: 1, Samples: k * m.points(m.lookback())}
 	}
 	p := r.Anomaly.Detector()
-	// The newest-point probe reads one point per step.
-	reads := Reads{Queries: 1, Samples: k * float64(m.lookback()/max(m.Interval, time.Second))}
+	reads := m.probe()
 	add := func(queries int, d time.Duration) {
 		reads.Queries += queries
 		reads.Samples += float64(queries) * k * m.points(d)
@@ -138,10 +165,102 @@ func (m Model) Evaluated() Reads {
 	return reads
 }
 
-// Naive is what the same rule reads when every baseline is re-read in full
-// at every run, as the issue puts it: four scans of a window baseline per
-// tick. It is what Evaluated is for every method in this build; the
-// incremental evaluation of issue 14 (baselines kept as summaries in the
-// store, each run reading the points since its checkpoint) changes
-// Evaluated's auto branch, and the plan prints both, side by side.
-func (m Model) Naive() Reads { return m.Evaluated() }
+// probe is the newest-point probe of an anomaly rule: one point per step
+// of lookback_delta per series.
+func (m Model) probe() Reads {
+	return Reads{Queries: 1, Samples: float64(m.Shape.Series) * float64(m.lookback()/max(m.Interval, time.Second))}
+}
+
+// Cold is what an auto rule's first runs read in all, and over how many
+// runs: the full replay of History of every series (Naive), which the
+// evaluation spreads over runs of at most its history budget
+// (alerting.DefaultHistoryBudget). Zero for other methods.
+func (m Model) Cold() (total Reads, runs int) {
+	if !m.auto() {
+		return Reads{}, 0
+	}
+	sz := m.sizing()
+	total = m.Naive()
+	history := float64(m.Shape.Series) * m.points(sz.History)
+	return total, max(1, int(math.Ceil(history/float64(sz.HistoryBudget))))
+}
+
+func (m Model) sizing() alerting.AutoSizing {
+	return alerting.SizeAuto(detector.FromParams(m.Rule.Anomaly.Detector()), m.Shape.Resolution)
+}
+
+// Warm is what a run of an auto rule reads once every series has its state
+// in the store (alerting.Evaluator), on average over the runs of an hour:
+// the read depends on where in the hour a run falls. Per series:
+//
+//   - the newest-point probe, as every anomaly rule;
+//   - the checkpoints of the last alerting.RecentStateWindow (80 minutes,
+//     in 16 queries): one is written per hour when the series' data enters
+//     the hour (prepared for the next, when its hour summaries fit the
+//     run's history budget; otherwise unprepared, and a prepared one follows
+//     at a later run), so a run reads 80/60 hours' worth of them on
+//     average: two in the first 20 minutes of an hour, one after;
+//   - the points since the checkpoint, which is at the hour's first point:
+//     m·interval of points at the m-th run of an hour (at least
+//     lookback_delta), a whole hour at the hour's first run, which still
+//     reads the previous hour's checkpoint;
+//   - once an hour, the hour summaries of the detector's look-back (four
+//     weeks and two hours, a burst of 8 samples per hour), spread here
+//     over the hour's runs.
+//
+// Queries are those of a run that prepares no hour: the probe, the 16
+// checkpoint reads and the points'; the hour's preparation adds one query
+// per 46-odd series, once an hour.
+func (m Model) Warm() Reads {
+	if !m.auto() {
+		return m.Evaluated()
+	}
+	sz := m.sizing()
+	k := float64(m.Shape.Series)
+	reads := m.probe()
+	reads.Queries += sz.StateQueries + 1
+	perHour := float64(time.Hour) / float64(max(m.Interval, time.Second))
+	// Checkpoints written per hour, and read back within the window.
+	reads.Samples += k * float64(m.checkpointSamplesPerHour(sz)) * float64(sz.StateWindow) / float64(time.Hour)
+	// The points since the checkpoint, averaged over the hour's runs.
+	runs := max(1, int(perHour))
+	var points float64
+	for j := range runs {
+		since := time.Hour
+		if j > 0 {
+			since = max(time.Duration(j)*m.Interval, m.lookback())
+		}
+		points += m.points(since)
+	}
+	reads.Samples += k * points / float64(runs)
+	// The hour summaries, once an hour.
+	reads.Samples += k * m.hoursRead(sz) / perHour
+	return reads
+}
+
+// hoursRead is what one preparation reads of a series' hour summaries.
+func (m Model) hoursRead(sz alerting.AutoSizing) float64 {
+	return float64(sz.HoursWindow/time.Hour) * float64(sz.Hour)
+}
+
+// checkpointSamplesPerHour is what a series writes of checkpoints per hour:
+// a prepared one when the run its hour turns prepares every series within
+// the history budget; else an unprepared one then and a prepared one at a
+// later run.
+func (m Model) checkpointSamplesPerHour(sz alerting.AutoSizing) int {
+	if float64(m.Shape.Series)*m.hoursRead(sz) <= float64(sz.HistoryBudget) {
+		return sz.Prepared
+	}
+	return sz.Checkpoint + sz.Prepared
+}
+
+// StateWrites is the samples an auto rule writes of its detector state per
+// hour, all its series together (checkpoints and hour summaries), which
+// the store bills as ingestion; zero for other methods.
+func (m Model) StateWrites() float64 {
+	if !m.auto() {
+		return 0
+	}
+	sz := m.sizing()
+	return float64(m.Shape.Series) * float64(m.checkpointSamplesPerHour(sz)+sz.Hour)
+}

@@ -33,6 +33,10 @@ type Options struct {
 	// USDPerBillionSamples prices the store's queries; zero means
 	// DefaultUSDPerBillionSamples.
 	USDPerBillionSamples float64
+	// USDPerBillionIngested prices the samples written to the store (the
+	// detector states of auto rules); zero means
+	// DefaultUSDPerBillionIngested.
+	USDPerBillionIngested float64
 	// Series, when positive, is the series each selector of every rule
 	// reads, instead of counting them in the store.
 	Series int
@@ -57,19 +61,28 @@ type RulePlan struct {
 	Shape                Shape
 	// From says where the shape came from: "store", "flags" or "default".
 	From string
-	// Run is what one run reads (this build's evaluation), Naive what the
-	// naive evaluation reads.
+	// Run is what one run reads (this build's evaluation; for an auto
+	// rule a warm run, on average over an hour), Naive what the naive
+	// evaluation reads.
 	Run, Naive Reads
 	// Per month at the schedule's rate, and the store's bill for it.
 	SamplesPerMonth, USDPerMonth           float64
 	NaiveSamplesPerMonth, NaiveUSDPerMonth float64
+	// Written is what an auto rule writes of its detector states per
+	// month, and the store's ingestion bill for it.
+	WrittenPerMonth, WrittenUSDPerMonth float64
+	// Cold is what an auto rule's first runs read in all, over ColdRuns
+	// runs (once, and again after a change of its settings).
+	Cold     Reads
+	ColdRuns int
 }
 
 // Plan is the cost preview of a rules file on a schedule.
 type Plan struct {
-	Interval             time.Duration
-	USDPerBillionSamples float64
-	Rules                []RulePlan
+	Interval              time.Duration
+	USDPerBillionSamples  float64
+	USDPerBillionIngested float64
+	Rules                 []RulePlan
 }
 
 // RunsPerMonth is how often the schedule runs in Month.
@@ -79,12 +92,15 @@ func (p Plan) RunsPerMonth() float64 { return float64(Month) / float64(max(p.Int
 // count) are returned joined, each naming its rule, with the plan of the
 // others.
 func Make(ctx context.Context, file *rules.File, o Options) (Plan, error) {
-	p := Plan{Interval: o.Interval, USDPerBillionSamples: o.USDPerBillionSamples}
+	p := Plan{Interval: o.Interval, USDPerBillionSamples: o.USDPerBillionSamples, USDPerBillionIngested: o.USDPerBillionIngested}
 	if p.Interval <= 0 {
 		p.Interval = time.Duration(file.Settings.Interval)
 	}
 	if p.USDPerBillionSamples <= 0 {
 		p.USDPerBillionSamples = DefaultUSDPerBillionSamples
+	}
+	if p.USDPerBillionIngested <= 0 {
+		p.USDPerBillionIngested = DefaultUSDPerBillionIngested
 	}
 	var errs []error
 	for _, r := range file.Rules() {
@@ -102,6 +118,9 @@ func Make(ctx context.Context, file *rules.File, o Options) (Plan, error) {
 		rp.NaiveSamplesPerMonth = rp.Naive.Samples * p.RunsPerMonth()
 		rp.USDPerMonth = rp.SamplesPerMonth / 1e9 * p.USDPerBillionSamples
 		rp.NaiveUSDPerMonth = rp.NaiveSamplesPerMonth / 1e9 * p.USDPerBillionSamples
+		rp.WrittenPerMonth = m.StateWrites() * float64(Month/time.Hour)
+		rp.WrittenUSDPerMonth = rp.WrittenPerMonth / 1e9 * p.USDPerBillionIngested
+		rp.Cold, rp.ColdRuns = m.Cold()
 		p.Rules = append(p.Rules, rp)
 	}
 	return p, errors.Join(errs...)
@@ -210,6 +229,8 @@ func (p Plan) Totals() RulePlan {
 		t.USDPerMonth += r.USDPerMonth
 		t.NaiveSamplesPerMonth += r.NaiveSamplesPerMonth
 		t.NaiveUSDPerMonth += r.NaiveUSDPerMonth
+		t.WrittenPerMonth += r.WrittenPerMonth
+		t.WrittenUSDPerMonth += r.WrittenUSDPerMonth
 	}
 	return t
 }
@@ -217,10 +238,10 @@ func (p Plan) Totals() RulePlan {
 // Print writes the plan as a table with a total line and what it assumed.
 func (p Plan) Print(w io.Writer) error {
 	var rows strings.Builder
-	fmt.Fprintf(&rows, "group\trule\tmethod\tseries\tresolution\tqueries/run\tsamples/run\tsamples/month\tUSD/month\tnaive samples/run\tnaive USD/month\t\n")
+	fmt.Fprintf(&rows, "group\trule\tmethod\tseries\tresolution\tqueries/run\tsamples/run\tsamples/month\tUSD/month\twritten/month\twrite USD/month\tnaive samples/run\tnaive USD/month\t\n")
 	line := func(r RulePlan, res string) {
-		fmt.Fprintf(&rows, "%s\t%s\t%s\t%d\t%s\t%d\t%.0f\t%.3g\t%.2f\t%.0f\t%.2f\t\n", r.Group, r.Alert, r.Method, r.Shape.Series, res,
-			r.Run.Queries, r.Run.Samples, r.SamplesPerMonth, r.USDPerMonth, r.Naive.Samples, r.NaiveUSDPerMonth)
+		fmt.Fprintf(&rows, "%s\t%s\t%s\t%d\t%s\t%d\t%.0f\t%.3g\t%.2f\t%.3g\t%.2f\t%.0f\t%.2f\t\n", r.Group, r.Alert, r.Method, r.Shape.Series, res,
+			r.Run.Queries, r.Run.Samples, r.SamplesPerMonth, r.USDPerMonth, r.WrittenPerMonth, r.WrittenUSDPerMonth, r.Naive.Samples, r.NaiveUSDPerMonth)
 	}
 	auto := false
 	for _, r := range p.Rules {
@@ -244,13 +265,24 @@ func (p Plan) Print(w io.Writer) error {
 		"Each run (each part) also reads its own last runs, lease and outbox: about %.0f samples a run once a day of runs is stored ($%.2f a month), more while alerts fire. "+
 		"The run's summary log line and sigmawatch_alert_query_samples give the measured figure.\n",
 		config.Duration(p.Interval), p.RunsPerMonth(), p.USDPerBillionSamples, own, own*p.RunsPerMonth()/1e9*p.USDPerBillionSamples)
-	if err == nil && auto {
-		_, err = fmt.Fprint(w, "* auto rules are evaluated incrementally from detector states the function keeps in the store (issue 14): "+
-			"their row is what a cold start reads, and the naive evaluation at every run. Warm runs read far less "+
-			"(measured, TestAutoIncrementalCost: about 300 samples per one-minute series per run, the hour's preparation included, 172 times fewer); "+
-			"the incremental path is not modelled here yet.\n")
+	if err != nil || !auto {
+		return err
 	}
-	return err
+	_, err = fmt.Fprintf(w, "* auto rules are evaluated incrementally from detector states the function keeps in the store (issue 14): samples/run is a warm run's, "+
+		"on average over an hour of runs (the probe, the checkpoints of the last 80 minutes, the points since the hour's checkpoint, and the hour summaries "+
+		"read once an hour); written is the states written back (checkpoints and hour summaries), which the store bills as ingestion: "+
+		"$%.2f per billion samples (AMP's first tier; -usd-per-billion-ingested to change). First runs, once and again after a change of the rule's settings:\n",
+		p.USDPerBillionIngested)
+	for _, r := range p.Rules {
+		if r.ColdRuns == 0 {
+			continue
+		}
+		if _, err := fmt.Fprintf(w, "  first runs of %s/%s: the full replay, %.0f samples over %d run(s) ($%.4f once)\n",
+			r.Group, r.Alert, r.Cold.Samples, r.ColdRuns, r.Cold.Samples/1e9*p.USDPerBillionSamples); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ownSamplesPerStoredRun is what a run reads of its own bookkeeping per run
