@@ -224,7 +224,7 @@ func (m Model) Warm() Reads {
 	reads.Queries += sz.StateQueries + 1
 	perHour := float64(time.Hour) / float64(max(m.Interval, time.Second))
 	// Checkpoints written per hour, and read back within the window.
-	reads.Samples += k * float64(m.checkpointSamplesPerHour(sz)) * float64(sz.StateWindow) / float64(time.Hour)
+	reads.Samples += k * m.checkpointSamplesPerHour(sz) * float64(sz.StateWindow) / float64(time.Hour)
 	// The points since the checkpoint, averaged over the hour's runs.
 	runs := max(1, int(perHour))
 	var points float64
@@ -246,15 +246,18 @@ func (m Model) hoursRead(sz alerting.AutoSizing) float64 {
 	return float64(sz.HoursWindow/time.Hour) * float64(sz.Hour)
 }
 
-// checkpointSamplesPerHour is what a series writes of checkpoints per hour:
-// a prepared one when the run its hour turns prepares every series within
-// the history budget; else an unprepared one then and a prepared one at a
-// later run.
-func (m Model) checkpointSamplesPerHour(sz alerting.AutoSizing) int {
-	if float64(m.Shape.Series)*m.hoursRead(sz) <= float64(sz.HistoryBudget) {
-		return sz.Prepared
+// checkpointSamplesPerHour is what a series writes of checkpoints per
+// hour, on average over the rule's series: a prepared one for the series
+// the run that turns the hour prepares within the history budget; the
+// others an unprepared one then, and a prepared one at a later run.
+func (m Model) checkpointSamplesPerHour(sz alerting.AutoSizing) float64 {
+	k := float64(m.Shape.Series)
+	if k <= 0 {
+		return 0
 	}
-	return sz.Checkpoint + sz.Prepared
+	prepared := math.Floor(float64(sz.HistoryBudget) / max(m.hoursRead(sz), 1))
+	waiting := max(0, k-prepared) / k
+	return float64(sz.Prepared) + waiting*float64(sz.Checkpoint)
 }
 
 // StateWrites is the samples an auto rule writes of its detector state per
@@ -265,5 +268,5 @@ func (m Model) StateWrites() float64 {
 		return 0
 	}
 	sz := m.sizing()
-	return float64(m.Shape.Series) * float64(m.checkpointSamplesPerHour(sz)+sz.Hour)
+	return float64(m.Shape.Series) * (m.checkpointSamplesPerHour(sz) + float64(sz.Hour))
 }

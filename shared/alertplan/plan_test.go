@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/alertengine"
 	"github.com/sigmawatch/sigmawatch/shared/alerting"
 	"github.com/sigmawatch/sigmawatch/shared/alertplan"
+	"github.com/sigmawatch/sigmawatch/shared/detector"
 	"github.com/sigmawatch/sigmawatch/shared/notify"
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
@@ -166,4 +168,53 @@ func TestOwnSamplesMeasured(t *testing.T) {
 	plan := alertplan.Plan{Interval: time.Minute}
 	t.Logf("own samples: first run %d, 21st %d: %.1f per earlier run; the plan says %.0f a run at a day of runs", own[0], own[20], perRun, plan.OwnSamplesPerRun())
 	require.InDelta(t, plan.OwnSamplesPerRun()/1440, perRun, 2, "samples per earlier run")
+}
+
+// TestWarmModelScales: an auto rule's warm figures follow the evaluator's
+// sizes (alerting.SizeAuto): a prepared checkpoint and an hour summary per
+// series-hour while the hour's preparations fit the run that turns the
+// hour, and an unprepared checkpoint more for the series beyond its history
+// budget; the read grows with the checkpoints written, and the first runs
+// spread the full replay over runs of the budget.
+func TestWarmModelScales(t *testing.T) {
+	t.Parallel()
+	file, err := rules.Load([]byte(planRules))
+	require.NoError(t, err)
+	auto := file.Rules()[4]
+	require.Equal(t, "Auto", auto.Alert)
+	sz := alerting.SizeAuto(detector.FromParams(auto.Anomaly.Detector()), time.Minute)
+	hoursRead := float64(sz.HoursWindow/time.Hour) * float64(sz.Hour)
+	fit := int(float64(sz.HistoryBudget) / hoursRead)
+	require.Greater(t, fit, 1)
+	for _, tc := range []struct {
+		name    string
+		series  int
+		perHour float64
+	}{
+		{"one series", 1, float64(sz.Prepared + sz.Hour)},
+		{"as many as one run prepares", fit, float64(sz.Prepared + sz.Hour)},
+		{"ten times more", 10 * fit, float64(sz.Prepared+sz.Hour) + 0.9*float64(sz.Checkpoint)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := alertplan.Model{Rule: auto, Interval: time.Minute, Shape: alertplan.Shape{Series: tc.series, Resolution: time.Minute}}
+			require.InDelta(t, tc.perHour*float64(tc.series), m.StateWrites(), 1e-6*m.StateWrites(), "state samples written per hour")
+			warm, naive := m.Warm(), m.Naive()
+			require.Equal(t, warm, m.Evaluated())
+			require.Equal(t, 1+sz.StateQueries+1, warm.Queries, "the probe, the checkpoints', the points'")
+			// The checkpoints read back: 80 minutes' worth of those written.
+			checkpoints := (tc.perHour - float64(sz.Hour)) * float64(sz.StateWindow) / float64(time.Hour) * float64(tc.series)
+			require.Greater(t, warm.Samples, checkpoints)
+			require.Less(t, warm.Samples*20, naive.Samples, "warm runs read at least 20× less than the full replay")
+			cold, runs := m.Cold()
+			require.Equal(t, naive, cold)
+			history := float64(tc.series) * float64(sz.History/time.Minute)
+			require.Equal(t, int(math.Ceil(history/float64(sz.HistoryBudget))), runs)
+		})
+	}
+	// Other methods have no warm path: their run is the naive one.
+	window := alertplan.Model{Rule: file.Rules()[1], Interval: time.Minute, Shape: alertplan.Shape{Series: 5, Resolution: time.Minute}}
+	require.Equal(t, window.Naive(), window.Evaluated())
+	require.Zero(t, window.StateWrites())
+	_, runs := window.Cold()
+	require.Zero(t, runs)
 }
