@@ -269,30 +269,13 @@ func TestPlanServiceJobs(t *testing.T) {
 // and health carry the deployment label.
 func TestServiceJobDelivery(t *testing.T) {
 	t.Parallel()
-	receivers := []struct {
-		name  string
-		kind  string
-		start func(t *testing.T) *testenv.Receiver
-	}{
-		{"prometheus", config.ReceiverPrometheus, func(t *testing.T) *testenv.Receiver {
-			return testenv.StartPrometheus(t, testenv.PrometheusOptions{})
-		}},
-		{"victoriametrics", config.ReceiverVictoriaMetrics, func(t *testing.T) *testenv.Receiver { return testenv.StartVictoriaMetrics(t) }},
-		{"cortex", config.ReceiverMimir, func(t *testing.T) *testenv.Receiver { return testenv.StartCortex(t, testenv.CortexOptions{}) }},
-	}
-	for _, rc := range receivers {
-		t.Run(rc.name, func(t *testing.T) {
-			t.Parallel()
-			runServiceDelivery(t, rc.kind, rc.start(t))
-		})
-	}
+	everyReceiver(t, runServiceDelivery)
 }
 
 func runServiceDelivery(t *testing.T, kind string, r *testenv.Receiver) {
 	ctx := context.Background()
 	u := testenv.UniqueName(t.Name())
-	uid := strings.ReplaceAll(u, "-", "")
-	uid = uid[max(0, len(uid)-10):]
+	uid := shortID(u, 10)
 	metric := "Cpu" + uid // its own name: moto ignores the namespace of a query with dimensions
 	anchor := time.Now().UTC().Truncate(time.Hour).Add(-3 * time.Hour)
 	awsCfg, err := moto.AWSConfig(ctx)
