@@ -26,30 +26,37 @@ const (
 	// QuerySamplesMetric is the samples a run's queries read, stamped at
 	// its scheduled time.
 	QuerySamplesMetric = "sigmawatch_alert_query_samples"
+	// RulesSkippedMetric is how many rules a run skipped, their data
+	// unchanged since the previous run (alerting.EvaluateAtCadence).
+	RulesSkippedMetric = "sigmawatch_alert_rules_skipped"
 )
 
-// costSeries is the run's query samples so far, for the request that
-// persists its state.
-func (e *Engine) costSeries(at time.Time, c *promql.Cost) []remotewrite.Series {
-	return []remotewrite.Series{{
-		Labels:  append([]remotewrite.Label{{Name: model.MetricNameLabel, Value: QuerySamplesMetric}}, e.store.RunLabels()...),
-		Samples: []remotewrite.Sample{{T: at.UnixMilli(), V: float64(c.Snapshot().Samples)}},
-	}}
+// costSeries is the run's query samples so far and the rules it skipped,
+// for the request that persists its state.
+func (e *Engine) costSeries(at time.Time, c *promql.Cost, skipped int) []remotewrite.Series {
+	one := func(name string, v float64) remotewrite.Series {
+		return remotewrite.Series{
+			Labels:  append([]remotewrite.Label{{Name: model.MetricNameLabel, Value: name}}, e.store.RunLabels()...),
+			Samples: []remotewrite.Sample{{T: at.UnixMilli(), V: v}},
+		}
+	}
+	return []remotewrite.Series{one(QuerySamplesMetric, float64(c.Snapshot().Samples)), one(RulesSkippedMetric, float64(skipped))}
 }
 
 // ruleCosts are the rules' shares of a run's queries, in evaluation order.
-type ruleCosts []ruleCost
+type ruleCosts []*ruleCost
 
 type ruleCost struct {
 	rule rules.Rule
 	cost *promql.Cost
+	// skipped: the rule's data had not changed; only its probe ran.
+	skipped bool
 }
 
 // add starts counting r's share.
-func (rc *ruleCosts) add(r rules.Rule) *promql.Cost {
-	c := &promql.Cost{}
-	*rc = append(*rc, ruleCost{r, c})
-	return c
+func (rc *ruleCosts) add(r rules.Rule) *ruleCost {
+	*rc = append(*rc, &ruleCost{rule: r, cost: &promql.Cost{}})
+	return (*rc)[len(*rc)-1]
 }
 
 // log logs each rule's share at debug: what alert -plan predicts per rule.
@@ -57,6 +64,6 @@ func (rc ruleCosts) log(ctx context.Context, l *slog.Logger) {
 	for _, c := range rc {
 		s := c.cost.Snapshot()
 		l.DebugContext(ctx, "rule evaluated", "alertname", c.rule.Alert, "group", c.rule.Group,
-			"queries", s.Queries, "query_samples", s.Samples, "query_samples_estimated", s.Estimated())
+			"skipped", c.skipped, "queries", s.Queries, "query_samples", s.Samples, "query_samples_estimated", s.Estimated())
 	}
 }

@@ -86,6 +86,11 @@ type Options struct {
 	// without a Store): for -dry-run, whose writes cannot be read back, so
 	// that every series is decided rather than started cold.
 	FullReplay bool
+	// EvaluateEveryTick evaluates every rule at every run, also those
+	// whose data did not change since the previous run (see
+	// alerting.EvaluateAtCadence): the reference the cadence tests compare
+	// with, and what -dry-run does (its writes cannot be read back).
+	EvaluateEveryTick bool
 }
 
 // Engine runs the alert rules once per scheduled time.
@@ -107,6 +112,7 @@ type Engine struct {
 	now         func() time.Time
 	noLease     bool
 	fullReplay  bool
+	everyTick   bool
 }
 
 // New checks o and returns an Engine.
@@ -128,7 +134,8 @@ func New(o Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{rules: o.Rules, store: alerting.NewStore(o.Query, o.Deployment), log: o.Logger, query: o.Query, write: o.Write, publish: o.Publish,
-		sink: o.Sink, externalURL: o.ExternalURL, now: o.Now, noLease: o.NoLease, fullReplay: o.FullReplay}
+		sink: o.Sink, externalURL: o.ExternalURL, now: o.Now, noLease: o.NoLease, fullReplay: o.FullReplay,
+		everyTick: o.EvaluateEveryTick || o.FullReplay}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -163,11 +170,16 @@ type Summary struct {
 	Skipped bool `json:"skipped,omitempty"`
 	// CircuitOpen: the last persisted run was too old; this one notified
 	// nothing (see Tick).
-	CircuitOpen  bool `json:"circuit_open,omitempty"`
-	Series       int  `json:"series_evaluated"`
-	Insufficient int  `json:"insufficient_data"`
-	Pending      int  `json:"pending"`
-	Firing       int  `json:"firing"`
+	CircuitOpen bool `json:"circuit_open,omitempty"`
+	// RulesSkipped anomaly rules were not evaluated, their data unchanged
+	// since the previous run (see alerting.EvaluateAtCadence); their state
+	// machines ran on its observations. SkippedRules names them (group/alert).
+	RulesSkipped int      `json:"rules_skipped"`
+	SkippedRules []string `json:"skipped_rules,omitempty"`
+	Series       int      `json:"series_evaluated"`
+	Insufficient int      `json:"insufficient_data"`
+	Pending      int      `json:"pending"`
+	Firing       int      `json:"firing"`
 	// Planned notifications of this run; Notifications sent (of them, and
 	// of earlier runs' unsent ones: Resent).
 	Planned       int `json:"notifications_planned"`
@@ -241,7 +253,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 		}
 		e.log.Log(ctx, level, "alert run finished", "scheduled_time", at.Format(time.RFC3339),
 			"queries", sum.Queries, "query_samples", sum.QuerySamples, "query_samples_estimated", sum.QuerySamplesEstimated,
-			"rules", sum.Rules, "skipped", sum.Skipped, "circuit_open", sum.CircuitOpen, "series_evaluated", sum.Series,
+			"rules", sum.Rules, "rules_skipped", sum.RulesSkipped, "skipped_rules", sum.SkippedRules, "skipped", sum.Skipped, "circuit_open", sum.CircuitOpen, "series_evaluated", sum.Series,
 			"insufficient_data", sum.Insufficient, "pending", sum.Pending, "firing", sum.Firing,
 			"notifications_planned", sum.Planned, "notifications_sent", sum.Notifications, "notifications_resent", sum.Resent,
 			"detector_states", sum.Detector, "lease_wait_ms", sum.LeaseWaitMS,
@@ -293,13 +305,14 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 	}
 
 	// 2. The circuit breaker.
-	if last, ok, err := e.store.LastPersisted(ctx, at, minStateLookback); err != nil {
+	last, lastOK, err := e.store.LastPersisted(ctx, at, minStateLookback)
+	if err != nil {
 		return fail(err)
-	} else if ok && at.Sub(last) > BreakerIntervals*max(interval, time.Minute) {
+	} else if lastOK && at.Sub(last) > BreakerIntervals*max(interval, time.Minute) {
 		sum.CircuitOpen = true
 		e.log.WarnContext(ctx, "circuit breaker open: the last persisted run is too old to trust the restored state; recording this run and notifying nothing",
 			"last_persisted", last.Format(time.RFC3339), "age_s", at.Sub(last).Seconds(), "max_age_s", (BreakerIntervals * interval).Seconds())
-		if err := e.write.Write(ctx, append(e.store.RunSeries(at, true), e.costSeries(at, cost)...)); err != nil {
+		if err := e.write.Write(ctx, append(e.store.RunSeries(at, true), e.costSeries(at, cost, sum.RulesSkipped)...)); err != nil {
 			return fail(fmt.Errorf("record the run (circuit breaker open): %w", err))
 		}
 		return sum, nil
@@ -315,6 +328,15 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 		return fail(err)
 	}
 	stored = e.partStored(stored)
+	// The data marks of the previous run: a rule whose data has not
+	// changed since is not evaluated again (alerting.EvaluateAtCadence).
+	// Without them every rule is evaluated, which is only slower.
+	var marks map[alerting.RuleRef]alerting.Mark
+	if !e.everyTick && lastOK {
+		if marks, err = e.store.Marks(ctx, at, last); err != nil {
+			e.log.WarnContext(ctx, "evaluating every rule: the previous run's data marks could not be read", "error", err)
+		}
+	}
 	runs := make([]ruleRun, 0, len(all))
 	// The detector states of auto rules are read from the store and
 	// persisted with the alert state (step 4).
@@ -322,11 +344,12 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 	if !e.fullReplay {
 		eval.Store = e.store
 	}
-	var detectorRecords []remotewrite.Series
+	var detectorRecords, markSeries []remotewrite.Series
 	for i := range all {
 		r := all[i]
 		// The rule's share of the run's queries, logged below.
-		ctx := promql.WithCost(ctx, ruleCosts.add(r))
+		rc := ruleCosts.add(r)
+		ctx := promql.WithCost(ctx, rc.cost)
 		// Rules over CloudWatch data look at the store as it was
 		// evaluation_delay ago; the dead man's switch watches sigmawatch's
 		// own series, stamped at their scheduled time, so it looks at T.
@@ -334,7 +357,26 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 		if e.isDMS(r) {
 			evalAt = at
 		}
-		ev, err := eval.Evaluate(ctx, r, evalAt)
+		ref := alerting.RefOf(r)
+		var (
+			ev   alerting.Evaluation
+			mark alerting.Mark
+			err  error
+		)
+		if e.everyTick {
+			ev, err = eval.Evaluate(ctx, r, evalAt)
+		} else {
+			var skipped bool
+			ev, mark, skipped, err = eval.EvaluateAtCadence(ctx, r, evalAt, marks[ref])
+			if err == nil && skipped {
+				rc.skipped = true
+				sum.RulesSkipped++
+				sum.SkippedRules = append(sum.SkippedRules, ref.Key())
+				markSeries = append(markSeries, e.store.MarkSeries(at, ref, mark)...)
+				runs = append(runs, ruleRun{rule: &r, ref: ref, evalAt: evalAt, outcomes: alerting.Replay(r, stored[ref], last, at)})
+				continue
+			}
+		}
 		if err != nil {
 			sum.Errors++
 			errs = append(errs, fmt.Errorf("rule %s: %w", r.Alert, err))
@@ -347,6 +389,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 		if ev.Persist != nil {
 			detectorRecords = append(detectorRecords, e.store.DetectorSeries(at, alerting.RefOf(r), *ev.Persist)...)
 		}
+		markSeries = append(markSeries, e.store.MarkSeries(at, ref, mark)...)
 		runs = append(runs, ruleRun{rule: &r, ref: alerting.RefOf(r), evalAt: evalAt, outcomes: alerting.Advance(ev, stored[alerting.RefOf(r)], at)})
 	}
 	runs = append(runs, orphans(all, stored, at)...)
@@ -374,10 +417,11 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 
 	// 4. Persist state, outbox and the last-run mark together.
 	series := e.store.StateSeries(at, persist)
-	series = append(series, e.costSeries(at, cost)...)
+	series = append(series, e.costSeries(at, cost, sum.RulesSkipped)...)
 	series = append(series, e.store.OutboxSeries(at, plans)...)
 	series = append(series, e.store.RunSeries(at, false)...)
 	series = append(series, detectorRecords...)
+	series = append(series, markSeries...)
 	if err := e.write.Write(ctx, series); err != nil {
 		return fail(fmt.Errorf("persist state: %w (nothing was published; the retry plans the same notifications)", err))
 	}

@@ -118,7 +118,10 @@
 // of the "severity" field), sigmawatch_alert_zscore —; [Store.OutboxSeries],
 // the notifications it plans (sigmawatch_alert_outbox); and
 // [Store.RunSeries], sigmawatch_alert_last_run_timestamp_seconds and
-// sigmawatch_alert_circuit_open. [Store.SentSeries] marks notifications sent
+// sigmawatch_alert_circuit_open; and [Store.MarkSeries], each anomaly
+// rule's data mark (sigmawatch_alert_rule_data), by which the next run
+// skips a rule whose data did not change ([Evaluator.EvaluateAtCadence],
+// [Replay], cadence.go). [Store.SentSeries] marks notifications sent
 // (sigmawatch_alert_notification_sent) and [Store.Unsent] reads back what
 // is recorded and not sent. [Store.Restore] reads the state with
 // last_over_time just before the scheduled time (so a retry sees what the

@@ -494,12 +494,7 @@ func (e *evaluator) query(ctx context.Context, query string) []promql.Sample {
 // (at−lookback, at]: a plain selector's own sample time, or the subquery
 // step at which another expression last had a (finite) value.
 func (e *evaluator) newest(ctx context.Context, b builder, lookback time.Duration) (time.Time, bool) {
-	inner := b.expr
-	if !b.raw {
-		inner = b.seriesAt(b.step)
-	}
-	r := dur(max(lookback-time.Millisecond, time.Millisecond))
-	samples := e.query(ctx, fmt.Sprintf("max(max_over_time(timestamp(%s)[%s:%s]))", inner, r, dur(b.step)))
+	samples := e.query(ctx, "max("+b.newestSeries(lookback)+")")
 	if len(samples) == 0 || !finite(samples[0].V) {
 		return time.Time{}, false
 	}

@@ -174,6 +174,36 @@ func (m Model) probe() Reads {
 	return Reads{Queries: 1, Samples: float64(m.Shape.Series) * float64(m.lookback()/max(m.Interval, time.Second))}
 }
 
+// EvaluatedShare is the share of runs that evaluate the rule. An anomaly
+// rule is evaluated only at the runs where its data has a new point
+// (alerting.EvaluateAtCadence): over data at its resolution and a schedule
+// every interval, interval/resolution of runs (all of them when the data
+// is as fine as the schedule or finer). The other runs read only its probe
+// (Skipped). A threshold rule is evaluated at every run.
+func (m Model) EvaluatedShare() float64 {
+	if m.Rule.Anomaly == nil || m.Shape.Resolution <= m.Interval {
+		return 1
+	}
+	return float64(m.Interval) / float64(m.Shape.Resolution)
+}
+
+// Skipped is what a run reads of an anomaly rule it skips, its data
+// unchanged: the probe, asked per series (the same samples).
+func (m Model) Skipped() Reads {
+	if m.Rule.Anomaly == nil {
+		return m.Evaluated()
+	}
+	return m.probe()
+}
+
+// PerRun is what a run reads of the rule on average at the data's
+// cadence: EvaluatedShare of runs evaluate it, the others skip it.
+func (m Model) PerRun() Reads {
+	f := m.EvaluatedShare()
+	e, s := m.Evaluated(), m.Skipped()
+	return Reads{Queries: e.Queries, Samples: f*e.Samples + (1-f)*s.Samples}
+}
+
 // Cold is what an auto rule's first runs read in all, and over how many
 // runs: the full replay of History of every series (Naive), which the
 // evaluation spreads over runs of at most its history budget

@@ -65,6 +65,11 @@ type RulePlan struct {
 	// rule a warm run, on average over an hour), Naive what the naive
 	// evaluation reads.
 	Run, Naive Reads
+	// Evaluated is the share of runs that evaluate the rule (an anomaly
+	// rule is skipped while its data has no new point), and Skipped what
+	// the other runs read of it (Model.EvaluatedShare, Model.Skipped).
+	Evaluated float64
+	Skipped   Reads
 	// Per month at the schedule's rate, and the store's bill for it.
 	SamplesPerMonth, USDPerMonth           float64
 	NaiveSamplesPerMonth, NaiveUSDPerMonth float64
@@ -114,7 +119,8 @@ func Make(ctx context.Context, file *rules.File, o Options) (Plan, error) {
 		if r.Anomaly != nil {
 			rp.Method = string(r.Anomaly.Detector().Method)
 		}
-		rp.SamplesPerMonth = rp.Run.Samples * p.RunsPerMonth()
+		rp.Evaluated, rp.Skipped = m.EvaluatedShare(), m.Skipped()
+		rp.SamplesPerMonth = m.PerRun().Samples * p.RunsPerMonth()
 		rp.NaiveSamplesPerMonth = rp.Naive.Samples * p.RunsPerMonth()
 		rp.USDPerMonth = rp.SamplesPerMonth / 1e9 * p.USDPerBillionSamples
 		rp.NaiveUSDPerMonth = rp.NaiveSamplesPerMonth / 1e9 * p.USDPerBillionSamples
@@ -238,9 +244,13 @@ func (p Plan) Totals() RulePlan {
 // Print writes the plan as a table with a total line and what it assumed.
 func (p Plan) Print(w io.Writer) error {
 	var rows strings.Builder
-	fmt.Fprintf(&rows, "group\trule\tmethod\tseries\tresolution\tqueries/run\tsamples/run\tsamples/month\tUSD/month\twritten/month\twrite USD/month\tnaive samples/run\tnaive USD/month\t\n")
+	fmt.Fprintf(&rows, "group\trule\tmethod\tseries\tresolution\truns evaluated\tqueries/run\tsamples/run\tsamples/month\tUSD/month\twritten/month\twrite USD/month\tnaive samples/run\tnaive USD/month\t\n")
 	line := func(r RulePlan, res string) {
-		fmt.Fprintf(&rows, "%s\t%s\t%s\t%d\t%s\t%d\t%.0f\t%.3g\t%.2f\t%.3g\t%.2f\t%.0f\t%.2f\t\n", r.Group, r.Alert, r.Method, r.Shape.Series, res,
+		evaluated := ""
+		if r.Evaluated > 0 {
+			evaluated = fmt.Sprintf("%.0f%%", 100*r.Evaluated)
+		}
+		fmt.Fprintf(&rows, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%.0f\t%.3g\t%.2f\t%.3g\t%.2f\t%.0f\t%.2f\t\n", r.Group, r.Alert, r.Method, r.Shape.Series, res, evaluated,
 			r.Run.Queries, r.Run.Samples, r.SamplesPerMonth, r.USDPerMonth, r.WrittenPerMonth, r.WrittenUSDPerMonth, r.Naive.Samples, r.NaiveUSDPerMonth)
 	}
 	auto := false
@@ -263,7 +273,9 @@ func (p Plan) Print(w io.Writer) error {
 	_, err := fmt.Fprintf(w, "schedule every %s (%.0f runs a month); samples are what the store's query engine reads (Prometheus's stats=all totalQueryableSamples), "+
 		"priced at $%.2f per billion (Amazon Managed Service for Prometheus; -usd-per-billion-samples to change); naive: every baseline re-read in full at every run. "+
 		"Each run (each part) also reads its own last runs, lease and outbox: about %.0f samples a run once a day of runs is stored ($%.2f a month), more while alerts fire. "+
-		"The run's summary log line and sigmawatch_alert_query_samples give the measured figure.\n",
+		"The run's summary log line and sigmawatch_alert_query_samples give the measured figure. "+
+		"Runs evaluated: an anomaly rule is evaluated only at runs where its data has a new point (one run in five over 5-minute data every minute); "+
+		"samples/run is an evaluated run's, samples/month counts the other runs at their probe's read.\n",
 		config.Duration(p.Interval), p.RunsPerMonth(), p.USDPerBillionSamples, own, own*p.RunsPerMonth()/1e9*p.USDPerBillionSamples)
 	if err != nil || !auto {
 		return err

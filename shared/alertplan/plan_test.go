@@ -133,6 +133,27 @@ func TestModelMatchesMeasured(t *testing.T) {
 		t.Logf("%-9s measured %d queries, %d samples; model %d queries, %.0f samples", r.Alert, got.Queries, got.Samples, want.Queries, want.Samples)
 		require.Equal(t, int64(want.Queries), got.Queries, "%s: queries per run", r.Alert)
 		require.InEpsilon(t, float64(got.Samples), want.Samples, 0.01, "%s: samples per run within 1%% of the measured", r.Alert)
+
+		// At the data's cadence: an anomaly rule is evaluated at the runs
+		// where its data has a new point; the others read its probe.
+		if r.Anomaly == nil {
+			require.InDelta(t, 1, rp.Evaluated, 0, "%s: evaluated at every run", r.Alert)
+			continue
+		}
+		require.InDelta(t, math.Min(1, float64(plan.Interval)/float64(m.step)), rp.Evaluated, 1e-12, "%s: share of runs evaluated", r.Alert)
+		e := alerting.Evaluator{Query: q, Step: plan.Interval}
+		_, mark, skipped, err := e.EvaluateAtCadence(ctx, r, at, 0)
+		require.NoError(t, err)
+		require.False(t, skipped)
+		require.NotZero(t, mark, "%s: a data mark for the next run", r.Alert)
+		var skip promql.Cost
+		_, _, skipped, err = e.EvaluateAtCadence(promql.WithCost(ctx, &skip), r, at, mark)
+		require.NoError(t, err)
+		require.True(t, skipped, "%s: the data did not change", r.Alert)
+		gotSkip := skip.Snapshot()
+		t.Logf("%-9s skipped: measured %d queries, %d samples; model %d queries, %.0f samples", r.Alert, gotSkip.Queries, gotSkip.Samples, rp.Skipped.Queries, rp.Skipped.Samples)
+		require.Equal(t, int64(rp.Skipped.Queries), gotSkip.Queries, "%s: queries of a skipped run", r.Alert)
+		require.InEpsilon(t, float64(gotSkip.Samples), rp.Skipped.Samples, 0.01, "%s: samples of a skipped run within 1%% of the measured", r.Alert)
 	}
 	require.Contains(t, out.String(), "samples/run")
 }

@@ -235,7 +235,8 @@ func TestDashboard(t *testing.T) {
 
 // internalSeries are series sigmawatch writes about itself that are its
 // bookkeeping, not something to watch: the alert state it restores from and
-// the lease overlapping runs take turns through; the detector states and
+// the lease overlapping runs take turns through, the rules' data marks a
+// run skips unchanged rules by; the detector states and
 // hour summaries auto rules resume from; and the previous release's collect
 // progress, only read (once, after an upgrade).
 var internalSeries = map[string]bool{
@@ -243,6 +244,7 @@ var internalSeries = map[string]bool{
 	"sigmawatch_detector_hours":                     true,
 	"sigmawatch_alert_state":                        true,
 	"sigmawatch_alert_lease":                        true,
+	"sigmawatch_alert_rule_data":                    true,
 	"sigmawatch_collect_progress_timestamp_seconds": true,
 }
 
