@@ -38,7 +38,8 @@ func (k *kept) Publish(_ context.Context, m notify.Message) error {
 }
 
 // drain returns what was published since the last call, one line each:
-// the rule, the status (a repeat said so) and the series' labels s.
+// the rule, the status (a repeat said so), and each series' label s, state
+// and what the message says of it.
 func (k *kept) drain() []string {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -50,7 +51,13 @@ func (k *kept) drain() []string {
 			if a.Resolved {
 				state = "resolved"
 			}
-			series = append(series, a.Labels["s"]+"="+state)
+			// What the message says of the series: its value, and for a
+			// scored one the baseline and z (the same in both deployments).
+			detail := fmt.Sprintf("%.6g", a.Value)
+			if a.Scored {
+				detail += fmt.Sprintf(" z=%.6g %.6g±%.6g", a.Z, a.Center, a.Spread)
+			}
+			series = append(series, a.Labels["s"]+"="+state+"("+detail+")")
 		}
 		slices.Sort(series)
 		kind := string(m.Status)
@@ -92,7 +99,8 @@ func ruleLines(t *testing.T, logs *bytes.Buffer) map[string]ruleLine {
 // every collect phase, for a window rule with for, keep_firing_for,
 // repeat_interval and a missing-data timeout, a window rule resolving on
 // missing data after keep_firing_for, and the shipped auto rule, both
-// deployments must send the same notifications at the same runs: a burst
+// deployments must send the same notifications at the same runs, saying
+// the same of each series (value, baseline, z): a burst
 // that pages and resolves, and a series that bursts and then stops
 // reporting. Timings that are not multiples of 5 minutes put the page, the
 // repeats and the resolutions on runs without new data. The skipped

@@ -369,12 +369,19 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 			var skipped bool
 			ev, mark, skipped, err = eval.EvaluateAtCadence(ctx, r, evalAt, marks[ref])
 			if err == nil && skipped {
-				rc.skipped = true
-				sum.RulesSkipped++
-				sum.SkippedRules = append(sum.SkippedRules, ref.Key())
-				markSeries = append(markSeries, e.store.MarkSeries(at, ref, mark)...)
-				runs = append(runs, ruleRun{rule: &r, ref: ref, evalAt: evalAt, outcomes: alerting.Replay(r, stored[ref], last, at)})
-				continue
+				rr := ruleRun{rule: &r, ref: ref, evalAt: evalAt, outcomes: alerting.Replay(r, stored[ref], last, at)}
+				if !e.notifies(rr, at) {
+					rc.skipped = true
+					sum.RulesSkipped++
+					sum.SkippedRules = append(sum.SkippedRules, ref.Key())
+					markSeries = append(markSeries, e.store.MarkSeries(at, ref, mark)...)
+					runs = append(runs, rr)
+					continue
+				}
+				// A message is due: it is written from an evaluation, which
+				// gives what the message says of each series (its baseline
+				// and z), as at every other run. The states are the same.
+				ev, mark, _, err = eval.EvaluateAtCadence(ctx, r, evalAt, 0)
 			}
 		}
 		if err != nil {
@@ -442,6 +449,13 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 		}
 	}
 	return sum, errors.Join(errs...)
+}
+
+// notifies reports whether rr's outcomes plan a notification at at. Plan
+// marks what it lists, so it plans on a copy.
+func (e *Engine) notifies(rr ruleRun, at time.Time) bool {
+	rr.outcomes = slices.Clone(rr.outcomes)
+	return len(e.plan(&rr, at)) > 0
 }
 
 // deliver publishes what earlier runs recorded and did not send (resent)

@@ -42,7 +42,10 @@ import (
 //   - the skipped rule's state machine still runs, at the run's own
 //     scheduled time, on the observations the previous run had, which
 //     its persisted states give ([Replay]): `for`, keep_firing_for,
-//     repeat_interval and the missing-data timeout keep their timing.
+//     repeat_interval and the missing-data timeout keep their timing. A
+//     run where the replay would send a message evaluates the rule
+//     (alertengine), so that the message gives each series' baseline and
+//     z, which the states do not keep.
 //
 // Threshold rules are never skipped: their one query reads the lookback,
 // about what the probe itself reads, so there is nothing to save.
