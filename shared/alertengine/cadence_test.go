@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sigmawatch/sigmawatch/shared/alertengine"
+	"github.com/sigmawatch/sigmawatch/shared/alerting"
 	"github.com/sigmawatch/sigmawatch/shared/notify"
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
@@ -277,4 +278,18 @@ groups:
 		total += n
 	}
 	require.InDelta(t, float64(total), got[0].V, 0)
+
+	// The auto rules' detector states: a skipped run writes none, and an
+	// evaluation without a new point would have written none either.
+	for _, metric := range []string{alerting.DetectorStateMetric, alerting.DetectorHoursMetric} {
+		count := func(deployment string) float64 {
+			got, err := q.Query(ctx, fmt.Sprintf(`sum(count_over_time(%s{sigmawatch_deployment=%q}[3h]))`, metric, deployment), end)
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			return got[0].V
+		}
+		every, cadence := count("every"), count("cadence")
+		t.Logf("%s: %.0f samples written evaluating every run, %.0f at the data's cadence", metric, every, cadence)
+		require.InDelta(t, every, cadence, 0, metric)
+	}
 }

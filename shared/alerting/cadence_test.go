@@ -1,8 +1,10 @@
 package alerting_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,4 +109,42 @@ func TestReplayIsAdvanceOnUnchangedData(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCadenceWaitsForColdStart: an auto rule whose cold start spreads over
+// runs (the history budget) must be evaluated at every run until every
+// series is decided, although its data does not change: a skipped run
+// would stall the catching up. On real Prometheus, four series of 5-minute
+// data, a budget for one series' history a run, no new point.
+func TestCadenceWaitsForColdStart(t *testing.T) {
+	t.Parallel()
+	w, q := clients(t)
+	ctx := context.Background()
+	end := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+	var ss []stored
+	for i := range 4 {
+		ss = append(ss, stored{lbl("__name__", "cadence_cold", "host", fmt.Sprint(i)), noisy(uint64(40+i), end.Add(-30*time.Hour), end, 5*time.Minute, 100, 3, nil)})
+	}
+	f := feed{w: w, series: ss}
+	f.upTo(t, end)
+	rule := anomalyRule("cadence_cold", shippedLike())
+	st := alerting.NewStore(q, "cadence-cold")
+	var prev alerting.Mark
+	var runs []string
+	for at := end.Add(time.Minute); !at.After(end.Add(10 * time.Minute)); at = at.Add(time.Minute) {
+		e := &alerting.Evaluator{Query: q, Store: st, Step: time.Minute, Scheduled: at, HistoryBudget: 500}
+		ev, mark, skipped, err := e.EvaluateAtCadence(ctx, rule, at, prev)
+		require.NoError(t, err)
+		runs = append(runs, fmt.Sprintf("behind %d unprepared %d skipped %t mark %t", ev.Progress.Behind, ev.Progress.Unprepared, skipped, mark != 0))
+		if ev.Progress.Behind > 0 || ev.Progress.Unprepared > 0 {
+			require.Zero(t, mark, "at %s: no mark while series are behind or unprepared", at)
+		}
+		if ev.Persist != nil {
+			require.NoError(t, w.Write(ctx, st.DetectorSeries(at, alerting.RefOf(rule), *ev.Persist)))
+		}
+		prev = mark
+	}
+	t.Logf("runs:\n%s", strings.Join(runs, "\n"))
+	require.Contains(t, runs[0], "behind 3", "one series' cold start a run")
+	require.Contains(t, runs[len(runs)-1], "skipped true", "skipped once every series is decided")
 }
