@@ -197,7 +197,11 @@ func (m Model) Skipped() Reads {
 }
 
 // PerRun is what a run reads of the rule on average at the data's
-// cadence: EvaluatedShare of runs evaluate it, the others skip it.
+// cadence: EvaluatedShare of runs evaluate it, the others skip it. Queries
+// are an evaluated run's. Not modelled: a run that would send a message
+// evaluates the rule although its data did not change (the firing after
+// `for`, repeats, resolutions: rare at the default repeat_interval), and
+// reads its probe twice then.
 func (m Model) PerRun() Reads {
 	f := m.EvaluatedShare()
 	e, s := m.Evaluated(), m.Skipped()
