@@ -87,6 +87,19 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, acct
 	in.progress = progress.target(tk)
 	in.labels = newLabeler(job, region, target.AccountID, alias, lst.resources)
 	plan := planTarget(in)
+	// A static job's series come from its config, not from resources that
+	// appear: one added to a unit continues from the unit's progress.
+	if len(plan.check) > 0 && job.Static == nil {
+		fresh, queries, err := c.markFresh(ctx, &in, plan.check)
+		stats.storeQueries += queries
+		if err != nil {
+			return nil, false, fmt.Errorf("series came or went in %d series' unit(s) since their progress was written (nothing was fetched or written): %w", len(plan.check), err)
+		}
+		if fresh > 0 {
+			log.InfoContext(ctx, "new series collected from the catch-up limit", "series", fresh)
+			plan = planTarget(in)
+		}
+	}
 	in.listing = nil // the queries hold what they need
 
 	c.logDropped(ctx, log, plan.dropped)
@@ -114,7 +127,6 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, acct
 			for _, u := range units {
 				series += len(u.data)
 				samples += u.samples
-				c.lister.fresh.written(discoveryKey(target), u.fresh)
 				u.data = nil
 			}
 		},
@@ -225,14 +237,15 @@ func (c *Collector) logDropped(ctx context.Context, log *slog.Logger, dropped []
 }
 
 // writeBaselines records, before anything is fetched, where the coverage
-// of units without progress of their own starts. They are stamped a
+// of units without progress of their own starts, and their series set
+// (what a run cut short covered from the baseline). They are stamped a
 // millisecond before T, so that the unit's progress at T, written with its
 // data later in the run, is the newer sample.
 func (c *Collector) writeBaselines(ctx context.Context, job string, tk targetKey, units []*unit, ts int64) error {
 	var req []remotewrite.Series
 	for _, u := range units {
 		if u.hasBaseline {
-			req = append(req, c.progressSeries(job, tk, u.key, u.baseline, ts-1))
+			req = append(req, c.progressSeries(job, tk, u.key, u.baseline, ts-1), c.digestSeries(job, tk, u.key, u.digest, ts-1))
 		}
 	}
 	if len(req) == 0 {
