@@ -23,9 +23,9 @@ import (
 // caches the listing for discovery_ttl and writes progress; a resource
 // appears; A keeps running from its cached listing; then a new process B
 // (a new Lambda environment: new cache, nothing in memory) runs. B must
-// collect the new resource from its first datapoint, A and B then take
-// turns (concurrency), and a third process starting cold after that must
-// not ask the store anything more. After each step what is stored equals
+// collect the new resource from its first datapoint; A and B then take
+// turns (concurrency), A with its older listing; and a third process
+// starting cold after that must not ask the store anything more. After each step what is stored equals
 // what was seeded, each sample once, and skipped_seconds is what was given
 // up: nothing.
 func TestColdProcessNewSeries(t *testing.T) {
@@ -123,16 +123,24 @@ jobs:
 	require.Equal(t, 2, sum.Series)
 	check("process B, cold: the new instance from its first datapoint")
 
-	// B again, warm: both from progress.
-	run(procB, at(40*mi))
+	// A and B take turns (two environments under concurrency). A's cached
+	// listing still lacks the new instance: A must not move the unit past
+	// data of it that A does not fetch, nor fetch again what B stored.
+	run(procA, at(40*mi))
 	e.cover(mi, at(25*mi), at(30*mi), ia, inew)
+	check("process A, warm with a listing older than B's")
+	run(procB, at(45*mi))
+	e.cover(mi, at(30*mi), at(35*mi), ia, inew)
 	check("process B, warm")
+	run(procA, at(50*mi))
+	e.cover(mi, at(35*mi), at(40*mi), ia, inew)
+	check("process A again")
 
 	// A third process starting cold finds the unit's series set as stored:
 	// it asks the store for nothing but progress.
 	procC := process()
-	sum = run(procC, at(45*mi))
-	e.cover(mi, at(30*mi), at(35*mi), ia, inew)
+	sum = run(procC, at(55*mi))
+	e.cover(mi, at(40*mi), at(45*mi), ia, inew)
 	check("process C, cold, nothing new")
 	require.Equal(t, 1, sum.APICalls[collector.StoreQueryOperation], "one store query: progress")
 }

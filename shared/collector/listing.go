@@ -39,6 +39,9 @@ type listing struct {
 	// listCalls, tagCalls and restCalls count ListMetrics, GetResources and
 	// GetRestApis calls.
 	listCalls, tagCalls, restCalls int
+	// cached: part of it came from the process's caches, and may be older
+	// than what another process listed since.
+	cached bool
 }
 
 // lister lists a job's metrics in a target: static dimension sets,
@@ -72,7 +75,7 @@ func (l *lister) list(ctx context.Context, target Target, job *config.Job) (list
 		}
 		return listing{metrics: out}, nil
 	}
-	results, calls, err := l.discover(ctx, target, job, job.Dimensions)
+	results, calls, cached, err := l.discover(ctx, target, job, job.Dimensions)
 	if err != nil {
 		return listing{listCalls: calls}, err
 	}
@@ -87,13 +90,21 @@ func (l *lister) list(ctx context.Context, target Target, job *config.Job) (list
 			out = append(out, listed{metric: &ms[j], cfg: i})
 		}
 	}
-	return listing{metrics: out, listCalls: calls}, nil
+	return listing{metrics: out, listCalls: calls, cached: cached}, nil
+}
+
+// expire forgets target's cached listings and resources: the next list
+// asks AWS again.
+func (l *lister) expire(target Target) {
+	l.cache.Expire(discoveryKey(target))
+	l.tags.Expire(discoveryKey(target))
 }
 
 // discover lists each of the job's metric names in its namespace with
 // these dimension names (nil: any), concurrently, through the cache. It
-// returns one listing per metrics entry and the ListMetrics calls made.
-func (l *lister) discover(ctx context.Context, target Target, job *config.Job, dims []string) ([]cloudwatch.Listing, int, error) {
+// returns one listing per metrics entry, the ListMetrics calls made, and
+// whether any listing came from the cache.
+func (l *lister) discover(ctx context.Context, target Target, job *config.Job, dims []string) ([]cloudwatch.Listing, int, bool, error) {
 	results := make([]cloudwatch.Listing, len(job.Metrics))
 	errs := make([]error, len(job.Metrics))
 	sem := make(chan struct{}, max(l.concurrency, 1))
@@ -108,11 +119,12 @@ func (l *lister) discover(ctx context.Context, target Target, job *config.Job, d
 		}()
 	}
 	wg.Wait()
-	calls := 0
+	calls, cached := 0, false
 	for i := range results {
 		calls += results[i].Calls
+		cached = cached || (results[i].Calls == 0 && errs[i] == nil)
 	}
-	return results, calls, errors.Join(errs...)
+	return results, calls, cached, errors.Join(errs...)
 }
 
 // discoveryKey identifies a target for the discovery cache: the region

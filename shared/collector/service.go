@@ -45,8 +45,9 @@ func (l *lister) listService(ctx context.Context, target Target, job *config.Job
 	if len(job.DimensionNameRequirements) > 0 {
 		dims = job.DimensionNameRequirements
 	}
-	results, listCalls, err := l.discover(ctx, target, job, dims)
+	results, listCalls, cached, err := l.discover(ctx, target, job, dims)
 	out.listCalls = listCalls
+	out.cached = cached || calls.GetResources == 0
 	if err != nil {
 		return out, err
 	}

@@ -89,6 +89,24 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, acct
 	plan := planTarget(in)
 	// A static job's series come from its config, not from resources that
 	// appear: one added to a unit continues from the unit's progress.
+	if len(plan.check) > 0 && job.Static == nil && lst.cached {
+		// The unit was written with another series set than this process's
+		// cached listing: another process (a new environment) listed since.
+		// Moving the unit's progress on with the older listing would pass
+		// over data of series it lacks, so list afresh first.
+		c.lister.expire(target)
+		relisted, err := c.lister.list(ctx, target, job)
+		stats.listCalls += relisted.listCalls
+		stats.tagCalls += relisted.tagCalls
+		stats.restCalls += relisted.restCalls
+		if err != nil {
+			return nil, false, err
+		}
+		lst = relisted
+		in.listing = lst.metrics
+		in.labels = newLabeler(job, region, target.AccountID, alias, lst.resources)
+		plan = planTarget(in)
+	}
 	if len(plan.check) > 0 && job.Static == nil {
 		fresh, queries, err := c.markFresh(ctx, &in, plan.check)
 		stats.storeQueries += queries
