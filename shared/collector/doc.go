@@ -109,11 +109,12 @@
 // cache) — so the unit's progress says nothing about it. Each unit's
 // progress is therefore written with a digest of its series set
 // (DigestMetric, same request). A run whose listing of a due unit has
-// another digest (or that finds none) asks the store, one last_over_time
-// query per metrics entry and target, which of the unit's series have a
-// sample since the catch-up limit: those without are fetched from the
-// catch-up limit, so a new resource loses nothing of its first hour and
-// nothing stored is fetched again; the others continue from progress. A
+// another digest (or that finds none) asks the store, one query per
+// metrics entry and target answered with dimension labels only, which of
+// the unit's series have a sample since the catch-up limit: those without
+// are fetched from the catch-up limit, so a new resource loses nothing of
+// its first hour and nothing stored is fetched again; the others continue
+// from progress. A
 // process serving runs from a cached listing that differs from the stored
 // set lists again first, or it would move the unit past data of series it
 // does not know. Units whose set is unchanged cost nothing more. The queries

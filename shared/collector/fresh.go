@@ -43,36 +43,34 @@ func (c *Collector) markFresh(ctx context.Context, in *planInput, check []int) (
 		byCfg[cfg] = append(byCfg[cfg], li)
 	}
 	slices.Sort(cfgs)
-	var buf []remotewrite.Label
 	for _, cfg := range cfgs {
-		stored, err := c.storedSeries(ctx, in, cfg)
+		n, err := c.markFreshOf(ctx, in, cfg, byCfg[cfg])
 		queries++
 		if err != nil {
 			return fresh, queries, fmt.Errorf("find which series of %s are new: %w", in.metricNames[cfg], err)
 		}
-		for _, li := range byCfg[cfg] {
-			l := &in.listing[li]
-			has := false
-			for _, name := range in.seriesNames[cfg] {
-				buf = in.labels.labels(buf[:0], name, l.res, l.metric.Dimensions)
-				if stored[seriesKey(buf)] {
-					has = true
-					break
-				}
-			}
-			if !has {
-				l.fresh = true
-				fresh++
-			}
-		}
+		fresh += n
 	}
 	return fresh, queries, nil
 }
 
-// storedSeries returns the keys (seriesKey) of the target's series of a
-// metrics entry, any statistic, that have a sample stored since the
-// entry's catch-up limit.
-func (c *Collector) storedSeries(ctx context.Context, in *planInput, cfg int) (map[string]bool, error) {
+// markFreshOf marks the series among check, all of metrics entry cfg,
+// that have no sample stored since the entry's catch-up limit, under any
+// statistic. The store is asked for the dimension labels of the target's
+// series of the entry that have one: the series of one CloudWatch metric
+// differ from the others' by them alone, and the answer stays small (no
+// value is read back, one label set per stored metric).
+func (c *Collector) markFreshOf(ctx context.Context, in *planInput, cfg int, check []int) (int, error) {
+	keys := make([]string, len(check))
+	dimNames := map[string]bool{}
+	var buf []remotewrite.Label
+	for k, li := range check {
+		buf = in.labels.dimensions(buf[:0], in.listing[li].metric.Dimensions)
+		for _, l := range buf {
+			dimNames[l.Name] = true
+		}
+		keys[k] = labelsKey(buf)
+	}
 	names := map[string]bool{}
 	for _, n := range in.seriesNames[cfg] {
 		names[n] = true
@@ -85,35 +83,30 @@ func (c *Collector) storedSeries(ctx context.Context, in *planInput, cfg int) (m
 		}
 	}
 	sel.WriteByte('}')
+	by := make([]string, 0, len(dimNames))
+	for n := range dimNames {
+		by = append(by, n)
+	}
+	slices.Sort(by)
 	// Read as of T plus the lookahead, as progress is: a late retry of T
 	// sees what the runs after it stored.
 	from := in.timings[cfg].CatchUp(in.at).Start
 	until := in.at.Add(progressLookahead)
-	q := fmt.Sprintf("last_over_time(%s[%ds])", sel.String(), int64(math.Ceil(until.Sub(from).Seconds())))
+	q := fmt.Sprintf("group by (%s) (count_over_time(%s[%ds]))", strings.Join(by, ","), sel.String(), int64(math.Ceil(until.Sub(from).Seconds())))
 	samples, err := c.reader.Query(ctx, q, until)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	out := make(map[string]bool, len(samples))
+	stored := make(map[string]bool, len(samples))
 	for _, s := range samples {
-		out[mapKey(withoutName(s.Labels))] = true
+		stored[mapKey(s.Labels)] = true
 	}
-	return out, nil
-}
-
-// seriesKey is the key of a series' labels without its name: the series
-// of one CloudWatch metric differ only by it (one per statistic).
-func seriesKey(labels []remotewrite.Label) string {
-	m := make(map[string]string, len(labels))
-	for _, l := range labels {
-		if l.Value != "" && l.Name != "__name__" {
-			m[l.Name] = l.Value
+	fresh := 0
+	for k, li := range check {
+		if !stored[keys[k]] {
+			in.listing[li].fresh = true
+			fresh++
 		}
 	}
-	return mapKey(m)
-}
-
-func withoutName(labels map[string]string) map[string]string {
-	delete(labels, "__name__")
-	return labels
+	return fresh, nil
 }
