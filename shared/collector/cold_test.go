@@ -39,11 +39,14 @@ func runColdProcess(t *testing.T, kind string, r *testenv.Receiver) {
 	// Midnight a day ago: every scheduled time is in the past.
 	A := time.Now().UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour)
 	ns, cpu := "Cold/EC2"+uid, "Cpu"+uid
-	ec2 := func(id string) mSeries {
-		return mSeries{job: "ec2", region: use1, account: mainAccount, ns: ns, metric: cpu, stat: "Maximum", dims: [][2]string{{"InstanceId", id}}}
+	ec2 := func(id, stat string) mSeries {
+		return mSeries{job: "ec2", region: use1, account: mainAccount, ns: ns, metric: cpu, stat: stat, dims: [][2]string{{"InstanceId", id}}}
 	}
 	// One progress shard: the new instance joins a unit that has progress.
-	ia, inew := ec2("i-a"), ec2("i-new")
+	// Two statistics: two series per CloudWatch metric, one datapoint a
+	// minute, so the Minimum of a bucket is its Maximum.
+	ia, inew := ec2("i-a", "Maximum"), ec2("i-new", "Maximum")
+	iaMin, inewMin := ec2("i-a", "Minimum"), ec2("i-new", "Minimum")
 	e := &matrixExpect{seeded: map[string]map[int64]float64{}, want: map[string]map[int64]float64{}}
 	awsCfg, err := moto.AWSConfig(ctx)
 	require.NoError(t, err)
@@ -66,7 +69,7 @@ jobs:
     namespace: %s
     dimensions: [InstanceId]
     metrics:
-      - {name: %s, statistics: [Maximum]}
+      - {name: %s, statistics: [Maximum, Minimum]}
 `, kind, use1, ns, cpu))
 	require.NoError(t, err)
 	w, q := storeClients(t, r)
@@ -102,7 +105,7 @@ jobs:
 	procA := process()
 	run(procA, at(15*mi))
 	run(procA, at(20*mi))
-	e.cover(mi, A, at(10*mi), ia)
+	e.cover(mi, A, at(10*mi), ia, iaMin)
 	check("process A: first runs")
 
 	// A new instance, with datapoints since A+12m, after A's listing.
@@ -111,36 +114,36 @@ jobs:
 	// know the instance, and moves the unit's progress to A+20m.
 	run(procA, at(25*mi))
 	run(procA, at(30*mi))
-	e.cover(mi, at(10*mi), at(20*mi), ia)
+	e.cover(mi, at(10*mi), at(20*mi), ia, iaMin)
 	check("process A: cached listing, the new instance not yet known")
 
 	// A new process lists afresh: the new instance from its first
 	// datapoint, within max_catch_up.
 	procB := process()
 	sum := run(procB, at(35*mi))
-	e.cover(mi, at(20*mi), at(25*mi), ia)
-	e.cover(mi, at(12*mi), at(25*mi), inew)
-	require.Equal(t, 2, sum.Series)
+	e.cover(mi, at(20*mi), at(25*mi), ia, iaMin)
+	e.cover(mi, at(12*mi), at(25*mi), inew, inewMin)
+	require.Equal(t, 4, sum.Series)
 	check("process B, cold: the new instance from its first datapoint")
 
 	// A and B take turns (two environments under concurrency). A's cached
 	// listing still lacks the new instance: A must not move the unit past
 	// data of it that A does not fetch, nor fetch again what B stored.
 	run(procA, at(40*mi))
-	e.cover(mi, at(25*mi), at(30*mi), ia, inew)
+	e.cover(mi, at(25*mi), at(30*mi), ia, inew, iaMin, inewMin)
 	check("process A, warm with a listing older than B's")
 	run(procB, at(45*mi))
-	e.cover(mi, at(30*mi), at(35*mi), ia, inew)
+	e.cover(mi, at(30*mi), at(35*mi), ia, inew, iaMin, inewMin)
 	check("process B, warm")
 	run(procA, at(50*mi))
-	e.cover(mi, at(35*mi), at(40*mi), ia, inew)
+	e.cover(mi, at(35*mi), at(40*mi), ia, inew, iaMin, inewMin)
 	check("process A again")
 
 	// A third process starting cold finds the unit's series set as stored:
 	// it asks the store for nothing but progress.
 	procC := process()
 	sum = run(procC, at(55*mi))
-	e.cover(mi, at(40*mi), at(45*mi), ia, inew)
+	e.cover(mi, at(40*mi), at(45*mi), ia, inew, iaMin, inewMin)
 	check("process C, cold, nothing new")
 	require.Equal(t, 1, sum.APICalls[collector.StoreQueryOperation], "one store query: progress")
 }

@@ -71,29 +71,38 @@ func (c *Collector) markFreshOf(ctx context.Context, in *planInput, cfg int, che
 		}
 		keys[k] = labelsKey(buf)
 	}
-	names := map[string]bool{}
-	for _, n := range in.seriesNames[cfg] {
-		names[n] = true
-	}
-	var sel strings.Builder
-	fmt.Fprintf(&sel, `{__name__=~"%s"`, alternation(names))
-	for _, l := range in.labels.base {
-		if l.Value != "" {
-			fmt.Fprintf(&sel, ",%s=%q", l.Name, l.Value)
-		}
-	}
-	sel.WriteByte('}')
 	by := make([]string, 0, len(dimNames))
 	for n := range dimNames {
 		by = append(by, n)
 	}
 	slices.Sort(by)
+	var matchers strings.Builder
+	for _, l := range in.labels.base {
+		if l.Value != "" {
+			if matchers.Len() > 0 {
+				matchers.WriteByte(',')
+			}
+			fmt.Fprintf(&matchers, "%s=%q", l.Name, l.Value)
+		}
+	}
 	// Read as of T plus the lookahead, as progress is: a late retry of T
 	// sees what the runs after it stored.
 	from := in.timings[cfg].CatchUp(in.at).Start
 	until := in.at.Add(progressLookahead)
-	q := fmt.Sprintf("group by (%s) (count_over_time(%s[%ds]))", strings.Join(by, ","), sel.String(), int64(math.Ceil(until.Sub(from).Seconds())))
-	samples, err := c.reader.Query(ctx, q, until)
+	rng := int64(math.Ceil(until.Sub(from).Seconds()))
+	// One branch per statistic: count_over_time drops the metric name, and
+	// the series of one metric's statistics differ by it alone.
+	names := slices.Clone(in.seriesNames[cfg])
+	slices.Sort(names)
+	names = slices.Compact(names)
+	var q strings.Builder
+	for k, name := range names {
+		if k > 0 {
+			q.WriteString(" or ")
+		}
+		fmt.Fprintf(&q, "group by (%s) (count_over_time(%s{%s}[%ds]))", strings.Join(by, ","), name, matchers.String(), rng)
+	}
+	samples, err := c.reader.Query(ctx, q.String(), until)
 	if err != nil {
 		return 0, err
 	}

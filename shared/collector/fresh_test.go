@@ -35,13 +35,14 @@ func (s *storeAnswer) QuerySeries(context.Context, string, time.Time) ([]promql.
 }
 
 // TestMarkFresh: the store check asks, once per metrics entry, for the
-// dimension labels of the target's stored series of the entry since the
+// dimension labels of the target's stored series of the entry, any
+// statistic (a branch each: count_over_time drops the name), since the
 // catch-up limit (as of T plus the progress lookahead), and marks the
 // checked series it does not name; a failed query is an error naming the
 // metric.
 func TestMarkFresh(t *testing.T) {
 	t.Parallel()
-	f := newPlanFixture(t, oneMetric, "i-1", "i-new")
+	f := newPlanFixture(t, replace(oneMetric, "statistics: [Average]", "statistics: [Average, Maximum]"), "i-1", "i-new")
 	store := &storeAnswer{labels: []map[string]string{{"dimension_InstanceId": "i-1"}, {"dimension_InstanceId": "i-gone"}}}
 	f.c.reader = store
 	in := f.c.jobPlanInput(f.job)
@@ -56,7 +57,8 @@ func TestMarkFresh(t *testing.T) {
 	require.False(t, f.listing[0].fresh, "stored: continues from progress")
 	require.True(t, f.listing[1].fresh, "nothing stored since the catch-up limit: new")
 	// Catch-up limit at T=11:00: 10:50 − 45m = 10:05; read as of 17:00.
-	require.Equal(t, []string{`group by (dimension_InstanceId) (count_over_time({__name__=~"aws_ec2_cpuutilization_average",job="ec2",region="us-east-1",account_id="123456789012"}[24900s]))`}, store.queries)
+	require.Equal(t, []string{`group by (dimension_InstanceId) (count_over_time(aws_ec2_cpuutilization_average{job="ec2",region="us-east-1",account_id="123456789012"}[24900s]))` +
+		` or group by (dimension_InstanceId) (count_over_time(aws_ec2_cpuutilization_maximum{job="ec2",region="us-east-1",account_id="123456789012"}[24900s]))`}, store.queries)
 	require.Equal(t, []time.Time{m(60*time.Minute + progressLookahead)}, store.at)
 
 	store.err = errors.New("503")
