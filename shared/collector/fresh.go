@@ -25,10 +25,16 @@ import (
 // so nothing is sent twice); the others continue from progress. Units
 // whose digest is unchanged cost nothing more.
 
+// maxCheckPerQuery bounds how many series one store check asks about: the
+// answer (one label set per stored series) is decoded whole, and a 100k
+// series fleet in one answer took over 100 MB of heap under the template's
+// 48 MiB GOMEMLIMIT (BenchmarkColdRunChangedSet100k).
+const maxCheckPerQuery = 2000
+
 // markFresh asks the store which of the series in check (indexes into
-// in.listing) have a sample stored since their catch-up limit, one query
-// per metrics entry, and marks the others fresh. It returns how many it
-// marked and the queries it made.
+// in.listing) have a sample stored since their catch-up limit, in queries
+// of up to maxCheckPerQuery series of one metrics entry, and marks the
+// others fresh. It returns how many it marked and the queries it made.
 func (c *Collector) markFresh(ctx context.Context, in *planInput, check []int) (fresh, queries int, err error) {
 	if c.reader == nil || len(check) == 0 {
 		return 0, 0, nil
@@ -44,36 +50,53 @@ func (c *Collector) markFresh(ctx context.Context, in *planInput, check []int) (
 	}
 	slices.Sort(cfgs)
 	for _, cfg := range cfgs {
-		n, err := c.markFreshOf(ctx, in, cfg, byCfg[cfg])
-		queries++
-		if err != nil {
-			return fresh, queries, fmt.Errorf("find which series of %s are new: %w", in.metricNames[cfg], err)
+		for chunk := range slices.Chunk(byCfg[cfg], maxCheckPerQuery) {
+			n, err := c.markFreshOf(ctx, in, cfg, chunk)
+			queries++
+			if err != nil {
+				return fresh, queries, fmt.Errorf("find which series of %s are new: %w", in.metricNames[cfg], err)
+			}
+			fresh += n
 		}
-		fresh += n
 	}
 	return fresh, queries, nil
 }
 
+// checkQueries is how many queries markFresh makes for n series of one
+// metrics entry.
+func checkQueries(n int) int { return (n + maxCheckPerQuery - 1) / maxCheckPerQuery }
+
 // markFreshOf marks the series among check, all of metrics entry cfg,
 // that have no sample stored since the entry's catch-up limit, under any
 // statistic. The store is asked for the dimension labels of the target's
-// series of the entry that have one: the series of one CloudWatch metric
-// differ from the others' by them alone, and the answer stays small (no
-// value is read back, one label set per stored metric).
+// series of the entry that have one, narrowed to the values of check of
+// the dimension that tells most of them apart: the series of one
+// CloudWatch metric differ from the others' by their dimensions alone, and
+// the answer is one label set per stored metric, no value.
 func (c *Collector) markFreshOf(ctx context.Context, in *planInput, cfg int, check []int) (int, error) {
 	keys := make([]string, len(check))
-	dimNames := map[string]bool{}
+	values := map[string]map[string]bool{} // dimension label → values
 	var buf []remotewrite.Label
+	var key []byte
 	for k, li := range check {
 		buf = in.labels.dimensions(buf[:0], in.listing[li].metric.Dimensions)
 		for _, l := range buf {
-			dimNames[l.Name] = true
+			if values[l.Name] == nil {
+				values[l.Name] = map[string]bool{}
+			}
+			values[l.Name][l.Value] = true
 		}
-		keys[k] = labelsKey(buf)
+		key = appendLabelsKey(key[:0], buf)
+		keys[k] = string(key)
 	}
-	by := make([]string, 0, len(dimNames))
-	for n := range dimNames {
+	by := make([]string, 0, len(values))
+	narrow := ""
+	for n, vs := range values {
 		by = append(by, n)
+		// Every series of check has it (or the set is not narrowed).
+		if len(vs) > len(values[narrow]) && dimOfAll(in, check, n) {
+			narrow = n
+		}
 	}
 	slices.Sort(by)
 	var matchers strings.Builder
@@ -84,6 +107,9 @@ func (c *Collector) markFreshOf(ctx context.Context, in *planInput, cfg int, che
 			}
 			fmt.Fprintf(&matchers, "%s=%q", l.Name, l.Value)
 		}
+	}
+	if narrow != "" {
+		fmt.Fprintf(&matchers, `,%s=~"%s"`, narrow, alternation(values[narrow]))
 	}
 	// Read as of T plus the lookahead, as progress is: a late retry of T
 	// sees what the runs after it stored.
@@ -108,7 +134,12 @@ func (c *Collector) markFreshOf(ctx context.Context, in *planInput, cfg int, che
 	}
 	stored := make(map[string]bool, len(samples))
 	for _, s := range samples {
-		stored[mapKey(s.Labels)] = true
+		buf = buf[:0]
+		for n, v := range s.Labels {
+			buf = append(buf, remotewrite.Label{Name: n, Value: v})
+		}
+		key = appendLabelsKey(key[:0], buf)
+		stored[string(key)] = true
 	}
 	fresh := 0
 	for k, li := range check {
@@ -118,4 +149,34 @@ func (c *Collector) markFreshOf(ctx context.Context, in *planInput, cfg int, che
 		}
 	}
 	return fresh, nil
+}
+
+// dimOfAll reports whether every series of check has the dimension whose
+// label is label (a service job's listing may mix dimension sets).
+func dimOfAll(in *planInput, check []int, label string) bool {
+	var buf []remotewrite.Label
+	for _, li := range check {
+		buf = in.labels.dimensions(buf[:0], in.listing[li].metric.Dimensions)
+		if !slices.ContainsFunc(buf, func(l remotewrite.Label) bool { return l.Name == label && l.Value != "" }) {
+			return false
+		}
+	}
+	return true
+}
+
+// appendLabelsKey appends to dst a key of labels that does not depend on
+// their order and leaves out empty values (a receiver drops them). It
+// sorts labels.
+func appendLabelsKey(dst []byte, labels []remotewrite.Label) []byte {
+	slices.SortFunc(labels, func(a, b remotewrite.Label) int { return strings.Compare(a.Name, b.Name) })
+	for _, l := range labels {
+		if l.Value == "" {
+			continue
+		}
+		dst = append(dst, l.Name...)
+		dst = append(dst, 0)
+		dst = append(dst, l.Value...)
+		dst = append(dst, 0)
+	}
+	return dst
 }

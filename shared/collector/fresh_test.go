@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -34,10 +35,10 @@ func (s *storeAnswer) QuerySeries(context.Context, string, time.Time) ([]promql.
 	return nil, errors.New("not used")
 }
 
-// TestMarkFresh: the store check asks, once per metrics entry, for the
-// dimension labels of the target's stored series of the entry, any
-// statistic (a branch each: count_over_time drops the name), since the
-// catch-up limit (as of T plus the progress lookahead), and marks the
+// TestMarkFresh: the store check asks, once per metrics entry and up to
+// maxCheckPerQuery series, for the dimension labels of the target's stored
+// series of the entry among those asked about, any statistic (a branch
+// each: count_over_time drops the name), since the catch-up limit (as of T plus the progress lookahead), and marks the
 // checked series it does not name; a failed query is an error naming the
 // metric.
 func TestMarkFresh(t *testing.T) {
@@ -57,9 +58,28 @@ func TestMarkFresh(t *testing.T) {
 	require.False(t, f.listing[0].fresh, "stored: continues from progress")
 	require.True(t, f.listing[1].fresh, "nothing stored since the catch-up limit: new")
 	// Catch-up limit at T=11:00: 10:50 − 45m = 10:05; read as of 17:00.
-	require.Equal(t, []string{`group by (dimension_InstanceId) (count_over_time(aws_ec2_cpuutilization_average{job="ec2",region="us-east-1",account_id="123456789012"}[24900s]))` +
-		` or group by (dimension_InstanceId) (count_over_time(aws_ec2_cpuutilization_maximum{job="ec2",region="us-east-1",account_id="123456789012"}[24900s]))`}, store.queries)
+	require.Equal(t, []string{`group by (dimension_InstanceId) (count_over_time(aws_ec2_cpuutilization_average{job="ec2",region="us-east-1",account_id="123456789012",dimension_InstanceId=~"i-1|i-new"}[24900s]))` +
+		` or group by (dimension_InstanceId) (count_over_time(aws_ec2_cpuutilization_maximum{job="ec2",region="us-east-1",account_id="123456789012",dimension_InstanceId=~"i-1|i-new"}[24900s]))`}, store.queries)
 	require.Equal(t, []time.Time{m(60*time.Minute + progressLookahead)}, store.at)
+
+	// A large fleet is asked about in bounded pieces.
+	ids := make([]string, maxCheckPerQuery+1)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("i-%05d", i)
+	}
+	big := newPlanFixture(t, oneMetric, ids...)
+	big.c.reader = store
+	in.listing = big.listing
+	all := make([]int, len(ids))
+	for i := range all {
+		all[i] = i
+	}
+	store.queries = nil
+	fresh, queries, err = big.c.markFresh(context.Background(), &in, all)
+	require.NoError(t, err)
+	require.Equal(t, 2, queries)
+	require.Equal(t, len(ids), fresh, "none of them stored")
+	require.Contains(t, store.queries[1], `dimension_InstanceId=~"i-02000"`)
 
 	store.err = errors.New("503")
 	_, _, err = f.c.markFresh(context.Background(), &in, []int{0})

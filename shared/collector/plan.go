@@ -43,8 +43,9 @@ type JobPlan struct {
 	StoreQueries int
 	// ChangedSetQueries is the most a run adds to StoreQueries when its
 	// listing shows series that came or went since their units were
-	// written: one per target and metrics entry of a discovery or service
-	// job (a static job's series come from its config).
+	// written: per target and metrics entry of a discovery or service job,
+	// one per maxCheckPerQuery listed series (a static job's series come
+	// from its config).
 	ChangedSetQueries int
 	MetricsPerMonth   float64
 	CostPerMonthUSD   float64
@@ -92,7 +93,13 @@ func previewTarget(ctx context.Context, l *lister, conn Connector, job *config.J
 	jp.GetRestApisCalls += lst.restCalls
 	jp.Metrics += len(lst.metrics)
 	if job.Static == nil {
-		jp.ChangedSetQueries += len(job.Metrics)
+		perCfg := make([]int, len(job.Metrics))
+		for _, m := range lst.metrics {
+			perCfg[m.cfg]++
+		}
+		for _, n := range perCfg {
+			jp.ChangedSetQueries += checkQueries(n)
+		}
 	}
 	// Queries that share a window share calls; in a steady state a window
 	// depends only on a metric's period and delay, and a group is due once
@@ -142,6 +149,6 @@ func (p Plan) Print(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "schedule every %s; GetMetricData costs $0.01 per 1,000 metrics requested; a metric whose period is longer than the schedule is requested once per period; ListMetrics, GetResources and GetRestApis are free and cached between warm runs (a run lists again when another process wrote a unit with series its cached listing lacks); PromQL queries go to the store (AMP bills the samples they read): one a job and run for progress, and after a listing in which series came or went at most one per target and metrics entry to find the new ones.\n", config.Duration(p.Interval))
+	_, err := fmt.Fprintf(w, "schedule every %s; GetMetricData costs $0.01 per 1,000 metrics requested; a metric whose period is longer than the schedule is requested once per period; ListMetrics, GetResources and GetRestApis are free and cached between warm runs (a run lists again when another process wrote a unit with series its cached listing lacks); PromQL queries go to the store (AMP bills the samples they read): one a job and run for progress, and after a listing in which series came or went at most one per %d series of each target and metrics entry to find the new ones.\n", config.Duration(p.Interval), maxCheckPerQuery)
 	return err
 }

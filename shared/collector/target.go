@@ -86,37 +86,9 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, acct
 	in.listing = lst.metrics
 	in.progress = progress.target(tk)
 	in.labels = newLabeler(job, region, target.AccountID, alias, lst.resources)
-	plan := planTarget(in)
-	// A static job's series come from its config, not from resources that
-	// appear: one added to a unit continues from the unit's progress.
-	if len(plan.check) > 0 && job.Static == nil && lst.cached {
-		// The unit was written with another series set than this process's
-		// cached listing: another process (a new environment) listed since.
-		// Moving the unit's progress on with the older listing would pass
-		// over data of series it lacks, so list afresh first.
-		c.lister.expire(target)
-		relisted, err := c.lister.list(ctx, target, job)
-		stats.listCalls += relisted.listCalls
-		stats.tagCalls += relisted.tagCalls
-		stats.restCalls += relisted.restCalls
-		if err != nil {
-			return nil, false, err
-		}
-		lst = relisted
-		in.listing = lst.metrics
-		in.labels = newLabeler(job, region, target.AccountID, alias, lst.resources)
-		plan = planTarget(in)
-	}
-	if len(plan.check) > 0 && job.Static == nil {
-		fresh, queries, err := c.markFresh(ctx, &in, plan.check)
-		stats.storeQueries += queries
-		if err != nil {
-			return nil, false, fmt.Errorf("series came or went in %d series' unit(s) since their progress was written (nothing was fetched or written): %w", len(plan.check), err)
-		}
-		if fresh > 0 {
-			log.InfoContext(ctx, "new series collected from the catch-up limit", "series", fresh)
-			plan = planTarget(in)
-		}
+	plan, err := c.planWithNew(ctx, log, target, job, region, alias, &lst, &in, stats)
+	if err != nil {
+		return nil, false, err
 	}
 	in.listing = nil // the queries hold what they need
 
@@ -239,6 +211,54 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, acct
 	}
 	health := c.targetHealth(at, job.Name, tk, series, samples, plan.skipped, len(plan.dropped)+len(infoDropped))
 	return append(health, info...), true, nil
+}
+
+// planWithNew plans one target of job from its listing lst and in, and
+// finds the series that appeared since their units were written: when a
+// due unit's listed series set differs from the one stored with its
+// progress, a listing from the process's cache is first listed again (the
+// unit was written by a process that listed since), then the store is
+// asked which of the unit's series are new (markFresh) and the target
+// planned again. lst and in are updated to what the plan was made from.
+func (c *Collector) planWithNew(ctx context.Context, log *slog.Logger, target Target, job *config.Job, region, alias string, lst *listing, in *planInput, stats *jobStats) (*targetPlan, error) {
+	plan := planTarget(*in)
+	// A static job's series come from its config, not from resources that
+	// appear: one added to a unit continues from the unit's progress.
+	if len(plan.check) == 0 || job.Static != nil {
+		return plan, nil
+	}
+	if lst.cached {
+		// Moving the unit's progress on with a listing older than the one
+		// it was written with would pass over data of series it lacks.
+		c.lister.expire(target)
+		relisted, err := c.lister.list(ctx, target, job)
+		stats.listCalls += relisted.listCalls
+		stats.tagCalls += relisted.tagCalls
+		stats.restCalls += relisted.restCalls
+		if err != nil {
+			return nil, err
+		}
+		*lst = relisted
+		in.listing = lst.metrics
+		in.labels = newLabeler(job, region, target.AccountID, alias, lst.resources)
+		plan = planTarget(*in)
+		if len(plan.check) == 0 {
+			return plan, nil
+		}
+	}
+	// Only the check is kept while the store answers: the plan's queries
+	// are rebuilt after it.
+	check := plan.check
+	plan = nil
+	fresh, queries, err := c.markFresh(ctx, in, check)
+	stats.storeQueries += queries
+	if err != nil {
+		return nil, fmt.Errorf("find the new series among %d series of units whose series set changed (nothing was fetched or written): %w", len(check), err)
+	}
+	if fresh > 0 {
+		log.InfoContext(ctx, "new series collected from the catch-up limit", "series", fresh)
+	}
+	return planTarget(*in), nil
 }
 
 // logDropped names dropped series in one error line.
