@@ -76,15 +76,17 @@ func TestCLIPlan(t *testing.T) {
 	require.NoError(t, err, out)
 	t.Logf("collect -plan:\n%s", out)
 	// 2 instances × 2 statistics = 4 series; no GetResources and no
-	// GetRestApis (no service job); one GetMetricData call a run;
-	// 8,640 runs a month at 5m → 34,560 metrics → $0.35.
+	// GetRestApis (no service job); one GetMetricData call a run; one
+	// PromQL query a run (progress), one more after a listing with new
+	// series (one metrics entry, one target); 8,640 runs a month at 5m →
+	// 34,560 metrics → $0.35.
 	var line string
 	for _, l := range strings.Split(out, "\n") {
 		if strings.HasPrefix(strings.TrimSpace(l), "cli") {
 			line = l
 		}
 	}
-	require.Equal(t, []string{"cli", "1", "2", "4", "1", "0", "0", "1", "34560", "0.35"}, strings.Fields(line))
+	require.Equal(t, []string{"cli", "1", "2", "4", "1", "0", "0", "1", "1", "1", "34560", "0.35"}, strings.Fields(line))
 	require.Contains(t, out, "schedule every 5m;")
 }
 

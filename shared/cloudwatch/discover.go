@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,8 +88,7 @@ func Discover(ctx context.Context, api awscw.ListMetricsAPIClient, namespace, me
 
 // DiscoveryCache keeps ListMetrics results across warm invocations of the
 // same process, for ttl, so a warm run makes no ListMetrics call. With a
-// ttl of 0 it lists on every call, and still remembers the last listing to
-// tell which metrics are new.
+// ttl of 0 it lists on every call.
 type DiscoveryCache struct {
 	mu      sync.Mutex
 	ttl     time.Duration
@@ -109,13 +109,8 @@ func NewDiscoveryCache(ttl time.Duration, now func() time.Time) *DiscoveryCache 
 // Listing is one discovery result.
 type Listing struct {
 	Metrics []Metric
-	// Added holds the metrics of a fresh listing that the previous listing
-	// of the same key in this process did not have: resources that appeared
-	// (or became active again) since. Nil when the listing came from the
-	// cache or is the process's first for its key, which knows no earlier
-	// listing.
-	Added []Metric
-	// Calls is the number of ListMetrics calls made.
+	// Calls is the number of ListMetrics calls made: 0 when the listing
+	// came from the cache.
 	Calls int
 }
 
@@ -135,29 +130,22 @@ func (c *DiscoveryCache) Discover(ctx context.Context, key string, api awscw.Lis
 	if err != nil {
 		return Listing{Calls: calls}, err
 	}
-	l := Listing{Metrics: metrics, Calls: calls}
-	if hadPrev {
-		l.Added = added(prev.metrics, metrics)
-	}
 	c.mu.Lock()
 	c.entries[k] = cacheEntry{metrics: metrics, expires: c.now().Add(c.ttl)}
 	c.mu.Unlock()
-	return l, nil
+	return Listing{Metrics: metrics, Calls: calls}, nil
 }
 
-// added returns the metrics of next that old lacks; both are sorted by
-// CompareMetrics.
-func added(old, next []Metric) []Metric {
-	var out []Metric
-	i := 0
-	for _, m := range next {
-		for i < len(old) && CompareMetrics(old[i], m) < 0 {
-			i++
+// Expire drops the cached listings of key, so that the next Discover of
+// each lists afresh: another process listed something this one's cached
+// listing lacks.
+func (c *DiscoveryCache) Expire(key string) {
+	prefix := key + "\x00"
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.entries {
+		if strings.HasPrefix(k, prefix) {
+			delete(c.entries, k)
 		}
-		if i < len(old) && CompareMetrics(old[i], m) == 0 {
-			continue
-		}
-		out = append(out, m)
 	}
-	return out
 }

@@ -269,12 +269,10 @@ func TestDiscoverExactDimensionsAllPagesDeduplicated(t *testing.T) {
 	l2, err := cache.Discover(context.Background(), "acct", api, "AWS/EC2", "CPUUtilization", []string{"InstanceId"})
 	require.NoError(t, err)
 	require.Equal(t, []int{2, 0}, []int{l1.Calls, l2.Calls}, "a warm run makes no ListMetrics call")
-	require.Nil(t, l1.Added, "a process's first listing knows no earlier one")
 	now = now.Add(61 * time.Minute)
 	l3, err := cache.Discover(context.Background(), "acct", api, "AWS/EC2", "CPUUtilization", []string{"InstanceId"})
 	require.NoError(t, err)
 	require.Equal(t, 2, l3.Calls, "the TTL expires")
-	require.Empty(t, l3.Added)
 }
 
 // TestFetchConcurrencyAndOrder: at most Concurrency calls are in flight, and
@@ -393,12 +391,14 @@ func TestDiscoverRequestShape(t *testing.T) {
 	require.Len(t, got[0].Dimensions, 12)
 }
 
-// TestDiscoveryCacheAdded: a refreshed listing reports the metrics the
-// previous listing of the same key did not have.
-func TestDiscoveryCacheAdded(t *testing.T) {
+// TestDiscoveryCacheExpire: a listing is served from the cache for its
+// TTL, and listed afresh once its key is expired; other keys stay cached.
+func TestDiscoveryCacheExpire(t *testing.T) {
 	t.Parallel()
-	ids := []string{"i-1", "i-3"}
+	ids := []string{"i-1"}
+	calls := 0
 	api := &fakeCW{listMetrics: func(_ context.Context, in *awscw.ListMetricsInput) (*awscw.ListMetricsOutput, error) {
+		calls++
 		out := &awscw.ListMetricsOutput{}
 		for _, id := range ids {
 			out.Metrics = append(out.Metrics, cwtypes.Metric{Namespace: in.Namespace, MetricName: in.MetricName,
@@ -406,22 +406,26 @@ func TestDiscoveryCacheAdded(t *testing.T) {
 		}
 		return out, nil
 	}}
-	for _, ttl := range []time.Duration{time.Minute, 0} {
-		ids = []string{"i-1", "i-3"}
-		now := t0
-		cache := NewDiscoveryCache(ttl, func() time.Time { return now })
-		_, err := cache.Discover(context.Background(), "k", api, "AWS/EC2", "CPU", []string{"InstanceId"})
+	cache := NewDiscoveryCache(time.Hour, func() time.Time { return t0 })
+	ctx := context.Background()
+	list := func(key string) Listing {
+		t.Helper()
+		l, err := cache.Discover(ctx, key, api, "AWS/EC2", "CPU", []string{"InstanceId"})
 		require.NoError(t, err)
-		ids = []string{"i-2", "i-3", "i-4"} // i-1 terminated; i-2 and i-4 are new
-		now = now.Add(2 * time.Minute)
-		l, err := cache.Discover(context.Background(), "k", api, "AWS/EC2", "CPU", []string{"InstanceId"})
-		require.NoError(t, err)
-		require.Len(t, l.Metrics, 3)
-		require.Equal(t, []Metric{
-			NewMetric("AWS/EC2", "CPU", []Dimension{{"InstanceId", "i-2"}}),
-			NewMetric("AWS/EC2", "CPU", []Dimension{{"InstanceId", "i-4"}}),
-		}, l.Added, "ttl %s", ttl)
+		return l
 	}
+	require.Equal(t, 1, list("k").Calls)
+	require.Equal(t, 1, list("k2").Calls)
+	ids = []string{"i-1", "i-2"} // a new instance
+	cached := list("k")
+	require.Zero(t, cached.Calls)
+	require.Len(t, cached.Metrics, 1, "served from the cache")
+	cache.Expire("k")
+	fresh := list("k")
+	require.Equal(t, 1, fresh.Calls)
+	require.Len(t, fresh.Metrics, 2)
+	require.Zero(t, list("k2").Calls, "another key stays cached")
+	require.Equal(t, 3, calls)
 }
 
 // TestDiscoverAnyDimensions: nil dimension names list every dimension set

@@ -3,12 +3,16 @@ package collector_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -24,6 +28,7 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
 	"github.com/sigmawatch/sigmawatch/shared/collector"
 	"github.com/sigmawatch/sigmawatch/shared/config"
+	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 	"github.com/sigmawatch/sigmawatch/shared/testenv"
 )
@@ -324,4 +329,109 @@ func templateCollectValue(t testing.TB, pattern string) int {
 	v, err := strconv.Atoi(string(m[1]))
 	require.NoError(t, err)
 	return v
+}
+
+// BenchmarkColdRunChangedSet100k is BenchmarkRun100k's fleet in a process
+// that starts cold while every unit's series set differs from the one
+// stored with its progress (1,000 instances appeared; or the first run
+// after the upgrade that added digests): the run asks the store which of
+// the 100,000 series have samples, 2,000 at a time. The store is an HTTP
+// server answering with Prometheus's JSON, rendered before the run, so the
+// real PromQL client decodes it inside the measured run: 99,000 stored
+// series, one label set each. Progress covers every unit until 5 minutes before the
+// window's end, so each stored series is fetched for 5 minutes as in
+// BenchmarkRun100k and each new one from the catch-up limit (45 minutes).
+func BenchmarkColdRunChangedSet100k(b *testing.B) {
+	limit := templateCollectMemLimit(b)
+	b.Run("default-gc", benchColdChangedSet)
+	b.Run(fmt.Sprintf("template-gomemlimit-%dMiB", limit>>20), func(b *testing.B) {
+		old := debug.SetMemoryLimit(limit)
+		defer debug.SetMemoryLimit(old)
+		benchColdChangedSet(b)
+	})
+}
+
+func benchColdChangedSet(b *testing.B) {
+	const n, added = 100_000, 1_000
+	cfg := fleetConfig(b)
+	cfg.MaxCatchUp = config.Duration(45 * time.Minute)
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	covered := at.Add(-15 * time.Minute) // the window ends at T − 10m
+	api := newFleet(n, 0)
+	// The fleet names instance i "i-" and 17 hex digits.
+	id := func(i int) string { return fmt.Sprintf("i-%017x", i) }
+	var progress strings.Builder
+	progress.WriteString(`{"status":"success","data":{"resultType":"vector","result":[`)
+	for s := range 64 {
+		if s > 0 {
+			progress.WriteByte(',')
+		}
+		fmt.Fprintf(&progress, `{"metric":{"__name__":%q,"sigmawatch_deployment":"default","job":"ec2","region":"us-east-1","account_id":"123456789012","metric":"CPUUtilization","shards":"64","shard":"%d"},"value":[%d,"%d"]}`,
+			collector.CoveredMetric, s, at.Unix(), covered.Unix())
+	}
+	progress.WriteString(`]}}`)
+	// The store check asks about the listing (sorted by instance) in pieces
+	// of maxCheckPerQuery: per piece, by its first instance, the answer.
+	const piece = 2000
+	stored := map[string]string{}
+	for from := 0; from < n; from += piece {
+		var b strings.Builder
+		b.WriteString(`{"status":"success","data":{"resultType":"vector","result":[`)
+		for i := from; i < min(from+piece, n-added); i++ {
+			if i > from {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"metric":{"dimension_InstanceId":%q},"value":[%d,"1"]}`, id(i), at.Unix())
+		}
+		b.WriteString(`]}}`)
+		stored[id(from)] = b.String()
+	}
+	var storeQueries atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		storeQueries.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		q := r.Form.Get("query")
+		if strings.Contains(q, collector.CoveredMetric) {
+			_, _ = io.WriteString(w, progress.String())
+			return
+		}
+		_, first, _ := strings.Cut(q, `dimension_InstanceId=~"`)
+		first, _, _ = strings.Cut(first, "|")
+		answer, ok := stored[first]
+		if !ok {
+			http.Error(w, "unexpected query: "+q[:min(len(q), 200)], http.StatusBadRequest)
+			return
+		}
+		_, _ = io.WriteString(w, answer)
+	}))
+	defer srv.Close()
+	q, err := promql.NewClient(srv.URL, http.DefaultTransport)
+	require.NoError(b, err)
+	var peak, mallocs uint64
+	var cpu time.Duration
+	runs := 0
+	for b.Loop() {
+		storeQueries.Store(0)
+		w := &encodingWriter{}
+		c, err := collector.New(collector.Options{Config: cfg, Connector: fleetConnector{api}, Writer: w, Progress: q, Now: func() time.Time { return at }})
+		require.NoError(b, err)
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		stop := sampleHeap(&peak)
+		cpu0 := cpuTime()
+		sum, err := c.Run(context.Background(), at, cfg.Jobs)
+		cpu += cpuTime() - cpu0
+		stop()
+		runtime.ReadMemStats(&after)
+		require.NoError(b, err)
+		require.Equal(b, int64(1+n/piece), storeQueries.Load(), "progress, then the store check in pieces")
+		require.Equal(b, (n-added)*5+added*45, sum.Samples)
+		mallocs += after.Mallocs - before.Mallocs
+		runs++
+	}
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+	b.ReportMetric(float64(mallocs)/float64(runs)/float64((n-added)*5+added*45), "allocs/sample")
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(runs), "cpu-ms/op")
 }

@@ -154,7 +154,6 @@ func New(opts Options) (*Collector, error) {
 		maxSamples: opts.MaxSamplesPerRequest,
 		margin:     opts.DeadlineMargin,
 	}
-	c.lister.fresh = &freshSet{}
 	if c.maxSamples <= 0 {
 		c.maxSamples = DefaultMaxSamplesPerRequest
 	}
@@ -246,15 +245,20 @@ type jobStats struct {
 	// tagCalls, restCalls and aliasCalls: GetResources, GetRestApis and
 	// ListAccountAliases.
 	tagCalls, restCalls, aliasCalls int
+	// storeQueries: PromQL queries for which series of a changed unit are
+	// new (markFresh); reading progress is one more per job and run.
+	storeQueries int
 }
 
 func (c *Collector) runJob(ctx context.Context, r *run, job *config.Job) error {
 	at, sum := r.at, r.sum
-	progress, err := c.readProgress(ctx, at, job.Name)
+	var stats jobStats
+	progress, queries, err := c.readProgress(ctx, at, job.Name)
+	stats.storeQueries += queries
 	if err != nil {
+		sum.addCalls(StoreQueryOperation, queries)
 		return err
 	}
-	var stats jobStats
 	var errs []error
 	var health []remotewrite.Series
 	didWork := false
@@ -278,6 +282,7 @@ func (c *Collector) runJob(ctx context.Context, r *run, job *config.Job) error {
 	sum.addCalls("GetRestApis", stats.restCalls)
 	sum.addCalls("ListAccountAliases", stats.aliasCalls)
 	sum.addCalls("GetMetricData", stats.dataCalls)
+	sum.addCalls(StoreQueryOperation, stats.storeQueries)
 	sum.MetricsRequested += stats.metricsRequested
 	if len(errs) == 0 && didWork {
 		health = append(health, c.jobHealth(at, job, stats)...)

@@ -50,7 +50,7 @@ func (d *delivery) send(ctx context.Context, units []*unit) {
 	if !d.perSeries {
 		req := d.render.series(units)
 		for _, u := range units {
-			req = append(req, d.c.progressSeries(d.job, d.tk, u.key, u.end, d.ts))
+			req = append(req, d.c.progressSeries(d.job, d.tk, u.key, u.end, d.ts), d.c.digestSeries(d.job, d.tk, u.key, u.digest, d.ts))
 		}
 		if err := d.c.writer.Write(ctx, req); err != nil {
 			d.failed(units, fmt.Errorf("%d unit(s) not written: %w", len(units), err))
@@ -128,12 +128,12 @@ func (d *delivery) send(ctx context.Context, units []*unit) {
 // finish writes the progress of the per-series units whose data is stored.
 func (d *delivery) finish(ctx context.Context) {
 	for len(d.pending) > 0 {
-		n := min(len(d.pending), max(d.c.maxSamples, 1))
+		n := min(len(d.pending), max(d.c.maxSamples/2, 1)) // a progress and a digest sample each
 		batch := d.pending[:n]
 		d.pending = d.pending[n:]
-		req := make([]remotewrite.Series, 0, len(batch))
+		req := make([]remotewrite.Series, 0, 2*len(batch))
 		for _, u := range batch {
-			req = append(req, d.c.progressSeries(d.job, d.tk, u.key, u.end, d.ts))
+			req = append(req, d.c.progressSeries(d.job, d.tk, u.key, u.end, d.ts), d.c.digestSeries(d.job, d.tk, u.key, u.digest, d.ts))
 		}
 		if err := d.c.writer.Write(ctx, req); err != nil {
 			// Their data is stored; without progress the next run reads it

@@ -102,11 +102,25 @@
 // # Series that come and go
 //
 // Discovery asks ListMetrics for the metrics active in the last three hours,
-// so terminated resources stop being queried. A series that a refreshed
-// listing of this process adds (a new resource) is fetched from the
-// catch-up limit rather than from its shard's progress: none of it was
-// written, so it loses nothing of its first hour. A cold process knows no
-// earlier listing and collects every series from its shard's progress.
+// so terminated resources stop being queried. A new resource's series joins
+// a unit whose progress was written without it — by this process from an
+// older listing, or by another one (Lambda starts new environments after
+// idle, a deploy, concurrency or recycling, each with an empty discovery
+// cache) — so the unit's progress says nothing about it. Each unit's
+// progress is therefore written with a digest of its series set
+// (DigestMetric, same request). A run whose listing of a due unit has
+// another digest (or that finds none) asks the store, one query per
+// metrics entry and target answered with dimension labels only, which of
+// the unit's series have a sample since the catch-up limit: those without
+// are fetched from the catch-up limit, so a new resource loses nothing of
+// its first hour and nothing stored is fetched again; the others continue
+// from progress. A
+// process serving runs from a cached listing that differs from the stored
+// set lists again first, or it would move the unit past data of series it
+// does not know. Units whose set is unchanged cost nothing more. The queries
+// are counted in the api_calls series (operation PromQLQuery) and -plan. A
+// static job's series come from its config: one added to a unit continues
+// from the unit's progress.
 //
 // # Service jobs
 //

@@ -21,6 +21,12 @@ const (
 	CostMetric             = "sigmawatch_collect_cost_usd"
 )
 
+// StoreQueryOperation is the operation label of APICallsMetric (and the
+// summary's api_calls key) that counts the PromQL queries a job made of the
+// store: its progress, and which series of a unit whose series set changed
+// are new. AMP bills queries by the samples they read.
+const StoreQueryOperation = "PromQLQuery"
+
 // targetHealth is the health of one collected target.
 func (c *Collector) targetHealth(at time.Time, job string, tk targetKey, series, samples int, skipped time.Duration, dropped int) []remotewrite.Series {
 	ts := at.UnixMilli()
@@ -43,6 +49,7 @@ func (c *Collector) jobHealth(at time.Time, job *config.Job, stats jobStats) []r
 	out := []remotewrite.Series{
 		gauge(APICallsMetric, ts, float64(stats.listCalls), d, c.deployment, "job", job.Name, "operation", "ListMetrics"),
 		gauge(APICallsMetric, ts, float64(stats.dataCalls), d, c.deployment, "job", job.Name, "operation", "GetMetricData"),
+		gauge(APICallsMetric, ts, float64(stats.storeQueries), d, c.deployment, "job", job.Name, "operation", StoreQueryOperation),
 		gauge(MetricsRequestedMetric, ts, float64(stats.metricsRequested), d, c.deployment, "job", job.Name),
 		gauge(CostMetric, ts, float64(stats.metricsRequested)*USDPerMetricRequested, d, c.deployment, "job", job.Name),
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
@@ -20,9 +19,10 @@ type listed struct {
 	metric *cloudwatch.Metric
 	// cfg indexes the job's metrics entry it comes from.
 	cfg int
-	// fresh: this process's discovery found it newly listed and has not
-	// written it yet, so none of its data is stored: it is collected from
-	// the oldest start catch-up allows, not from its shard's progress.
+	// fresh: its unit's series set changed since the unit's progress was
+	// written and the store holds none of its data since the catch-up
+	// limit (markFresh): it is collected from the oldest start catch-up
+	// allows, not from its unit's progress.
 	fresh bool
 	// res is, for a service job, 1 + the index of the resource the metric
 	// belongs to in the listing's resources (its name and tag labels); 0:
@@ -39,6 +39,9 @@ type listing struct {
 	// listCalls, tagCalls and restCalls count ListMetrics, GetResources and
 	// GetRestApis calls.
 	listCalls, tagCalls, restCalls int
+	// cached: part of it came from the process's caches, and may be older
+	// than what another process listed since.
+	cached bool
 }
 
 // lister lists a job's metrics in a target: static dimension sets,
@@ -51,9 +54,6 @@ type lister struct {
 	// tags caches service jobs' GetResources like cache does ListMetrics.
 	tags        *tagging.Cache
 	concurrency int
-	// fresh remembers, per discovery key, the metrics a refreshed listing
-	// added until their unit is written (nil: not tracked, as in -plan).
-	fresh *freshSet
 }
 
 // list returns the job's metrics in target.
@@ -75,7 +75,7 @@ func (l *lister) list(ctx context.Context, target Target, job *config.Job) (list
 		}
 		return listing{metrics: out}, nil
 	}
-	results, calls, err := l.discover(ctx, target, job, job.Dimensions)
+	results, calls, cached, err := l.discover(ctx, target, job, job.Dimensions)
 	if err != nil {
 		return listing{listCalls: calls}, err
 	}
@@ -85,19 +85,26 @@ func (l *lister) list(ctx context.Context, target Target, job *config.Job) (list
 	}
 	out := make([]listed, 0, n)
 	for i := range results {
-		fresh := freshWalk{fresh: l.fresh.note(discoveryKey(target), results[i].Added)}
 		ms := results[i].Metrics
 		for j := range ms {
-			out = append(out, listed{metric: &ms[j], cfg: i, fresh: fresh.is(&ms[j])})
+			out = append(out, listed{metric: &ms[j], cfg: i})
 		}
 	}
-	return listing{metrics: out, listCalls: calls}, nil
+	return listing{metrics: out, listCalls: calls, cached: cached}, nil
+}
+
+// expire forgets target's cached listings and resources: the next list
+// asks AWS again.
+func (l *lister) expire(target Target) {
+	l.cache.Expire(discoveryKey(target))
+	l.tags.Expire(discoveryKey(target))
 }
 
 // discover lists each of the job's metric names in its namespace with
 // these dimension names (nil: any), concurrently, through the cache. It
-// returns one listing per metrics entry and the ListMetrics calls made.
-func (l *lister) discover(ctx context.Context, target Target, job *config.Job, dims []string) ([]cloudwatch.Listing, int, error) {
+// returns one listing per metrics entry, the ListMetrics calls made, and
+// whether any listing came from the cache.
+func (l *lister) discover(ctx context.Context, target Target, job *config.Job, dims []string) ([]cloudwatch.Listing, int, bool, error) {
 	results := make([]cloudwatch.Listing, len(job.Metrics))
 	errs := make([]error, len(job.Metrics))
 	sem := make(chan struct{}, max(l.concurrency, 1))
@@ -112,72 +119,14 @@ func (l *lister) discover(ctx context.Context, target Target, job *config.Job, d
 		}()
 	}
 	wg.Wait()
-	calls := 0
+	calls, cached := 0, false
 	for i := range results {
 		calls += results[i].Calls
+		cached = cached || (results[i].Calls == 0 && errs[i] == nil)
 	}
-	return results, calls, errors.Join(errs...)
+	return results, calls, cached, errors.Join(errs...)
 }
 
 // discoveryKey identifies a target for the discovery cache: the region
 // always, whatever the connector's CacheKey says.
 func discoveryKey(t Target) string { return fmt.Sprintf("%s\x00%s", t.Region, t.CacheKey) }
-
-// freshSet holds the metrics that refreshed listings added and that have
-// not been written since. It lives as long as the process (warm
-// invocations); a cold start knows of none and collects every series from
-// its shard's progress.
-type freshSet struct {
-	mu sync.Mutex
-	// byKey: discovery key → fresh metrics, sorted by CompareMetrics.
-	byKey map[string][]cloudwatch.Metric
-}
-
-// note records the metrics a listing added and returns the discovery key's
-// fresh metrics (a copy, sorted).
-func (s *freshSet) note(key string, added []cloudwatch.Metric) []cloudwatch.Metric {
-	if s == nil {
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(added) > 0 {
-		if s.byKey == nil {
-			s.byKey = map[string][]cloudwatch.Metric{}
-		}
-		set := append(s.byKey[key], added...)
-		slices.SortFunc(set, cloudwatch.CompareMetrics)
-		s.byKey[key] = slices.CompactFunc(set, func(a, b cloudwatch.Metric) bool { return cloudwatch.CompareMetrics(a, b) == 0 })
-	}
-	return slices.Clone(s.byKey[key])
-}
-
-// freshWalk tells, in one walk, which metrics of a listing sorted by
-// CompareMetrics are fresh: ask in the listing's order.
-type freshWalk struct {
-	fresh []cloudwatch.Metric // sorted, from freshSet.note
-	next  int
-}
-
-func (w *freshWalk) is(m *cloudwatch.Metric) bool {
-	for w.next < len(w.fresh) && cloudwatch.CompareMetrics(w.fresh[w.next], *m) < 0 {
-		w.next++
-	}
-	return w.next < len(w.fresh) && cloudwatch.CompareMetrics(w.fresh[w.next], *m) == 0
-}
-
-// written forgets fresh metrics whose unit has been stored.
-func (s *freshSet) written(key string, metrics []*cloudwatch.Metric) {
-	if s == nil || len(metrics) == 0 {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	set := s.byKey[key]
-	for _, m := range metrics {
-		if i, ok := slices.BinarySearchFunc(set, *m, cloudwatch.CompareMetrics); ok {
-			set = slices.Delete(set, i, i+1)
-		}
-	}
-	s.byKey[key] = set
-}

@@ -137,9 +137,9 @@ func TestPerSeriesReceiverSeriesLimit(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			f := seedHosts(t, ctx, "a", "b", "c", "d", "e")
-			// 2 data series, 1 progress series and 9 health series in the
-			// first run; 13 leaves room for one more host.
-			r := testenv.StartCortex(t, testenv.CortexOptions{MaxGlobalSeriesPerUser: 13})
+			// 2 data series, 1 progress and 1 digest series and 10 health
+			// series in the first run; 15 leaves room for one more host.
+			r := testenv.StartCortex(t, testenv.CortexOptions{MaxGlobalSeriesPerUser: 15})
 			w, q := storeClients(t, r)
 			awsCfg, err := moto.AWSConfig(ctx)
 			require.NoError(t, err)
@@ -194,7 +194,7 @@ func TestPerSeriesReceiverSeriesLimit(t *testing.T) {
 }
 
 // failProgressWriter fails the first request that carries only progress
-// samples, after nothing of it was sent: a process that died between
+// (and series digest) samples, after nothing of it was sent: a process that died between
 // writing a unit's data and its progress.
 type failProgressWriter struct {
 	w      collector.Writer
@@ -207,7 +207,7 @@ func (f *failProgressWriter) Write(ctx context.Context, series []remotewrite.Ser
 	defer f.mu.Unlock()
 	onlyProgress := len(series) > 0
 	for _, s := range series {
-		if s.Labels[0].Value != collector.CoveredMetric {
+		if s.Labels[0].Value != collector.CoveredMetric && s.Labels[0].Value != collector.DigestMetric {
 			onlyProgress = false
 		}
 	}

@@ -35,6 +35,8 @@ jobs:
 	require.Equal(t, 20, j.Metrics)
 	require.Equal(t, 30, j.Series)
 	require.Equal(t, 2, j.GetMetricDataCalls, "one call per timing group in a run where both are due")
+	require.Equal(t, 1, j.StoreQueries, "progress and digests: one query a run")
+	require.Equal(t, 2, j.ChangedSetQueries, "after a listing with new series: one per metrics entry of the one target")
 	// 10 series × 8,640 runs + 20 series × 720 hours in 30 days.
 	require.InDelta(t, 10*8640+20*720, j.MetricsPerMonth, 0)
 	require.InDelta(t, float64(10*8640+20*720)*collector.USDPerMetricRequested, j.CostPerMonthUSD, 1e-9)

@@ -49,8 +49,9 @@ type unit struct {
 	hasBaseline bool
 	// pending counts the unit's queries not answered yet.
 	pending int
-	// fresh lists the unit's newly listed metrics.
-	fresh []*cloudwatch.Metric
+	// digest is the unit's series set in this run's listing (the sum of
+	// metricDigest), written with its progress.
+	digest uint64
 	// Filled while the data streams in: per answered query its samples.
 	// Labels are rendered only when the unit is written.
 	data    []unitData
@@ -89,6 +90,11 @@ type targetPlan struct {
 	// skipped is the longest span a series gives up in this run.
 	skipped time.Duration
 	dropped []droppedSeries
+	// check lists (by listing index) the series planned from progress in
+	// due units whose series set is not the one stored with their progress
+	// (or that have no stored digest): some of them may be new, with none
+	// of their data stored. markFresh asks the store which.
+	check []int
 }
 
 // planned is one series to fetch.
@@ -96,6 +102,8 @@ type planned struct {
 	li, si int
 	unit   int
 	w      cloudwatch.Window
+	// fromProgress: w continues from stored progress.
+	fromProgress bool
 }
 
 // planTarget plans one target's run.
@@ -200,6 +208,7 @@ func planTarget(in planInput) *targetPlan {
 			p.units = append(p.units, u)
 		}
 		u := p.units[ui]
+		u.digest += metricDigest(l.metric)
 		covered, hasCover := in.progress.covered(key.metric, h)
 		if !hasCover {
 			covered, hasCover = in.progress.legacyCovered(l.metric, timing)
@@ -208,11 +217,10 @@ func planTarget(in planInput) *targetPlan {
 		var skipped time.Duration
 		switch {
 		case l.fresh:
-			// Absent from this process's previous listing, which asked for
-			// metrics active in the three hours before it: whatever was
-			// ever written of it is older than the catch-up limit.
+			// New to its unit, with nothing stored since the catch-up
+			// limit: ListMetrics lists metrics active in the last three
+			// hours, so it appeared since the unit's last write.
 			w = timing.CatchUp(in.at)
-			u.fresh = append(u.fresh, l.metric)
 		case hasCover:
 			w, skipped = timing.Next(in.at, covered)
 			if u.hasBaseline && covered.Before(u.baseline) {
@@ -229,10 +237,11 @@ func planTarget(in planInput) *targetPlan {
 			// skips to the next whole period): the unit moves past it now.
 			p.skipped = max(p.skipped, skipped)
 			if !w.Empty() {
-				series = append(series, planned{li: li, si: si, unit: ui, w: w})
+				series = append(series, planned{li: li, si: si, unit: ui, w: w, fromProgress: hasCover && !l.fresh})
 			}
 		}
 	}
+	p.check = changedSeries(in.progress, p.units, series)
 	// Oldest windows first, so the most lagging units complete first; then
 	// unit by unit, so units complete one after another while the data
 	// streams in and memory does not grow with the number of series;
@@ -250,6 +259,30 @@ func planTarget(in planInput) *targetPlan {
 		p.units[s.unit].pending++
 	}
 	return p
+}
+
+// changedSeries lists, by listing index, the series planned from progress
+// in units whose series set differs from the one stored with their progress.
+// A unit with a stored digest equal to its listing's costs nothing more.
+func changedSeries(progress *targetProgress, units []*unit, series []planned) []int {
+	changed := make([]bool, len(units))
+	some := false
+	for i, u := range units {
+		stored, ok := progress.digest(u.key)
+		changed[i] = !ok || stored != u.digest&(1<<digestBits-1)
+		some = some || changed[i]
+	}
+	if !some {
+		return nil
+	}
+	var out []int
+	for _, s := range series {
+		// A series comes once per statistic, one after another.
+		if s.fromProgress && changed[s.unit] && (len(out) == 0 || out[len(out)-1] != s.li) {
+			out = append(out, s.li)
+		}
+	}
+	return out
 }
 
 // orderPlanned orders series by window start, then unit, keeping the

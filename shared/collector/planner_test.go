@@ -337,3 +337,61 @@ func TestPlanLegacyProgress(t *testing.T) {
 	plan = f.plan(m(35*time.Minute), p)
 	require.Equal(t, cloudwatch.Window{Start: m(20 * time.Minute), End: m(25 * time.Minute)}, windows(plan)["aws_ec2_cpuutilization_average|i-1"])
 }
+
+// TestPlanChangedSeriesSet: a due unit whose listed series set is not the
+// one stored with its progress (a cold process listing a resource that
+// appeared while another process ran from its cached listing) names its
+// series planned from progress for the store check; a unit whose set is as
+// stored names none, and costs no query. A series the check finds new is
+// then fetched from the catch-up limit, the others from progress.
+func TestPlanChangedSeriesSet(t *testing.T) {
+	t.Parallel()
+	f := newPlanFixture(t, replace(oneMetric, "progress_shards: 4", "progress_shards: 1"), "i-1", "i-new")
+	key := unitKey{metric: "CPUUtilization", shards: 1, shard: 0}
+	digestOf := func(ls ...listed) uint64 {
+		var d uint64
+		for _, l := range ls {
+			d += metricDigest(l.metric)
+		}
+		return d & (1<<digestBits - 1)
+	}
+	gone := cloudwatch.NewMetric("AWS/EC2", "CPUUtilization", []cloudwatch.Dimension{{Name: "InstanceId", Value: "i-gone"}})
+	at := m(60 * time.Minute)
+	tests := []struct {
+		name   string
+		stored *uint64 // nil: progress without a digest (written before digests)
+		want   []int
+	}{
+		{"a series appeared", ptr(digestOf(f.listing[0])), []int{0, 1}},
+		{"a series went", ptr(digestOf(f.listing[0], f.listing[1], listed{metric: &gone})), []int{0, 1}},
+		{"as stored", ptr(digestOf(f.listing[1], f.listing[0])), nil},
+		{"no digest stored", nil, []int{0, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := progressOf("CPUUtilization", 1, m(45*time.Minute))
+			if tt.stored != nil {
+				p.setDigest(key, *tt.stored)
+			}
+			plan := f.plan(at, p)
+			require.Equal(t, tt.want, plan.check)
+			require.Len(t, plan.units, 1)
+			require.Equal(t, digestOf(f.listing...), plan.units[0].digest&(1<<digestBits-1), "the listing's digest goes with the progress")
+		})
+	}
+	require.Empty(t, f.plan(at, nil).check, "a first run has no progress to doubt")
+
+	// The store has samples of i-1 only: i-new is fresh.
+	f.listing[1].fresh = true
+	p := progressOf("CPUUtilization", 1, m(45*time.Minute))
+	p.setDigest(key, digestOf(f.listing[0]))
+	plan := f.plan(at, p)
+	require.Equal(t, map[string]cloudwatch.Window{
+		"aws_ec2_cpuutilization_average|i-1":   {Start: m(45 * time.Minute), End: m(50 * time.Minute)},
+		"aws_ec2_cpuutilization_average|i-new": {Start: m(5 * time.Minute), End: m(50 * time.Minute)},
+	}, windows(plan))
+	require.Equal(t, []int{0}, plan.check, "a fresh series is not checked again")
+	require.Zero(t, plan.skipped)
+}
+
+func ptr[T any](v T) *T { return &v }

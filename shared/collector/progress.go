@@ -20,6 +20,19 @@ import (
 // up and counted. It travels in the same request as the data it covers.
 const CoveredMetric = "sigmawatch_collect_covered_until_timestamp_seconds"
 
+// DigestMetric is the series set of each unit when its progress was last
+// written: a digest of the CloudWatch metrics the unit held (seriesDigest),
+// with the same labels as its CoveredMetric sample and in the same request.
+// A run whose listing of a due unit has another digest knows that series
+// came or went since (a resource that appeared while another process served
+// runs from its cached listing); only then does it ask the store which are
+// new (markFresh). One sample per unit and write, like the progress.
+const DigestMetric = "sigmawatch_collect_series_digest"
+
+// digestBits is how much of a digest is kept: a float64 holds integers up
+// to 2^53 exactly.
+const digestBits = 52
+
 // legacyProgressMetric is the progress series of the releases before
 // progress by data time: per (job, region, account, shard of
 // legacyShard), the scheduled time of the last run whose data was stored,
@@ -61,6 +74,10 @@ type targetProgress struct {
 	units map[unitKey]time.Time
 	// counts lists, per metric, the shard counts that have progress.
 	counts map[string][]int
+	// digests is, per unit, the digest of its series set written with its
+	// newest progress (DigestMetric); a unit written by a release before
+	// digests has none.
+	digests map[unitKey]uint64
 	// legacy is the old release's progress (legacyProgressMetric): per
 	// shard count, per shard, the scheduled time of its last run.
 	legacy map[int]map[int]time.Time
@@ -91,6 +108,20 @@ func (p *targetProgress) add(k unitKey, t time.Time) {
 		}
 	}
 	p.counts[k.metric] = append(p.counts[k.metric], k.shards)
+}
+
+// setDigest records the stored digest of unit k.
+func (p *targetProgress) setDigest(k unitKey, d uint64) {
+	if p.digests == nil {
+		p.digests = map[unitKey]uint64{}
+	}
+	p.digests[k] = d
+}
+
+// digest is the digest of the unit's series set stored with its progress.
+func (p *targetProgress) digest(k unitKey) (uint64, bool) {
+	d, ok := p.digests[k]
+	return d, ok
 }
 
 // own is the unit's own stored progress.
@@ -158,17 +189,36 @@ func seriesHash(m *cloudwatch.Metric) uint32 {
 	return h.Sum32()
 }
 
-// readProgress returns the stored progress of job in this deployment.
-func (c *Collector) readProgress(ctx context.Context, at time.Time, job string) (jobProgress, error) {
+// metricDigest is a metric's share of its unit's digest: the sum of its
+// members' 64-bit FNV-1a hashes, so that the order of the listing does not
+// matter, cut to digestBits when stored.
+func metricDigest(m *cloudwatch.Metric) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(m.Namespace))
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write([]byte(m.Name))
+	for _, d := range m.Dimensions {
+		_, _ = h.Write([]byte{0})
+		_, _ = h.Write([]byte(d.Name))
+		_, _ = h.Write([]byte{'='})
+		_, _ = h.Write([]byte(d.Value))
+	}
+	return h.Sum64()
+}
+
+// readProgress returns the stored progress of job in this deployment, with
+// each unit's series digest: one query for both (their names differ, the
+// rest of their labels are the same), and the queries it made.
+func (c *Collector) readProgress(ctx context.Context, at time.Time, job string) (jobProgress, int, error) {
 	out := jobProgress{}
 	if c.progress == nil {
-		return out, nil
+		return out, 0, nil
 	}
-	q := fmt.Sprintf(`last_over_time(%s{%s=%q,job=%q}[%ds])`, CoveredMetric, config.DeploymentLabel, c.deployment, job,
+	q := fmt.Sprintf(`last_over_time({__name__=~"%s|%s",%s=%q,job=%q}[%ds])`, CoveredMetric, DigestMetric, config.DeploymentLabel, c.deployment, job,
 		int64((progressLookahead+progressLookback)/time.Second))
 	samples, err := c.progress.Query(ctx, q, at.Add(progressLookahead))
 	if err != nil {
-		return nil, fmt.Errorf("read stored progress (nothing was fetched or written): %w", err)
+		return nil, 1, fmt.Errorf("read stored progress (nothing was fetched or written): %w", err)
 	}
 	for _, s := range samples {
 		shards, err1 := strconv.Atoi(s.Labels["shards"])
@@ -182,13 +232,20 @@ func (c *Collector) readProgress(ctx context.Context, at time.Time, job string) 
 			tp = &targetProgress{}
 			out[k] = tp
 		}
+		uk := unitKey{metric: s.Labels["metric"], shards: shards, shard: shard}
+		if s.Labels["__name__"] == DigestMetric {
+			if s.V >= 0 && s.V < 1<<digestBits {
+				tp.setDigest(uk, uint64(s.V))
+			}
+			continue
+		}
 		t := time.UnixMilli(int64(math.Round(s.V * 1000))).UTC()
-		tp.add(unitKey{metric: s.Labels["metric"], shards: shards, shard: shard}, t)
+		tp.add(uk, t)
 	}
 	if len(out) > 0 {
-		return out, nil
+		return out, 1, nil
 	}
-	return out, c.readLegacyProgress(ctx, at, job, out)
+	return out, 2, c.readLegacyProgress(ctx, at, job, out)
 }
 
 // readLegacyProgress adds the old release's progress of job to out (see
@@ -230,6 +287,14 @@ func (c *Collector) readLegacyProgress(ctx context.Context, at time.Time, job st
 // coveredUntil, stamped at ts (milliseconds).
 func (c *Collector) progressSeries(job string, tk targetKey, k unitKey, coveredUntil time.Time, ts int64) remotewrite.Series {
 	return gauge(CoveredMetric, ts, float64(coveredUntil.UnixMilli())/1000,
+		config.DeploymentLabel, c.deployment, "job", job, "region", tk.region, "account_id", tk.account,
+		"metric", k.metric, "shards", strconv.Itoa(k.shards), "shard", strconv.Itoa(k.shard))
+}
+
+// digestSeries is the digest sample of one unit's series set (DigestMetric),
+// stamped at ts (milliseconds).
+func (c *Collector) digestSeries(job string, tk targetKey, k unitKey, digest uint64, ts int64) remotewrite.Series {
+	return gauge(DigestMetric, ts, float64(digest&(1<<digestBits-1)),
 		config.DeploymentLabel, c.deployment, "job", job, "region", tk.region, "account_id", tk.account,
 		"metric", k.metric, "shards", strconv.Itoa(k.shards), "shard", strconv.Itoa(k.shard))
 }

@@ -68,6 +68,11 @@ func (l *labeler) labels(dst []remotewrite.Label, name string, res int32, dims [
 	} else {
 		dst = append(dst, l.name)
 	}
+	return l.dimensions(dst, dims)
+}
+
+// dimensions appends the dimension_<Name> labels of dims to dst.
+func (l *labeler) dimensions(dst []remotewrite.Label, dims []cloudwatch.Dimension) []remotewrite.Label {
 	for _, d := range dims {
 		ln, ok := l.dimLabel[d.Name]
 		if !ok {

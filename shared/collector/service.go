@@ -45,19 +45,19 @@ func (l *lister) listService(ctx context.Context, target Target, job *config.Job
 	if len(job.DimensionNameRequirements) > 0 {
 		dims = job.DimensionNameRequirements
 	}
-	results, listCalls, err := l.discover(ctx, target, job, dims)
+	results, listCalls, cached, err := l.discover(ctx, target, job, dims)
 	out.listCalls = listCalls
+	out.cached = cached || calls.GetResources == 0
 	if err != nil {
 		return out, err
 	}
 	out.resources = resources
 	for i := range results {
-		fresh := freshWalk{fresh: l.fresh.note(discoveryKey(target), results[i].Added)}
 		ms := results[i].Metrics
 		// Select keeps the listing's order.
 		for _, sel := range tagging.Select(svc, resources, ms) {
 			m := &ms[sel.Metric]
-			out.metrics = append(out.metrics, listed{metric: m, cfg: i, res: int32(sel.Resource + 1), fresh: fresh.is(m)})
+			out.metrics = append(out.metrics, listed{metric: m, cfg: i, res: int32(sel.Resource + 1)})
 		}
 	}
 	return out, nil

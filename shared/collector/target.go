@@ -86,7 +86,10 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, acct
 	in.listing = lst.metrics
 	in.progress = progress.target(tk)
 	in.labels = newLabeler(job, region, target.AccountID, alias, lst.resources)
-	plan := planTarget(in)
+	plan, err := c.planWithNew(ctx, log, target, job, region, alias, &lst, &in, stats)
+	if err != nil {
+		return nil, false, err
+	}
 	in.listing = nil // the queries hold what they need
 
 	c.logDropped(ctx, log, plan.dropped)
@@ -114,7 +117,6 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, acct
 			for _, u := range units {
 				series += len(u.data)
 				samples += u.samples
-				c.lister.fresh.written(discoveryKey(target), u.fresh)
 				u.data = nil
 			}
 		},
@@ -211,6 +213,54 @@ func (c *Collector) runTarget(ctx context.Context, r *run, job *config.Job, acct
 	return append(health, info...), true, nil
 }
 
+// planWithNew plans one target of job from its listing lst and in, and
+// finds the series that appeared since their units were written: when a
+// due unit's listed series set differs from the one stored with its
+// progress, a listing from the process's cache is first listed again (the
+// unit was written by a process that listed since), then the store is
+// asked which of the unit's series are new (markFresh) and the target
+// planned again. lst and in are updated to what the plan was made from.
+func (c *Collector) planWithNew(ctx context.Context, log *slog.Logger, target Target, job *config.Job, region, alias string, lst *listing, in *planInput, stats *jobStats) (*targetPlan, error) {
+	plan := planTarget(*in)
+	// A static job's series come from its config, not from resources that
+	// appear: one added to a unit continues from the unit's progress.
+	if len(plan.check) == 0 || job.Static != nil {
+		return plan, nil
+	}
+	if lst.cached {
+		// Moving the unit's progress on with a listing older than the one
+		// it was written with would pass over data of series it lacks.
+		c.lister.expire(target)
+		relisted, err := c.lister.list(ctx, target, job)
+		stats.listCalls += relisted.listCalls
+		stats.tagCalls += relisted.tagCalls
+		stats.restCalls += relisted.restCalls
+		if err != nil {
+			return nil, err
+		}
+		*lst = relisted
+		in.listing = lst.metrics
+		in.labels = newLabeler(job, region, target.AccountID, alias, lst.resources)
+		plan = planTarget(*in)
+		if len(plan.check) == 0 {
+			return plan, nil
+		}
+	}
+	// Only the check is kept while the store answers: the plan's queries
+	// are rebuilt after it.
+	check := plan.check
+	plan = nil
+	fresh, queries, err := c.markFresh(ctx, in, check)
+	stats.storeQueries += queries
+	if err != nil {
+		return nil, fmt.Errorf("find the new series among %d series of units whose series set changed (nothing was fetched or written): %w", len(check), err)
+	}
+	if fresh > 0 {
+		log.InfoContext(ctx, "new series collected from the catch-up limit", "series", fresh)
+	}
+	return planTarget(*in), nil
+}
+
 // logDropped names dropped series in one error line.
 func (c *Collector) logDropped(ctx context.Context, log *slog.Logger, dropped []droppedSeries) {
 	n := len(dropped)
@@ -225,14 +275,15 @@ func (c *Collector) logDropped(ctx context.Context, log *slog.Logger, dropped []
 }
 
 // writeBaselines records, before anything is fetched, where the coverage
-// of units without progress of their own starts. They are stamped a
+// of units without progress of their own starts, and their series set
+// (what a run cut short covered from the baseline). They are stamped a
 // millisecond before T, so that the unit's progress at T, written with its
 // data later in the run, is the newer sample.
 func (c *Collector) writeBaselines(ctx context.Context, job string, tk targetKey, units []*unit, ts int64) error {
 	var req []remotewrite.Series
 	for _, u := range units {
 		if u.hasBaseline {
-			req = append(req, c.progressSeries(job, tk, u.key, u.baseline, ts-1))
+			req = append(req, c.progressSeries(job, tk, u.key, u.baseline, ts-1), c.digestSeries(job, tk, u.key, u.digest, ts-1))
 		}
 	}
 	if len(req) == 0 {

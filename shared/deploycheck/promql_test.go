@@ -236,9 +236,10 @@ func TestDashboard(t *testing.T) {
 // internalSeries are series sigmawatch writes about itself that are its
 // bookkeeping, not something to watch: the alert state it restores from and
 // the lease overlapping runs take turns through, the rules' data marks a
-// run skips unchanged rules by; the detector states and
-// hour summaries auto rules resume from; and the previous release's collect
-// progress, only read (once, after an upgrade).
+// run skips unchanged rules by; the detector states and hour summaries auto
+// rules resume from; the previous release's collect progress, only read
+// (once, after an upgrade); and collect's digests of each unit's series set,
+// compared by the next run, not watched.
 var internalSeries = map[string]bool{
 	"sigmawatch_detector_state":                     true,
 	"sigmawatch_detector_hours":                     true,
@@ -246,6 +247,7 @@ var internalSeries = map[string]bool{
 	"sigmawatch_alert_lease":                        true,
 	"sigmawatch_alert_rule_data":                    true,
 	"sigmawatch_collect_progress_timestamp_seconds": true,
+	"sigmawatch_collect_series_digest":              true,
 }
 
 // TestExampleRulesUseCollectedSeries: the example rules must alert on series

@@ -82,6 +82,22 @@ func NewCache(ttl time.Duration, now func() time.Time) *Cache {
 	return &Cache{ttl: ttl, now: now, entries: map[string]cacheEntry{}}
 }
 
+// Expire drops the cached resources of target, so that the next Resources
+// call for it lists afresh.
+func (c *Cache) Expire(target string) {
+	if c == nil {
+		return
+	}
+	prefix := target + "\x00"
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.entries {
+		if strings.HasPrefix(k, prefix) {
+			delete(c.entries, k)
+		}
+	}
+}
+
 // Clients are the APIs a service job's resources come from: the Tagging
 // API, and for API Gateway its GetRestApis (nil: REST APIs are left out).
 type Clients struct {
