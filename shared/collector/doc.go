@@ -109,8 +109,10 @@
 // cache) — so the unit's progress says nothing about it. Each unit's
 // progress is therefore written with a digest of its series set
 // (DigestMetric, same request). A run whose listing of a due unit has
-// another digest (or that finds none) asks the store, one query per
-// metrics entry and target answered with dimension labels only, which of
+// another digest (or that finds none) asks the store, per metrics entry
+// and target one query per 2,000 series answered with dimension labels
+// only (BENCHMARKS.md: a cold run over 100,000 changed series stays under
+// the template's memory limit), which of
 // the unit's series have a sample since the catch-up limit: those without
 // are fetched from the catch-up limit, so a new resource loses nothing of
 // its first hour and nothing stored is fetched again; the others continue

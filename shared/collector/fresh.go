@@ -101,7 +101,9 @@ func (c *Collector) markFreshOf(ctx context.Context, in *planInput, cfg int, che
 	slices.Sort(by)
 	var matchers strings.Builder
 	for _, l := range in.labels.base {
-		if l.Value != "" {
+		// The target's labels only: a context label (account_alias,
+		// custom_tag_*) that changed does not make a stored metric new.
+		if l.Value != "" && (l.Name == "job" || l.Name == "region" || l.Name == "account_id") {
 			if matchers.Len() > 0 {
 				matchers.WriteByte(',')
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sigmawatch/sigmawatch/shared/cloudwatch"
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 )
 
@@ -80,6 +81,22 @@ func TestMarkFresh(t *testing.T) {
 	require.Equal(t, 2, queries)
 	require.Equal(t, len(ids), fresh, "none of them stored")
 	require.Contains(t, store.queries[1], `dimension_InstanceId=~"i-02000"`)
+
+	// Mixed dimension sets (a service job lists every set of a metric):
+	// narrowed by the dimension all of them have; a stored series matches
+	// its own set only.
+	lb := cloudwatch.NewMetric("AWS/EC2", "CPUUtilization", []cloudwatch.Dimension{{Name: "LoadBalancer", Value: "app/a"}})
+	lbtg := cloudwatch.NewMetric("AWS/EC2", "CPUUtilization", []cloudwatch.Dimension{{Name: "LoadBalancer", Value: "app/a"}, {Name: "TargetGroup", Value: "tg/1"}})
+	lb2 := cloudwatch.NewMetric("AWS/EC2", "CPUUtilization", []cloudwatch.Dimension{{Name: "LoadBalancer", Value: "app/b"}})
+	in.listing = []listed{{metric: &lb}, {metric: &lbtg}, {metric: &lb2}}
+	store.queries = nil
+	store.labels = []map[string]string{{"dimension_LoadBalancer": "app/a"}, {"dimension_LoadBalancer": "app/b"}}
+	fresh, _, err = big.c.markFresh(context.Background(), &in, []int{0, 1, 2})
+	require.NoError(t, err)
+	require.Equal(t, 1, fresh)
+	require.True(t, in.listing[1].fresh, "the target group's series is not the load balancer's")
+	require.Contains(t, store.queries[0], `group by (dimension_LoadBalancer,dimension_TargetGroup)`)
+	require.Contains(t, store.queries[0], `dimension_LoadBalancer=~"app/a|app/b"`)
 
 	store.err = errors.New("503")
 	_, _, err = f.c.markFresh(context.Background(), &in, []int{0})

@@ -112,7 +112,10 @@ type planned struct {
 // its own progress. Each series of a due unit is fetched from where it is
 // covered — the newest progress of any unit it belongs to, under any shard
 // count — or, with no progress anywhere, over a first run's window; a
-// series newly listed by this process from the catch-up limit. Series a
+// fresh series (new to its unit, nothing stored: markFresh) from the
+// catch-up limit. A due unit's listed series set is digested, to be
+// written with its progress; when it differs from the stored digest, the
+// series planned from progress are listed in check. Series a
 // receiver would refuse (invalid labels, or two CloudWatch metrics that map
 // to one series) are dropped before anything is fetched. Queries come out
 // with the oldest windows first, so the most lagging units are fetched

@@ -229,8 +229,8 @@ func TestPlanReceiverAge(t *testing.T) {
 	require.Equal(t, 35*time.Minute, plan.skipped)
 }
 
-// TestPlanFreshSeries: a series this process's discovery newly listed is
-// fetched from the catch-up limit, not from its shard's progress.
+// TestPlanFreshSeries: a fresh series (new to its unit, nothing of it
+// stored) is fetched from the catch-up limit, not from its unit's progress.
 func TestPlanFreshSeries(t *testing.T) {
 	t.Parallel()
 	f := newPlanFixture(t, oneMetric, "i-1", "i-new")
