@@ -94,7 +94,7 @@ func ruleLines(t *testing.T, logs *bytes.Buffer) map[string]ruleLine {
 }
 
 // TestEvaluateAtDataCadence (issue 14, evaluate at the data's cadence):
-// 5-minute data, a run every minute. Two deployments share one
+// 5-minute data, a run every minute, at every collect phase. Two deployments share one
 // Prometheus: one evaluates every rule at every run, the other skips the
 // anomaly rules whose data did not change since the previous run. At
 // every collect phase, for a window rule with for, keep_firing_for,
@@ -113,7 +113,7 @@ func TestEvaluateAtDataCadence(t *testing.T) {
 	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
 	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
 	require.NoError(t, err)
-	phases := []time.Duration{0, 2 * time.Minute, 4*time.Minute + 30*time.Second}
+	phases := []time.Duration{0, time.Minute, 2 * time.Minute, 3 * time.Minute, 4*time.Minute + 30*time.Second}
 	var yaml strings.Builder
 	yaml.WriteString(`
 settings:
