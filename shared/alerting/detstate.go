@@ -126,6 +126,10 @@ func (s *Store) bursts(ctx context.Context, metric string, rule RuleRef, cfg str
 	return out, nil
 }
 
+// StateShards is how many queries a read of a rule's records of every
+// series takes (alert -plan's model counts them).
+const StateShards = 16
+
 // stateShards are the regular expressions of the fingerprints' first hex
 // digit (Fingerprint is hex).
 var stateShards = func() []string {
