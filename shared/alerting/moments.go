@@ -181,6 +181,70 @@ type hourSummaries struct {
 // hourStat is one stored or read hour of one series.
 type hourStat struct{ n, mean, sd float64 }
 
+// hoursOf folds the hour summaries of the whole hours of one baseline,
+// series by series, as they are read: a rule of 10,000 series never holds
+// its 1.7 million hour summaries at once.
+type hoursOf struct {
+	first int64 // Unix seconds
+	hours int
+	// covered: an hour that ends at or before it counts towards the
+	// history check.
+	covered time.Time
+	series  map[string]*hoursAcc
+}
+
+// hoursAcc is what one series' hours fold into.
+type hoursAcc struct {
+	// seen marks the hours folded (a retried run's record repeats them).
+	seen    []uint64
+	present int
+	m       moments
+	// old counts the points of the hours that end by covered.
+	old       float64
+	nonFinite bool
+}
+
+func newHoursOf(first time.Time, hours int, covered time.Time, scored []string) *hoursOf {
+	h := &hoursOf{first: first.Unix(), hours: hours, covered: covered, series: make(map[string]*hoursAcc, len(scored))}
+	for _, fp := range scored {
+		h.series[fp] = &hoursAcc{seen: make([]uint64, (hours+63)/64)}
+	}
+	return h
+}
+
+// add folds the hour starting at start (Unix seconds) of series fp, once.
+func (h *hoursOf) add(fp string, start int64, s hourStat) {
+	a := h.series[fp]
+	k := (start - h.first) / 3600
+	if a == nil || (start-h.first)%3600 != 0 || k < 0 || k >= int64(h.hours) || a.seen[k/64]&(1<<(k%64)) != 0 {
+		return
+	}
+	a.seen[k/64] |= 1 << (k % 64)
+	a.present++
+	if s.n == nonFiniteHour || !finite(s.mean) || !finite(s.sd) {
+		a.nonFinite = true
+		return
+	}
+	a.m = a.m.combine(hourOf(s.n, s.mean, s.sd))
+	if !time.Unix(start+3600, 0).After(h.covered) {
+		a.old += s.n
+	}
+}
+
+// missing are the hour starts of the baseline some series lacks.
+func (h *hoursOf) missing() []time.Time {
+	var out []time.Time
+	for k := range h.hours {
+		for _, a := range h.series {
+			if a.seen[k/64]&(1<<(k%64)) == 0 {
+				out = append(out, time.Unix(h.first+int64(k)*3600, 0).UTC())
+				break
+			}
+		}
+	}
+	return out
+}
+
 // window returns the baselines and history counts of the series of
 // current, or nil baselines when the full path must read them (and nil
 // old when the history check must). What the run summarised goes to the
@@ -207,79 +271,55 @@ func (hs *hourSummaries) window(ctx context.Context, e *evaluator, b builder, p 
 		return nil, nil
 	}
 
+	// The history check's range is (lo, end]; (lo, covered] of it is
+	// answered by the edges and the whole hours.
+	end := at.Add(-p.MinHistory)
+	covered := minTime(end, hi)
+	if end.After(first) && end.Before(settled) {
+		covered = first.Add(end.Sub(first).Truncate(time.Hour))
+	}
+
 	// The summaries stored, then those missing, newest first.
-	stored, err := hs.stored(ctx, summariesFrom(p, lookback, first))
-	if err != nil {
+	hours := newHoursOf(first, int(settled.Sub(first)/time.Hour), covered, scored)
+	if err := hs.stored(ctx, summariesFrom(p, lookback, first), hours); err != nil {
 		e.err = err
 		return nil, nil
 	}
-	hours := int(settled.Sub(first) / time.Hour)
-	missing := map[time.Time]bool{}
-	for _, fp := range scored {
-		for k := range hours {
-			h := first.Add(time.Duration(k) * time.Hour)
-			if _, ok := stored[fp][h.Unix()]; !ok {
-				missing[h] = true
-			}
-		}
-	}
-	if len(missing) > 0 {
+	if missing := hours.missing(); len(missing) > 0 {
 		perHour := hs.perHourEstimate(b, left, right, first.Sub(lo)+hi.Sub(settled), len(current))
-		read := hs.backfill(ctx, e, b, slices.Collect(maps.Keys(missing)), perHour, current, stored)
+		hs.progress.Summarized += hs.backfill(ctx, e, b, missing, perHour, current, hours)
 		if e.err != nil {
 			return nil, nil
 		}
-		hs.progress.Summarized += read
 	}
 
 	baselines := make(map[string]anomaly.Baseline, len(scored))
 	for _, fp := range scored {
-		m := momentsOf(left[fp])
-		sums := stored[fp]
-		for k := range hours {
-			h, ok := sums[first.Add(time.Duration(k)*time.Hour).Unix()]
-			if !ok {
-				// Not yet summarised: the full path reads this run.
-				hs.progress.Full += len(scored)
-				return nil, nil
-			}
-			if !finite(h.mean) || !finite(h.sd) {
-				// A NaN or ±Inf sample: the full path reads the finite
-				// points instead (see values).
-				hs.progress.Full += len(scored)
-				return nil, nil
-			}
-			m = m.combine(hourOf(h.n, h.mean, h.sd))
+		a := hours.series[fp]
+		if a.present < hours.hours || a.nonFinite {
+			// Not yet summarised, or a NaN or ±Inf sample (the full path
+			// reads the finite points instead, see values): the full
+			// path reads this run.
+			hs.progress.Full += len(scored)
+			return nil, nil
 		}
-		m = m.combine(momentsOf(right[fp]))
+		m := momentsOf(left[fp]).combine(a.m).combine(momentsOf(right[fp]))
 		if m.n == 0 {
 			continue // no point: as avg_over_time, no baseline
 		}
 		baselines[fp] = anomaly.BaselineFromMoments(m.mean, math.Sqrt(m.m2/m.n), int(m.n))
 	}
 	hs.progress.Summaries += len(scored)
-	return baselines, hs.history(ctx, e, b, p, current, scored, left, right, stored, first, settled)
-}
-
-// history answers the history check (a point in (at−reach,
-// at−min_history]) of the series scored from what the baseline read,
-// counting the rest of the range only for series not answered by it; nil
-// when the check must be read in full.
-func (hs *hourSummaries) history(ctx context.Context, e *evaluator, b builder, p anomaly.Params, current map[string]currentValue, scored []string, left, right map[string][]promql.Point, stored map[string]map[int64]hourStat, first, settled time.Time) map[string]float64 {
 	if p.MinHistory >= p.Reach() {
-		return nil
+		return baselines, nil // the check reads a millisecond
 	}
-	at := e.at
-	end, hi := at.Add(-p.MinHistory), at.Add(-p.Gap)
-	// covered: (lo, covered] is answered by the edges and whole hours.
-	covered := minTime(end, hi)
-	if end.After(first) && end.Before(settled) {
-		covered = first.Add(end.Sub(first).Truncate(time.Hour))
-	}
+
+	// History: the edges' points and the hours' counts by covered; the
+	// rest of the range only for the series without one there.
 	old := make(map[string]float64, len(scored))
 	var unknown []string
 	for _, fp := range scored {
-		n := 0.0
+		n := hours.series[fp].old
 		for _, pts := range [][]promql.Point{left[fp], right[fp]} {
 			for _, pt := range pts {
 				if !pt.T.After(covered) {
@@ -287,20 +327,12 @@ func (hs *hourSummaries) history(ctx context.Context, e *evaluator, b builder, p
 				}
 			}
 		}
-		for h, s := range stored[fp] {
-			if start := time.Unix(h, 0); !start.Before(first) && !start.Add(time.Hour).After(covered) && !start.Add(time.Hour).After(settled) {
-				n += s.n
-			}
-		}
 		old[fp] = n
 		if n == 0 {
 			unknown = append(unknown, fp)
 		}
 	}
-	if len(unknown) == 0 || !covered.Before(end) {
-		return old
-	}
-	if !e.restOfHistory(ctx, b, current, unknown, end.Sub(covered), at.Sub(end), old) {
+	if len(unknown) > 0 && covered.Before(end) && !e.restOfHistory(ctx, b, current, unknown, end.Sub(covered), at.Sub(end), old) {
 		rest, _ := e.values(ctx, b, func(b builder) string {
 			return b.rangeExpr(end.Sub(covered), at.Sub(end), "count_over_time")
 		})
@@ -308,7 +340,7 @@ func (hs *hourSummaries) history(ctx context.Context, e *evaluator, b builder, p
 			old[fp] += rest[fp]
 		}
 	}
-	return old
+	return baselines, old
 }
 
 // points reads the points of (at−offset−length, at−offset] per series
@@ -338,20 +370,14 @@ func (hs *hourSummaries) points(ctx context.Context, e *evaluator, b builder, le
 	return out, true
 }
 
-// stored reads the rule's hour summaries recorded since from, per series
-// and hour start (Unix seconds).
-func (hs *hourSummaries) stored(ctx context.Context, from time.Time) (map[string]map[int64]hourStat, error) {
+// stored folds the rule's hour summaries recorded since from into hours,
+// a shard of series at a time.
+func (hs *hourSummaries) stored(ctx context.Context, from time.Time, hours *hoursOf) error {
 	window := hs.ev.Scheduled.Add(-burstSpan).Sub(from)
-	out := map[string]map[int64]hourStat{}
 	if window <= 0 {
-		return out, nil
+		return nil
 	}
-	got, err := hs.ev.Store.bursts(ctx, DetectorHoursMetric, hs.rule, hs.config, nil, hs.ev.Scheduled, window)
-	if err != nil {
-		return nil, err
-	}
-	for fp, bursts := range got {
-		m := map[int64]hourStat{}
+	return hs.ev.Store.eachBursts(ctx, DetectorHoursMetric, hs.rule, hs.config, hs.ev.Scheduled, window, func(fp string, bursts [][]float64) {
 		for _, v := range bursts {
 			if len(v)%HourMomentsWidth != 0 {
 				continue // not a record of hour summaries
@@ -361,15 +387,13 @@ func (hs *hourSummaries) stored(ctx context.Context, from time.Time) (map[string
 				switch {
 				case h != math.Trunc(h):
 				case v[i+1] == nonFiniteHour:
-					m[int64(h)] = hourStat{n: nonFiniteHour, mean: math.NaN(), sd: math.NaN()}
+					hours.add(fp, int64(h), hourStat{n: nonFiniteHour})
 				case v[i+1] >= 0:
-					m[int64(h)] = hourStat{n: v[i+1], mean: v[i+2], sd: v[i+3]}
+					hours.add(fp, int64(h), hourStat{n: v[i+1], mean: v[i+2], sd: v[i+3]})
 				}
 			}
 		}
-		out[fp] = m
-	}
-	return out, nil
+	})
 }
 
 // perHourEstimate is the samples one hour of the rule costs to summarise
@@ -392,7 +416,7 @@ func (hs *hourSummaries) perHourEstimate(b builder, left, right map[string][]pro
 // backfill summarises the missing hours, newest first, within the run's
 // history budget, into stored and the run's records; it returns the
 // series-hours summarised.
-func (hs *hourSummaries) backfill(ctx context.Context, e *evaluator, b builder, missing []time.Time, perHour int, current map[string]currentValue, stored map[string]map[int64]hourStat) int {
+func (hs *hourSummaries) backfill(ctx context.Context, e *evaluator, b builder, missing []time.Time, perHour int, current map[string]currentValue, hours *hoursOf) int {
 	slices.SortFunc(missing, func(a, b time.Time) int { return b.Compare(a) })
 	budget := orDefault(hs.ev.HistoryBudget, DefaultHistoryBudget)
 	initial := budget
@@ -418,10 +442,7 @@ func (hs *hourSummaries) backfill(ctx context.Context, e *evaluator, b builder, 
 			for j := range k {
 				h := newest.Add(-time.Duration(j) * time.Hour).Unix()
 				s := got[fp][h] // an hour without a point is a count of 0
-				if stored[fp] == nil {
-					stored[fp] = map[int64]hourStat{}
-				}
-				stored[fp][h] = s
+				hours.add(fp, h, s)
 				if !finite(s.mean) || !finite(s.sd) {
 					// Not a number a store takes: recorded as such.
 					records[fp] = append(records[fp], float64(h), nonFiniteHour, 0, 0)
