@@ -7,10 +7,12 @@
 // The figures come from a model of the queries alerting.Evaluate runs
 // (model.go), kept here, beside the constants of the evaluation it reads
 // (alerting.MaxRobustPoints, RobustSampleBudget, the detector's History,
-// and for auto rules, evaluated incrementally, alerting.SizeAuto), and
+// for auto rules, evaluated incrementally, alerting.SizeAuto, and for
+// window rules, read from hour summaries, alerting.SplitWindow), and
 // checked against the samples a real Prometheus reports for a run of the
-// engine (TestModelMatchesMeasured; the warm auto runs and the states they
-// write in alertengine's TestAutoIncrementalCost). A store bills what its
+// engine (TestModelMatchesMeasured, which also measures an hour of warm
+// window and seasonal runs; the warm auto runs and the states they write
+// in alertengine's TestAutoIncrementalCost). A store bills what its
 // own query engine reads: the figures are what Prometheus's stats=all
 // reports, which AMP bills; the states an auto rule writes back are billed
 // as ingestion.
