@@ -470,7 +470,13 @@ func (hs *hourSummaries) backfill(ctx context.Context, e *evaluator, b builder, 
 // start) and the k−1 before, per series and hour start, and the samples
 // that cost (the points counted, three times).
 func (hs *hourSummaries) summarise(ctx context.Context, e *evaluator, b builder, end time.Time, k int) (map[string]map[int64]hourStat, int) {
-	span := dur(time.Duration(k)*time.Hour - time.Millisecond)
+	// The subquery's range is whole hours, so that its steps fall on the
+	// hours on every store: Prometheus aligns them to multiples of the
+	// step, VictoriaMetrics to the query time less the range, and
+	// Prometheus 2 includes the range's left end; only the steps at the
+	// hours wanted are taken.
+	span := dur(time.Duration(k) * time.Hour)
+	oldest := end.Add(-time.Duration(k-1) * time.Hour)
 	read := func(fn string) map[string]map[int64]float64 {
 		query := fmt.Sprintf("%s(%s)[%s:1h]", fn, b.rangeOf(time.Hour, 0, 0), span)
 		e.ev.Queries = append(e.ev.Queries, query)
@@ -485,6 +491,9 @@ func (hs *hourSummaries) summarise(ctx context.Context, e *evaluator, b builder,
 				out[fp] = map[int64]float64{}
 			}
 			for _, pt := range s.Points {
+				if pt.T.UnixMilli()%time.Hour.Milliseconds() != 0 || pt.T.Before(oldest) || pt.T.After(end) {
+					continue
+				}
 				// The value at an hour's end is that hour's.
 				out[fp][pt.T.Add(-time.Hour).Unix()] = pt.V
 			}

@@ -3,6 +3,7 @@ package alerting_test
 import (
 	"context"
 	"math"
+	"net/http"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
+	"github.com/sigmawatch/sigmawatch/shared/testenv"
 )
 
 // momentsRun evaluates rule at at (the run's scheduled time) with a new
@@ -279,4 +281,48 @@ func TestSeasonalHistoryFromSeasons(t *testing.T) {
 			require.Positive(t, ok, "series scored")
 		})
 	}
+}
+
+// TestWindowSummariesOnVictoriaMetrics: the hour summaries are read with a
+// subquery at hour steps, and VictoriaMetrics aligns a subquery's steps to
+// the query time less its range (Prometheus to multiples of the step): a
+// range one millisecond short of whole hours put its steps a millisecond
+// past the hours and lost the newest, so each baseline lacked an hour
+// (2,820 points against the full path's 2,880) until the range was whole
+// hours and only the steps on the hours were taken. Over two hours of
+// ticks, hours closing, the same scores as the full path on the same
+// store.
+func TestWindowSummariesOnVictoriaMetrics(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	vm := testenv.StartVictoriaMetrics(t)
+	w, err := remotewrite.NewClient(vm.RemoteWriteURL)
+	require.NoError(t, err)
+	q, err := promql.NewClient(vm.URL, http.DefaultTransport)
+	require.NoError(t, err)
+	end := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+	start := end.Add(-3 * 24 * time.Hour)
+	store(t, w, []stored{
+		{lbl("__name__", "vm_mom", "host", "a"), noisy(51, start, end, time.Minute, 100, 3, nil)},
+		{lbl("__name__", "vm_mom", "host", "b"), noisy(52, start, end, time.Minute, 50, 3, nil)},
+	})
+	require.NoError(t, vm.Flush(ctx))
+	a := shippedLike()
+	a.Method, a.Baseline, a.MinHistory = anomaly.MethodWindow, config.Duration(48*time.Hour), config.Duration(24*time.Hour)
+	rule := anomalyRule("vm_mom", a)
+	var progress alerting.Progress
+	for at := end.Add(-2 * time.Hour).Add(20 * time.Second); !at.After(end); at = at.Add(5 * time.Minute) {
+		want, err := alerting.Evaluate(ctx, q, rule, at, time.Minute)
+		require.NoError(t, err)
+		ev, records, _ := momentsRun(t, q, rule, at, 0)
+		sameScores(t, want.Series, ev.Series, "at %s", at)
+		progress.Add(ev.Progress)
+		if len(records) > 0 {
+			require.NoError(t, w.Write(ctx, records))
+			require.NoError(t, vm.Flush(ctx))
+		}
+	}
+	require.Zero(t, progress.Full)
+	require.Positive(t, progress.Summaries)
+	require.Greater(t, progress.Summarized, 2*47, "the cold start's hours and the hours that closed")
 }

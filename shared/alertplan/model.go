@@ -303,7 +303,9 @@ func (m Model) StateWrites() float64 {
 //   - the hour summaries of the whole hours between, a record of
 //     alerting.HourRecordSamples per hour;
 //   - once an hour, the hour that closed: count, mean and σ over it,
-//     three reads of an hour's points, spread here over the hour's runs.
+//     three reads of two hours' points (a subquery over whole hours, whose
+//     left end Prometheus 2 evaluates too), spread here over the hour's
+//     runs.
 //
 // A series with history has it answered by those counts: the history
 // check reads nothing more. Queries are those of a run that closes no
@@ -330,7 +332,7 @@ func (m Model) windowWarm() Reads {
 		samples += float64(s.Settled.Sub(s.First)/time.Hour) * alerting.HourRecordSamples
 	}
 	reads.Queries += 2 + alerting.StateShards
-	reads.Samples += k * (samples/float64(runs) + 3*m.points(time.Hour)/float64(runs))
+	reads.Samples += k * (samples/float64(runs) + 3*m.points(2*time.Hour)/float64(runs))
 	return reads
 }
 
