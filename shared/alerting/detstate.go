@@ -3,7 +3,6 @@ package alerting
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math"
 	"regexp"
 	"strconv"
@@ -116,15 +115,28 @@ func (s *Store) bursts(ctx context.Context, metric string, rule RuleRef, cfg str
 		return s.burstsMatching(ctx, metric, rule, cfg, SeriesLabel+"=~"+strconv.Quote(fingerprintsRegexp(series)), at, window)
 	}
 	out := map[string][][]float64{}
+	err := s.eachBursts(ctx, metric, rule, cfg, at, window, func(fp string, bs [][]float64) { out[fp] = bs })
+	return out, err
+}
+
+// eachBursts is bursts of every series, given to f series by series, a
+// shard at a time: the caller that folds them holds one shard's at most.
+func (s *Store) eachBursts(ctx context.Context, metric string, rule RuleRef, cfg string, at time.Time, window time.Duration, f func(fp string, bursts [][]float64)) error {
 	for _, shard := range stateShards {
 		got, err := s.burstsMatching(ctx, metric, rule, cfg, SeriesLabel+"=~"+strconv.Quote(shard), at, window)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		maps.Copy(out, got)
+		for fp, bs := range got {
+			f(fp, bs)
+		}
 	}
-	return out, nil
+	return nil
 }
+
+// StateShards is how many queries a read of a rule's records of every
+// series takes (alert -plan's model counts them).
+const StateShards = 16
 
 // stateShards are the regular expressions of the fingerprints' first hex
 // digit (Fingerprint is hex).

@@ -77,6 +77,17 @@
 //   - robust: median/MAD as quantile_over_time in the engine, through a
 //     subquery whose step keeps each series at or under [MaxRobustPoints].
 //
+// The deployed function ([Evaluator] with a Store) does not re-read a
+// window baseline at every run: it keeps each series' hour moments (count,
+// mean, σ of each closed hour) in the store, persisted with the alert
+// state, and combines them with the raw points of the baseline's two
+// partial edge hours (moments.go) — the same baseline to about 1e-15, and
+// the history check from the same counts. A seasonal rule's history check
+// (three weeks of points) is answered by its season windows where they
+// hold a point. What the summaries cannot answer is read the full way:
+// correct, costlier, never a decision from part of a baseline
+// (TestWindowIncrementalEqualsFull, TestSeasonalHistoryFromSeasons).
+//
 // A plain selector's ranges read its raw samples; another expression is
 // read through a subquery of [SeriesQuery] at the schedule interval, which
 // reads every stored sample once (not once per step for PromQL's 5-minute

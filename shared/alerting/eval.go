@@ -189,6 +189,13 @@ func TimingFor(r rules.Rule) Timing {
 // numbers per series whatever the baseline length; robust baselines are
 // quantile_over_time of the points and of their deviations (see robust).
 func Evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step time.Duration) (Evaluation, error) {
+	return evaluate(ctx, q, r, at, step, nil)
+}
+
+// evaluate is Evaluate; with hs, a window rule's baseline and history
+// check come from hour summaries (moments.go) where they are complete, and
+// a seasonal rule's history check from its season windows first.
+func evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step time.Duration, hs *hourSummaries) (Evaluation, error) {
 	ev := Evaluation{Rule: r, At: at}
 	spec := SpecOf(r)
 	if spec.Detector == nil {
@@ -243,24 +250,46 @@ func Evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step t
 	if p.SustainedOn() {
 		sustained = e.current(ctx, b, p.Sustained, anomaly.SmoothingMean, spec.Lookback)
 	}
-	var baselines map[string]anomaly.Baseline
+	var (
+		baselines map[string]anomaly.Baseline
+		// old counts, per series, points at least min_history old within
+		// the baseline's reach; nil until known.
+		old map[string]float64
+	)
 	switch p.Method {
 	case anomaly.MethodRobust:
 		baselines = e.robust(ctx, b, p.Baseline, p.Gap, len(current))
 	case anomaly.MethodSeasonal:
 		seasons := make([]map[string]anomaly.Baseline, 0, p.Seasons)
+		var counted []map[string]anomaly.Baseline
 		for k := 1; k <= p.Seasons; k++ {
 			offset := time.Duration(k)*p.Season - p.SeasonWindow/2
-			seasons = append(seasons, e.moments(ctx, b, p.SeasonWindow, offset))
+			m, read := e.moments(ctx, b, p.SeasonWindow, offset)
+			seasons = append(seasons, m)
+			if offset >= p.MinHistory && read.raw == b.raw {
+				// The window lies wholly within the history check's range
+				// and was read as the check reads: a point in it is one.
+				counted = append(counted, m)
+			}
 		}
 		baselines = pool(seasons)
+		if hs != nil {
+			old = e.seasonsOld(ctx, b, p, current, counted)
+		}
 	default:
-		baselines = e.moments(ctx, b, p.Baseline, p.Gap)
+		if hs != nil {
+			baselines, old = hs.window(ctx, e, b, p, spec.Lookback, current)
+		}
+		if baselines == nil {
+			baselines, _ = e.moments(ctx, b, p.Baseline, p.Gap)
+		}
 	}
-	// History: a point at least min_history old, within the baseline's reach.
-	old, _ := e.values(ctx, b, func(b builder) string {
-		return b.rangeExpr(max(p.Reach()-p.MinHistory, minRange), p.MinHistory, "count_over_time")
-	})
+	if old == nil {
+		// History: a point at least min_history old, within the baseline's reach.
+		old, _ = e.values(ctx, b, func(b builder) string {
+			return b.rangeExpr(max(p.Reach()-p.MinHistory, minRange), p.MinHistory, "count_over_time")
+		})
+	}
 	if e.err != nil {
 		return ev, e.err
 	}
@@ -559,7 +588,9 @@ func (e *evaluator) current(ctx context.Context, b builder, window time.Duration
 // PromQL's own aggregates. The mean decides how the selector is read (see
 // values): count_over_time counts NaN samples too, so all three must read
 // the same samples.
-func (e *evaluator) moments(ctx context.Context, b builder, length, offset time.Duration) map[string]anomaly.Baseline {
+//
+// It returns the builder the aggregates were read with (see values).
+func (e *evaluator) moments(ctx context.Context, b builder, length, offset time.Duration) (map[string]anomaly.Baseline, builder) {
 	agg := func(fn string) func(builder) string {
 		return func(b builder) string { return b.rangeExpr(length, offset, fn) }
 	}
@@ -575,7 +606,7 @@ func (e *evaluator) moments(ctx context.Context, b builder, length, offset time.
 		}
 		out[fp] = anomaly.BaselineFromMoments(m, s, int(c))
 	}
-	return out
+	return out, b
 }
 
 // robust computes the median and the MAD in the query engine, so that

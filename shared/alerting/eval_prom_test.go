@@ -128,27 +128,34 @@ func deployedEqualsBacktest(t *testing.T, q *promql.Client, rule rules.Rule, fro
 	}
 
 	// The deployed path: an auto rule advances the detector states the
-	// run before persisted (in a Prometheus of their own, whose head
-	// starts at the first run rather than at the data's end).
+	// run before persisted, a window rule combines the hour summaries
+	// (in a Prometheus of their own, whose head starts at the first run
+	// rather than at the data's end).
 	var (
 		stateW *remotewrite.Client
 		states *alerting.Store
 	)
-	if alerting.SpecOf(rule).Detector != nil && alerting.SpecOf(rule).Detector.Method == anomaly.MethodAuto {
+	if alerting.SpecOf(rule).Detector != nil {
 		var sq *promql.Client
 		stateW, sq = clients(t)
 		states = alerting.NewStore(sq, "deployed")
 	}
 	state := map[string]alerting.Stored{}
 	var fired, resolved []string
-	compared := 0
+	compared, windowRuns, fromSummaries := 0, 0, 0
 	for at := from.Add(phase); !at.After(to.Add(phase)); at = at.Add(interval) {
 		e := alerting.Evaluator{Query: q, Store: states, Step: interval, Scheduled: at}
 		ev, err := e.Evaluate(ctx, rule, at)
 		require.NoError(t, err)
-		if states != nil {
+		if states != nil && ev.Persist != nil {
 			require.Zero(t, ev.Progress.Behind)
 			require.NoError(t, stateW.Write(ctx, states.DetectorSeries(at, alerting.RefOf(rule), *ev.Persist)))
+		}
+		if states != nil && alerting.SpecOf(rule).Detector.Method == anomaly.MethodWindow {
+			windowRuns++
+			if ev.Progress.Summaries > 0 {
+				fromSummaries++
+			}
 		}
 		require.False(t, ev.DataAt.IsZero(), "%s: no data", at)
 		require.False(t, ev.DataAt.After(at))
@@ -188,6 +195,7 @@ func deployedEqualsBacktest(t *testing.T, q *promql.Client, rule rules.Rule, fro
 		}
 	}
 	require.Positive(t, compared)
+	t.Logf("window rule: %d of %d runs from hour summaries", fromSummaries, windowRuns)
 	require.Equal(t, btFired, fired, "the deployed function fires on the points the backtest fires on")
 	require.Equal(t, btResolved, resolved, "and resolves on the same points")
 	return replayed
@@ -233,14 +241,20 @@ func TestBacktestEqualsDeployed(t *testing.T) {
 		name, expr string
 		phase      time.Duration
 		wantPoints int // per series and hour
+		method     anomaly.Method
 	}{
-		{"1-minute data", "sw_one", 40 * time.Second, 60},
-		{"5-minute data", "sw_five", 3*time.Minute + 20*time.Second, 12},
-		{"aggregated 5-minute data", "sum by (svc) (sw_parts)", 2*time.Minute + 10*time.Second, 12},
+		{"1-minute data", "sw_one", 40 * time.Second, 60, anomaly.MethodAuto},
+		{"5-minute data", "sw_five", 3*time.Minute + 20*time.Second, 12, anomaly.MethodAuto},
+		{"aggregated 5-minute data", "sum by (svc) (sw_parts)", 2*time.Minute + 10*time.Second, 12, anomaly.MethodAuto},
+		// The window method from hour summaries (moments.go).
+		{"window method, 1-minute data", "sw_one", 40 * time.Second, 60, anomaly.MethodWindow},
+		{"window method, aggregated 5-minute data", "sum by (svc) (sw_parts)", 2*time.Minute + 10*time.Second, 12, anomaly.MethodWindow},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rule := anomalyRule(tc.expr, shippedLike())
+			a := shippedLike()
+			a.Method = tc.method
+			rule := anomalyRule(tc.expr, a)
 			rule.RepeatInterval = config.Duration(4 * time.Hour)
 			replayed := deployedEqualsBacktest(t, q, rule, from, end, tc.phase)
 			require.Len(t, replayed, 2)

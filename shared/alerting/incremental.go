@@ -50,9 +50,10 @@ const (
 	RecentStateWindow = 80 * time.Minute
 )
 
-// Evaluator evaluates the rules of one run of one deployment. Rules of
-// every method but auto are evaluated from the data alone (Evaluate). An
-// auto rule is evaluated incrementally: each series' detector state is
+// Evaluator evaluates the rules of one run of one deployment. Threshold
+// and robust rules are evaluated from the data alone (Evaluate); window
+// and seasonal rules from the data and, with a Store, the hour summaries
+// kept there (moments.go). An auto rule is evaluated incrementally: each series' detector state is
 // persisted in the store (Store.DetectorSeries) with the alert state, and
 // each run reads the state and the raw points stored since, instead of the
 // five weeks of points the detector's decision depends on.
@@ -138,6 +139,13 @@ type Progress struct {
 	Behind int `json:"behind"`
 	// Unprepared series still wait for their next hour's preparation.
 	Unprepared int `json:"unprepared"`
+	// Window rules (moments.go): Summaries series were scored from their
+	// hour summaries, Full series by the full path while their summaries
+	// were incomplete; Summarized series-hours were summarised by the run
+	// (a cold start's backfill, the hour that closed).
+	Summaries  int `json:"summaries,omitempty"`
+	Full       int `json:"full_path,omitempty"`
+	Summarized int `json:"hours_summarized,omitempty"`
 }
 
 // Add adds o to p (a run's total over its rules).
@@ -148,13 +156,16 @@ func (p *Progress) Add(o Progress) {
 	p.Prepared += o.Prepared
 	p.Behind += o.Behind
 	p.Unprepared += o.Unprepared
+	p.Summaries += o.Summaries
+	p.Full += o.Full
+	p.Summarized += o.Summarized
 }
 
 // Evaluate evaluates r at at (the scheduled time less any evaluation
 // delay).
 func (e *Evaluator) Evaluate(ctx context.Context, r rules.Rule, at time.Time) (Evaluation, error) {
 	spec := SpecOf(r)
-	if e.Store == nil || spec.Detector == nil || spec.Detector.Method != anomaly.MethodAuto {
+	if e.Store == nil || spec.Detector == nil {
 		return Evaluate(ctx, e.Query, r, at, e.Step)
 	}
 	ev := Evaluation{Rule: r, At: at, Params: *spec.Detector}
@@ -162,6 +173,18 @@ func (e *Evaluator) Evaluate(ctx context.Context, r rules.Rule, at time.Time) (E
 		// Records are read from before it and persisted at it: without
 		// it a run would read its own records, or none.
 		return ev, errors.New("alerting: Evaluator.Scheduled is required with a Store")
+	}
+	switch spec.Detector.Method {
+	case anomaly.MethodWindow, anomaly.MethodSeasonal:
+		// Hour summaries (moments.go).
+		hs := &hourSummaries{ev: e, rule: RefOf(r), config: MomentsConfig(r.Expr, max(e.Step, time.Second))}
+		out, err := evaluate(ctx, e.Query, r, at, e.Step, hs)
+		out.Progress.Add(hs.progress)
+		out.Persist = hs.persist
+		return out, err
+	case anomaly.MethodAuto:
+	default:
+		return Evaluate(ctx, e.Query, r, at, e.Step)
 	}
 	b, err := newBuilder(r.Expr, e.Step)
 	if err != nil {
@@ -561,30 +584,7 @@ func (in *incremental) historyQuery(chunk []*track, length time.Duration) string
 	for i, t := range chunk {
 		sets[i] = t.labels
 	}
-	if vs, ok := plainSelector(in.b.parsed); ok {
-		names := map[string]int{}
-		for _, ls := range sets {
-			for k := range ls {
-				names[k]++
-			}
-		}
-		sel := &parser.VectorSelector{Name: vs.Name, LabelMatchers: slices.Clone(vs.LabelMatchers)}
-		for _, k := range slices.Sorted(maps.Keys(names)) {
-			if names[k] != len(sets) {
-				continue
-			}
-			values := map[string]bool{}
-			for _, ls := range sets {
-				values[regexp.QuoteMeta(ls[k])] = true
-			}
-			m, err := labels.NewMatcher(labels.MatchRegexp, k, strings.Join(slices.Sorted(maps.Keys(values)), "|"))
-			if err == nil {
-				sel.LabelMatchers = append(sel.LabelMatchers, m)
-			}
-		}
-		b := in.b
-		b.expr = sel.String()
-		b.parsed = sel
+	if b, ok := in.b.only(sets); ok {
 		return b.rangeOf(length, 0, b.step)
 	}
 	var parts []string
@@ -592,6 +592,39 @@ func (in *incremental) historyQuery(chunk []*track, length time.Duration) string
 		parts = append(parts, fmt.Sprintf("((%s) and on(%s) %s)", in.b.seriesAt(in.b.step), f.on, f.sel))
 	}
 	return fmt.Sprintf("(%s)[%s:%s]", strings.Join(parts, " or "), dur(max(length-time.Millisecond, time.Millisecond)), dur(in.b.step))
+}
+
+// only is b reading only the series of sets, when b's expression is a
+// plain selector (its matchers narrowed, so that the store reads nothing
+// else); false otherwise.
+func (b builder) only(sets []map[string]string) (builder, bool) {
+	vs, ok := plainSelector(b.parsed)
+	if !ok {
+		return b, false
+	}
+	names := map[string]int{}
+	for _, ls := range sets {
+		for k := range ls {
+			names[k]++
+		}
+	}
+	sel := &parser.VectorSelector{Name: vs.Name, LabelMatchers: slices.Clone(vs.LabelMatchers)}
+	for _, k := range slices.Sorted(maps.Keys(names)) {
+		if names[k] != len(sets) {
+			continue
+		}
+		values := map[string]bool{}
+		for _, ls := range sets {
+			values[regexp.QuoteMeta(ls[k])] = true
+		}
+		m, err := labels.NewMatcher(labels.MatchRegexp, k, strings.Join(slices.Sorted(maps.Keys(values)), "|"))
+		if err == nil {
+			sel.LabelMatchers = append(sel.LabelMatchers, m)
+		}
+	}
+	b.expr = sel.String()
+	b.parsed = sel
+	return b, true
 }
 
 // plainSelector is e's vector selector when e is one (in parentheses or

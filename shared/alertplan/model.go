@@ -7,10 +7,12 @@
 // The figures come from a model of the queries alerting.Evaluate runs
 // (model.go), kept here, beside the constants of the evaluation it reads
 // (alerting.MaxRobustPoints, RobustSampleBudget, the detector's History,
-// and for auto rules, evaluated incrementally, alerting.SizeAuto), and
+// for auto rules, evaluated incrementally, alerting.SizeAuto, and for
+// window rules, read from hour summaries, alerting.SplitWindow), and
 // checked against the samples a real Prometheus reports for a run of the
-// engine (TestModelMatchesMeasured; the warm auto runs and the states they
-// write in alertengine's TestAutoIncrementalCost). A store bills what its
+// engine (TestModelMatchesMeasured, which also measures an hour of warm
+// window and seasonal runs; the warm auto runs and the states they write
+// in alertengine's TestAutoIncrementalCost). A store bills what its
 // own query engine reads: the figures are what Prometheus's stats=all
 // reports, which AMP bills; the states an auto rule writes back are billed
 // as ingestion.
@@ -91,8 +93,8 @@ func (m Model) lookback() time.Duration {
 }
 
 // Evaluated is what this build's evaluation reads per run (alerting.Evaluate,
-// and for auto rules alerting.Evaluator once the series' states are stored:
-// Warm).
+// and for auto, window and seasonal rules alerting.Evaluator once what it
+// keeps in the store is there: Warm).
 //
 //   - A threshold rule is one instant query, each selector read as
 //     last_over_time(selector[lookback_delta]).
@@ -108,13 +110,23 @@ func (m Model) lookback() time.Duration {
 //   - robust: the median, the MAD and the count, three reads of the
 //     baseline;
 //   - auto: the warm incremental run (Warm);
+//   - window, seasonal: the engine's run from hour summaries (Warm, see
+//     windowWarm and seasonalWarm);
 //   - the history check counts the points of (reach − min_history) that
 //     lie min_history back.
 func (m Model) Evaluated() Reads {
-	if m.auto() {
+	if m.auto() || m.method() == anomaly.MethodWindow || m.method() == anomaly.MethodSeasonal {
 		return m.Warm()
 	}
 	return m.Naive()
+}
+
+// method is the rule's anomaly method; "" for a threshold rule.
+func (m Model) method() anomaly.Method {
+	if m.Rule.Anomaly == nil {
+		return ""
+	}
+	return m.Rule.Anomaly.Detector().Method
 }
 
 func (m Model) auto() bool {
@@ -123,9 +135,11 @@ func (m Model) auto() bool {
 
 // Naive is what the rule reads when every baseline is re-read in full at
 // every run, as the issue puts it: four scans of a window baseline per
-// tick. It is what every method but auto reads at every run in this build;
-// for an auto rule it is the full replay of History, which is also what
-// its first runs read (Cold).
+// tick. It is what threshold and robust rules read at every run in this
+// build, and what window and seasonal rules read without the engine's
+// Evaluator (alerting.Evaluate: -dry-run, the backtest's comparison); for
+// an auto rule it is the full replay of History, which is also what its
+// first runs read (Cold).
 func (m Model) Naive() Reads {
 	r := m.Rule
 	k := float64(m.Shape.Series)
@@ -133,38 +147,31 @@ func (m Model) Naive() Reads {
 		return Reads{Queries: 1, Samples: k * m.points(m.lookback())}
 	}
 	p := r.Anomaly.Detector()
-	reads := m.probe()
-	add := func(queries int, d time.Duration) {
+	add := func(reads *Reads, queries int, d time.Duration) {
 		reads.Queries += queries
 		reads.Samples += float64(queries) * k * m.points(d)
 	}
 	if p.Method == anomaly.MethodAuto {
-		add(1, detector.FromParams(p).History())
+		reads := m.probe()
+		add(&reads, 1, detector.FromParams(p).History())
 		return reads
 	}
-	if p.Smoothing > 0 {
-		add(3, p.Smoothing)
-	} else {
-		add(1, m.lookback())
-	}
-	if p.SustainedOn() {
-		add(1, p.Sustained)
-	}
+	reads := m.current(p)
 	switch p.Method {
 	case anomaly.MethodRobust:
 		// The median, the MAD and the count: three queries, each reading
 		// the baseline once. The MAD's deviations are taken from a median
 		// pinned by @, which Prometheus evaluates once and does not count
 		// again (measured: three reads, not four).
-		add(3, p.Baseline)
+		add(&reads, 3, p.Baseline)
 	case anomaly.MethodSeasonal:
 		for range p.Seasons {
-			add(3, p.SeasonWindow)
+			add(&reads, 3, p.SeasonWindow)
 		}
 	default:
-		add(3, p.Baseline)
+		add(&reads, 3, p.Baseline)
 	}
-	add(1, p.Reach()-p.MinHistory)
+	add(&reads, 1, p.Reach()-p.MinHistory)
 	return reads
 }
 
@@ -213,6 +220,9 @@ func (m Model) PerRun() Reads {
 // evaluation spreads over runs of at most its history budget
 // (alerting.DefaultHistoryBudget). Zero for other methods.
 func (m Model) Cold() (total Reads, runs int) {
+	if m.method() == anomaly.MethodWindow {
+		return m.windowCold()
+	}
 	if !m.auto() {
 		return Reads{}, 0
 	}
@@ -249,8 +259,14 @@ func (m Model) sizing() alerting.AutoSizing {
 // checkpoint reads and the points'; the hour's preparation adds one query
 // per 46-odd series, once an hour.
 func (m Model) Warm() Reads {
+	switch m.method() {
+	case anomaly.MethodWindow:
+		return m.windowWarm()
+	case anomaly.MethodSeasonal:
+		return m.seasonalWarm()
+	}
 	if !m.auto() {
-		return m.Evaluated()
+		return m.Naive()
 	}
 	sz := m.sizing()
 	k := float64(m.Shape.Series)
@@ -298,9 +314,110 @@ func (m Model) checkpointSamplesPerHour(sz alerting.AutoSizing) float64 {
 // hour, all its series together (checkpoints and hour summaries), which
 // the store bills as ingestion; zero for other methods.
 func (m Model) StateWrites() float64 {
+	if m.method() == anomaly.MethodWindow {
+		// One hour's summary per series and hour.
+		return float64(m.Shape.Series * alerting.HourRecordSamples)
+	}
 	if !m.auto() {
 		return 0
 	}
 	sz := m.sizing()
 	return float64(m.Shape.Series) * (m.checkpointSamplesPerHour(sz) + float64(sz.Hour))
+}
+
+// windowWarm is what a run of a window rule reads once its series' hour
+// summaries are in the store (alerting.Evaluator, moments.go), on average
+// over the runs of an hour (each at a schedule step, its data on its
+// resolution's grid). Per series, besides what every run reads (the
+// probe, the current value, the sustained average):
+//
+//   - the raw points of the baseline's two edges, (lo, first] and
+//     (settled, hi] (alerting.SplitWindow): about an hour, and the part
+//     of lookback_delta beyond exclude_recent;
+//   - the hour summaries of the whole hours between, a record of
+//     alerting.HourRecordSamples per hour;
+//   - once an hour, the hour that closed: count, mean and σ over it,
+//     three reads of two hours' points (a subquery over whole hours, whose
+//     left end Prometheus 2 evaluates too), spread here over the hour's
+//     runs.
+//
+// A series with history has it answered by those counts: the history
+// check reads nothing more. Queries are those of a run that closes no
+// hour and reads both edges: the probe, the current value's, the
+// sustained average's, the two edges' and the 16 reads of summaries (by
+// the fingerprint's first digit). A run whose baseline has no settled
+// whole hour reads the full way (Naive).
+func (m Model) windowWarm() Reads {
+	p := m.Rule.Anomaly.Detector()
+	k := float64(m.Shape.Series)
+	reads := m.current(p)
+	runs := max(1, int(time.Hour/max(m.Interval, time.Second)))
+	var samples float64
+	for j := range runs {
+		at := time.Unix(0, 0).UTC().Add(time.Duration(j) * m.Interval)
+		if m.Shape.Resolution > 0 {
+			at = at.Truncate(m.Shape.Resolution)
+		}
+		s := alerting.SplitWindow(p, m.lookback(), at)
+		if !s.OK {
+			return m.Naive()
+		}
+		samples += m.points(s.First.Sub(s.Lo)) + m.points(s.Hi.Sub(s.Settled))
+		samples += float64(s.Settled.Sub(s.First)/time.Hour) * alerting.HourRecordSamples
+	}
+	reads.Queries += 2 + alerting.StateShards
+	reads.Samples += k * (samples/float64(runs) + 3*m.points(2*time.Hour)/float64(runs))
+	return reads
+}
+
+// windowCold is what a window rule's first runs read in all, and over how
+// many runs: the full path (Naive) at each run until the summaries of
+// every whole hour of the baseline are read, three reads of each hour's
+// points, within alerting.DefaultHistoryBudget a run.
+func (m Model) windowCold() (Reads, int) {
+	p := m.Rule.Anomaly.Detector()
+	hours := p.Baseline.Truncate(time.Hour)
+	backfill := 3 * float64(m.Shape.Series) * m.points(hours)
+	runs := max(1, int(math.Ceil(backfill/float64(alerting.DefaultHistoryBudget))))
+	naive := m.Naive()
+	return Reads{Queries: runs*naive.Queries + 3*runs, Samples: float64(runs)*naive.Samples + backfill}, runs
+}
+
+// seasonalWarm is what a run of a seasonal rule reads with the engine's
+// Evaluator: the full path without the history check when a season's
+// window lies wholly within the check's range (one at least min_history
+// back), which answers it for every series with a point there.
+func (m Model) seasonalWarm() Reads {
+	p := m.Rule.Anomaly.Detector()
+	naive := m.Naive()
+	for s := 1; s <= p.Seasons; s++ {
+		if time.Duration(s)*p.Season-p.SeasonWindow/2 >= p.MinHistory {
+			naive.Queries--
+			naive.Samples -= float64(m.Shape.Series) * m.points(max(p.Reach()-p.MinHistory, time.Millisecond))
+			return naive
+		}
+	}
+	return naive
+}
+
+// current is what every run of a rule that is not auto reads besides its
+// baseline: the probe, the current value (three reads of the smoothing
+// window, or the latest point within lookback_delta) and the sustained
+// average.
+func (m Model) current(p anomaly.Params) Reads {
+	k := float64(m.Shape.Series)
+	reads := m.probe()
+	add := func(queries int, d time.Duration) {
+		reads.Queries += queries
+		reads.Samples += float64(queries) * k * m.points(d)
+	}
+	if p.Smoothing > 0 {
+		add(3, p.Smoothing)
+	} else {
+		add(1, m.lookback())
+	}
+	if p.SustainedOn() {
+		add(1, p.Sustained)
+	}
+	return reads
 }

@@ -253,11 +253,15 @@ func (p Plan) Print(w io.Writer) error {
 		fmt.Fprintf(&rows, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%.0f\t%.3g\t%.2f\t%.3g\t%.2f\t%.0f\t%.2f\t\n", r.Group, r.Alert, r.Method, r.Shape.Series, res, evaluated,
 			r.Run.Queries, r.Run.Samples, r.SamplesPerMonth, r.USDPerMonth, r.WrittenPerMonth, r.WrittenUSDPerMonth, r.Naive.Samples, r.NaiveUSDPerMonth)
 	}
-	auto := false
+	auto, window := false, false
 	for _, r := range p.Rules {
-		if r.Method == string(anomaly.MethodAuto) {
+		switch r.Method {
+		case string(anomaly.MethodAuto):
 			auto = true
 			r.Method += "*"
+		case string(anomaly.MethodWindow), string(anomaly.MethodSeasonal):
+			window = true
+			r.Method += "†"
 		}
 		line(r, config.Duration(r.Shape.Resolution).String()+" ("+r.From+")")
 	}
@@ -277,20 +281,43 @@ func (p Plan) Print(w io.Writer) error {
 		"Runs evaluated: an anomaly rule is evaluated only at runs where its data has a new point (one run in five over 5-minute data every minute); "+
 		"samples/run is an evaluated run's, samples/month counts the other runs at their probe's read.\n",
 		config.Duration(p.Interval), p.RunsPerMonth(), p.USDPerBillionSamples, own, own*p.RunsPerMonth()/1e9*p.USDPerBillionSamples)
-	if err != nil || !auto {
+	if err != nil {
 		return err
+	}
+	if window {
+		_, err = fmt.Fprintf(w, "† window rules read their baselines from hour summaries the function keeps in the store (issue 14): samples/run is a warm run's, "+
+			"on average over an hour of runs (the raw points of the baseline's two partial edge hours, a summary per whole hour, the hour that closed read once); "+
+			"written is one summary per series and hour. Seasonal rules skip the history check when a season window lies within it. "+
+			"Window rules' first runs read the full way while their hours are summarised:\n")
+		if err != nil {
+			return err
+		}
+		if err := p.printCold(w, anomaly.MethodWindow, "the full path and the hours summarised"); err != nil {
+			return err
+		}
+	}
+	if !auto {
+		return nil
 	}
 	_, err = fmt.Fprintf(w, "* auto rules are evaluated incrementally from detector states the function keeps in the store (issue 14): samples/run is a warm run's, "+
 		"on average over an hour of runs (the probe, the checkpoints of the last 80 minutes, the points since the hour's checkpoint, and the hour summaries "+
 		"read once an hour); written is the states written back (checkpoints and hour summaries), which the store bills as ingestion: "+
 		"$%.2f per billion samples (AMP's first tier; -usd-per-billion-ingested to change). First runs, once and again after a change of the rule's settings:\n",
 		p.USDPerBillionIngested)
+	if err != nil {
+		return err
+	}
+	return p.printCold(w, anomaly.MethodAuto, "the full replay")
+}
+
+// printCold prints the first runs of the rules of method.
+func (p Plan) printCold(w io.Writer, method anomaly.Method, what string) error {
 	for _, r := range p.Rules {
-		if r.ColdRuns == 0 {
+		if r.ColdRuns == 0 || r.Method != string(method) {
 			continue
 		}
-		if _, err := fmt.Fprintf(w, "  first runs of %s/%s: the full replay, %.0f samples over %d run(s) ($%.4f once)\n",
-			r.Group, r.Alert, r.Cold.Samples, r.ColdRuns, r.Cold.Samples/1e9*p.USDPerBillionSamples); err != nil {
+		if _, err := fmt.Fprintf(w, "  first runs of %s/%s: %s, %.0f samples over %d run(s) ($%.4f once)\n",
+			r.Group, r.Alert, what, r.Cold.Samples, r.ColdRuns, r.Cold.Samples/1e9*p.USDPerBillionSamples); err != nil {
 			return err
 		}
 	}

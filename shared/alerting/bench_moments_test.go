@@ -1,0 +1,187 @@
+package alerting_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/sigmawatch/sigmawatch/shared/alerting"
+	"github.com/sigmawatch/sigmawatch/shared/anomaly"
+	"github.com/sigmawatch/sigmawatch/shared/config"
+	"github.com/sigmawatch/sigmawatch/shared/promql"
+	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
+	"github.com/sigmawatch/sigmawatch/shared/rules"
+	"github.com/sigmawatch/sigmawatch/shared/testenv"
+)
+
+// seedBlocks writes n series × days of one-minute points ending at end
+// straight into TSDB blocks, a day at a time (promtool tsdb
+// create-blocks-from openmetrics, the backfill Prometheus documents), and
+// moves them into the running Prometheus's data directory, which loads
+// new blocks within a minute: 100 million samples by remote write were
+// too heavy for this machine. It waits until the store answers for them.
+func seedBlocks(b *testing.B, prom *testenv.Receiver, q *promql.Client, n, days int, end time.Time) {
+	b.Helper()
+	dir := b.TempDir()
+	rng := rand.New(rand.NewPCG(7, 8))
+	start := end.Add(-time.Duration(days) * 24 * time.Hour).Add(time.Minute)
+	for day := range days {
+		from := start.Add(time.Duration(day) * 24 * time.Hour)
+		in := filepath.Join(dir, "day.om")
+		f, err := os.Create(in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := bufio.NewWriterSize(f, 1<<20)
+		for ts := from; ts.Before(from.Add(24*time.Hour)) && !ts.After(end); ts = ts.Add(time.Minute) {
+			sec := strconv.FormatInt(ts.Unix(), 10)
+			for i := range n {
+				fmt.Fprintf(w, "sw_mom{instance=\"i-%05d\",k=\"%d\"} %.4f %s\n", i, i%10, 100+5*rng.NormFloat64(), sec)
+			}
+		}
+		fmt.Fprintln(w, "# EOF")
+		if err := w.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+		out := filepath.Join(dir, "blocks")
+		cmd := exec.Command("promtool", "tsdb", "create-blocks-from", "openmetrics", "--quiet", "--max-block-duration=24h", in, out)
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("promtool: %v: %s", err, msg)
+		}
+		if err := os.Remove(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+	blocks, err := os.ReadDir(filepath.Join(dir, "blocks"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, blk := range blocks {
+		if err := os.Rename(filepath.Join(dir, "blocks", blk.Name()), filepath.Join(prom.DataDir, blk.Name())); err != nil {
+			b.Fatal(err)
+		}
+	}
+	want := float64(n)
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		got, err := q.Query(context.Background(), fmt.Sprintf("count(count_over_time(sw_mom[%dd]))", days+1), end)
+		if err == nil && len(got) == 1 && got[0].V == want {
+			oldest, err := q.Query(context.Background(), "count(sw_mom offset "+config.Duration(end.Sub(start)).String()+")", end)
+			if err == nil && len(oldest) == 1 && oldest[0].V == want {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("Prometheus did not load the blocks: %v %v", got, err)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// BenchmarkWindowSummaries10k is issue 14's must-show for the window and
+// seasonal methods: one window rule (7d baseline) and one seasonal rule
+// (one season, a day's min_history: its history check reads six days)
+// over 10,000 series × 7 days of one-minute data (ALERT_BENCH_DAYS) in a
+// real Prometheus, evaluated the full way (alerting.Evaluate, what every
+// run read before) and warm from hour summaries (an Evaluator with a
+// Store, after a cold start that summarised every hour), side by side in
+// one run: the time of one evaluation, the peak live heap of this process
+// during it and the query samples Prometheus reports it read. Run with:
+//
+//	go test -run '^$' -bench WindowSummaries10k -benchtime 3x -timeout 60m ./shared/alerting/
+func BenchmarkWindowSummaries10k(b *testing.B) {
+	days := 7
+	if v, err := strconv.Atoi(os.Getenv("ALERT_BENCH_DAYS")); err == nil && v > 0 {
+		days = v
+	}
+	const n = 10_000
+	prom := testenv.StartPrometheus(b, testenv.PrometheusOptions{})
+	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	q, err := promql.NewClient(prom.URL, http.DefaultTransport)
+	if err != nil {
+		b.Fatal(err)
+	}
+	end := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+	began := time.Now()
+	seedBlocks(b, prom, q, n, days, end)
+	b.Logf("%d series × %d days of one-minute points loaded in %s", n, days, time.Since(began).Round(time.Second))
+
+	a := shippedLike()
+	a.Method, a.Baseline, a.MinHistory = anomaly.MethodWindow, config.Duration(time.Duration(days)*24*time.Hour), config.Duration(24*time.Hour)
+	seasonal := shippedLike()
+	seasonal.Method, seasonal.Seasons, seasonal.MinHistory = anomaly.MethodSeasonal, 1, config.Duration(24*time.Hour)
+	for _, r := range []rules.Rule{
+		{Alert: "Window", Expr: "sw_mom", Anomaly: &a},
+		{Alert: "Seasonal", Expr: "sw_mom", Anomaly: &seasonal},
+	} {
+		// The runs start after the data's end (a block's range is closed
+		// to new samples) and read it as their newest data.
+		at := end.Add(time.Minute)
+		st := alerting.NewStore(q, "bench")
+		evaluate := func(e *alerting.Evaluator) (alerting.Evaluation, promql.CostSnapshot, uint64, time.Duration) {
+			var (
+				ev   alerting.Evaluation
+				cost promql.Cost
+			)
+			t0 := time.Now()
+			peak := peakHeap(func() {
+				ev, err = e.Evaluate(promql.WithCost(context.Background(), &cost), r, at)
+				if err != nil {
+					b.Fatal(err)
+				}
+			})
+			return ev, cost.Snapshot(), peak, time.Since(t0)
+		}
+		// The cold start: every hour summarised in one run.
+		cold, coldCost, coldPeak, coldTime := evaluate(&alerting.Evaluator{Query: q, Store: st, Step: time.Minute, Scheduled: at, HistoryBudget: 1 << 40})
+		if cold.Persist != nil {
+			recs := st.DetectorSeries(at, alerting.RefOf(r), *cold.Persist)
+			for _, part := range remotewrite.Batches(recs, 200_000, 0) {
+				if err := w.Write(context.Background(), part); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.Logf("%s cold start: %s, %.0f MB peak heap, %d samples, progress %+v", r.Alert, coldTime.Round(time.Millisecond), float64(coldPeak)/(1<<20), coldCost.Samples, cold.Progress)
+		at = at.Add(time.Minute)
+		for _, path := range []string{"full", "summaries"} {
+			b.Run(r.Alert+"/"+path, func(b *testing.B) {
+				var (
+					peak    uint64
+					samples int64
+					series  int
+				)
+				for b.Loop() {
+					e := &alerting.Evaluator{Query: q, Step: time.Minute, Scheduled: at}
+					if path == "summaries" {
+						e.Store = st
+					}
+					ev, cost, p, _ := evaluate(e)
+					if r.Anomaly.Method == anomaly.MethodWindow && path == "summaries" && ev.Progress.Summaries != n {
+						b.Fatalf("not warm: %+v", ev.Progress)
+					}
+					peak, samples, series = max(peak, p), cost.Samples, len(ev.Series)
+				}
+				if series != n {
+					b.Fatalf("%d series evaluated", series)
+				}
+				b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+				b.ReportMetric(float64(samples), "query-samples/op")
+			})
+		}
+	}
+}

@@ -1,0 +1,565 @@
+package alerting
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sigmawatch/sigmawatch/shared/anomaly"
+	"github.com/sigmawatch/sigmawatch/shared/promql"
+)
+
+// Incremental baselines of the window method (and the seasonal method's
+// history check), issue 14.
+//
+// A window rule's baseline is the mean, σ and count of its points over
+// (at−gap−length, at−gap], and its history check asks for a point in
+// (at−reach, at−min_history]. Read from the raw points, every run reads the
+// whole baseline four times (three aggregates and the check): 40,000
+// samples per one-minute series and run for seven days. Those moments
+// combine exactly (Chan et al.'s parallel update of count, mean and the
+// sum of squared deviations), so the Evaluator keeps each series' hour
+// moments in the store and a run reads:
+//
+//   - the hour summaries of the full hours inside the baseline: a stored
+//     record per series and hour (DetectorHoursMetric, under the rule and
+//     MomentsConfig), about five samples an hour;
+//   - the raw points of the two partial hours at the baseline's edges,
+//     and of the hours still open for a series that reports late (those
+//     ending within lookback_delta of the newest data): at most
+//     lookback_delta and two hours of points per series;
+//
+// and combines them, in time order, into the baseline the full path reads
+// from PromQL's aggregates, to about 1e-15 relative (TestWindowIncrementalEqualsFull
+// holds them to 1e-9 against Prometheus). The history check is answered by
+// the same summaries' counts and edge points; only a series without a
+// point there has the rest of the range counted (at most an hour).
+//
+// # Which hours are summarised, and when
+//
+// An hour (h, h+1h] is summarised once it ends lookback_delta before the
+// newest data: every series the run scores has a point after that (it has
+// one within lookback_delta), and a series' points are written in time
+// order, so the hour is final for it. Only the series the run reads a
+// current value of are summarised (an hour without a point is a count of
+// 0); a series that stopped reporting may still be written late. Missing
+// summaries (a cold start, a rule whose expression changed, a run whose
+// state write was refused) are read from Prometheus's own aggregates,
+// count/avg/stddev_over_time over [1h] at hour steps (one subquery each),
+// newest hours first, within the run's HistoryBudget, and persisted with
+// the run's alert state (DetectorSeries). Until every series the run
+// scores has every hour of its baseline, the rule is evaluated by the
+// full path: correct, only costlier — never a decision from part of a
+// baseline.
+//
+// # Where the full path stays
+//
+// A baseline shorter than a full hour inside its settled part; a plain
+// selector with a NaN or ±Inf sample in the baseline (the full path then
+// reads the finite points on the step grid; so does the incremental path,
+// by falling back); min_history at or beyond the baseline's reach (the
+// check reads a millisecond). The robust method reads its median and MAD
+// through the query engine at every run (no exact combination of hour
+// summaries exists). The seasonal method reads its season windows (an
+// hour each) as before; its history check, which read the whole reach
+// (three weeks), is answered by the season windows that lie inside it
+// when they hold a point, and read in full only for series they don't.
+
+// MomentsConfig is the fingerprint a rule's hour summaries are persisted
+// under: what they are computed from, the expression and the step its
+// subqueries are read at. The baseline's length, gap and thresholds are
+// not in it: the summaries of an hour serve any of them.
+func MomentsConfig(expr string, step time.Duration) string {
+	sum := sha256.Sum256([]byte("moments\x00" + strings.TrimSpace(expr) + "\x00" + step.String()))
+	return hex.EncodeToString(sum[:8])
+}
+
+// HourMomentsWidth is the numbers one hour summary takes in a record: the
+// hour's start (Unix seconds), the count, the mean and the (population)
+// standard deviation of its points.
+const HourMomentsWidth = 4
+
+// nonFiniteHour is the count recorded for an hour whose points hold NaN or
+// ±Inf (a plain selector read raw; its mean is not a number a store
+// takes): the full path reads such a baseline.
+const nonFiniteHour = -1
+
+// HourRecordSamples is what one series-hour of summaries takes in the
+// store once warm: a burst of one hour (its count, and the hour).
+const HourRecordSamples = HourMomentsWidth + 1
+
+// WindowSplit is how an Evaluator with a Store reads a window baseline
+// (Lo, Hi] at a time: the raw points of the edges (Lo, First] and
+// (Settled, Hi], and the summaries of the whole hours in (First,
+// Settled]; when OK is false, the full path reads it.
+type WindowSplit struct {
+	Lo, First, Settled, Hi time.Time
+	OK                     bool
+}
+
+// SplitWindow is the split of p's baseline at at (a window rule's DataAt)
+// for a rule whose lookback_delta is lookback: the hours that end
+// lookback before at are settled (every series scored has a point since).
+func SplitWindow(p anomaly.Params, lookback time.Duration, at time.Time) WindowSplit {
+	s := WindowSplit{Lo: at.Add(-p.Gap - p.Baseline), Hi: at.Add(-p.Gap)}
+	s.First = s.Lo.Truncate(time.Hour)
+	if s.First.Before(s.Lo) {
+		s.First = s.First.Add(time.Hour)
+	}
+	s.Settled = minTime(s.Hi, at.Add(-lookback)).Truncate(time.Hour)
+	s.OK = s.First.Before(s.Settled)
+	return s
+}
+
+// summariesFrom is the oldest time a record with an hour of a baseline
+// that starts at first can have been written at (less a burst's span): a
+// run at W summarises hours that end at most max(gap, lookback) before W.
+func summariesFrom(p anomaly.Params, lookback time.Duration, first time.Time) time.Time {
+	return first.Add(time.Hour + max(p.Gap, lookback) - burstSpan)
+}
+
+// moments are a count, a mean and the sum of squared deviations from it.
+type moments struct{ n, mean, m2 float64 }
+
+// combine is Chan et al.'s parallel combination of a and b: the moments of
+// both sets of points together.
+func (a moments) combine(b moments) moments {
+	switch {
+	case b.n == 0:
+		return a
+	case a.n == 0:
+		return b
+	}
+	n := a.n + b.n
+	d := b.mean - a.mean
+	return moments{n: n, mean: a.mean + d*(b.n/n), m2: a.m2 + b.m2 + d*d*(a.n*b.n/n)}
+}
+
+// momentsOf are the moments of points, computed in two passes.
+func momentsOf(points []promql.Point) moments {
+	if len(points) == 0 {
+		return moments{}
+	}
+	sum := 0.0
+	for _, p := range points {
+		sum += p.V
+	}
+	n := float64(len(points))
+	mean := sum / n
+	m2 := 0.0
+	for _, p := range points {
+		d := p.V - mean
+		m2 += d * d
+	}
+	return moments{n: n, mean: mean, m2: m2}
+}
+
+// hourOf is a stored hour summary as moments.
+func hourOf(n, mean, sd float64) moments {
+	if n == 0 {
+		return moments{}
+	}
+	return moments{n: n, mean: mean, m2: sd * sd * n}
+}
+
+// hourSummaries evaluates window rules from hour summaries (see above).
+type hourSummaries struct {
+	ev     *Evaluator
+	rule   RuleRef
+	config string
+	// progress and persist are what the run did and summarised.
+	progress Progress
+	persist  *DetectorRecords
+}
+
+// hourStat is one stored or read hour of one series.
+type hourStat struct{ n, mean, sd float64 }
+
+// hoursOf folds the hour summaries of the whole hours of one baseline,
+// series by series, as they are read: a rule of 10,000 series never holds
+// its 1.7 million hour summaries at once.
+type hoursOf struct {
+	first int64 // Unix seconds
+	hours int
+	// covered: an hour that ends at or before it counts towards the
+	// history check.
+	covered time.Time
+	series  map[string]*hoursAcc
+}
+
+// hoursAcc is what one series' hours fold into.
+type hoursAcc struct {
+	// seen marks the hours folded (a retried run's record repeats them).
+	seen    []uint64
+	present int
+	m       moments
+	// old counts the points of the hours that end by covered.
+	old       float64
+	nonFinite bool
+}
+
+func newHoursOf(first time.Time, hours int, covered time.Time, scored []string) *hoursOf {
+	h := &hoursOf{first: first.Unix(), hours: hours, covered: covered, series: make(map[string]*hoursAcc, len(scored))}
+	for _, fp := range scored {
+		h.series[fp] = &hoursAcc{seen: make([]uint64, (hours+63)/64)}
+	}
+	return h
+}
+
+// add folds the hour starting at start (Unix seconds) of series fp, once.
+func (h *hoursOf) add(fp string, start int64, s hourStat) {
+	a := h.series[fp]
+	k := (start - h.first) / 3600
+	if a == nil || (start-h.first)%3600 != 0 || k < 0 || k >= int64(h.hours) || a.seen[k/64]&(1<<(k%64)) != 0 {
+		return
+	}
+	a.seen[k/64] |= 1 << (k % 64)
+	a.present++
+	if s.n == nonFiniteHour || !finite(s.mean) || !finite(s.sd) {
+		a.nonFinite = true
+		return
+	}
+	a.m = a.m.combine(hourOf(s.n, s.mean, s.sd))
+	if !time.Unix(start+3600, 0).After(h.covered) {
+		a.old += s.n
+	}
+}
+
+// missing are the hour starts of the baseline some series lacks.
+func (h *hoursOf) missing() []time.Time {
+	var out []time.Time
+	for k := range h.hours {
+		for _, a := range h.series {
+			if a.seen[k/64]&(1<<(k%64)) == 0 {
+				out = append(out, time.Unix(h.first+int64(k)*3600, 0).UTC())
+				break
+			}
+		}
+	}
+	return out
+}
+
+// window returns the baselines and history counts of the series of
+// current, or nil baselines when the full path must read them (and nil
+// old when the history check must). What the run summarised goes to the
+// evaluation's Persist.
+func (hs *hourSummaries) window(ctx context.Context, e *evaluator, b builder, p anomaly.Params, lookback time.Duration, current map[string]currentValue) (map[string]anomaly.Baseline, map[string]float64) {
+	at := e.at
+	split := SplitWindow(p, lookback, at)
+	if !split.OK {
+		return nil, nil
+	}
+	lo, first, settled, hi := split.Lo, split.First, split.Settled, split.Hi
+	scored := make([]string, 0, len(current))
+	for fp, c := range current {
+		if c.ok {
+			scored = append(scored, fp)
+		}
+	}
+	slices.Sort(scored)
+
+	// The edges, raw: (lo, first] and (settled, hi].
+	left, okL := hs.points(ctx, e, b, first.Sub(lo), at.Sub(first))
+	right, okR := hs.points(ctx, e, b, hi.Sub(settled), at.Sub(hi))
+	if e.err != nil || !okL || !okR {
+		return nil, nil
+	}
+
+	// The history check's range is (lo, end]; (lo, covered] of it is
+	// answered by the edges and the whole hours.
+	end := at.Add(-p.MinHistory)
+	covered := minTime(end, hi)
+	if end.After(first) && end.Before(settled) {
+		covered = first.Add(end.Sub(first).Truncate(time.Hour))
+	}
+
+	// The summaries stored, then those missing, newest first.
+	hours := newHoursOf(first, int(settled.Sub(first)/time.Hour), covered, scored)
+	if err := hs.stored(ctx, summariesFrom(p, lookback, first), hours); err != nil {
+		e.err = err
+		return nil, nil
+	}
+	if missing := hours.missing(); len(missing) > 0 {
+		perHour := hs.perHourEstimate(b, left, right, first.Sub(lo)+hi.Sub(settled), len(current))
+		hs.progress.Summarized += hs.backfill(ctx, e, b, missing, perHour, current, hours)
+		if e.err != nil {
+			return nil, nil
+		}
+	}
+
+	baselines := make(map[string]anomaly.Baseline, len(scored))
+	for _, fp := range scored {
+		a := hours.series[fp]
+		if a.present < hours.hours || a.nonFinite {
+			// Not yet summarised, or a NaN or ±Inf sample (the full path
+			// reads the finite points instead, see values): the full
+			// path reads this run.
+			hs.progress.Full += len(scored)
+			return nil, nil
+		}
+		m := momentsOf(left[fp]).combine(a.m).combine(momentsOf(right[fp]))
+		if m.n == 0 {
+			continue // no point: as avg_over_time, no baseline
+		}
+		baselines[fp] = anomaly.BaselineFromMoments(m.mean, math.Sqrt(m.m2/m.n), int(m.n))
+	}
+	hs.progress.Summaries += len(scored)
+	if p.MinHistory >= p.Reach() {
+		return baselines, nil // the check reads a millisecond
+	}
+
+	// History: the edges' points and the hours' counts by covered; the
+	// rest of the range only for the series without one there.
+	old := make(map[string]float64, len(scored))
+	var unknown []string
+	for _, fp := range scored {
+		n := hours.series[fp].old
+		for _, pts := range [][]promql.Point{left[fp], right[fp]} {
+			for _, pt := range pts {
+				if !pt.T.After(covered) {
+					n++
+				}
+			}
+		}
+		old[fp] = n
+		if n == 0 {
+			unknown = append(unknown, fp)
+		}
+	}
+	if len(unknown) > 0 && covered.Before(end) && !e.restOfHistory(ctx, b, current, unknown, end.Sub(covered), at.Sub(end), old) {
+		rest, _ := e.values(ctx, b, func(b builder) string {
+			return b.rangeExpr(end.Sub(covered), at.Sub(end), "count_over_time")
+		})
+		for _, fp := range unknown {
+			old[fp] += rest[fp]
+		}
+	}
+	return baselines, old
+}
+
+// points reads the points of (at−offset−length, at−offset] per series
+// (raw for a plain selector, the step grid's otherwise); false when a
+// plain selector's samples hold NaN or ±Inf there.
+func (hs *hourSummaries) points(ctx context.Context, e *evaluator, b builder, length, offset time.Duration) (map[string][]promql.Point, bool) {
+	if length <= 0 || e.err != nil {
+		return nil, true
+	}
+	query := b.rangeOf(length, offset, 0)
+	e.ev.Queries = append(e.ev.Queries, query)
+	series, err := e.q.QuerySeries(ctx, query, e.at)
+	if err != nil {
+		e.err = fmt.Errorf("query %q: %w", query, err)
+		return nil, false
+	}
+	out := make(map[string][]promql.Point, len(series))
+	for _, s := range series {
+		for _, pt := range s.Points {
+			if !finite(pt.V) {
+				return nil, false
+			}
+		}
+		fp := Fingerprint(SeriesLabels(s.Labels))
+		out[fp] = append(out[fp], s.Points...)
+	}
+	return out, true
+}
+
+// stored folds the rule's hour summaries recorded since from into hours,
+// a shard of series at a time.
+func (hs *hourSummaries) stored(ctx context.Context, from time.Time, hours *hoursOf) error {
+	window := hs.ev.Scheduled.Add(-burstSpan).Sub(from)
+	if window <= 0 {
+		return nil
+	}
+	return hs.ev.Store.eachBursts(ctx, DetectorHoursMetric, hs.rule, hs.config, hs.ev.Scheduled, window, func(fp string, bursts [][]float64) {
+		for _, v := range bursts {
+			if len(v)%HourMomentsWidth != 0 {
+				continue // not a record of hour summaries
+			}
+			for i := 0; i < len(v); i += HourMomentsWidth {
+				h := v[i]
+				switch {
+				case h != math.Trunc(h):
+				case v[i+1] == nonFiniteHour:
+					hours.add(fp, int64(h), hourStat{n: nonFiniteHour})
+				case v[i+1] >= 0:
+					hours.add(fp, int64(h), hourStat{n: v[i+1], mean: v[i+2], sd: v[i+3]})
+				}
+			}
+		}
+	})
+}
+
+// perHourEstimate is the samples one hour of the rule costs to summarise
+// (three aggregates over its points), from the edges' points, or a point
+// per step when they have none.
+func (hs *hourSummaries) perHourEstimate(b builder, left, right map[string][]promql.Point, span time.Duration, series int) int {
+	n := 0
+	for _, m := range []map[string][]promql.Point{left, right} {
+		for _, pts := range m {
+			n += len(pts)
+		}
+	}
+	perHour := float64(series) * float64(time.Hour/b.step)
+	if n > 0 && span >= 30*time.Minute {
+		perHour = float64(n) / span.Hours()
+	}
+	return max(3*int(math.Ceil(perHour)), 1)
+}
+
+// backfill summarises the missing hours, newest first, within the run's
+// history budget, into stored and the run's records; it returns the
+// series-hours summarised.
+func (hs *hourSummaries) backfill(ctx context.Context, e *evaluator, b builder, missing []time.Time, perHour int, current map[string]currentValue, hours *hoursOf) int {
+	slices.SortFunc(missing, func(a, b time.Time) int { return b.Compare(a) })
+	budget := orDefault(hs.ev.HistoryBudget, DefaultHistoryBudget)
+	initial := budget
+	records := map[string][]float64{}
+	summarised := 0
+	for i := 0; i < len(missing) && budget > 0; {
+		// A run of consecutive hours, newest first, as long as the
+		// chunk and the budget allow.
+		k := 1
+		for i+k < len(missing) && missing[i+k].Equal(missing[i+k-1].Add(-time.Hour)) && (k+1)*perHour <= min(historyChunk, budget) {
+			k++
+		}
+		if k*perHour > budget && budget != initial {
+			break
+		}
+		newest := missing[i]
+		got, cost := hs.summarise(ctx, e, b, newest.Add(time.Hour), k)
+		if e.err != nil {
+			return summarised
+		}
+		budget -= cost
+		for fp := range current {
+			for j := range k {
+				h := newest.Add(-time.Duration(j) * time.Hour).Unix()
+				s := got[fp][h] // an hour without a point is a count of 0
+				hours.add(fp, h, s)
+				if !finite(s.mean) || !finite(s.sd) {
+					// Not a number a store takes: recorded as such.
+					records[fp] = append(records[fp], float64(h), nonFiniteHour, 0, 0)
+				} else {
+					records[fp] = append(records[fp], float64(h), s.n, s.mean, s.sd)
+				}
+				summarised++
+			}
+		}
+		i += k
+	}
+	if hs.persist == nil {
+		hs.persist = &DetectorRecords{Config: hs.config}
+	}
+	for _, fp := range slices.Sorted(maps.Keys(records)) {
+		v := records[fp]
+		// The newest that fit one burst (hours are newest first).
+		v = v[:min(len(v), (maxBurst-1)/HourMomentsWidth*HourMomentsWidth)]
+		hs.persist.Hours = append(hs.persist.Hours, Record{Series: fp, Values: v})
+	}
+	return summarised
+}
+
+// summarise reads count, mean and σ of the k hours ending at end (an hour's
+// start) and the k−1 before, per series and hour start, and the samples
+// that cost (the points counted, three times).
+func (hs *hourSummaries) summarise(ctx context.Context, e *evaluator, b builder, end time.Time, k int) (map[string]map[int64]hourStat, int) {
+	// The subquery's range is whole hours, so that its steps fall on the
+	// hours on every store: Prometheus aligns them to multiples of the
+	// step, VictoriaMetrics to the query time less the range, and
+	// Prometheus 2 includes the range's left end; only the steps at the
+	// hours wanted are taken.
+	span := dur(time.Duration(k) * time.Hour)
+	oldest := end.Add(-time.Duration(k-1) * time.Hour)
+	read := func(fn string) map[string]map[int64]float64 {
+		query := fmt.Sprintf("%s(%s)[%s:1h]", fn, b.rangeOf(time.Hour, 0, 0), span)
+		e.ev.Queries = append(e.ev.Queries, query)
+		series, err := e.q.QuerySeries(ctx, query, end)
+		if err != nil && e.err == nil {
+			e.err = fmt.Errorf("query %q: %w", query, err)
+		}
+		out := make(map[string]map[int64]float64, len(series))
+		for _, s := range series {
+			fp := Fingerprint(SeriesLabels(s.Labels))
+			if out[fp] == nil {
+				out[fp] = map[int64]float64{}
+			}
+			for _, pt := range s.Points {
+				if pt.T.UnixMilli()%time.Hour.Milliseconds() != 0 || pt.T.Before(oldest) || pt.T.After(end) {
+					continue
+				}
+				// The value at an hour's end is that hour's.
+				out[fp][pt.T.Add(-time.Hour).Unix()] = pt.V
+			}
+		}
+		return out
+	}
+	counts, means, sds := read("count_over_time"), read("avg_over_time"), read("stddev_over_time")
+	out := make(map[string]map[int64]hourStat, len(counts))
+	cost := 0
+	for fp, byHour := range counts {
+		out[fp] = make(map[int64]hourStat, len(byHour))
+		for h, n := range byHour {
+			out[fp][h] = hourStat{n: n, mean: means[fp][h], sd: sds[fp][h]}
+			cost += 3 * int(n)
+		}
+	}
+	return out, cost
+}
+
+// seasonsOld answers a seasonal rule's history check from the season
+// windows that lie within its range (counted): a series with a point in
+// one has history. The series scored without one there have the check
+// read in full, only them when the expression is a plain selector
+// (restOfHistory); nil when the whole rule's check must be read.
+func (e *evaluator) seasonsOld(ctx context.Context, b builder, p anomaly.Params, current map[string]currentValue, counted []map[string]anomaly.Baseline) map[string]float64 {
+	old := make(map[string]float64, len(current))
+	var unknown []string
+	for fp, c := range current {
+		if !c.ok {
+			continue
+		}
+		for _, season := range counted {
+			old[fp] += float64(season[fp].N)
+		}
+		if old[fp] == 0 {
+			unknown = append(unknown, fp)
+		}
+	}
+	if len(unknown) == 0 {
+		return old
+	}
+	if !e.restOfHistory(ctx, b, current, unknown, max(p.Reach()-p.MinHistory, minRange), p.MinHistory, old) {
+		return nil
+	}
+	return old
+}
+
+// restOfHistory adds to old the count of the points of the series unknown
+// over (at−offset−length, at−offset], reading only those series when the
+// expression is a plain selector; false (nothing read) when the whole
+// rule's would be.
+func (e *evaluator) restOfHistory(ctx context.Context, b builder, current map[string]currentValue, unknown []string, length, offset time.Duration, old map[string]float64) bool {
+	slices.Sort(unknown)
+	sets := make([]map[string]string, len(unknown))
+	for i, fp := range unknown {
+		sets[i] = current[fp].labels
+	}
+	narrow, ok := b.only(sets)
+	if !ok {
+		return false
+	}
+	rest, _ := e.values(ctx, narrow, func(b builder) string {
+		return b.rangeExpr(length, offset, "count_over_time")
+	})
+	for _, fp := range unknown {
+		old[fp] += rest[fp]
+	}
+	return true
+}
