@@ -76,7 +76,7 @@ jobs:
 		t.Helper()
 		sum, err := c.Run(ctx, at, cfg.Jobs)
 		require.NoError(t, err)
-		require.NoError(t, r.Flush(ctx))
+		flushStore(t, ctx, r)
 		return sum
 	}
 	t1, t2 := anchor.Add(15*time.Minute), anchor.Add(20*time.Minute)

@@ -94,7 +94,7 @@ jobs:
 		t.Helper()
 		sum, err := c.Run(ctx, at, cfg.Jobs)
 		require.NoError(t, err)
-		require.NoError(t, r.Flush(ctx))
+		flushStore(t, ctx, r)
 		return sum
 	}
 
@@ -123,7 +123,7 @@ jobs:
 		})
 	}
 	require.NoError(t, w.Write(ctx, legacy))
-	require.NoError(t, r.Flush(ctx))
+	flushStore(t, ctx, r)
 
 	// The upgraded release's first run comes two runs late.
 	upgraded, err := collector.New(collector.Options{Config: cfg, Connector: collector.NewAWSConnector(awsCfg), Writer: w, Progress: q, Deployment: "new-" + uid})
