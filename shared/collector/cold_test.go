@@ -86,7 +86,7 @@ jobs:
 		clock = at
 		sum, err := c.Run(ctx, at, cfg.Jobs)
 		require.NoError(t, err, "run at A+%s", at.Sub(A))
-		flushStore(t, ctx, r)
+		require.NoError(t, r.Flush(ctx))
 		got, err := q.Query(ctx, fmt.Sprintf(`%s{job="ec2"}`, collector.SkippedMetric), at)
 		require.NoError(t, err)
 		require.Len(t, got, 1, "skipped_seconds of the run at A+%s", at.Sub(A))

@@ -171,7 +171,7 @@ func (f *fixture) expected(covered func(time.Time) bool) map[string]map[int64]fl
 // stored reads back every raw sample of the fixtures' series.
 func stored(t *testing.T, ctx context.Context, r *testenv.Receiver, f *fixture) map[string]map[int64]float64 {
 	t.Helper()
-	flushStore(t, ctx, r)
+	require.NoError(t, r.Flush(ctx))
 	q, err := promql.NewClient(r.URL, http.DefaultTransport)
 	require.NoError(t, err)
 	end := f.anchor.Add(3 * time.Hour)
@@ -280,7 +280,7 @@ func TestCollectExactlyOnce(t *testing.T) {
 				t.Helper()
 				sum, err := c.Run(ctx, at, f.cfg.Jobs)
 				require.NoError(t, err, "run at %s", at)
-				flushStore(t, ctx, r)
+				require.NoError(t, r.Flush(ctx))
 				return sum
 			}
 			// Normal runs: the first covers its own window [A, A+5m).

@@ -350,7 +350,7 @@ jobs:
 		t.Helper()
 		sum, err := c.Run(ctx, at, cfg.Jobs)
 		require.NoError(t, err, "run at A+%s", at.Sub(A))
-		flushStore(t, ctx, r)
+		require.NoError(t, r.Flush(ctx))
 		return sum
 	}
 	runBoth := func(at time.Time) {
@@ -520,7 +520,7 @@ jobs:
 	cwProxy.Set(nil)
 	require.Error(t, errE, "two regions' listing and data calls at 600 ms each do not fit in 2 s")
 	t.Logf("%s: S12 run with calls that do not fit its deadline: %v", rc.name, errE)
-	flushStore(t, ctx, r)
+	require.NoError(t, r.Flush(ctx))
 	run(collX, cfgX, at(70*mi))
 	e.cover(mi, at(55*mi), at(60*mi), depthMax, depthMin, depth2Max, sM1, col2Fine)
 	// The hour A is due: the metric that was 5m until S7 gives up the half
@@ -550,7 +550,7 @@ jobs:
 // want, and fails on a sample stored twice.
 func requireStored(t *testing.T, ctx context.Context, r *testenv.Receiver, q *promql.Client, want map[string]map[int64]float64, at time.Time) {
 	t.Helper()
-	flushStore(t, ctx, r)
+	require.NoError(t, r.Flush(ctx))
 	sel := `{__name__=~"aws_.+",job=~"ec2|other|mixed|collide|collide_v2"}`
 	series, err := q.QuerySeries(ctx, sel+"[2d]", at)
 	require.NoError(t, err)

@@ -83,7 +83,7 @@ jobs:
 // fails on a sample stored twice.
 func (f *hostsFixture) stored(t *testing.T, ctx context.Context, q *promql.Client, r *testenv.Receiver) map[string]map[int64]float64 {
 	t.Helper()
-	flushStore(t, ctx, r)
+	require.NoError(t, r.Flush(ctx))
 	name := naming.MetricName(f.ns, f.metric, "Sum")
 	series, err := q.QuerySeries(ctx, fmt.Sprintf(`%s[6h]`, name), f.anchor.Add(150*time.Minute))
 	require.NoError(t, err)

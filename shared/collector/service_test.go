@@ -335,7 +335,7 @@ jobs:
 		t.Helper()
 		sum, err := c.Run(ctx, at, cfg.Jobs)
 		require.NoError(t, err)
-		flushStore(t, ctx, r)
+		require.NoError(t, r.Flush(ctx))
 		return sum
 	}
 	t1, t2 := anchor.Add(15*time.Minute), anchor.Add(20*time.Minute)

@@ -94,7 +94,7 @@ jobs:
 		t.Helper()
 		sum, err := c.Run(ctx, at, cfg.Jobs)
 		require.NoError(t, err)
-		flushStore(t, ctx, r)
+		require.NoError(t, r.Flush(ctx))
 		return sum
 	}
 
@@ -123,7 +123,7 @@ jobs:
 		})
 	}
 	require.NoError(t, w.Write(ctx, legacy))
-	flushStore(t, ctx, r)
+	require.NoError(t, r.Flush(ctx))
 
 	// The upgraded release's first run comes two runs late.
 	upgraded, err := collector.New(collector.Options{Config: cfg, Connector: collector.NewAWSConnector(awsCfg), Writer: w, Progress: q, Deployment: "new-" + uid})
