@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"fmt"
+	"hash"
 	"hash/fnv"
 	"math"
 	"strconv"
@@ -177,6 +178,14 @@ func legacyShard(m *cloudwatch.Metric, shards int) int {
 // stably across runs and processes.
 func seriesHash(m *cloudwatch.Metric) uint32 {
 	h := fnv.New32a()
+	writeIdentity(h, m)
+	return h.Sum32()
+}
+
+// writeIdentity writes what identifies a CloudWatch metric (namespace,
+// name, dimensions in their listed order) to h, the one byte layout both
+// the progress shard and the series-set digest hash.
+func writeIdentity(h hash.Hash, m *cloudwatch.Metric) {
 	_, _ = h.Write([]byte(m.Namespace))
 	_, _ = h.Write([]byte{0})
 	_, _ = h.Write([]byte(m.Name))
@@ -186,7 +195,6 @@ func seriesHash(m *cloudwatch.Metric) uint32 {
 		_, _ = h.Write([]byte{'='})
 		_, _ = h.Write([]byte(d.Value))
 	}
-	return h.Sum32()
 }
 
 // metricDigest is a metric's share of its unit's digest: the sum of its
@@ -194,15 +202,7 @@ func seriesHash(m *cloudwatch.Metric) uint32 {
 // matter, cut to digestBits when stored.
 func metricDigest(m *cloudwatch.Metric) uint64 {
 	h := fnv.New64a()
-	_, _ = h.Write([]byte(m.Namespace))
-	_, _ = h.Write([]byte{0})
-	_, _ = h.Write([]byte(m.Name))
-	for _, d := range m.Dimensions {
-		_, _ = h.Write([]byte{0})
-		_, _ = h.Write([]byte(d.Name))
-		_, _ = h.Write([]byte{'='})
-		_, _ = h.Write([]byte(d.Value))
-	}
+	writeIdentity(h, m)
 	return h.Sum64()
 }
 
