@@ -51,9 +51,10 @@ const (
 )
 
 // Evaluator evaluates the rules of one run of one deployment. Threshold
-// and robust rules are evaluated from the data alone (Evaluate); window
-// and seasonal rules from the data and, with a Store, the hour summaries
-// kept there (moments.go). An auto rule is evaluated incrementally: each series' detector state is
+// rules are evaluated from the data alone (Evaluate); window and seasonal
+// rules from the data and, with a Store, the hour summaries kept there
+// (moments.go), robust rules from the checkpoints of their hourly
+// baselines (robust.go). An auto rule is evaluated incrementally: each series' detector state is
 // persisted in the store (Store.DetectorSeries) with the alert state, and
 // each run reads the state and the raw points stored since, instead of the
 // five weeks of points the detector's decision depends on.
@@ -175,8 +176,8 @@ func (e *Evaluator) Evaluate(ctx context.Context, r rules.Rule, at time.Time) (E
 		return ev, errors.New("alerting: Evaluator.Scheduled is required with a Store")
 	}
 	switch spec.Detector.Method {
-	case anomaly.MethodWindow, anomaly.MethodSeasonal:
-		// Hour summaries (moments.go).
+	case anomaly.MethodWindow, anomaly.MethodSeasonal, anomaly.MethodRobust:
+		// Hour summaries (moments.go); robust checkpoints (robust.go).
 		hs := &hourSummaries{ev: e, rule: RefOf(r), config: MomentsConfig(r.Expr, max(e.Step, time.Second))}
 		out, err := evaluate(ctx, e.Query, r, at, e.Step, hs)
 		out.Progress.Add(hs.progress)

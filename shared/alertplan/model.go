@@ -6,7 +6,7 @@
 //
 // The figures come from a model of the queries alerting.Evaluate runs
 // (model.go), kept here, beside the constants of the evaluation it reads
-// (alerting.MaxRobustPoints, RobustSampleBudget, the detector's History,
+// (alerting.RobustChunk, the detector's History,
 // for auto rules, evaluated incrementally, alerting.SizeAuto, and for
 // window rules, read from hour summaries, alerting.SplitWindow), and
 // checked against the samples a real Prometheus reports for a run of the
@@ -107,8 +107,7 @@ func (m Model) lookback() time.Duration {
 //     that reads every point of its range once:
 //   - window: mean, σ and count over the baseline, three reads of it;
 //   - seasonal: the same over each season's window;
-//   - robust: the median, the MAD and the count, three reads of the
-//     baseline;
+//   - robust: the baseline's points, one read of it;
 //   - auto: the warm incremental run (Warm);
 //   - window, seasonal: the engine's run from hour summaries (Warm, see
 //     windowWarm and seasonalWarm);
@@ -159,11 +158,11 @@ func (m Model) Naive() Reads {
 	reads := m.current(p)
 	switch p.Method {
 	case anomaly.MethodRobust:
-		// The median, the MAD and the count: three queries, each reading
-		// the baseline once. The MAD's deviations are taken from a median
-		// pinned by @, which Prometheus evaluates once and does not count
-		// again (measured: three reads, not four).
-		add(&reads, 3, p.Baseline)
+		// Every point of the baseline's window, read once (a series
+		// first, then chunks of series), the median and MAD computed by
+		// the function (alerting's robust.go).
+		add(&reads, 1, p.Baseline)
+		reads.Queries += robustChunks(m.Shape.Series, m.points(p.Baseline)) - 1
 	case anomaly.MethodSeasonal:
 		for range p.Seasons {
 			add(&reads, 3, p.SeasonWindow)
@@ -173,6 +172,17 @@ func (m Model) Naive() Reads {
 	}
 	add(&reads, 1, p.Reach()-p.MinHistory)
 	return reads
+}
+
+// robustChunks is how many queries a robust rule's read of its baseline's
+// points takes: one series, then as many as alerting.RobustChunk holds.
+func robustChunks(series int, perSeries float64) int {
+	if series <= 1 {
+		return series
+	}
+	per := max(int(perSeries), 1)
+	chunk := max(alerting.RobustChunk/per, 1)
+	return 1 + (series-1+chunk-1)/chunk
 }
 
 // probe is the newest-point probe of an anomaly rule: one point per step
