@@ -246,7 +246,7 @@ func evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step t
 	switch p.Method {
 	case anomaly.MethodRobust:
 		// Held for the hour, from the store's checkpoints (robust.go).
-		baselines = e.robust(ctx, b, p, spec.Lookback, current, hs)
+		baselines, old = e.robust(ctx, b, p, spec.Lookback, current, hs)
 	case anomaly.MethodSeasonal:
 		seasons := make([]map[string]anomaly.Baseline, 0, p.Seasons)
 		var counted []map[string]anomaly.Baseline

@@ -174,7 +174,7 @@ func TestEvaluateQueries(t *testing.T) {
 			rule: anomalyRule("cpu", robust),
 			instant: []string{
 				"max(max_over_time(timestamp(cpu)[29m59s999ms:5m]))",
-				"last_over_time(cpu[29m59s999ms])", "count_over_time(cpu[6d1h59m59s999ms] offset 1d)",
+				"last_over_time(cpu[29m59s999ms])", "count_over_time(cpu[6d2h59m59s999ms] offset 1d)",
 			},
 		},
 		{
@@ -286,7 +286,7 @@ func TestEvaluateRobust(t *testing.T) {
 		"avg_over_time(cpu[14m59s999ms])":                 one(110),
 		"quantile_over_time(0.5, cpu[14m59s999ms])":       one(105),
 		"last_over_time(cpu[14m59s999ms])":                one(120),
-		"count_over_time(cpu[6d1h59m59s999ms] offset 1d)": one(10),
+		"count_over_time(cpu[6d2h59m59s999ms] offset 1d)": one(10),
 	}, series: map[string][]promql.Series{
 		`cpu{i=~"a"}[6d23h59m59s999ms]`: {{Labels: lbl("__name__", "cpu", "i", "a"), Points: window}},
 	}}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -54,17 +55,19 @@ import (
 const RobustChunk = historyChunk
 
 // RobustWidth is the numbers of one robust checkpoint: the end of the
-// baseline's window (Unix seconds), the median, the spread (1.4826·MAD)
-// and the count of points. A record holds one or two (the hour's and the
-// next hour's, when one run computes both).
-const RobustWidth = 4
+// baseline's window (Unix seconds), the median, the spread (1.4826·MAD),
+// the count of points, and the count of those at least min_history old
+// at every evaluation that uses it (the history check). A record holds a
+// series' checkpoints computed by one run (the hour's and the next ones').
+const RobustWidth = 5
 
 // RobustConfig is the fingerprint a rule's robust checkpoints are kept
 // under: what they are computed from (the expression, the step its
-// subqueries are read at) and the baseline's length. A rule whose
-// expression or baseline changes computes its checkpoints afresh.
-func RobustConfig(expr string, step, baseline time.Duration) string {
-	sum := sha256.Sum256([]byte("robust\x00" + strings.TrimSpace(expr) + "\x00" + step.String() + "\x00" + baseline.String()))
+// subqueries are read at), the baseline's length, and the gap and
+// min_history their history counts depend on. A rule whose expression or
+// baseline changes computes its checkpoints afresh.
+func RobustConfig(expr string, step time.Duration, p anomaly.Params) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("robust\x00%s\x00%s\x00%s\x00%s\x00%s", strings.TrimSpace(expr), step, p.Baseline, p.Gap, p.MinHistory)))
 	return hex.EncodeToString(sum[:8])
 }
 
@@ -74,13 +77,22 @@ type robustTarget struct {
 	labels map[string]string
 }
 
+// robustCheckpoint is one series' baseline for one hour: the baseline, and
+// how many of its points are at least min_history old at every evaluation
+// that uses it (old > 0 answers the history check).
+type robustCheckpoint struct {
+	bl  anomaly.Baseline
+	old float64
+}
+
 // robust returns the robust baselines of the series of current that have
-// a current value, at e.at. With hs (an Evaluator with a Store) they come
-// from the store's checkpoints where there are some, and what the run
-// computes is persisted; a series whose baseline the run could not compute
-// within its budget is marked not current in current (missing for the
-// run: its state is kept).
-func (e *evaluator) robust(ctx context.Context, b builder, p anomaly.Params, lookback time.Duration, current map[string]currentValue, hs *hourSummaries) map[string]anomaly.Baseline {
+// a current value, at e.at, and, with hs (an Evaluator with a Store), the
+// history check of those whose checkpoint answers it (nil: the check
+// reads). With hs they come from the store's checkpoints where there are
+// some, and what the run computes is persisted; a series whose baseline
+// the run could not compute within its budget is marked not current in
+// current (missing for the run: its state is kept).
+func (e *evaluator) robust(ctx context.Context, b builder, p anomaly.Params, lookback time.Duration, current map[string]currentValue, hs *hourSummaries) (map[string]anomaly.Baseline, map[string]float64) {
 	end := p.RobustEnd(e.at)
 	targets := make([]robustTarget, 0, len(current))
 	for fp, c := range current {
@@ -91,54 +103,46 @@ func (e *evaluator) robust(ctx context.Context, b builder, p anomaly.Params, loo
 	slices.SortFunc(targets, func(a, b robustTarget) int { return strings.Compare(a.fp, b.fp) })
 	out := make(map[string]anomaly.Baseline, len(targets))
 	if hs == nil || hs.ev.Store == nil {
-		e.robustRead(ctx, b, p.Baseline, end, targets, 0, out)
-		return out
+		got := map[string]robustCheckpoint{}
+		e.robustRead(ctx, b, p, end, targets, 0, got)
+		for fp, c := range got {
+			out[fp] = c.bl
+		}
+		return out, nil
 	}
 
 	ev := hs.ev
-	cfg := RobustConfig(b.expr, b.step, p.Baseline)
-	next := end.Add(anomaly.RobustRefresh)
-	// Checkpoints of end and next are written at or after end (a run
+	cfg := RobustConfig(b.expr, b.step, p)
+	// Checkpoints of end and after are written at or after end (a run
 	// stamps what it writes at its scheduled time, never before its data).
-	window := ev.Scheduled.Add(-burstSpan).Sub(end) + burstSpan
+	window := ev.Scheduled.Sub(end)
 	stored, err := ev.Store.bursts(ctx, DetectorStateMetric, hs.rule, cfg, nil, ev.Scheduled, max(window, time.Second))
 	if err != nil {
 		if e.err == nil {
 			e.err = err
 		}
-		return nil
+		return nil, nil
 	}
-	have := func(fp string, at time.Time) (anomaly.Baseline, bool) {
+	have := func(fp string, at time.Time) (robustCheckpoint, bool) {
 		for _, v := range slices.Backward(stored[fp]) {
 			if len(v)%RobustWidth != 0 {
 				continue // not a record of robust checkpoints
 			}
 			for i := 0; i < len(v); i += RobustWidth {
 				if c := v[i : i+RobustWidth]; c[0] == float64(at.Unix()) && c[3] >= 0 && c[3] == math.Trunc(c[3]) {
-					return anomaly.Baseline{Center: c[1], Spread: c[2], N: int(c[3])}, true
+					return robustCheckpoint{bl: anomaly.Baseline{Center: c[1], Spread: c[2], N: int(c[3])}, old: c[4]}, true
 				}
 			}
 		}
-		return anomaly.Baseline{}, false
+		return robustCheckpoint{}, false
 	}
-	var need, prepare []robustTarget
-	for _, t := range targets {
-		if bl, ok := have(t.fp, end); ok {
-			out[t.fp] = bl
-		} else {
-			need = append(need, t)
-		}
-		if _, ok := have(t.fp, next); !ok {
-			prepare = append(prepare, t)
-		}
-	}
-	hs.progress.Summaries += len(targets) - len(need)
-	// What the run computed, one record per series (a series' two
-	// checkpoints, the hour's and the next, travel in one burst).
+
+	// What the run computes, one record per series (the checkpoints of
+	// one series travel in one burst).
 	records := map[string][]float64{}
-	keep := func(at time.Time, got map[string]anomaly.Baseline) {
-		for fp, bl := range got {
-			records[fp] = append(records[fp], float64(at.Unix()), bl.Center, bl.Spread, float64(bl.N))
+	keep := func(at time.Time, got map[string]robustCheckpoint) {
+		for fp, c := range got {
+			records[fp] = append(records[fp], float64(at.Unix()), c.bl.Center, c.bl.Spread, float64(c.bl.N), c.old)
 		}
 	}
 	defer func() {
@@ -152,35 +156,62 @@ func (e *evaluator) robust(ctx context.Context, b builder, p anomaly.Params, loo
 		}
 	}()
 
+	// The hour's baselines: stored, or computed now.
+	checkpoints := make(map[string]robustCheckpoint, len(targets))
+	var need []robustTarget
+	for _, t := range targets {
+		if c, ok := have(t.fp, end); ok {
+			checkpoints[t.fp] = c
+		} else {
+			need = append(need, t)
+		}
+	}
+	hs.progress.Summaries += len(checkpoints)
 	budget := orDefault(ev.HistoryBudget, DefaultHistoryBudget)
-	computed := make(map[string]anomaly.Baseline, len(need))
-	budget -= e.robustRead(ctx, b, p.Baseline, end, need, budget, computed)
+	computed := make(map[string]robustCheckpoint, len(need))
+	budget -= e.robustRead(ctx, b, p, end, need, budget, computed)
 	keep(end, computed)
 	hs.progress.Cold += len(computed)
+	maps.Copy(checkpoints, computed)
 	for _, t := range need {
-		if bl, ok := computed[t.fp]; ok {
-			out[t.fp] = bl
-			continue
+		if _, ok := computed[t.fp]; !ok {
+			// Not computed within the budget: missing for this run.
+			hs.progress.Behind++
+			c := current[t.fp]
+			c.ok = false
+			current[t.fp] = c
 		}
-		// Not computed within the budget: missing for this run.
-		hs.progress.Behind++
-		c := current[t.fp]
-		c.ok = false
-		current[t.fp] = c
+	}
+	old := make(map[string]float64, len(checkpoints))
+	var unknown []string
+	for fp, c := range checkpoints {
+		out[fp], old[fp] = c.bl, c.old
+		if c.old <= 0 {
+			unknown = append(unknown, fp)
+		}
+	}
+	if len(unknown) > 0 && !e.restOfHistory(ctx, b, current, unknown, max(p.Reach()-p.MinHistory, minRange), p.MinHistory, old) {
+		old = nil // the whole rule's check reads
 	}
 
-	// The next hour's, once its window's points are stored.
-	if next.After(e.at.Add(-lookback)) || e.err != nil {
-		return out
+	// The next hours', once their windows' points are stored (every
+	// series scored has a point lookback_delta or less before e.at).
+	for next := end.Add(anomaly.RobustRefresh); !next.After(e.at.Add(-lookback)) && e.err == nil; next = next.Add(anomaly.RobustRefresh) {
+		var prepare []robustTarget
+		for _, t := range targets {
+			if _, ok := have(t.fp, next); !ok && current[t.fp].ok {
+				prepare = append(prepare, t)
+			}
+		}
+		prepared := make(map[string]robustCheckpoint, len(prepare))
+		if budget > 0 && len(need) == len(computed) {
+			budget -= e.robustRead(ctx, b, p, next, prepare, budget, prepared)
+		}
+		keep(next, prepared)
+		hs.progress.Prepared += len(prepared)
+		hs.progress.Unprepared += len(prepare) - len(prepared)
 	}
-	prepared := make(map[string]anomaly.Baseline, len(prepare))
-	if budget > 0 && len(need) == len(computed) {
-		e.robustRead(ctx, b, p.Baseline, next, prepare, budget, prepared)
-	}
-	keep(next, prepared)
-	hs.progress.Prepared += len(prepared)
-	hs.progress.Unprepared += len(prepare) - len(prepared)
-	return out
+	return out, old
 }
 
 // robustRead computes the robust baselines over (end−length, end] of
@@ -189,7 +220,7 @@ func (e *evaluator) robust(ctx context.Context, b builder, p anomaly.Params, loo
 // takes one series (its size is not known: the raw points of a plain
 // selector are at the data's resolution), the next ones as many series
 // as fit RobustChunk and the budget at the samples per series read so far.
-func (e *evaluator) robustRead(ctx context.Context, b builder, length time.Duration, end time.Time, targets []robustTarget, budget int, out map[string]anomaly.Baseline) int {
+func (e *evaluator) robustRead(ctx context.Context, b builder, p anomaly.Params, end time.Time, targets []robustTarget, budget int, out map[string]robustCheckpoint) int {
 	read, per := 0, 0
 	for i := 0; i < len(targets) && e.err == nil; {
 		n := 1
@@ -204,7 +235,7 @@ func (e *evaluator) robustRead(ctx context.Context, b builder, length time.Durat
 			break
 		}
 		chunk := targets[i : i+n]
-		got := e.robustChunk(ctx, b, length, end, chunk, out)
+		got := e.robustChunk(ctx, b, p, end, chunk, out)
 		read += got
 		per = max(read/(i+n), 1)
 		i += n
@@ -212,9 +243,13 @@ func (e *evaluator) robustRead(ctx context.Context, b builder, length time.Durat
 	return read
 }
 
-// robustChunk reads the points of (end−length, end] of chunk's series and
-// computes their baselines into out; it returns the samples read.
-func (e *evaluator) robustChunk(ctx context.Context, b builder, length time.Duration, end time.Time, chunk []robustTarget, out map[string]anomaly.Baseline) int {
+// robustChunk reads the points of (end−baseline, end] of chunk's series and
+// computes their checkpoints into out; it returns the samples read.
+func (e *evaluator) robustChunk(ctx context.Context, b builder, p anomaly.Params, end time.Time, chunk []robustTarget, out map[string]robustCheckpoint) int {
+	length := p.Baseline
+	// A point at or before oldBy is min_history old at every evaluation
+	// whose baseline ends at end (RobustEnd: at least RobustLag and gap).
+	oldBy := end.Add(anomaly.RobustLag + p.Gap - p.MinHistory)
 	sets := make([]map[string]string, len(chunk))
 	want := make(map[string]bool, len(chunk))
 	for i, t := range chunk {
@@ -240,6 +275,7 @@ func (e *evaluator) robustChunk(ctx context.Context, b builder, length time.Dura
 	}
 	read := 0
 	values := map[string][]float64{}
+	old := map[string]float64{}
 	for _, s := range series {
 		read += len(s.Points)
 		fp := Fingerprint(SeriesLabels(s.Labels))
@@ -248,12 +284,15 @@ func (e *evaluator) robustChunk(ctx context.Context, b builder, length time.Dura
 		}
 		for _, pt := range s.Points {
 			values[fp] = append(values[fp], pt.V)
+			if !pt.T.After(oldBy) {
+				old[fp]++
+			}
 		}
 	}
 	for _, t := range chunk {
 		// A series without a point there has the empty baseline:
 		// insufficient data, as the backtest scores it.
-		out[t.fp] = anomaly.RobustBaseline(values[t.fp])
+		out[t.fp] = robustCheckpoint{bl: anomaly.RobustBaseline(values[t.fp]), old: old[t.fp]}
 	}
 	return read
 }

@@ -121,7 +121,7 @@ func TestRobustEqualsDefinition(t *testing.T) {
 			check(ev, "cold")
 			sameScores(t, full.Series, ev.Series, "cold")
 			require.Equal(t, len(tc.want), ev.Progress.Cold, "computed at once")
-			require.Equal(t, len(tc.want), ev.Progress.Prepared, "and the next hour's ahead")
+			require.Equal(t, 2*len(tc.want), ev.Progress.Prepared, "and the next two hours' ahead")
 
 			// Warm, the same hour: checkpoints only, no point of the window.
 			at2 := at.Add(10 * time.Minute)
@@ -133,6 +133,7 @@ func TestRobustEqualsDefinition(t *testing.T) {
 			require.Zero(t, ev.Progress.Cold+ev.Progress.Prepared)
 			for _, query := range ev.Queries {
 				require.NotContains(t, query, "6d23h59m59s999ms", "no read of the baseline's points")
+				require.NotContains(t, query, "count_over_time", "the history check answered by the checkpoints")
 			}
 			require.Empty(t, ev.Persist.States)
 
@@ -198,7 +199,7 @@ func TestRobustQueries(t *testing.T) {
 	rule.Anomaly.Smoothing = 0
 	f := &fakeQuerier{instant: map[string][]promql.Sample{
 		"last_over_time(cpu[29m59s999ms])":                {{Labels: lbl("i", "a"), V: 14}, {Labels: lbl("i", "b"), V: 12}},
-		"count_over_time(cpu[6d1h59m59s999ms] offset 1d)": {{Labels: lbl("i", "a"), V: 5}, {Labels: lbl("i", "b"), V: 5}},
+		"count_over_time(cpu[6d2h59m59s999ms] offset 1d)": {{Labels: lbl("i", "a"), V: 5}, {Labels: lbl("i", "b"), V: 5}},
 	}, series: map[string][]promql.Series{}}
 	newest(f, "cpu", evalAt)
 	pts := func(vs ...float64) []promql.Point {
@@ -227,7 +228,7 @@ func TestRobustQueries(t *testing.T) {
 	for i, query := range f.asked {
 		if strings.Contains(query, "6d23h59m59s999ms]") {
 			reads = append(reads, query)
-			require.Equal(t, evalAt.Add(-time.Hour), f.at[i], "read at the window's end: the whole hour before the evaluation's")
+			require.Equal(t, evalAt.Add(-2*time.Hour), f.at[i], "read at the window's end: two whole hours before the evaluation's")
 		}
 	}
 	require.Len(t, reads, 2, "one series, then the rest by the samples per series read")
