@@ -28,22 +28,25 @@ import (
 // bounds this process's memory whatever the rule's size.
 //
 // Reading seven days of every series at every run would still be the
-// naive cost. The baseline's window ends on a whole hour, one to two hours
-// back (anomaly.Params.RobustEnd), so it changes once an hour. With a
-// Store (the deployed Evaluator), each series' baseline is computed once
+// naive cost. The baseline's window ends on a whole hour, two to three
+// hours back (anomaly.Params.RobustEnd), so it changes once an hour. With
+// a Store (the deployed Evaluator), each series' baseline is computed once
 // per hour and kept in the store as a checkpoint (DetectorStateMetric,
 // under the rule and RobustConfig: the hour's end, the median, the spread,
-// the count), written with the run's alert state; a run reads the
-// checkpoints (16 queries, about five samples per series and hour) instead
-// of the points. The next hour's baseline ends at the start of the hour in
-// progress, so it is computed ahead, during the hour before it is used:
-// once that hour end lies lookback_delta behind the newest data (every
-// series scored has a point since, so its points up to it are stored), each
-// run computes the next hour's checkpoints of the series that lack them,
-// in fingerprint order, within its HistoryBudget, and the hour's work is
-// spread over its runs. A series whose checkpoint for the hour in use is
-// missing (a cold start, a rule whose expression or baseline changed,
-// runs that could not prepare it) is computed at once, before any
+// the count, and the count of the points old enough for the history
+// check), written with the run's alert state; a run reads the checkpoints
+// written since the baseline's end (16 queries, a burst of six samples per
+// series and hour) instead of the points, and its history check from them.
+// The next hours' windows end before the hour in progress, so they are
+// computed ahead, during the 90 minutes before they are used: once a
+// window's end lies lookback_delta behind the newest data (every series
+// scored has a point since, so its points up to it are stored), each run
+// computes the checkpoints of the series that lack them, in fingerprint
+// order, within its HistoryBudget, and an hour's work (20 million points
+// for 10,000 series of 5-minute data over seven days) is spread over about
+// 18 runs at the data's cadence. A series whose checkpoint for the hour in
+// use is missing (a cold start, a rule whose expression or baseline
+// changed, runs that could not prepare it) is computed at once, before any
 // preparation; past the budget it is read as missing for the run (its
 // alert state kept), never scored on part of a baseline.
 //

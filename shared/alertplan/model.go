@@ -110,11 +110,12 @@ func (m Model) lookback() time.Duration {
 //   - robust: the baseline's points, one read of it;
 //   - auto: the warm incremental run (Warm);
 //   - window, seasonal: the engine's run from hour summaries (Warm, see
-//     windowWarm and seasonalWarm);
+//     windowWarm and seasonalWarm); robust: from its hourly checkpoints
+//     (robustWarm);
 //   - the history check counts the points of (reach − min_history) that
 //     lie min_history back.
 func (m Model) Evaluated() Reads {
-	if m.auto() || m.method() == anomaly.MethodWindow || m.method() == anomaly.MethodSeasonal {
+	if m.auto() || m.method() == anomaly.MethodWindow || m.method() == anomaly.MethodSeasonal || m.method() == anomaly.MethodRobust {
 		return m.Warm()
 	}
 	return m.Naive()
@@ -230,8 +231,11 @@ func (m Model) PerRun() Reads {
 // evaluation spreads over runs of at most its history budget
 // (alerting.DefaultHistoryBudget). Zero for other methods.
 func (m Model) Cold() (total Reads, runs int) {
-	if m.method() == anomaly.MethodWindow {
+	switch m.method() {
+	case anomaly.MethodWindow:
 		return m.windowCold()
+	case anomaly.MethodRobust:
+		return m.robustCold()
 	}
 	if !m.auto() {
 		return Reads{}, 0
@@ -274,6 +278,8 @@ func (m Model) Warm() Reads {
 		return m.windowWarm()
 	case anomaly.MethodSeasonal:
 		return m.seasonalWarm()
+	case anomaly.MethodRobust:
+		return m.robustWarm()
 	}
 	if !m.auto() {
 		return m.Naive()
@@ -324,9 +330,13 @@ func (m Model) checkpointSamplesPerHour(sz alerting.AutoSizing) float64 {
 // hour, all its series together (checkpoints and hour summaries), which
 // the store bills as ingestion; zero for other methods.
 func (m Model) StateWrites() float64 {
-	if m.method() == anomaly.MethodWindow {
+	switch m.method() {
+	case anomaly.MethodWindow:
 		// One hour's summary per series and hour.
 		return float64(m.Shape.Series * alerting.HourRecordSamples)
+	case anomaly.MethodRobust:
+		// One checkpoint per series and hour, a burst of its own.
+		return float64(m.Shape.Series * (alerting.RobustWidth + 1))
 	}
 	if !m.auto() {
 		return 0
@@ -391,6 +401,46 @@ func (m Model) windowCold() (Reads, int) {
 	runs := max(1, int(math.Ceil(backfill/float64(alerting.DefaultHistoryBudget))))
 	naive := m.Naive()
 	return Reads{Queries: runs*naive.Queries + 3*runs, Samples: float64(runs)*naive.Samples + backfill}, runs
+}
+
+// robustWarm is what a run of a robust rule reads once its checkpoints
+// are in the store (alerting's robust.go), on average over its evaluated
+// runs of an hour. Besides what every run reads (the probe, the current
+// value, the sustained average):
+//
+//   - the checkpoints written since the baseline's end, in
+//     alerting.StateShards queries: one burst (alerting.RobustWidth + 1
+//     samples) per series and hour, from RobustLag to RobustLag +
+//     RobustRefresh of them by the run's place in the hour (the mean
+//     here);
+//   - once per series and hour, the next hour's baseline: every point of
+//     its window, in chunks (a series, then alerting.RobustChunk samples
+//     at a time), spread over the hour's evaluated runs.
+//
+// The checkpoints answer the history check of a series with history.
+func (m Model) robustWarm() Reads {
+	p := m.Rule.Anomaly.Detector()
+	k := float64(m.Shape.Series)
+	reads := m.current(p)
+	reads.Queries += alerting.StateShards
+	held := float64(anomaly.RobustLag+anomaly.RobustRefresh/2) / float64(time.Hour)
+	reads.Samples += k * held * (alerting.RobustWidth + 1)
+	perHour := max(1, float64(time.Hour)/float64(max(m.Interval, time.Second))*m.EvaluatedShare())
+	reads.Samples += k * m.points(p.Baseline) / perHour
+	reads.Queries += int(math.Ceil(float64(robustChunks(m.Shape.Series, m.points(p.Baseline))) / perHour))
+	return reads
+}
+
+// robustCold is what a robust rule's first runs read in all, and over how
+// many runs: the hour's baseline of every series (every point of its
+// window), within alerting.DefaultHistoryBudget a run, each run also
+// reading what a run reads besides (the current value, the history check).
+func (m Model) robustCold() (Reads, int) {
+	p := m.Rule.Anomaly.Detector()
+	points := float64(m.Shape.Series) * m.points(p.Baseline)
+	runs := max(1, int(math.Ceil(points/float64(alerting.DefaultHistoryBudget))))
+	naive := m.Naive()
+	return Reads{Queries: runs * naive.Queries, Samples: float64(runs)*(naive.Samples-points) + points}, runs
 }
 
 // seasonalWarm is what a run of a seasonal rule reads with the engine's
