@@ -143,7 +143,11 @@ type Progress struct {
 	// Window rules (moments.go): Summaries series were scored from their
 	// hour summaries, Full series by the full path while their summaries
 	// were incomplete; Summarized series-hours were summarised by the run
-	// (a cold start's backfill, the hour that closed).
+	// (a cold start's backfill, the hour that closed). Robust rules
+	// (robust.go): Summaries series were scored from their stored
+	// checkpoint, Cold had theirs computed by the run, Behind could not
+	// within the budget; Prepared series-hours were computed ahead,
+	// Unprepared wait for a later run.
 	Summaries  int `json:"summaries,omitempty"`
 	Full       int `json:"full_path,omitempty"`
 	Summarized int `json:"hours_summarized,omitempty"`
