@@ -122,7 +122,8 @@ type Evaluator struct {
 	// it, and persisted at it.
 	Scheduled time.Time
 	// HistoryBudget bounds the history samples one auto rule reads per
-	// run; 0 means DefaultHistoryBudget.
+	// run (and one robust rule: the points of the baselines it computes,
+	// robust.go); 0 means DefaultHistoryBudget.
 	HistoryBudget int
 }
 
