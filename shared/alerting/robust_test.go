@@ -233,3 +233,62 @@ func TestRobustQueries(t *testing.T) {
 	}
 	require.Len(t, reads, 2, "one series, then the rest by the samples per series read")
 }
+
+// TestRobustCheckpointsSurvive sets up what production does between runs:
+// a run whose state write the store refused (nothing persisted: the next
+// run computes the hour's baselines again, never scores without them), a
+// retry of a scheduled time whose first attempt was killed before its
+// write (it reads what the first attempt read: identical records), and a
+// change of the rule's baseline (a new RobustConfig: computed afresh, not
+// read from checkpoints of another window). Every run scores as the full
+// path does.
+func TestRobustCheckpointsSurvive(t *testing.T) {
+	t.Parallel()
+	w, q := clients(t)
+	end := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+	start := end.Add(-3 * 24 * time.Hour)
+	store(t, w, []stored{
+		{lbl("__name__", "rb_surv", "host", "a"), noisy(61, start, end, 5*time.Minute, 100, 5, nil)},
+		{lbl("__name__", "rb_surv", "host", "b"), noisy(62, start, end, 5*time.Minute, 40, 2, nil)},
+	})
+	a := baseAnomaly()
+	a.Method, a.Baseline, a.ExcludeRecent, a.MinHistory = anomaly.MethodRobust, config.Duration(48*time.Hour), 0, config.Duration(12*time.Hour)
+	rule := anomalyRule("rb_surv", a)
+	sw, sq := clients(t)
+	st := alerting.NewStore(sq, "rb")
+	run := func(rule rules.Rule, at time.Time, persist bool) (alerting.Evaluation, []remotewrite.Series) {
+		t.Helper()
+		e := &alerting.Evaluator{Query: q, Store: st, Step: time.Minute, Scheduled: at}
+		ev, err := e.Evaluate(context.Background(), rule, at)
+		require.NoError(t, err)
+		full, err := alerting.Evaluate(context.Background(), q, rule, at, time.Minute)
+		require.NoError(t, err)
+		sameScores(t, full.Series, ev.Series, "at %s", at)
+		records := st.DetectorSeries(at, alerting.RefOf(rule), *ev.Persist)
+		if persist {
+			require.NoError(t, sw.Write(context.Background(), records))
+		}
+		return ev, records
+	}
+	at := end.Add(-2*time.Hour + 40*time.Second)
+	ev, _ := run(rule, at, false) // the store refused the state write
+	require.Equal(t, 2, ev.Progress.Cold)
+	ev, first := run(rule, at.Add(time.Minute), false) // killed before its write
+	require.Equal(t, 2, ev.Progress.Cold, "computed again: nothing was persisted")
+	require.Zero(t, ev.Progress.Summaries)
+	// Lambda's retry of that scheduled time writes the same records.
+	ev, again := run(rule, at.Add(time.Minute), true)
+	require.Equal(t, first, again, "the retry writes the same records")
+	require.Equal(t, 2, ev.Progress.Cold)
+	ev, _ = run(rule, at.Add(2*time.Minute), true)
+	require.Equal(t, 2, ev.Progress.Summaries, "warm")
+	require.Zero(t, ev.Progress.Cold)
+
+	// The baseline changes: its checkpoints are not the old window's.
+	longer := *rule.Anomaly
+	longer.Baseline = config.Duration(60 * time.Hour)
+	rule.Anomaly = &longer
+	ev, _ = run(rule, at.Add(3*time.Minute), true)
+	require.Equal(t, 2, ev.Progress.Cold, "a new window: computed afresh")
+	require.Zero(t, ev.Progress.Summaries)
+}
