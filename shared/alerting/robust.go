@@ -44,7 +44,9 @@ import (
 // computes the checkpoints of the series that lack them, in fingerprint
 // order, within its HistoryBudget, and an hour's work (20 million points
 // for 10,000 series of 5-minute data over seven days) is spread over about
-// 18 runs at the data's cadence. A series whose checkpoint for the hour in
+// ten runs. While series are behind or unprepared, EvaluateAtCadence
+// evaluates the rule at the next run whatever its data's cadence, as it
+// does for auto rules. A series whose checkpoint for the hour in
 // use is missing (a cold start, a rule whose expression or baseline
 // changed, runs that could not prepare it) is computed at once, before any
 // preparation; past the budget it is read as missing for the run (its
