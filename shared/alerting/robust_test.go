@@ -172,6 +172,15 @@ func TestRobustBudget(t *testing.T) {
 	at := end.Add(-40*time.Minute + 20*time.Second) // the next hour's window not yet settled
 	full, err := alerting.Evaluate(context.Background(), q, rule, at, time.Minute)
 	require.NoError(t, err)
+	// While series are behind, the rule is evaluated at the next run
+	// whatever its data's cadence (no data mark to skip on).
+	e := &alerting.Evaluator{Query: q, Store: alerting.NewStore(sq, "rb-cadence"), Step: time.Minute, Scheduled: at, HistoryBudget: 1000}
+	ev, mark, skipped, err := e.EvaluateAtCadence(context.Background(), rule, at, 0)
+	require.NoError(t, err)
+	require.False(t, skipped)
+	require.Positive(t, ev.Progress.Behind)
+	require.Zero(t, mark)
+
 	// 288 points per series: one series, then two a chunk, within 1,000.
 	done := 0
 	for run := 0; done < len(data); run++ {
