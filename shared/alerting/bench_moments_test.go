@@ -94,10 +94,13 @@ func seedBlocks(b *testing.B, prom *testenv.Receiver, q *promql.Client, n, days 
 // (one season, a day's min_history: its history check reads six days)
 // over 10,000 series × 7 days of one-minute data (ALERT_BENCH_DAYS) in a
 // real Prometheus, evaluated the full way (alerting.Evaluate, what every
-// run read before) and warm from hour summaries (an Evaluator with a
-// Store, after a cold start that summarised every hour), side by side in
-// one run: the time of one evaluation, the peak live heap of this process
-// during it and the query samples Prometheus reports it read. Run with:
+// run read before) and warm (an Evaluator with a Store, after a cold
+// start that summarised every hour): the window rule from hour summaries
+// alone, from checkpoints, and from checkpoints at a run that prepares
+// the next hour's (two shards' hour summaries), side by side in one run:
+// the time of one evaluation, the peak live heap of this process during
+// it and the query samples Prometheus reports it read
+// (ALERT_BENCH_QUERIES=1 logs each query's time). Run with:
 //
 //	go test -run '^$' -bench WindowSummaries10k -benchtime 3x -timeout 60m ./shared/alerting/
 func BenchmarkWindowSummaries10k(b *testing.B) {
@@ -115,8 +118,12 @@ func BenchmarkWindowSummaries10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	end := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+	// Twenty minutes past the hour: the runs are forty minutes before the
+	// oldest hour leaves the baseline, as most runs are (at the hour, a
+	// run prepares every shard left).
+	end := time.Date(2026, 11, 2, 12, 20, 0, 0, time.UTC)
 	began := time.Now()
+	tq := &timedQuerier{q: q}
 	seedBlocks(b, prom, q, n, days, end)
 	b.Logf("%d series × %d days of one-minute points loaded in %s", n, days, time.Since(began).Round(time.Second))
 
@@ -131,7 +138,6 @@ func BenchmarkWindowSummaries10k(b *testing.B) {
 		// The runs start after the data's end (a block's range is closed
 		// to new samples) and read it as their newest data.
 		at := end.Add(time.Minute)
-		st := alerting.NewStore(q, "bench")
 		evaluate := func(e *alerting.Evaluator) (alerting.Evaluation, promql.CostSnapshot, uint64, time.Duration) {
 			var (
 				ev   alerting.Evaluation
@@ -146,19 +152,50 @@ func BenchmarkWindowSummaries10k(b *testing.B) {
 			})
 			return ev, cost.Snapshot(), peak, time.Since(t0)
 		}
-		// The cold start: every hour summarised in one run.
-		cold, coldCost, coldPeak, coldTime := evaluate(&alerting.Evaluator{Query: q, Store: st, Step: time.Minute, Scheduled: at, HistoryBudget: 1 << 40})
+		// The cold start: every hour summarised in one run, and the
+		// checkpoints of the baseline's whole hours and of the next
+		// hour's. Its records are written under three deployments: all
+		// of them (the checkpoints' path); the hour summaries only (the
+		// path before checkpoints); and without the next hour's
+		// checkpoint, whose runs prepare it as the runs after the oldest
+		// hour leaves do (two shards of sixteen a run).
+		stores := map[string]*alerting.Store{}
+		for _, d := range []string{"checkpoint", "summaries", "preparing"} {
+			stores[d] = alerting.NewStore(tq, d)
+		}
+		cold, coldCost, coldPeak, coldTime := evaluate(&alerting.Evaluator{Query: q, Store: stores["checkpoint"], Step: time.Minute, Scheduled: at, HistoryBudget: 1 << 40})
 		if cold.Persist != nil {
-			recs := st.DetectorSeries(at, alerting.RefOf(r), *cold.Persist)
-			for _, part := range remotewrite.Batches(recs, 200_000, 0) {
-				if err := w.Write(context.Background(), part); err != nil {
-					b.Fatal(err)
+			all := *cold.Persist
+			hours := alerting.DetectorRecords{Config: all.Config, Hours: all.Hours}
+			unprepared := hours
+			for _, rec := range all.States {
+				// The run's own checkpoint starts an hour before the
+				// next hour's.
+				oldest := rec.Values[:alerting.CheckpointWidth]
+				for i := 0; i < len(rec.Values); i += alerting.CheckpointWidth {
+					if rec.Values[i] < oldest[0] {
+						oldest = rec.Values[i : i+alerting.CheckpointWidth]
+					}
+				}
+				unprepared.States = append(unprepared.States, alerting.Record{Series: rec.Series, Values: oldest})
+			}
+			for d, recs := range map[string]alerting.DetectorRecords{"checkpoint": all, "summaries": hours, "preparing": unprepared} {
+				series := stores[d].DetectorSeries(at, alerting.RefOf(r), recs)
+				for _, part := range remotewrite.Batches(series, 200_000, 0) {
+					if err := w.Write(context.Background(), part); err != nil {
+						b.Fatal(err)
+					}
 				}
 			}
 		}
 		b.Logf("%s cold start: %s, %.0f MB peak heap, %d samples, progress %+v", r.Alert, coldTime.Round(time.Millisecond), float64(coldPeak)/(1<<20), coldCost.Samples, cold.Progress)
+		tq.flush()
 		at = at.Add(time.Minute)
-		for _, path := range []string{"full", "summaries"} {
+		paths := []string{"full", "summaries"}
+		if r.Anomaly.Method == anomaly.MethodWindow {
+			paths = append(paths, "checkpoint", "preparing")
+		}
+		for _, path := range paths {
 			b.Run(r.Alert+"/"+path, func(b *testing.B) {
 				var (
 					peak    uint64
@@ -166,18 +203,29 @@ func BenchmarkWindowSummaries10k(b *testing.B) {
 					series  int
 				)
 				for b.Loop() {
-					e := &alerting.Evaluator{Query: q, Step: time.Minute, Scheduled: at}
-					if path == "summaries" {
-						e.Store = st
-					}
+					e := &alerting.Evaluator{Query: tq, Step: time.Minute, Scheduled: at, Store: stores[path]}
 					ev, cost, p, _ := evaluate(e)
-					if r.Anomaly.Method == anomaly.MethodWindow && path == "summaries" && ev.Progress.Summaries != n {
-						b.Fatalf("not warm: %+v", ev.Progress)
+					if r.Anomaly.Method == anomaly.MethodWindow {
+						warm := ev.Progress.Summaries == n
+						switch path {
+						case "checkpoint":
+							warm = warm && ev.Progress.Checkpoints == n && ev.Progress.Prepared == 0
+						case "preparing":
+							warm = warm && ev.Progress.Checkpoints == n && ev.Progress.Prepared > 0
+						case "summaries":
+							warm = warm && ev.Progress.Checkpoints == 0
+						}
+						if path != "full" && !warm {
+							b.Fatalf("not the %s path: %+v", path, ev.Progress)
+						}
 					}
 					peak, samples, series = max(peak, p), cost.Samples, len(ev.Series)
 				}
 				if series != n {
 					b.Fatalf("%d series evaluated", series)
+				}
+				if log := tq.flush(); log != "" {
+					b.Logf("queries of the last evaluations:\n%s", log)
 				}
 				b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
 				b.ReportMetric(float64(samples), "query-samples/op")

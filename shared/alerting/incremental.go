@@ -142,16 +142,19 @@ type Progress struct {
 	// Unprepared series still wait for their next hour's preparation.
 	Unprepared int `json:"unprepared"`
 	// Window rules (moments.go): Summaries series were scored from their
-	// hour summaries, Full series by the full path while their summaries
-	// were incomplete; Summarized series-hours were summarised by the run
-	// (a cold start's backfill, the hour that closed). Robust rules
-	// (robust.go): Summaries series were scored from their stored
-	// checkpoint, Cold had theirs computed by the run, Behind could not
-	// within the budget; Prepared series-hours were computed ahead,
-	// Unprepared wait for a later run.
-	Summaries  int `json:"summaries,omitempty"`
-	Full       int `json:"full_path,omitempty"`
-	Summarized int `json:"hours_summarized,omitempty"`
+	// hour summaries, Checkpoints of them from a checkpoint of their whole
+	// hours (checkpoint.go), Full series by the full path while their
+	// summaries were incomplete; Summarized series-hours were summarised by
+	// the run (a cold start's backfill, the hour that closed). For window
+	// rules, Prepared counts the series whose next hour's checkpoint the
+	// run prepared. Robust rules (robust.go): Summaries series were scored
+	// from their stored checkpoint, Cold had theirs computed by the run,
+	// Behind could not within the budget; Prepared series-hours were
+	// computed ahead, Unprepared wait for a later run.
+	Summaries   int `json:"summaries,omitempty"`
+	Checkpoints int `json:"checkpoints,omitempty"`
+	Full        int `json:"full_path,omitempty"`
+	Summarized  int `json:"hours_summarized,omitempty"`
 }
 
 // Add adds o to p (a run's total over its rules).
@@ -163,6 +166,7 @@ func (p *Progress) Add(o Progress) {
 	p.Behind += o.Behind
 	p.Unprepared += o.Unprepared
 	p.Summaries += o.Summaries
+	p.Checkpoints += o.Checkpoints
 	p.Full += o.Full
 	p.Summarized += o.Summarized
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/sigmawatch/sigmawatch/shared/anomaly"
-	"github.com/sigmawatch/sigmawatch/shared/promql"
 )
 
 // Incremental baselines of the window method (and the seasonal method's
@@ -29,17 +28,19 @@ import (
 //
 //   - the hour summaries of the full hours inside the baseline: a stored
 //     record per series and hour (DetectorHoursMetric, under the rule and
-//     MomentsConfig), about five samples an hour;
-//   - the raw points of the two partial hours at the baseline's edges,
-//     and of the hours still open for a series that reports late (those
-//     ending within lookback_delta of the newest data): at most
-//     lookback_delta and two hours of points per series;
+//     MomentsConfig), about five samples an hour; once warm, a checkpoint
+//     of them combined instead, and the hours closed since (checkpoint.go);
+//   - the moments of the two partial hours at the baseline's edges, and
+//     of the hours still open for a series that reports late (those
+//     ending within lookback_delta of the newest data), aggregated by the
+//     store (count, avg and stddev_over_time: three numbers a series and
+//     edge, where reading their points moved about 90 a series);
 //
 // and combines them, in time order, into the baseline the full path reads
 // from PromQL's aggregates, to about 1e-15 relative (TestWindowIncrementalEqualsFull
 // holds them to 1e-9 against Prometheus). The history check is answered by
-// the same summaries' counts and edge points; only a series without a
-// point there has the rest of the range counted (at most an hour).
+// the same summaries' and edges' counts; only a series without a point
+// there has the rest of the range counted (at most an hour).
 //
 // # Which hours are summarised, and when
 //
@@ -117,9 +118,34 @@ func SplitWindow(p anomaly.Params, lookback time.Duration, at time.Time) WindowS
 	return s
 }
 
-// summariesFrom is the oldest time a record with an hour of a baseline
-// that starts at first can have been written at (less a burst's span): a
-// run at W summarises hours that end at most max(gap, lookback) before W.
+// Covered is the end of the part (Lo, covered] of a window rule's history
+// check, (at−reach, at−min_history], that the baseline's edges and whole
+// hours answer: min_history's end, or the end of the last whole hour
+// before it when it falls among them.
+func (s WindowSplit) Covered(p anomaly.Params, at time.Time) time.Time {
+	end := at.Add(-p.MinHistory)
+	if end.After(s.First) && end.Before(s.Settled) {
+		return s.First.Add(end.Sub(s.First).Truncate(time.Hour))
+	}
+	return minTime(end, s.Hi)
+}
+
+// Cut is the start of the edge that covered (Covered) falls inside, whose
+// points up to covered the history check counts by a read of their own;
+// zero when it falls inside none.
+func (s WindowSplit) Cut(covered time.Time) time.Time {
+	switch {
+	case covered.After(s.Lo) && covered.Before(s.First):
+		return s.Lo
+	case covered.After(s.Settled) && covered.Before(s.Hi):
+		return s.Settled
+	}
+	return time.Time{}
+}
+
+// summariesFrom is the oldest time a record with an hour that starts at
+// first (or later) can have been written at (less a burst's span): a run
+// at W summarises hours that end at most max(gap, lookback) before W.
 func summariesFrom(p anomaly.Params, lookback time.Duration, first time.Time) time.Time {
 	return first.Add(time.Hour + max(p.Gap, lookback) - burstSpan)
 }
@@ -141,25 +167,6 @@ func (a moments) combine(b moments) moments {
 	return moments{n: n, mean: a.mean + d*(b.n/n), m2: a.m2 + b.m2 + d*d*(a.n*b.n/n)}
 }
 
-// momentsOf are the moments of points, computed in two passes.
-func momentsOf(points []promql.Point) moments {
-	if len(points) == 0 {
-		return moments{}
-	}
-	sum := 0.0
-	for _, p := range points {
-		sum += p.V
-	}
-	n := float64(len(points))
-	mean := sum / n
-	m2 := 0.0
-	for _, p := range points {
-		d := p.V - mean
-		m2 += d * d
-	}
-	return moments{n: n, mean: mean, m2: m2}
-}
-
 // hourOf is a stored hour summary as moments.
 func hourOf(n, mean, sd float64) moments {
 	if n == 0 {
@@ -176,6 +183,8 @@ type hourSummaries struct {
 	// progress and persist are what the run did and summarised.
 	progress Progress
 	persist  *DetectorRecords
+	// states are the checkpoints kept for persist, per series.
+	states map[string][]float64
 }
 
 // hourStat is one stored or read hour of one series.
@@ -195,21 +204,50 @@ type hoursOf struct {
 
 // hoursAcc is what one series' hours fold into.
 type hoursAcc struct {
-	// seen marks the hours folded (a retried run's record repeats them).
+	// seen marks the hours folded (a retried run's record repeats them),
+	// and those a checkpoint holds.
 	seen    []uint64
 	present int
 	m       moments
-	// old counts the points of the hours that end by covered.
+	// old counts the points of the hours that end by covered (of the
+	// hours a checkpoint holds, those of its oldest hour with a point: the
+	// history check only asks whether there is one).
 	old       float64
 	nonFinite bool
+	// oldest is the start (Unix seconds) of the oldest hour with a point,
+	// and oldestN its count; oldest is -1 until there is one.
+	oldest  int64
+	oldestN float64
+	// from is the checkpoint the series was seeded with, if any.
+	from *checkpoint
 }
 
 func newHoursOf(first time.Time, hours int, covered time.Time, scored []string) *hoursOf {
 	h := &hoursOf{first: first.Unix(), hours: hours, covered: covered, series: make(map[string]*hoursAcc, len(scored))}
 	for _, fp := range scored {
-		h.series[fp] = &hoursAcc{seen: make([]uint64, (hours+63)/64)}
+		h.series[fp] = &hoursAcc{seen: make([]uint64, (hours+63)/64), oldest: -1}
 	}
 	return h
+}
+
+// seed starts series fp from checkpoint c, the combined hours of (first,
+// c.End]: those hours are folded, and only the ones after are read.
+func (h *hoursOf) seed(fp string, c *checkpoint) {
+	a := h.series[fp]
+	if a == nil || c.Start != h.first {
+		return
+	}
+	k := int((c.End - h.first) / 3600)
+	for i := range min(k, h.hours) {
+		a.seen[i/64] |= 1 << (i % 64)
+	}
+	a.present = min(k, h.hours)
+	a.m = c.m
+	a.oldest, a.oldestN = c.Oldest, c.OldestN
+	if c.Oldest >= 0 && !time.Unix(c.Oldest+3600, 0).After(h.covered) {
+		a.old = c.OldestN
+	}
+	a.from = c
 }
 
 // add folds the hour starting at start (Unix seconds) of series fp, once.
@@ -229,6 +267,21 @@ func (h *hoursOf) add(fp string, start int64, s hourStat) {
 	if !time.Unix(start+3600, 0).After(h.covered) {
 		a.old += s.n
 	}
+	if s.n > 0 && (a.oldest < 0 || start < a.oldest) {
+		a.oldest, a.oldestN = start, s.n
+	}
+}
+
+// complete: every hour of series fp is folded, and finite.
+func (h *hoursOf) complete(fp string) bool {
+	a := h.series[fp]
+	return a != nil && a.present == h.hours && !a.nonFinite
+}
+
+// checkpoint is series fp's combined hours, as a record.
+func (h *hoursOf) checkpoint(fp string) checkpoint {
+	a := h.series[fp]
+	return checkpoint{Start: h.first, End: h.first + int64(h.hours)*3600, m: a.m, Oldest: a.oldest, OldestN: a.oldestN}
 }
 
 // missing are the hour starts of the baseline some series lacks.
@@ -264,9 +317,9 @@ func (hs *hourSummaries) window(ctx context.Context, e *evaluator, b builder, p 
 	}
 	slices.Sort(scored)
 
-	// The edges, raw: (lo, first] and (settled, hi].
-	left, okL := hs.points(ctx, e, b, first.Sub(lo), at.Sub(first))
-	right, okR := hs.points(ctx, e, b, hi.Sub(settled), at.Sub(hi))
+	// The edges, (lo, first] and (settled, hi], aggregated by the store.
+	left, okL := hs.edge(ctx, e, b, first.Sub(lo), at.Sub(first))
+	right, okR := hs.edge(ctx, e, b, hi.Sub(settled), at.Sub(hi))
 	if e.err != nil || !okL || !okR {
 		return nil, nil
 	}
@@ -274,20 +327,43 @@ func (hs *hourSummaries) window(ctx context.Context, e *evaluator, b builder, p 
 	// The history check's range is (lo, end]; (lo, covered] of it is
 	// answered by the edges and the whole hours.
 	end := at.Add(-p.MinHistory)
-	covered := minTime(end, hi)
-	if end.After(first) && end.Before(settled) {
-		covered = first.Add(end.Sub(first).Truncate(time.Hour))
-	}
+	covered := split.Covered(p, at)
 
-	// The summaries stored, then those missing, newest first.
-	hours := newHoursOf(first, int(settled.Sub(first)/time.Hour), covered, scored)
-	if err := hs.stored(ctx, summariesFrom(p, lookback, first), hours); err != nil {
+	// The hours: from each series' checkpoint and the hours closed since,
+	// or, for the shards with a series without one, from all their stored
+	// summaries; then those missing, newest first.
+	k := int(settled.Sub(first) / time.Hour)
+	hours := newHoursOf(first, k, covered, scored)
+	ckpts, err := hs.checkpoints(ctx)
+	if err != nil {
+		e.err = err
+		return nil, nil
+	}
+	next := first.Add(time.Hour)
+	prep := newHoursOf(next, k-1, covered, scored)
+	from := make([]time.Time, len(stateShards))
+	since := settled.Unix()
+	for _, fp := range scored {
+		if c := best(ckpts[fp], first.Unix(), settled.Unix()); c != nil {
+			hours.seed(fp, c)
+			since = min(since, c.End)
+		} else if i := shardOf(fp); i >= 0 {
+			from[i] = summariesFrom(p, lookback, first)
+		}
+	}
+	for i := range from {
+		if from[i].IsZero() && since < settled.Unix() {
+			from[i] = summariesFrom(p, lookback, time.Unix(since, 0))
+		}
+	}
+	// A shard read in full prepares the next hour's checkpoints too.
+	if err := hs.storedShards(ctx, from, hours, prep); err != nil {
 		e.err = err
 		return nil, nil
 	}
 	if missing := hours.missing(); len(missing) > 0 {
 		perHour := hs.perHourEstimate(b, left, right, first.Sub(lo)+hi.Sub(settled), len(current))
-		hs.progress.Summarized += hs.backfill(ctx, e, b, missing, perHour, current, hours)
+		hs.progress.Summarized += hs.backfill(ctx, e, b, missing, perHour, current, hours, prep)
 		if e.err != nil {
 			return nil, nil
 		}
@@ -296,36 +372,58 @@ func (hs *hourSummaries) window(ctx context.Context, e *evaluator, b builder, p 
 	baselines := make(map[string]anomaly.Baseline, len(scored))
 	for _, fp := range scored {
 		a := hours.series[fp]
-		if a.present < hours.hours || a.nonFinite {
+		if !hours.complete(fp) {
 			// Not yet summarised, or a NaN or ±Inf sample (the full path
 			// reads the finite points instead, see values): the full
 			// path reads this run.
 			hs.progress.Full += len(scored)
 			return nil, nil
 		}
-		m := momentsOf(left[fp]).combine(a.m).combine(momentsOf(right[fp]))
+		m := left[fp].combine(a.m).combine(right[fp])
 		if m.n == 0 {
 			continue // no point: as avg_over_time, no baseline
 		}
 		baselines[fp] = anomaly.BaselineFromMoments(m.mean, math.Sqrt(m.m2/m.n), int(m.n))
 	}
+	for _, fp := range scored {
+		a := hours.series[fp]
+		if a.from != nil {
+			hs.progress.Checkpoints++
+		}
+		if a.from == nil || a.from.End != settled.Unix() {
+			hs.keep(fp, hours.checkpoint(fp))
+		}
+	}
+	if err := hs.prepare(ctx, p, lookback, at, next, settled, scored, ckpts, prep); err != nil {
+		e.err = err
+		return nil, nil
+	}
+	hs.flush()
 	hs.progress.Summaries += len(scored)
 	if p.MinHistory >= p.Reach() {
 		return baselines, nil // the check reads a millisecond
 	}
 
-	// History: the edges' points and the hours' counts by covered; the
-	// rest of the range only for the series without one there.
+	// History: the edges' and the hours' counts by covered (an edge counts
+	// whole when it ends by covered; the part of one that covered cuts is
+	// counted); the rest of the range only for the series without a point
+	// there.
+	var partial map[string]float64
+	if cut := split.Cut(covered); !cut.IsZero() {
+		partial = hs.count(ctx, e, b, cut, covered)
+	}
+	if e.err != nil {
+		return nil, nil
+	}
 	old := make(map[string]float64, len(scored))
 	var unknown []string
 	for _, fp := range scored {
-		n := hours.series[fp].old
-		for _, pts := range [][]promql.Point{left[fp], right[fp]} {
-			for _, pt := range pts {
-				if !pt.T.After(covered) {
-					n++
-				}
-			}
+		n := hours.series[fp].old + partial[fp]
+		if !covered.Before(first) {
+			n += left[fp].n
+		}
+		if !covered.Before(hi) {
+			n += right[fp].n
 		}
 		old[fp] = n
 		if n == 0 {
@@ -343,72 +441,60 @@ func (hs *hourSummaries) window(ctx context.Context, e *evaluator, b builder, p 
 	return baselines, old
 }
 
-// points reads the points of (at−offset−length, at−offset] per series
-// (raw for a plain selector, the step grid's otherwise); false when a
-// plain selector's samples hold NaN or ±Inf there.
-func (hs *hourSummaries) points(ctx context.Context, e *evaluator, b builder, length, offset time.Duration) (map[string][]promql.Point, bool) {
+// edge reads the moments of the points of (at−offset−length, at−offset]
+// per series, aggregated by the store (count, mean and σ: three numbers a
+// series, not its points); false when a plain selector's samples hold NaN
+// or ±Inf there (their mean or σ is not finite), which the full path reads
+// its own way.
+func (hs *hourSummaries) edge(ctx context.Context, e *evaluator, b builder, length, offset time.Duration) (map[string]moments, bool) {
 	if length <= 0 || e.err != nil {
 		return nil, true
 	}
-	query := b.rangeOf(length, offset, 0)
-	e.ev.Queries = append(e.ev.Queries, query)
-	series, err := e.q.QuerySeries(ctx, query, e.at)
-	if err != nil {
-		e.err = fmt.Errorf("query %q: %w", query, err)
+	read := func(fn string) map[string]float64 {
+		out := map[string]float64{}
+		for _, s := range e.query(ctx, b.rangeExpr(length, offset, fn)) {
+			out[Fingerprint(SeriesLabels(s.Labels))] = s.V
+		}
+		return out
+	}
+	counts, means, sds := read("count_over_time"), read("avg_over_time"), read("stddev_over_time")
+	if e.err != nil {
 		return nil, false
 	}
-	out := make(map[string][]promql.Point, len(series))
-	for _, s := range series {
-		for _, pt := range s.Points {
-			if !finite(pt.V) {
-				return nil, false
-			}
+	out := make(map[string]moments, len(counts))
+	for fp, n := range counts {
+		mean, okM := means[fp]
+		sd, okS := sds[fp]
+		if !okM || !okS || !finite(mean) || !finite(sd) {
+			return nil, false
 		}
-		fp := Fingerprint(SeriesLabels(s.Labels))
-		out[fp] = append(out[fp], s.Points...)
+		out[fp] = hourOf(n, mean, sd)
 	}
 	return out, true
 }
 
-// stored folds the rule's hour summaries recorded since from into hours,
-// a shard of series at a time.
-func (hs *hourSummaries) stored(ctx context.Context, from time.Time, hours *hoursOf) error {
-	window := hs.ev.Scheduled.Add(-burstSpan).Sub(from)
-	if window <= 0 {
-		return nil
+// count is the points of (from, to] per series.
+func (hs *hourSummaries) count(ctx context.Context, e *evaluator, b builder, from, to time.Time) map[string]float64 {
+	out := map[string]float64{}
+	for _, s := range e.query(ctx, b.rangeExpr(to.Sub(from), e.at.Sub(to), "count_over_time")) {
+		out[Fingerprint(SeriesLabels(s.Labels))] = s.V
 	}
-	return hs.ev.Store.eachBursts(ctx, DetectorHoursMetric, hs.rule, hs.config, hs.ev.Scheduled, window, func(fp string, bursts [][]float64) {
-		for _, v := range bursts {
-			if len(v)%HourMomentsWidth != 0 {
-				continue // not a record of hour summaries
-			}
-			for i := 0; i < len(v); i += HourMomentsWidth {
-				h := v[i]
-				switch {
-				case h != math.Trunc(h):
-				case v[i+1] == nonFiniteHour:
-					hours.add(fp, int64(h), hourStat{n: nonFiniteHour})
-				case v[i+1] >= 0:
-					hours.add(fp, int64(h), hourStat{n: v[i+1], mean: v[i+2], sd: v[i+3]})
-				}
-			}
-		}
-	})
+	return out
 }
 
 // perHourEstimate is the samples one hour of the rule costs to summarise
-// (three aggregates over its points), from the edges' points, or a point
+// (three aggregates over its points), from the edges' counts, or a point
 // per step when they have none.
-func (hs *hourSummaries) perHourEstimate(b builder, left, right map[string][]promql.Point, span time.Duration, series int) int {
-	n := 0
-	for _, m := range []map[string][]promql.Point{left, right} {
-		for _, pts := range m {
-			n += len(pts)
+func (hs *hourSummaries) perHourEstimate(b builder, left, right map[string]moments, span time.Duration, series int) int {
+	n := 0.0
+	for _, m := range []map[string]moments{left, right} {
+		for _, s := range m {
+			n += s.n
 		}
 	}
 	perHour := float64(series) * float64(time.Hour/b.step)
 	if n > 0 && span >= 30*time.Minute {
-		perHour = float64(n) / span.Hours()
+		perHour = n / span.Hours()
 	}
 	return max(3*int(math.Ceil(perHour)), 1)
 }
@@ -416,7 +502,7 @@ func (hs *hourSummaries) perHourEstimate(b builder, left, right map[string][]pro
 // backfill summarises the missing hours, newest first, within the run's
 // history budget, into stored and the run's records; it returns the
 // series-hours summarised.
-func (hs *hourSummaries) backfill(ctx context.Context, e *evaluator, b builder, missing []time.Time, perHour int, current map[string]currentValue, hours *hoursOf) int {
+func (hs *hourSummaries) backfill(ctx context.Context, e *evaluator, b builder, missing []time.Time, perHour int, current map[string]currentValue, hours ...*hoursOf) int {
 	slices.SortFunc(missing, func(a, b time.Time) int { return b.Compare(a) })
 	budget := orDefault(hs.ev.HistoryBudget, DefaultHistoryBudget)
 	initial := budget
@@ -442,7 +528,9 @@ func (hs *hourSummaries) backfill(ctx context.Context, e *evaluator, b builder, 
 			for j := range k {
 				h := newest.Add(-time.Duration(j) * time.Hour).Unix()
 				s := got[fp][h] // an hour without a point is a count of 0
-				hours.add(fp, h, s)
+				for _, fold := range hours {
+					fold.add(fp, h, s)
+				}
 				if !finite(s.mean) || !finite(s.sd) {
 					// Not a number a store takes: recorded as such.
 					records[fp] = append(records[fp], float64(h), nonFiniteHour, 0, 0)

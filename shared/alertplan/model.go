@@ -332,8 +332,8 @@ func (m Model) checkpointSamplesPerHour(sz alerting.AutoSizing) float64 {
 func (m Model) StateWrites() float64 {
 	switch m.method() {
 	case anomaly.MethodWindow:
-		// One hour's summary per series and hour.
-		return float64(m.Shape.Series * alerting.HourRecordSamples)
+		// One hour's summary per series and hour, and its checkpoints.
+		return float64(m.Shape.Series) * (alerting.HourRecordSamples + m.windowState().written)
 	case anomaly.MethodRobust:
 		// One checkpoint per series and hour, a burst of its own.
 		return float64(m.Shape.Series * (alerting.RobustWidth + 1))
@@ -346,48 +346,158 @@ func (m Model) StateWrites() float64 {
 }
 
 // windowWarm is what a run of a window rule reads once its series' hour
-// summaries are in the store (alerting.Evaluator, moments.go), on average
-// over the runs of an hour (each at a schedule step, its data on its
-// resolution's grid). Per series, besides what every run reads (the
-// probe, the current value, the sustained average):
+// summaries and checkpoints are in the store (alerting.Evaluator,
+// moments.go and checkpoint.go), on average over the runs of an hour
+// (each at a schedule step, its data on its resolution's grid). Per
+// series, besides what every run reads (the probe, the current value, the
+// sustained average):
 //
-//   - the raw points of the baseline's two edges, (lo, first] and
-//     (settled, hi] (alerting.SplitWindow): about an hour, and the part
-//     of lookback_delta beyond exclude_recent;
-//   - the hour summaries of the whole hours between, a record of
-//     alerting.HourRecordSamples per hour;
-//   - once an hour, the hour that closed: count, mean and σ over it,
-//     three reads of two hours' points (a subquery over whole hours, whose
-//     left end Prometheus 2 evaluates too), spread here over the hour's
-//     runs.
+//   - the baseline's two edges, (lo, first] and (settled, hi]
+//     (alerting.SplitWindow), aggregated by the store: three reads of
+//     their points (count, mean, σ), about an hour and the part of
+//     lookback_delta beyond exclude_recent;
+//   - the points of the part of an edge that the history check's end cuts
+//     (WindowSplit.Cut), counted, at the runs where it does;
+//   - the checkpoints written within alerting.RecentStateWindow, and the
+//     hour summaries the runs that move the hours or prepare the next
+//     hour's checkpoint read, as windowState follows them.
 //
-// A series with history has it answered by those counts: the history
-// check reads nothing more. Queries are those of a run that closes no
-// hour and reads both edges: the probe, the current value's, the
-// sustained average's, the two edges' and the 16 reads of summaries (by
-// the fingerprint's first digit). A run whose baseline has no settled
-// whole hour reads the full way (Naive).
+// Queries are those of a run that moves no hour, reads both edges and
+// prepares a shard: the probe, the current value's, the sustained
+// average's, three a edge, the 16 reads of checkpoints (by the
+// fingerprint's first digit) and one of summaries. A run whose baseline
+// has no settled whole hour reads the full way (Naive).
 func (m Model) windowWarm() Reads {
 	p := m.Rule.Anomaly.Detector()
 	k := float64(m.Shape.Series)
 	reads := m.current(p)
-	runs := max(1, int(time.Hour/max(m.Interval, time.Second)))
+	runs := m.runsPerHour()
 	var samples float64
 	for j := range runs {
-		at := time.Unix(0, 0).UTC().Add(time.Duration(j) * m.Interval)
-		if m.Shape.Resolution > 0 {
-			at = at.Truncate(m.Shape.Resolution)
-		}
+		at := m.runAt(j)
 		s := alerting.SplitWindow(p, m.lookback(), at)
 		if !s.OK {
 			return m.Naive()
 		}
-		samples += m.points(s.First.Sub(s.Lo)) + m.points(s.Hi.Sub(s.Settled))
-		samples += float64(s.Settled.Sub(s.First)/time.Hour) * alerting.HourRecordSamples
+		samples += 3 * (m.points(s.First.Sub(s.Lo)) + m.points(s.Hi.Sub(s.Settled)))
+		if p.MinHistory < p.Reach() {
+			covered := s.Covered(p, at)
+			if cut := s.Cut(covered); !cut.IsZero() {
+				samples += m.points(covered.Sub(cut))
+			}
+		}
 	}
-	reads.Queries += 2 + alerting.StateShards
-	reads.Samples += k * (samples/float64(runs) + 3*m.points(2*time.Hour)/float64(runs))
+	st := m.windowState()
+	samples += st.read
+	reads.Queries += 6 + alerting.StateShards + 1
+	reads.Samples += k * samples / float64(runs)
 	return reads
+}
+
+// runsPerHour is the schedule's runs in an hour.
+func (m Model) runsPerHour() int { return max(1, int(time.Hour/max(m.Interval, time.Second))) }
+
+// runAt is the time the j-th run from the epoch reads its data at.
+func (m Model) runAt(j int) time.Time {
+	at := time.Unix(0, 0).UTC().Add(time.Duration(j) * m.Interval)
+	if m.Shape.Resolution > 0 {
+		at = at.Truncate(m.Shape.Resolution)
+	}
+	return at
+}
+
+// windowStateOf is what one series of a window rule reads and writes of
+// its checkpoints and hour summaries over an hour of warm runs.
+type windowStateOf struct{ read, written float64 }
+
+// windowState follows one series of a window rule through two hours of
+// runs, as the Evaluator treats it, and returns the second hour's reads
+// and writes of its checkpoints and hour summaries: a run reads the
+// checkpoints written within alerting.RecentStateWindow and starts from
+// the one of its first hour that ends latest; it reads the hour
+// summaries stored since (the hour that closed at this run is read from
+// the data: three reads of two hours' points, a subquery over whole hours
+// whose left end Prometheus 2 evaluates too), writes a checkpoint of its
+// hours when they moved, and prepares the next hour's when it has none:
+// from the hours it read, or by reading its shard's hour summaries (one
+// record each, written an hour apart).
+func (m Model) windowState() windowStateOf {
+	p := m.Rule.Anomaly.Detector()
+	type written struct {
+		start, end time.Time
+		at         time.Time
+		size       float64
+	}
+	var records []written
+	best := func(at, start, settled time.Time) *written {
+		var out *written
+		for i := range records {
+			r := &records[i]
+			if at.Sub(r.at) > alerting.RecentStateWindow || !r.start.Equal(start) || r.end.After(settled) {
+				continue
+			}
+			if out == nil || r.end.After(out.end) {
+				out = r
+			}
+		}
+		return out
+	}
+	hourRecord := float64(alerting.HourRecordSamples)
+	runs := m.runsPerHour()
+	var out windowStateOf
+	prevSettled := time.Time{}
+	for j := range 2 * runs {
+		at := m.runAt(j)
+		s := alerting.SplitWindow(p, m.lookback(), at)
+		var read, wrote float64
+		for _, r := range records {
+			if at.Sub(r.at) <= alerting.RecentStateWindow {
+				read += r.size
+			}
+		}
+		closed := !prevSettled.IsZero() && s.Settled.After(prevSettled)
+		prevSettled = s.Settled
+		if closed {
+			read += 3 * m.points(2*time.Hour)
+		}
+		var folded time.Time // the hours after it were read this run
+		seed := best(at, s.First, s.Settled)
+		switch {
+		case seed == nil:
+			read += float64(s.Settled.Sub(s.First)/time.Hour) * hourRecord
+			folded = s.First
+		default:
+			folded = seed.end
+			// Stored: the hours closed before this run.
+			if n := s.Settled.Sub(seed.end) / time.Hour; closed && n > 1 || !closed && n > 0 {
+				read += float64(n-map[bool]time.Duration{true: 1, false: 0}[closed]) * hourRecord
+			}
+		}
+		var burst []written
+		if seed == nil || !seed.end.Equal(s.Settled) {
+			burst = append(burst, written{start: s.First, end: s.Settled})
+		}
+		next := s.First.Add(time.Hour)
+		if next.Before(s.Settled) && best(at, next, s.Settled) == nil {
+			if folded.After(next) {
+				// Its shard's summaries, read by a later run (or this).
+				read += float64(s.Settled.Sub(next)/time.Hour) * hourRecord
+			}
+			burst = append(burst, written{start: next, end: s.Settled})
+		}
+		if len(burst) > 0 {
+			size := 1 + float64(len(burst)*alerting.CheckpointWidth)
+			wrote += size
+			for _, w := range burst {
+				records = append(records, written{start: w.start, end: w.end, at: at, size: size / float64(len(burst))})
+			}
+		}
+		if j >= runs {
+			out.read += read
+			out.written += wrote
+		}
+	}
+	return out
 }
 
 // windowCold is what a window rule's first runs read in all, and over how

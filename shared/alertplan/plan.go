@@ -288,9 +288,10 @@ func (p Plan) Print(w io.Writer) error {
 		return err
 	}
 	if window {
-		_, err = fmt.Fprintf(w, "† window rules read their baselines from hour summaries the function keeps in the store (issue 14): samples/run is a warm run's, "+
-			"on average over an hour of runs (the raw points of the baseline's two partial edge hours, a summary per whole hour, the hour that closed read once); "+
-			"written is one summary per series and hour. Seasonal rules skip the history check when a season window lies within it. "+
+		_, err = fmt.Fprintf(w, "† window rules read their baselines from hour summaries and checkpoints of their whole hours the function keeps in the store (issue 14): samples/run is a warm run's, "+
+			"on average over an hour of runs (count, mean and σ of the baseline's two partial edge hours, the checkpoints of the last 80 minutes, the hour that closed read once, "+
+			"the hour summaries read once an hour to prepare the next checkpoint); "+
+			"written is one summary per series and hour and its checkpoints. Seasonal rules skip the history check when a season window lies within it. "+
 			"Window rules' first runs read the full way while their hours are summarised:\n")
 		if err != nil {
 			return err

@@ -288,13 +288,16 @@ func TestWarmModelScales(t *testing.T) {
 			require.Equal(t, int(math.Ceil(history/float64(sz.HistoryBudget))), runs)
 		})
 	}
-	// A window rule's warm run reads its baseline from hour summaries: a
-	// record per series and hour written, and, over seven days of
+	// A window rule's warm run reads its baseline from hour summaries and
+	// checkpoints: per series and hour, a record of the hour written and a
+	// burst of two checkpoints (a 3h baseline: the hours moved when the
+	// newest closed, and the next hour's, prepared from the hour that
+	// closed; the oldest leaving finds that one), and, over seven days of
 	// one-minute points, at least 20× less than the naive run.
 	window := alertplan.Model{Rule: file.Rules()[1], Interval: time.Minute, Shape: alertplan.Shape{Series: 5, Resolution: time.Minute}}
 	require.Equal(t, window.Warm(), window.Evaluated())
 	require.Less(t, window.Warm().Samples, window.Naive().Samples)
-	require.InDelta(t, float64(5*alerting.HourRecordSamples), window.StateWrites(), 0)
+	require.InDelta(t, float64(5*(alerting.HourRecordSamples+1+2*alerting.CheckpointWidth)), window.StateWrites(), 0)
 	_, runs := window.Cold()
 	require.Equal(t, 1, runs, "five series' three hours summarised in one run")
 	week := window

@@ -1,0 +1,59 @@
+package alerting_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sigmawatch/sigmawatch/shared/alerting"
+	"github.com/sigmawatch/sigmawatch/shared/promql"
+)
+
+// timedQuerier logs each query's wall time (ALERT_BENCH_QUERIES=1): where a
+// warm evaluation spends its time, query by query.
+type timedQuerier struct {
+	q   alerting.Querier
+	mu  sync.Mutex
+	log []string
+}
+
+func (t *timedQuerier) note(query string, d time.Duration, n int) {
+	if os.Getenv("ALERT_BENCH_QUERIES") == "" {
+		return
+	}
+	if len(query) > 140 {
+		query = query[:140] + "…"
+	}
+	t.mu.Lock()
+	t.log = append(t.log, fmt.Sprintf("%8s %8d %s", d.Round(time.Millisecond), n, query))
+	t.mu.Unlock()
+}
+
+func (t *timedQuerier) Query(ctx context.Context, query string, at time.Time) ([]promql.Sample, error) {
+	t0 := time.Now()
+	s, err := t.q.Query(ctx, query, at)
+	t.note(query, time.Since(t0), len(s))
+	return s, err
+}
+
+func (t *timedQuerier) QuerySeries(ctx context.Context, query string, at time.Time) ([]promql.Series, error) {
+	t0 := time.Now()
+	s, err := t.q.QuerySeries(ctx, query, at)
+	n := 0
+	for _, x := range s {
+		n += len(x.Points)
+	}
+	t.note(query, time.Since(t0), n)
+	return s, err
+}
+
+func (t *timedQuerier) flush() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := strings.Join(t.log, "\n")
+	t.log = nil
+	return out
+}
