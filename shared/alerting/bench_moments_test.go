@@ -100,7 +100,7 @@ func seedBlocks(b *testing.B, prom *testenv.Receiver, q *promql.Client, n, days 
 // the next hour's (two shards' hour summaries), side by side in one run:
 // the time of one evaluation, the peak live heap of this process during
 // it and the query samples Prometheus reports it read
-// (ALERT_BENCH_QUERIES=1 logs each query's time). Run with:
+// (ALERT_BENCH_QUERIES=file appends each query's time to file). Run with:
 //
 //	go test -run '^$' -bench WindowSummaries10k -benchtime 3x -timeout 60m ./shared/alerting/
 func BenchmarkWindowSummaries10k(b *testing.B) {
@@ -225,7 +225,7 @@ func BenchmarkWindowSummaries10k(b *testing.B) {
 					b.Fatalf("%d series evaluated", series)
 				}
 				if log := tq.flush(); log != "" {
-					b.Logf("queries of the last evaluations:\n%s", log)
+					appendLog(b, fmt.Sprintf("%s: the queries of its evaluations (time, series or points returned, query):\n%s\n", b.Name(), log))
 				}
 				b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
 				b.ReportMetric(float64(samples), "query-samples/op")

@@ -6,14 +6,16 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/sigmawatch/sigmawatch/shared/alerting"
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 )
 
-// timedQuerier logs each query's wall time (ALERT_BENCH_QUERIES=1): where a
-// warm evaluation spends its time, query by query.
+// timedQuerier logs each query's wall time (ALERT_BENCH_QUERIES names the
+// file appendLog writes it to): where an evaluation spends its time,
+// query by query.
 type timedQuerier struct {
 	q   alerting.Querier
 	mu  sync.Mutex
@@ -56,4 +58,17 @@ func (t *timedQuerier) flush() string {
 	out := strings.Join(t.log, "\n")
 	t.log = nil
 	return out
+}
+
+// appendLog appends text to the file ALERT_BENCH_QUERIES names (a
+// benchmark's own log is cut after a few lines).
+func appendLog(b *testing.B, text string) {
+	f, err := os.OpenFile(os.Getenv("ALERT_BENCH_QUERIES"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		b.Fatal(err)
+	}
 }

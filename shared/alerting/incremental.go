@@ -145,12 +145,12 @@ type Progress struct {
 	// hour summaries, Checkpoints of them from a checkpoint of their whole
 	// hours (checkpoint.go), Full series by the full path while their
 	// summaries were incomplete; Summarized series-hours were summarised by
-	// the run (a cold start's backfill, the hour that closed). For window
-	// rules, Prepared counts the series whose next hour's checkpoint the
-	// run prepared. Robust rules (robust.go): Summaries series were scored
-	// from their stored checkpoint, Cold had theirs computed by the run,
-	// Behind could not within the budget; Prepared series-hours were
-	// computed ahead, Unprepared wait for a later run.
+	// the run (a cold start's backfill, the hour that closed); Prepared
+	// counts the series whose next hour's checkpoint the run prepared.
+	// Robust rules (robust.go): Summaries series were scored from their
+	// stored checkpoint, Cold had theirs computed by the run, Behind could
+	// not within the budget; Prepared series-hours were computed ahead,
+	// Unprepared wait for a later run.
 	Summaries   int `json:"summaries,omitempty"`
 	Checkpoints int `json:"checkpoints,omitempty"`
 	Full        int `json:"full_path,omitempty"`
