@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"regexp"
 	"strings"
 
+	"github.com/sigmawatch/sigmawatch/shared/endpoint"
 	"github.com/sigmawatch/sigmawatch/shared/promauth"
 )
 
@@ -117,7 +117,10 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		if u.val == "" {
 			continue
 		}
-		parsed, err := checkURL(u.val)
+		parsed, err := endpoint.Parse(u.val)
+		if errors.Is(err, endpoint.ErrCredentials) {
+			err = fmt.Errorf("%w, use SIGMAWATCH_AUTH", err)
+		}
 		if err != nil {
 			problems = append(problems, fmt.Errorf("%s: %w", u.name, err))
 			continue
@@ -162,61 +165,6 @@ func IsSNSTopicARN(s string) bool {
 	parts := strings.Split(s, ":")
 	return len(parts) == 6 && parts[0] == "arn" && parts[1] != "" && parts[2] == "sns" &&
 		parts[3] != "" && len(parts[4]) == 12 && parts[5] != ""
-}
-
-// checkURL parses s and checks that it is an http(s) URL with a host and no
-// user info. Its errors show at most scheme://host/path (safeURL): a query,
-// a fragment or user info may hold a token.
-func checkURL(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil, fmt.Errorf("%q: not a URL: %w", safeURL(s), parseProblem(err))
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("%q: want an http or https URL", safeURL(s))
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("%q: no host", safeURL(s))
-	}
-	if u.User != nil {
-		// Credentials in a URL end up in logs and in the template; refuse them.
-		return nil, fmt.Errorf("%q: credentials in the URL are not allowed, use SIGMAWATCH_AUTH", safeURL(s))
-	}
-	return u, nil
-}
-
-// safeURL is the part of a URL an error or a log line may show:
-// scheme://host/path, without user info, query or fragment. It works on
-// the text, so it also serves a URL that does not parse.
-func safeURL(s string) string {
-	if i := strings.IndexAny(s, "?#"); i >= 0 {
-		s = s[:i]
-	}
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		return s
-	}
-	authority, path := rest, ""
-	if i := strings.IndexByte(rest, '/'); i >= 0 {
-		authority, path = rest[:i], rest[i:]
-	}
-	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
-		authority = authority[i+1:]
-	}
-	return scheme + "://" + authority + path
-}
-
-// parseProblem is url.Parse's reason without the URL it quotes; an invalid
-// escape is not quoted either, since it may sit in user info.
-func parseProblem(err error) error {
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		err = uerr.Err
-	}
-	if _, ok := errors.AsType[url.EscapeError](err); ok {
-		return errors.New("invalid %-escape")
-	}
-	return err
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"github.com/sigmawatch/sigmawatch/shared/endpoint"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -22,9 +24,8 @@ type Alertmanager struct {
 // NewAlertmanager returns a sink for the Alertmanager at baseURL (for example
 // http://alertmanager:9093); hc nil means http.DefaultClient.
 func NewAlertmanager(baseURL string, hc *http.Client) (*Alertmanager, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("alertmanager: %q is not an http(s) URL", baseURL)
+	if _, err := endpoint.Parse(baseURL); err != nil {
+		return nil, fmt.Errorf("alertmanager: %w", err)
 	}
 	if hc == nil {
 		hc = http.DefaultClient

@@ -81,8 +81,9 @@ func TestAlertmanagerErrors(t *testing.T) {
 	err = sink.Send(context.Background(), []notify.Alert{{Labels: map[string]string{"alertname": "x"}}})
 	require.ErrorContains(t, err, "HTTP 400: bad alerts")
 
-	for _, bad := range []string{"", "ftp://x", "http://", "::"} {
+	for _, bad := range []string{"", "ftp://x", "http://", "::", "http://am:SECRET@alertmanager:9093", "http://alertmanager/%zz?token=SECRET"} {
 		_, err := notify.NewAlertmanager(bad, nil)
 		require.Error(t, err, bad)
+		require.NotContains(t, err.Error(), "SECRET")
 	}
 }

@@ -1,7 +1,8 @@
 package promauth
 
 import (
-	"errors"
+	"github.com/sigmawatch/sigmawatch/shared/endpoint"
+
 	"fmt"
 	"net"
 	"net/http"
@@ -26,26 +27,12 @@ func newScope(cfg Config) (*scope, []error) {
 	}
 	var errs []error
 	for i, raw := range cfg.Targets {
-		u, err := url.Parse(raw)
+		u, err := endpoint.Parse(raw)
 		if err != nil {
-			// url.Error repeats the URL, whose query may hold a token.
-			var uerr *url.Error
-			if errors.As(err, &uerr) {
-				err = uerr.Err
-			}
-			if _, ok := errors.AsType[url.EscapeError](err); ok {
-				err = errors.New("invalid %-escape")
-			}
-			errs = append(errs, fmt.Errorf("target %d: not a URL: %w", i+1, err))
+			errs = append(errs, fmt.Errorf("target %d: %w", i+1, err))
 			continue
 		}
 		switch {
-		case u.Scheme != "http" && u.Scheme != "https":
-			errs = append(errs, fmt.Errorf("target %d: want http or https, got %q", i+1, u.Scheme))
-		case u.Host == "":
-			errs = append(errs, fmt.Errorf("target %d: no host", i+1))
-		case u.User != nil:
-			errs = append(errs, fmt.Errorf("target %d (%s): credentials in the URL are not allowed", i+1, u.Host))
 		case s.tls && u.Scheme == "http" && !IsLoopback(u.Hostname()):
 			errs = append(errs, fmt.Errorf("target %d: %s over plain http to %s are refused: use https (http is allowed only for a loopback host)", i+1, s.what, u.Host))
 		default:

@@ -116,7 +116,7 @@ func TestPlainHTTPCredentials(t *testing.T) {
 		{"http://127.9.9.9:9090", ""},
 		{"http://localhost:9090", ""},
 		{"http://[::1]:9090", ""},
-		{"ftp://prometheus.internal", "want http or https"},
+		{"ftp://prometheus.internal", "want an http or https URL"},
 		{"https://user:SECRET-IN-USERINFO@prometheus.internal", "credentials in the URL"},
 		{"https://prometheus.internal/%zz?token=SECRET-IN-QUERY", "not a URL"},
 	}

@@ -10,12 +10,13 @@
 package promql
 
 import (
+	"github.com/sigmawatch/sigmawatch/shared/endpoint"
+
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -76,22 +77,9 @@ func WithLogger(l *slog.Logger) Option {
 // sending requests through rt (the promauth chain; nil means
 // http.DefaultTransport).
 func NewClient(baseURL string, rt http.RoundTripper, opts ...Option) (*Client, error) {
-	u, err := url.Parse(baseURL)
+	u, err := endpoint.Parse(baseURL)
 	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
 		return nil, fmt.Errorf("prometheus url: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("prometheus url: scheme must be http or https (got %q)", u.Scheme)
-	}
-	if u.Host == "" {
-		return nil, errors.New("prometheus url: no host")
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("prometheus url for %s: credentials in the URL are not allowed; use the auth settings", u.Host)
 	}
 	if rt == nil {
 		rt = http.DefaultTransport

@@ -311,7 +311,7 @@ func TestUnreachableServer(t *testing.T) {
 func TestNewClientRejects(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, url, wantErr string }{
-		{name: "scheme", url: "ftp://x", wantErr: "scheme must be http or https"},
+		{name: "scheme", url: "ftp://x", wantErr: "want an http or https URL"},
 		{name: "no host", url: "http://", wantErr: "no host"},
 		{name: "credentials", url: "http://u:hunter2@x", wantErr: "credentials in the URL"},
 	}

@@ -1,6 +1,8 @@
 package remotewrite
 
 import (
+	"github.com/sigmawatch/sigmawatch/shared/endpoint"
+
 	"bytes"
 	"context"
 	"errors"
@@ -111,23 +113,9 @@ func WithClock(now func() time.Time, sleep func(ctx context.Context, d time.Dura
 // (http or https). Credentials belong in the HTTP client's transport, not in
 // the URL: a URL with user info is refused.
 func NewClient(rawURL string, opts ...Option) (*Client, error) {
-	u, err := url.Parse(rawURL)
+	u, err := endpoint.Parse(rawURL)
 	if err != nil {
-		// url.Error repeats the URL, which may hold a token: keep only the cause.
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
 		return nil, fmt.Errorf("remote write url: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("remote write url: scheme must be http or https (got %q)", u.Scheme)
-	}
-	if u.Host == "" {
-		return nil, errors.New("remote write url: no host")
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("remote write url for %s: credentials in the URL are not allowed; use the auth settings", u.Host)
 	}
 	c := &Client{
 		url:         u.String(),

@@ -375,7 +375,7 @@ func TestNewClientRejects(t *testing.T) {
 		wantErr   string
 		notInErr  string
 	}{
-		{name: "scheme", url: "ftp://x/y", wantErr: "scheme must be http or https"},
+		{name: "scheme", url: "ftp://x/y", wantErr: "want an http or https URL"},
 		{name: "no host", url: "http:///write", wantErr: "no host"},
 		{name: "credentials in URL", url: "https://user:hunter2@amp.example/write", wantErr: "credentials in the URL", notInErr: "hunter2"},
 		{name: "unparsable", url: "http://x/%zz?token=hunter2", wantErr: "remote write url", notInErr: "hunter2"},
