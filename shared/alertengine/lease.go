@@ -39,9 +39,15 @@ import (
 // VictoriaMetrics hides samples newer than its -search.latencyOffset (30 s
 // by default) from queries, and after the newest sample of their slot,
 // because a stock Prometheus refuses an older one: per slot, times only
-// grow, whatever the order of the runs' scheduled times. A write refused
-// all the same (another run wrote the slot between the read and the write)
-// is made again after a fresh read.
+// grow, whatever the order of the runs' scheduled times (not the wall
+// clock: a run at a simulated past time must not push a stock
+// Prometheus's head past the hour in which its state write is accepted).
+// A write refused all the same (another run wrote the slot between the
+// read and the write: 400), or dropped (a stock Prometheus answers 204 and
+// keeps only one of two in-flight samples of a series at one time or out
+// of order), is made again after a fresh read, at most leaseAttempts
+// times. A dropped write shows as a sample of the same field in the slot,
+// as new as the run's own or newer, where the run's own is missing.
 //
 // A store that does not show a run its own write fails the run loudly
 // rather than let it run unprotected: when a read that began more than
@@ -64,7 +70,7 @@ const (
 	leasePoll    = 50 * time.Millisecond
 	leasePollMax = time.Second
 	// leaseAttempts bounds the writes of one lease step the store refuses
-	// because another run wrote the same slot meanwhile.
+	// or drops because another run wrote the same slot meanwhile.
 	leaseAttempts = 5
 )
 
@@ -113,15 +119,20 @@ func (e *Engine) acquire(ctx context.Context, at time.Time) (*lease, error) {
 		return nil, err
 	}
 	var entered time.Time
-	view, err = l.put(ctx, view, "claim", func(view alerting.Lease) []remotewrite.Series {
+	_, err = l.put(ctx, view, "claim", func(view alerting.Lease) []remotewrite.Series {
 		l.slot = freeSlot(view, e.now())
 		l.newest = view.Newest[l.slot]
 		entered = l.stamp()
 		return e.store.EnteringSeries(l.slot, entered, run, expires)
-	}, func(c alerting.Claim) bool { return c.Entered.Equal(entered) },
-		func(c alerting.Claim) bool { return !c.Expires.IsZero() },
-		func(v alerting.Lease) time.Time { return v.NewestEntering[l.slot] })
+	}, func(v alerting.Lease) (shown, complete bool) {
+		c, ok := v.Claim(run)
+		return ok && c.Entered.Equal(entered), ok && !c.Expires.IsZero()
+	}, func(v alerting.Lease) time.Time { return v.NewestEntering[l.slot] })
 	if err != nil {
+		return fail(err)
+	}
+	// The live tickets, now that the claim shows.
+	if view, err = l.read(ctx); err != nil {
 		return fail(err)
 	}
 	// Choosing: the claim shows, the ticket does not, so reading the
@@ -135,9 +146,10 @@ func (e *Engine) acquire(ctx context.Context, at time.Time) (*lease, error) {
 			}
 		}
 		return e.store.TicketSeries(l.slot, ticket, run)
-	}, func(c alerting.Claim) bool { return c.Ticket.Equal(ticket) },
-		func(alerting.Claim) bool { return true },
-		func(v alerting.Lease) time.Time { return v.NewestTicket[l.slot] }); err != nil {
+	}, func(v alerting.Lease) (shown, complete bool) {
+		t := v.Tickets[run]
+		return t.Equal(ticket), true
+	}, func(v alerting.Lease) time.Time { return v.NewestTicket[l.slot] }); err != nil {
 		return fail(err)
 	}
 
@@ -175,18 +187,17 @@ func (e *Engine) acquire(ctx context.Context, at time.Time) (*lease, error) {
 var errLost = errors.New("lease: the store dropped the write (another run wrote the slot after it)")
 
 // put writes what write builds from view (the lease step what) and waits
-// until the store shows it (shown) with all that was written with it
-// (complete). A write the store
+// until the store shows it, with all that was written with it (shows). A write the store
 // refuses, or drops, is built and made again after a fresh read, at most
 // leaseAttempts times.
-func (l *lease) put(ctx context.Context, view alerting.Lease, what string, write func(alerting.Lease) []remotewrite.Series, shown, complete func(alerting.Claim) bool, newest func(alerting.Lease) time.Time) (alerting.Lease, error) {
+func (l *lease) put(ctx context.Context, view alerting.Lease, what string, write func(alerting.Lease) []remotewrite.Series, shows func(alerting.Lease) (shown, complete bool), newest func(alerting.Lease) time.Time) (alerting.Lease, error) {
 	for attempt := 1; ; attempt++ {
 		series := write(view)
 		err := l.e.write.Write(ctx, series)
 		if err == nil {
 			l.mine = time.UnixMilli(series[0].Samples[0].T).UTC()
 			l.newest = maxTime(l.newest, l.mine)
-			view, err = l.await(ctx, what, shown, complete, newest)
+			view, err = l.await(ctx, what, shows, newest)
 			if err == nil {
 				return view, nil
 			}
@@ -195,7 +206,8 @@ func (l *lease) put(ctx context.Context, view alerting.Lease, what string, write
 			}
 		} else if !refused(err) || attempt == leaseAttempts {
 			return view, fmt.Errorf("lease: %s: %w", what, err)
-		} else if view, err = l.read(ctx); err != nil {
+		}
+		if view, err = l.read(ctx); err != nil {
 			return view, err
 		}
 		l.e.log.DebugContext(ctx, "lease: another run wrote the slot; writing again after it", "step", what, "run", l.run.String(), "slot", l.slot, "attempt", attempt)
@@ -204,7 +216,7 @@ func (l *lease) put(ctx context.Context, view alerting.Lease, what string, write
 
 // read reads the lease and notes the newest time of the run's slot.
 func (l *lease) read(ctx context.Context) (alerting.Lease, error) {
-	view, err := l.e.store.Lease(ctx, l.at, lateRetryWindow)
+	view, err := l.e.store.Lease(ctx, l.at, l.e.now(), lateRetryWindow)
 	if err != nil {
 		return view, fmt.Errorf("lease: %w", err)
 	}
@@ -225,29 +237,30 @@ func (l *lease) step() time.Duration {
 	return time.Duration(1+l.run%16) * time.Millisecond
 }
 
-// await reads the lease until the store shows this run's own write
-// (shown, complete), and returns what it read. Only the store's visibility is limited,
+// await reads the run's slot until the store shows this run's own write
+// (shows), and returns what it read (of the slot, from the write on). Only the store's visibility is limited,
 // not the reads' latency: the run fails when a read that began more than
 // leaseVisibility after the write was acknowledged does not show it. It
 // returns errLost when the store shows a sample of the same field in the
 // run's slot (newest) as new as the run's own or newer, and not the run's
 // own.
-func (l *lease) await(ctx context.Context, what string, shown, complete func(alerting.Claim) bool, newest func(alerting.Lease) time.Time) (alerting.Lease, error) {
+func (l *lease) await(ctx context.Context, what string, shows func(alerting.Lease) (shown, complete bool), newest func(alerting.Lease) time.Time) (alerting.Lease, error) {
 	acked, mine := l.e.now(), l.mine
 	reads := 0
 	for wait := leasePoll; ; wait = min(2*wait, leasePollMax) {
 		began := l.e.now()
-		view, err := l.e.store.Lease(ctx, l.at, lateRetryWindow)
+		// Only the slot's samples from the run's own on: a few samples.
+		view, err := l.e.store.LeaseSince(ctx, l.slot, mine, l.at, lateRetryWindow)
 		if err != nil {
 			return view, fmt.Errorf("lease: %w", err)
 		}
 		reads++
-		c, found := view.Claim(l.run)
-		if found && shown(c) && complete(c) {
+		shown, complete := shows(view)
+		if shown && complete {
 			l.newest = maxTime(l.newest, view.Newest[l.slot])
 			return view, nil
 		}
-		if !(found && shown(c)) && !newest(view).Before(mine) {
+		if !shown && !newest(view).Before(mine) {
 			l.newest = maxTime(l.newest, view.Newest[l.slot])
 			return view, errLost
 		}

@@ -31,13 +31,14 @@ import (
 // id travels in the value (a 52-bit integer, exact as a float) and a claim
 // is a new sample of a series the store already knows.
 //
-// A slot is a log, not a register: a reader takes every sample of the
-// window and groups them by run id, so two runs writing one slot (both
+// A slot is a log, not a register: a reader takes every sample that can
+// matter (see Store.Lease) and groups them by run id, so two runs writing one slot (both
 // chose it before seeing the other's claim) hide nothing of each other.
 // What a shared slot costs is only that a stock Prometheus (and Cortex,
 // Mimir, AMP) refuses a sample older than its series' newest, or another
-// value at the same time: the refused run reads again and writes after the
-// newest ([Lease.Newest]). Runs start in the lowest slot without a live
+// value at the same time (or, for two requests in flight at once, keeps
+// one and answers 204 to both): the run whose sample is missing reads
+// again and writes after the newest ([Lease.Newest]). Runs start in the lowest slot without a live
 // claim, so consecutive runs reuse one slot and overlapping ones spread.
 const (
 	// LeaseMetric holds the lease: one series per slot and field.
@@ -124,6 +125,8 @@ type Lease struct {
 	// samples per slot, of any run: one at or after a run's own that the
 	// store does not show means the store dropped the run's write.
 	NewestEntering, NewestTicket [LeaseSlots]time.Time
+	// Tickets are the tickets shown, by run, released runs' included.
+	Tickets map[RunID]time.Time
 }
 
 // Claim returns run's claim, if the store shows it.
@@ -164,11 +167,52 @@ func (s *Store) ReleasedSeries(slot int, at time.Time, run RunID) []remotewrite.
 	return []remotewrite.Series{s.leaseSample(slot, leaseReleased, at, float64(run))}
 }
 
+// LeaseRecent is how far before the scheduled time a read of the lease
+// returns every sample; the older part of the window is first asked only
+// whether a claim entered there is still live (see Store.Lease).
+const LeaseRecent = 30 * time.Minute
+
 // Lease reads the lease's samples stamped within window of at (either
-// side: a retry of an earlier time overlaps the runs of later ones).
-func (s *Store) Lease(ctx context.Context, at time.Time, window time.Duration) (Lease, error) {
-	query := fmt.Sprintf("%s[%s]", s.runSelector(LeaseMetric, SlotLabel+`!=""`), dur(2*window+time.Millisecond))
-	series, err := s.q.QuerySeries(ctx, query, at.Add(window))
+// side: a retry of an earlier time overlaps the runs of later ones) that
+// can matter at now.
+//
+// A day of runs at the 1-minute schedule is about 5,800 samples, and a run
+// reads the lease several times; so the samples before at-LeaseRecent are
+// read only when their newest expiry is after now. A claim entered earlier
+// and still live is a late retry's (its samples are stamped at its own
+// scheduled time when its slot was not used since); every other claim's
+// samples, and each slot's newest sample, are in the recent part, since a
+// run stamps after its slot's newest and never before at minus a minute.
+func (s *Store) Lease(ctx context.Context, at, now time.Time, window time.Duration) (Lease, error) {
+	end := at.Add(window)
+	r := window + LeaseRecent
+	if window > LeaseRecent {
+		older := fmt.Sprintf("max(max_over_time(%s[%s] offset %s))",
+			s.runSelector(LeaseMetric, SlotLabel+`!=""`, FieldLabel+`="`+leaseExpires+`"`), dur(window-LeaseRecent), dur(window+LeaseRecent))
+		live, err := s.q.Query(ctx, older, end)
+		if err != nil {
+			return Lease{}, fmt.Errorf("read the lease: %w", err)
+		}
+		if len(live) > 0 && fromSeconds(live[0].V).After(now) {
+			r = 2*window + time.Millisecond
+		}
+	}
+	return s.lease(ctx, fmt.Sprintf("%s[%s]", s.runSelector(LeaseMetric, SlotLabel+`!=""`), dur(r)), end)
+}
+
+// LeaseSince reads what Lease would of slot, but only its samples at or
+// after since: enough for a run to see whether the store shows its newest
+// write (or a newer one of another run), in a few samples rather than the
+// whole window's. Claims whose entering is before since are not in it.
+func (s *Store) LeaseSince(ctx context.Context, slot int, since, at time.Time, window time.Duration) (Lease, error) {
+	end := at.Add(window)
+	r := min(max(end.Sub(since)+time.Millisecond, time.Millisecond), 2*window+time.Millisecond)
+	query := fmt.Sprintf("%s[%s]", s.runSelector(LeaseMetric, SlotLabel+"="+strconv.Quote(strconv.Itoa(slot))), dur(r))
+	return s.lease(ctx, query, end)
+}
+
+func (s *Store) lease(ctx context.Context, query string, at time.Time) (Lease, error) {
+	series, err := s.q.QuerySeries(ctx, query, at)
 	if err != nil {
 		return Lease{}, fmt.Errorf("read the lease: %w", err)
 	}
@@ -221,6 +265,7 @@ func (s *Store) Lease(ctx context.Context, at time.Time, window time.Duration) (
 			}
 		}
 	}
+	out.Tickets = tickets
 	for _, run := range slices.Sorted(maps.Keys(entering)) {
 		if released[run] {
 			continue
