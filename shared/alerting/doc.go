@@ -74,8 +74,11 @@
 //     anomaly.BaselineFromMoments — three numbers per series;
 //   - seasonal: the same over a one-hour window centred on the same time
 //     1w, 2w, … back, pooled with anomaly.SeasonalBaseline;
-//   - robust: median/MAD as quantile_over_time in the engine, through a
-//     subquery whose step keeps each series at or under [MaxRobustPoints].
+//   - robust: the median and MAD of every point of the baseline's window,
+//     which ends on a whole hour (anomaly.Params.RobustEnd): the points are
+//     read a chunk of series at a time and computed here (robust.go); the
+//     deployed function does that once per series and hour and keeps the
+//     result in the store.
 //
 // The deployed function ([Evaluator] with a Store) does not re-read a
 // window baseline at every run: it keeps each series' hour moments (count,

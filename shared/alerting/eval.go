@@ -30,19 +30,6 @@ type Querier interface {
 
 // Bounds of what one rule asks of the query engine.
 const (
-	// MaxRobustPoints caps the steps per series of a robust baseline's
-	// subqueries (step = baseline/MaxRobustPoints): 7d at 5-minute data is
-	// read point for point, finer data is downsampled. The median and MAD
-	// are computed by the query engine, so this bounds Prometheus's work;
-	// what this process receives is three numbers per series.
-	MaxRobustPoints = 2016
-	// RobustSampleBudget bounds series × steps of one robust subquery. The
-	// MAD query holds about twice that many samples at once, and Prometheus
-	// refuses a query over --query.max-samples (50M by default), so a rule
-	// with more than RobustSampleBudget/MaxRobustPoints (about 5,000) series
-	// is downsampled further: 10,000 series over 7d are read every 10 minutes
-	// (1,000 steps), which estimates the median and MAD from 1,000 points.
-	RobustSampleBudget = 10_000_000
 	// minRange is the shortest range selector evaluation builds, so that a
 	// computed range never collapses to zero.
 	minRange = time.Millisecond
@@ -187,7 +174,7 @@ func TimingFor(r rules.Rule) Timing {
 // Anomaly rules push the aggregation to the query engine: window and
 // seasonal baselines are avg/stddev/count_over_time, so the answer is three
 // numbers per series whatever the baseline length; robust baselines are
-// quantile_over_time of the points and of their deviations (see robust).
+// the median and MAD of the points, computed here (see robust.go).
 func Evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step time.Duration) (Evaluation, error) {
 	return evaluate(ctx, q, r, at, step, nil)
 }
@@ -258,7 +245,8 @@ func evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step t
 	)
 	switch p.Method {
 	case anomaly.MethodRobust:
-		baselines = e.robust(ctx, b, p.Baseline, p.Gap, len(current))
+		// Held for the hour, from the store's checkpoints (robust.go).
+		baselines, old = e.robust(ctx, b, p, spec.Lookback, current, hs)
 	case anomaly.MethodSeasonal:
 		seasons := make([]map[string]anomaly.Baseline, 0, p.Seasons)
 		var counted []map[string]anomaly.Baseline
@@ -607,62 +595,6 @@ func (e *evaluator) moments(ctx context.Context, b builder, length, offset time.
 		out[fp] = anomaly.BaselineFromMoments(m, s, int(c))
 	}
 	return out, b
-}
-
-// robust computes the median and the MAD in the query engine, so that
-// only three numbers per series travel, whatever the baseline: the median
-// is quantile_over_time(0.5, …) of the baseline, and the MAD the same
-// quantile of |x − median| over the same steps, with the inner median pinned
-// to the evaluation time by the @ modifier (a step-invariant expression the
-// engine evaluates once). Both read expr through a subquery of SeriesQuery
-// whose step keeps every series at or under MaxRobustPoints steps, which
-// bounds the engine's work: 7d of 5-minute data is read point for point,
-// finer data is downsampled. PromQL's quantile interpolates, so the median
-// of an even count is the mean of the middle two, as
-// anomaly.RobustBaseline's is.
-func (e *evaluator) robust(ctx context.Context, b builder, length, offset time.Duration, series int) map[string]anomaly.Baseline {
-	step := robustStep(length, series)
-	window := b.rangeOf(length, offset, step)
-	median, _ := e.values(ctx, b, func(builder) string { return "quantile_over_time(0.5, " + window + ")" })
-	pinned := fmt.Sprintf("quantile_over_time(0.5, %s @ %s)", b.rangeOf(length, 0, step), atSeconds(e.at.Add(-offset)))
-	deviation := fmt.Sprintf("(abs((%s) - %s))[%s:%s]", b.seriesAt(step), pinned, dur(max(length-time.Millisecond, time.Millisecond)), dur(step))
-	if offset > 0 {
-		deviation += " offset " + dur(offset)
-	}
-	mad, _ := e.values(ctx, b, func(builder) string { return "quantile_over_time(0.5, " + deviation + ")" })
-	n, _ := e.values(ctx, b, func(builder) string { return "count_over_time(" + window + ")" })
-	out := make(map[string]anomaly.Baseline, len(median))
-	for fp, m := range median {
-		d, okD := mad[fp]
-		c, okC := n[fp]
-		if !okD || !okC || !finite(m) || !finite(d) {
-			continue
-		}
-		out[fp] = anomaly.Baseline{Center: m, Spread: min(madToSigma*d, math.MaxFloat64), N: int(c)}
-	}
-	return out
-}
-
-// madToSigma is anomaly's factor from the MAD to σ for Gaussian data; the
-// tests check this evaluation against anomaly.RobustBaseline via the
-// backtest, so the two cannot drift apart unnoticed.
-const madToSigma = 1.4826
-
-// robustStep is the subquery step, in whole seconds, that keeps a baseline
-// of length at or under MaxRobustPoints steps per series and the rule's
-// series × steps at or under RobustSampleBudget.
-func robustStep(length time.Duration, series int) time.Duration {
-	steps := max(min(MaxRobustPoints, RobustSampleBudget/max(series, 1)), 1)
-	step := max((length+time.Duration(steps)-1)/time.Duration(steps), time.Second).Round(time.Second)
-	if step*time.Duration(steps) < length {
-		step += time.Second
-	}
-	return step
-}
-
-// atSeconds formats t for PromQL's @ modifier.
-func atSeconds(t time.Time) string {
-	return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64)
 }
 
 // pool joins per-season baselines series by series.

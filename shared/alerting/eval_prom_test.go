@@ -249,6 +249,9 @@ func TestBacktestEqualsDeployed(t *testing.T) {
 		// The window method from hour summaries (moments.go).
 		{"window method, 1-minute data", "sw_one", 40 * time.Second, 60, anomaly.MethodWindow},
 		{"window method, aggregated 5-minute data", "sum by (svc) (sw_parts)", 2*time.Minute + 10*time.Second, 12, anomaly.MethodWindow},
+		// The robust method from its hourly checkpoints (robust.go).
+		{"robust method, 1-minute data", "sw_one", 40 * time.Second, 60, anomaly.MethodRobust},
+		{"robust method, aggregated 5-minute data", "sum by (svc) (sw_parts)", 2*time.Minute + 10*time.Second, 12, anomaly.MethodRobust},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -51,9 +51,10 @@ const (
 )
 
 // Evaluator evaluates the rules of one run of one deployment. Threshold
-// and robust rules are evaluated from the data alone (Evaluate); window
-// and seasonal rules from the data and, with a Store, the hour summaries
-// kept there (moments.go). An auto rule is evaluated incrementally: each series' detector state is
+// rules are evaluated from the data alone (Evaluate); window and seasonal
+// rules from the data and, with a Store, the hour summaries kept there
+// (moments.go), robust rules from the checkpoints of their hourly
+// baselines (robust.go). An auto rule is evaluated incrementally: each series' detector state is
 // persisted in the store (Store.DetectorSeries) with the alert state, and
 // each run reads the state and the raw points stored since, instead of the
 // five weeks of points the detector's decision depends on.
@@ -121,7 +122,8 @@ type Evaluator struct {
 	// it, and persisted at it.
 	Scheduled time.Time
 	// HistoryBudget bounds the history samples one auto rule reads per
-	// run; 0 means DefaultHistoryBudget.
+	// run (and one robust rule: the points of the baselines it computes,
+	// robust.go); 0 means DefaultHistoryBudget.
 	HistoryBudget int
 }
 
@@ -142,7 +144,11 @@ type Progress struct {
 	// Window rules (moments.go): Summaries series were scored from their
 	// hour summaries, Full series by the full path while their summaries
 	// were incomplete; Summarized series-hours were summarised by the run
-	// (a cold start's backfill, the hour that closed).
+	// (a cold start's backfill, the hour that closed). Robust rules
+	// (robust.go): Summaries series were scored from their stored
+	// checkpoint, Cold had theirs computed by the run, Behind could not
+	// within the budget; Prepared series-hours were computed ahead,
+	// Unprepared wait for a later run.
 	Summaries  int `json:"summaries,omitempty"`
 	Full       int `json:"full_path,omitempty"`
 	Summarized int `json:"hours_summarized,omitempty"`
@@ -175,8 +181,8 @@ func (e *Evaluator) Evaluate(ctx context.Context, r rules.Rule, at time.Time) (E
 		return ev, errors.New("alerting: Evaluator.Scheduled is required with a Store")
 	}
 	switch spec.Detector.Method {
-	case anomaly.MethodWindow, anomaly.MethodSeasonal:
-		// Hour summaries (moments.go).
+	case anomaly.MethodWindow, anomaly.MethodSeasonal, anomaly.MethodRobust:
+		// Hour summaries (moments.go); robust checkpoints (robust.go).
 		hs := &hourSummaries{ev: e, rule: RefOf(r), config: MomentsConfig(r.Expr, max(e.Step, time.Second))}
 		out, err := evaluate(ctx, e.Query, r, at, e.Step, hs)
 		out.Progress.Add(hs.progress)

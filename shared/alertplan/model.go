@@ -6,7 +6,7 @@
 //
 // The figures come from a model of the queries alerting.Evaluate runs
 // (model.go), kept here, beside the constants of the evaluation it reads
-// (alerting.MaxRobustPoints, RobustSampleBudget, the detector's History,
+// (alerting.RobustChunk, the detector's History,
 // for auto rules, evaluated incrementally, alerting.SizeAuto, and for
 // window rules, read from hour summaries, alerting.SplitWindow), and
 // checked against the samples a real Prometheus reports for a run of the
@@ -107,15 +107,15 @@ func (m Model) lookback() time.Duration {
 //     that reads every point of its range once:
 //   - window: mean, σ and count over the baseline, three reads of it;
 //   - seasonal: the same over each season's window;
-//   - robust: the median, the MAD and the count, three reads of the
-//     baseline;
+//   - robust: the baseline's points, one read of it;
 //   - auto: the warm incremental run (Warm);
 //   - window, seasonal: the engine's run from hour summaries (Warm, see
-//     windowWarm and seasonalWarm);
+//     windowWarm and seasonalWarm); robust: from its hourly checkpoints
+//     (robustWarm);
 //   - the history check counts the points of (reach − min_history) that
 //     lie min_history back.
 func (m Model) Evaluated() Reads {
-	if m.auto() || m.method() == anomaly.MethodWindow || m.method() == anomaly.MethodSeasonal {
+	if m.auto() || m.method() == anomaly.MethodWindow || m.method() == anomaly.MethodSeasonal || m.method() == anomaly.MethodRobust {
 		return m.Warm()
 	}
 	return m.Naive()
@@ -159,11 +159,11 @@ func (m Model) Naive() Reads {
 	reads := m.current(p)
 	switch p.Method {
 	case anomaly.MethodRobust:
-		// The median, the MAD and the count: three queries, each reading
-		// the baseline once. The MAD's deviations are taken from a median
-		// pinned by @, which Prometheus evaluates once and does not count
-		// again (measured: three reads, not four).
-		add(&reads, 3, p.Baseline)
+		// Every point of the baseline's window, read once (a series
+		// first, then chunks of series), the median and MAD computed by
+		// the function (alerting's robust.go).
+		add(&reads, 1, p.Baseline)
+		reads.Queries += robustChunks(m.Shape.Series, m.points(p.Baseline)) - 1
 	case anomaly.MethodSeasonal:
 		for range p.Seasons {
 			add(&reads, 3, p.SeasonWindow)
@@ -173,6 +173,17 @@ func (m Model) Naive() Reads {
 	}
 	add(&reads, 1, p.Reach()-p.MinHistory)
 	return reads
+}
+
+// robustChunks is how many queries a robust rule's read of its baseline's
+// points takes: one series, then as many as alerting.RobustChunk holds.
+func robustChunks(series int, perSeries float64) int {
+	if series <= 1 {
+		return series
+	}
+	per := max(int(perSeries), 1)
+	chunk := max(alerting.RobustChunk/per, 1)
+	return 1 + (series-1+chunk-1)/chunk
 }
 
 // probe is the newest-point probe of an anomaly rule: one point per step
@@ -220,8 +231,11 @@ func (m Model) PerRun() Reads {
 // evaluation spreads over runs of at most its history budget
 // (alerting.DefaultHistoryBudget). Zero for other methods.
 func (m Model) Cold() (total Reads, runs int) {
-	if m.method() == anomaly.MethodWindow {
+	switch m.method() {
+	case anomaly.MethodWindow:
 		return m.windowCold()
+	case anomaly.MethodRobust:
+		return m.robustCold()
 	}
 	if !m.auto() {
 		return Reads{}, 0
@@ -264,6 +278,8 @@ func (m Model) Warm() Reads {
 		return m.windowWarm()
 	case anomaly.MethodSeasonal:
 		return m.seasonalWarm()
+	case anomaly.MethodRobust:
+		return m.robustWarm()
 	}
 	if !m.auto() {
 		return m.Naive()
@@ -314,9 +330,13 @@ func (m Model) checkpointSamplesPerHour(sz alerting.AutoSizing) float64 {
 // hour, all its series together (checkpoints and hour summaries), which
 // the store bills as ingestion; zero for other methods.
 func (m Model) StateWrites() float64 {
-	if m.method() == anomaly.MethodWindow {
+	switch m.method() {
+	case anomaly.MethodWindow:
 		// One hour's summary per series and hour.
 		return float64(m.Shape.Series * alerting.HourRecordSamples)
+	case anomaly.MethodRobust:
+		// One checkpoint per series and hour, a burst of its own.
+		return float64(m.Shape.Series * (alerting.RobustWidth + 1))
 	}
 	if !m.auto() {
 		return 0
@@ -381,6 +401,46 @@ func (m Model) windowCold() (Reads, int) {
 	runs := max(1, int(math.Ceil(backfill/float64(alerting.DefaultHistoryBudget))))
 	naive := m.Naive()
 	return Reads{Queries: runs*naive.Queries + 3*runs, Samples: float64(runs)*naive.Samples + backfill}, runs
+}
+
+// robustWarm is what a run of a robust rule reads once its checkpoints
+// are in the store (alerting's robust.go), on average over its evaluated
+// runs of an hour. Besides what every run reads (the probe, the current
+// value, the sustained average):
+//
+//   - the checkpoints written since the baseline's end, in
+//     alerting.StateShards queries: one burst (alerting.RobustWidth + 1
+//     samples) per series and hour, from RobustLag to RobustLag +
+//     RobustRefresh of them by the run's place in the hour (the mean
+//     here);
+//   - once per series and hour, the next hour's baseline: every point of
+//     its window, in chunks (a series, then alerting.RobustChunk samples
+//     at a time), spread over the hour's evaluated runs.
+//
+// The checkpoints answer the history check of a series with history.
+func (m Model) robustWarm() Reads {
+	p := m.Rule.Anomaly.Detector()
+	k := float64(m.Shape.Series)
+	reads := m.current(p)
+	reads.Queries += alerting.StateShards
+	held := float64(anomaly.RobustLag+anomaly.RobustRefresh/2) / float64(time.Hour)
+	reads.Samples += k * held * (alerting.RobustWidth + 1)
+	perHour := max(1, float64(time.Hour)/float64(max(m.Interval, time.Second))*m.EvaluatedShare())
+	reads.Samples += k * m.points(p.Baseline) / perHour
+	reads.Queries += int(math.Ceil(float64(robustChunks(m.Shape.Series, m.points(p.Baseline))) / perHour))
+	return reads
+}
+
+// robustCold is what a robust rule's first runs read in all, and over how
+// many runs: the hour's baseline of every series (every point of its
+// window), within alerting.DefaultHistoryBudget a run, each run also
+// reading what a run reads besides (the current value, the history check).
+func (m Model) robustCold() (Reads, int) {
+	p := m.Rule.Anomaly.Detector()
+	points := float64(m.Shape.Series) * m.points(p.Baseline)
+	runs := max(1, int(math.Ceil(points/float64(alerting.DefaultHistoryBudget))))
+	naive := m.Naive()
+	return Reads{Queries: runs * naive.Queries, Samples: float64(runs)*(naive.Samples-points) + points}, runs
 }
 
 // seasonalWarm is what a run of a seasonal rule reads with the engine's

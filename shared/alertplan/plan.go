@@ -253,7 +253,7 @@ func (p Plan) Print(w io.Writer) error {
 		fmt.Fprintf(&rows, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%.0f\t%.3g\t%.2f\t%.3g\t%.2f\t%.0f\t%.2f\t\n", r.Group, r.Alert, r.Method, r.Shape.Series, res, evaluated,
 			r.Run.Queries, r.Run.Samples, r.SamplesPerMonth, r.USDPerMonth, r.WrittenPerMonth, r.WrittenUSDPerMonth, r.Naive.Samples, r.NaiveUSDPerMonth)
 	}
-	auto, window := false, false
+	auto, window, robust := false, false, false
 	for _, r := range p.Rules {
 		switch r.Method {
 		case string(anomaly.MethodAuto):
@@ -262,6 +262,9 @@ func (p Plan) Print(w io.Writer) error {
 		case string(anomaly.MethodWindow), string(anomaly.MethodSeasonal):
 			window = true
 			r.Method += "†"
+		case string(anomaly.MethodRobust):
+			robust = true
+			r.Method += "‡"
 		}
 		line(r, config.Duration(r.Shape.Resolution).String()+" ("+r.From+")")
 	}
@@ -293,6 +296,17 @@ func (p Plan) Print(w io.Writer) error {
 			return err
 		}
 		if err := p.printCold(w, anomaly.MethodWindow, "the full path and the hours summarised"); err != nil {
+			return err
+		}
+	}
+	if robust {
+		_, err = fmt.Fprintf(w, "‡ robust rules hold their baseline (median and MAD of every point of its window) for the hour and keep it in the store (issue 14): "+
+			"samples/run is a warm run's (the checkpoints, and its share of the next hour's baselines, every series' window read once an hour); "+
+			"written is one checkpoint per series and hour. First runs compute the hour's baselines:\n")
+		if err != nil {
+			return err
+		}
+		if err := p.printCold(w, anomaly.MethodRobust, "every series' window"); err != nil {
 			return err
 		}
 	}

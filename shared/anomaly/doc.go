@@ -21,7 +21,8 @@
 //     deviation, as stddev_over_time does, so the two agree.
 //   - method robust: [RobustBaseline] (median and 1.4826·MAD, which estimates σ
 //     for Gaussian data) over raw points; there is no exact PromQL form of the
-//     MAD, so callers fetch (possibly downsampled) points. [RobustFromSorted]
+//     MAD, so callers fetch the points. Its window ends on a whole hour
+//     ([Params.RobustEnd]), so it is computed once per series and hour. [RobustFromSorted]
 //     computes it in O(log n) from an already sorted window, which lets a
 //     sliding-window caller such as the backtest avoid sorting every tick.
 //   - method seasonal: the same time-of-week 1, 2 and 3 weeks back. Each week

@@ -265,12 +265,42 @@ func (p Params) Validate() error {
 }
 
 // Reach is how far before the evaluation time the baseline reads: the
-// trailing window and its gap, or the oldest season's window.
+// trailing window and its gap (for the robust method, and the lag of its
+// end, see RobustEnd), or the oldest season's window.
 func (p Params) Reach() time.Duration {
-	if p.Method == MethodSeasonal {
+	switch p.Method {
+	case MethodSeasonal:
 		return time.Duration(p.Seasons)*p.Season + p.SeasonWindow/2
+	case MethodRobust:
+		return p.Baseline + p.Gap + RobustLag + RobustRefresh
 	}
 	return p.Baseline + p.Gap
+}
+
+// How a robust baseline is held (RobustEnd): its window ends on a whole
+// RobustRefresh, RobustLag before the one the evaluation falls in.
+const (
+	RobustRefresh = time.Hour
+	RobustLag     = 2 * time.Hour
+)
+
+// RobustEnd is where the robust baseline of an evaluation at t ends: two
+// whole hours before the hour that t−Gap falls in (from 2 to 3 hours before
+// t−Gap). The baseline is the median and MAD of the points of
+// (RobustEnd(t)−Baseline, RobustEnd(t)].
+//
+// Why an hour-aligned end, lagging two hours: the median and the MAD have
+// no exact combination from summaries, so a deployed evaluation must read
+// every point of the window to compute them — days of every series. Held
+// for the hour, the baseline is computed once per series and hour instead
+// of at every run; lagging, it is computed ahead, during the hour and a
+// half before it is used, once its last points are stored (spread over
+// those runs instead of all at the hour's first run: 10,000 series of
+// 5-minute data over seven days are 20 million points an hour). Over a
+// baseline of days, two hours more or less at its end move the median and
+// MAD by little; the backtest replays exactly this definition.
+func (p Params) RobustEnd(t time.Time) time.Time {
+	return t.Add(-p.Gap).Truncate(RobustRefresh).Add(-RobustLag)
 }
 
 // EffectiveResolveThreshold is the resolve threshold with its default applied.

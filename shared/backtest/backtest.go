@@ -291,7 +291,8 @@ func (e *evaluator) baseline(at time.Time) anomaly.Baseline {
 	case anomaly.MethodSeasonal:
 		return e.seasonal(at)
 	case anomaly.MethodRobust:
-		end := at.Add(-pr.Gap)
+		// Held for the hour (anomaly.Params.RobustEnd), as deployed.
+		end := pr.RobustEnd(at)
 		e.advance(&e.main, end.Add(-pr.Baseline), end, true)
 		return anomaly.RobustFromSorted(e.main.sorted)
 	default:

@@ -93,7 +93,11 @@ func TestSyntheticSpikeFiresAtTheKnownTick(t *testing.T) {
 			wantFired: []int{152},
 			wantState: map[int]alerting.State{150: alerting.StatePending, 151: alerting.StatePending, 152: alerting.StateFiring, 156: alerting.StateInactive},
 			checkSumm: true,
-			wantSumm:  backtest.Summary{Ticks: 240, Insufficient: 24, Pendings: 1, Firings: 1, Resolves: 1, Notifications: 2},
+			// 42 ticks insufficient: the robust baseline ends two whole
+			// hours before the tick's hour (anomaly.Params.RobustEnd), so
+			// the first window with MinPoints points, (…, 16:00], is tick
+			// 42's (18:00).
+			wantSumm: backtest.Summary{Ticks: 240, Insufficient: 42, Pendings: 1, Firings: 1, Resolves: 1, Notifications: 2},
 		},
 		{
 			name: "for longer than the spike never fires",
@@ -113,11 +117,16 @@ func TestSyntheticSpikeFiresAtTheKnownTick(t *testing.T) {
 			if tt.checkSumm {
 				require.Equal(t, tt.wantSumm, sum)
 			}
-			// The first 2h (24 ticks) are insufficient history, never anomalous.
-			for i := range 24 {
+			// The first 2h (24 ticks) are insufficient history, never
+			// anomalous; the robust baseline's first full window is tick 42's.
+			first := 24
+			if tt.rule.Params.Method == anomaly.MethodRobust {
+				first = 42
+			}
+			for i := range first {
 				require.False(t, ticks[i].Result.OK(), "tick %d", i)
 			}
-			require.True(t, ticks[24].Result.OK())
+			require.True(t, ticks[first].Result.OK())
 			require.Greater(t, ticks[150].Result.Z, 5.0)
 		})
 	}

@@ -41,7 +41,9 @@
 // method auto (default: package detector's online detector — baselines by
 // hour of day and of week once there is history, learning weights an
 // incident cannot poison, a CUSUM for shifts), window (mean/σ), robust
-// (median/MAD) or seasonal (the same time 1w, 2w, … back); baseline (default
+// (median/MAD of every point of a window that ends on a whole hour, two to
+// three hours before now less exclude_recent: computed once per series and
+// hour and kept in the store) or seasonal (the same time 1w, 2w, … back); baseline (default
 // 7d; for auto the look-back of its recent and time-of-day baselines, at
 // least 1h; for seasonal it is seasons × 1w, with seasons default 3, and
 // setting a different baseline is an error); threshold (|z|, default 4 for
