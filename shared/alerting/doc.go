@@ -144,7 +144,7 @@
 // unsent and a late retry into a no-op. A state is written while it is kept
 // (active, or owing a resolved notification) and once more when it stops
 // being kept, so a restore never finds an older kept state behind a cleared
-// one. The lease series (sigmawatch_alert_lease, [Store.Claims]) let
+// one. The lease series (sigmawatch_alert_lease, [Store.Lease]) let
 // overlapping runs of one deployment take turns; the protocol is the
 // engine's.
 package alerting

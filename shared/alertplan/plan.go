@@ -339,12 +339,19 @@ func (p Plan) printCold(w io.Writer, method anomaly.Method, what string) error {
 	return nil
 }
 
-// ownSamplesPerStoredRun is what a run reads of its own bookkeeping per run
-// stored within the day it looks back (alertengine: the lease's claims,
-// three series a run, read about three times; the last persisted run):
-// measured on Prometheus, a run's samples beyond its rules' grow by ten per
-// earlier run.
-const ownSamplesPerStoredRun = 10
+// What a run reads of its own bookkeeping per run stored within the day it
+// looks back (alertengine): its three whole reads of the lease each read
+// the expiry of every claim of the day (one sample a run) and the raw
+// samples of the last alerting.LeaseRecent (four a run), and it reads the
+// last persisted run (one). Measured on Prometheus, a run's samples beyond
+// its rules' grow by OwnSamplesPerRecentRun per earlier run within
+// LeaseRecent.
+const (
+	ownSamplesPerStoredRun = 3*1 + 1
+	// OwnSamplesPerRecentRun is that growth per earlier run within
+	// alerting.LeaseRecent.
+	OwnSamplesPerRecentRun = 3*4 + 1
+)
 
 // ownLookback is how far back a run reads its own runs (alertengine's
 // lateRetryWindow and minStateLookback).
@@ -353,5 +360,6 @@ const ownLookback = 24 * time.Hour
 // OwnSamplesPerRun is what a run reads of its own bookkeeping once a day of
 // runs is stored.
 func (p Plan) OwnSamplesPerRun() float64 {
-	return ownSamplesPerStoredRun * float64(ownLookback) / float64(max(p.Interval, time.Second))
+	interval := float64(max(p.Interval, time.Second))
+	return ownSamplesPerStoredRun*float64(ownLookback-alerting.LeaseRecent)/interval + OwnSamplesPerRecentRun*float64(alerting.LeaseRecent)/interval
 }
