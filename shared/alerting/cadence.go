@@ -68,8 +68,9 @@ type Mark float64
 // the Evaluation has only the probe. The returned mark is the rule's now;
 // it is zero, so that the next run evaluates the rule, for a threshold
 // rule, a rule without data within its lookback, a failed evaluation, and
-// an auto rule whose series are not all decided and prepared (a cold start
-// or an hour's preparation spread over several runs must go on).
+// an auto or robust rule whose series are not all decided and prepared (a
+// cold start or an hour's preparation spread over several runs must go
+// on).
 func (e *Evaluator) EvaluateAtCadence(ctx context.Context, r rules.Rule, at time.Time, prev Mark) (ev Evaluation, mark Mark, skipped bool, err error) {
 	spec := SpecOf(r)
 	if spec.Detector == nil {

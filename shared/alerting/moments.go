@@ -65,9 +65,9 @@ import (
 // selector with a NaN or ±Inf sample in the baseline (the full path then
 // reads the finite points on the step grid; so does the incremental path,
 // by falling back); min_history at or beyond the baseline's reach (the
-// check reads a millisecond). The robust method reads its median and MAD
-// through the query engine at every run (no exact combination of hour
-// summaries exists). The seasonal method reads its season windows (an
+// check reads a millisecond). The robust method's median and MAD have no
+// exact combination from hour summaries: its baseline is held for the
+// hour and kept as a checkpoint of its own (robust.go). The seasonal method reads its season windows (an
 // hour each) as before; its history check, which read the whole reach
 // (three weeks), is answered by the season windows that lie inside it
 // when they hold a point, and read in full only for series they don't.
