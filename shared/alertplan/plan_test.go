@@ -69,7 +69,7 @@ func TestModelMatchesMeasured(t *testing.T) {
 
 	// A fixed minute of the hour: the hour of runs below sees the turn of
 	// the hour's writes once whatever the clock says (with at at minute 29,
-	// turn fell to the cold start, which is not counted, and the window
+	// the turn fell to the cold start, which is not counted, and the window
 	// rule measured 0 samples written an hour against 100 modelled).
 	at := time.Now().UTC().Truncate(time.Hour).Add(-45 * time.Minute)
 	type metric struct {
