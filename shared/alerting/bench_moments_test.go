@@ -115,15 +115,28 @@ func BenchmarkWindowSummaries10k(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("ALERT_BENCH_DAYS")); err == nil && v > 0 {
 		days = v
 	}
+	// A size that is set but unreadable fails: a run measured at the
+	// default by mistake would be quoted as the size asked for.
 	n := 10_000
-	if v, err := strconv.Atoi(os.Getenv("ALERT_BENCH_SERIES")); err == nil && v > 0 {
+	if s := os.Getenv("ALERT_BENCH_SERIES"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v <= 0 {
+			b.Fatalf("ALERT_BENCH_SERIES=%q: want a positive number of series", s)
+		}
 		n = v
 	}
 	step := time.Minute
-	if v, err := time.ParseDuration(os.Getenv("ALERT_BENCH_STEP")); err == nil && v >= time.Second {
+	if s := os.Getenv("ALERT_BENCH_STEP"); s != "" {
+		v, err := time.ParseDuration(s)
+		if err != nil || v < time.Second {
+			b.Fatalf("ALERT_BENCH_STEP=%q: want a duration of at least 1s (e.g. 5m)", s)
+		}
 		step = v
 	}
 	only := os.Getenv("ALERT_BENCH_RULE")
+	if only != "" && only != "Window" && only != "Seasonal" {
+		b.Fatalf("ALERT_BENCH_RULE=%q: want Window or Seasonal", only)
+	}
 	prom := testenv.StartPrometheus(b, testenv.PrometheusOptions{})
 	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
 	if err != nil {
