@@ -22,17 +22,17 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/testenv"
 )
 
-// seedBlocks writes n series × days of one-minute points ending at end
+// seedBlocks writes n series × days of points step apart ending at end
 // straight into TSDB blocks, a day at a time (promtool tsdb
 // create-blocks-from openmetrics, the backfill Prometheus documents), and
 // moves them into the running Prometheus's data directory, which loads
 // new blocks within a minute: 100 million samples by remote write were
 // too heavy for this machine. It waits until the store answers for them.
-func seedBlocks(b *testing.B, prom *testenv.Receiver, q *promql.Client, n, days int, end time.Time) {
+func seedBlocks(b *testing.B, prom *testenv.Receiver, q *promql.Client, n, days int, step time.Duration, end time.Time) {
 	b.Helper()
 	dir := b.TempDir()
 	rng := rand.New(rand.NewPCG(7, 8))
-	start := end.Add(-time.Duration(days) * 24 * time.Hour).Add(time.Minute)
+	start := end.Add(-time.Duration(days) * 24 * time.Hour).Add(step)
 	for day := range days {
 		from := start.Add(time.Duration(day) * 24 * time.Hour)
 		in := filepath.Join(dir, "day.om")
@@ -41,7 +41,7 @@ func seedBlocks(b *testing.B, prom *testenv.Receiver, q *promql.Client, n, days 
 			b.Fatal(err)
 		}
 		w := bufio.NewWriterSize(f, 1<<20)
-		for ts := from; ts.Before(from.Add(24*time.Hour)) && !ts.After(end); ts = ts.Add(time.Minute) {
+		for ts := from; ts.Before(from.Add(24*time.Hour)) && !ts.After(end); ts = ts.Add(step) {
 			sec := strconv.FormatInt(ts.Unix(), 10)
 			for i := range n {
 				fmt.Fprintf(w, "sw_mom{instance=\"i-%05d\",k=\"%d\"} %.4f %s\n", i, i%10, 100+5*rng.NormFloat64(), sec)
@@ -103,12 +103,40 @@ func seedBlocks(b *testing.B, prom *testenv.Receiver, q *promql.Client, n, days 
 // (ALERT_BENCH_QUERIES=file appends each query's time to file). Run with:
 //
 //	go test -run '^$' -bench WindowSummaries10k -benchtime 3x -timeout 60m ./shared/alerting/
+//
+// ALERT_BENCH_SERIES (default 10000) and ALERT_BENCH_STEP (the data's
+// resolution, default 1m) size it otherwise, and ALERT_BENCH_RULE (Window
+// or Seasonal) keeps one rule: the warm window path reads the same per
+// series whatever the baseline's length, so 100,000 series of 5-minute
+// data over one day (issue 14's 100k must-show) shows what a run costs
+// without a week of them.
 func BenchmarkWindowSummaries10k(b *testing.B) {
 	days := 7
 	if v, err := strconv.Atoi(os.Getenv("ALERT_BENCH_DAYS")); err == nil && v > 0 {
 		days = v
 	}
-	const n = 10_000
+	// A size that is set but unreadable fails: a run measured at the
+	// default by mistake would be quoted as the size asked for.
+	n := 10_000
+	if s := os.Getenv("ALERT_BENCH_SERIES"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v <= 0 {
+			b.Fatalf("ALERT_BENCH_SERIES=%q: want a positive number of series", s)
+		}
+		n = v
+	}
+	step := time.Minute
+	if s := os.Getenv("ALERT_BENCH_STEP"); s != "" {
+		v, err := time.ParseDuration(s)
+		if err != nil || v < time.Second {
+			b.Fatalf("ALERT_BENCH_STEP=%q: want a duration of at least 1s (e.g. 5m)", s)
+		}
+		step = v
+	}
+	only := os.Getenv("ALERT_BENCH_RULE")
+	if only != "" && only != "Window" && only != "Seasonal" {
+		b.Fatalf("ALERT_BENCH_RULE=%q: want Window or Seasonal", only)
+	}
 	prom := testenv.StartPrometheus(b, testenv.PrometheusOptions{})
 	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
 	if err != nil {
@@ -124,8 +152,8 @@ func BenchmarkWindowSummaries10k(b *testing.B) {
 	end := time.Date(2026, 11, 2, 12, 20, 0, 0, time.UTC)
 	began := time.Now()
 	tq := &timedQuerier{q: q}
-	seedBlocks(b, prom, q, n, days, end)
-	b.Logf("%d series × %d days of one-minute points loaded in %s", n, days, time.Since(began).Round(time.Second))
+	seedBlocks(b, prom, q, n, days, step, end)
+	b.Logf("%d series × %d days of points every %s loaded in %s", n, days, step, time.Since(began).Round(time.Second))
 
 	a := shippedLike()
 	a.Method, a.Baseline, a.MinHistory = anomaly.MethodWindow, config.Duration(time.Duration(days)*24*time.Hour), config.Duration(24*time.Hour)
@@ -135,6 +163,9 @@ func BenchmarkWindowSummaries10k(b *testing.B) {
 		{Alert: "Window", Expr: "sw_mom", Anomaly: &a},
 		{Alert: "Seasonal", Expr: "sw_mom", Anomaly: &seasonal},
 	} {
+		if only != "" && r.Alert != only {
+			continue
+		}
 		// The runs start after the data's end (a block's range is closed
 		// to new samples) and read it as their newest data.
 		at := end.Add(time.Minute)
