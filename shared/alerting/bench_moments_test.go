@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,15 +136,7 @@ func BenchmarkWindowSummaries10k(b *testing.B) {
 	if only != "" && only != "Window" && only != "Seasonal" {
 		b.Fatalf("ALERT_BENCH_RULE=%q: want Window or Seasonal", only)
 	}
-	prom := testenv.StartPrometheus(b, testenv.PrometheusOptions{})
-	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	q, err := promql.NewClient(prom.URL, http.DefaultTransport)
-	if err != nil {
-		b.Fatal(err)
-	}
+	prom, w, q := promClients(b)
 	// Twenty minutes past the hour: the runs are forty minutes before the
 	// oldest hour leaves the baseline, as most runs are (at the hour, a
 	// run prepares every shard left).
@@ -173,6 +164,7 @@ func BenchmarkWindowSummaries10k(b *testing.B) {
 			var (
 				ev   alerting.Evaluation
 				cost promql.Cost
+				err  error
 			)
 			t0 := time.Now()
 			peak := peakHeap(func() {

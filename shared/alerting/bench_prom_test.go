@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -15,9 +14,7 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/alerting"
 	"github.com/sigmawatch/sigmawatch/shared/anomaly"
 	"github.com/sigmawatch/sigmawatch/shared/config"
-	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
-	"github.com/sigmawatch/sigmawatch/shared/testenv"
 )
 
 // seedBench writes n series × 7 days of 5-minute points ending at end, in
@@ -83,15 +80,7 @@ func peakHeap(f func()) uint64 {
 //
 //	go test -run '^$' -bench EvaluatePrometheus -benchtime 3x ./shared/alerting/
 func BenchmarkEvaluatePrometheus(b *testing.B) {
-	prom := testenv.StartPrometheus(b, testenv.PrometheusOptions{})
-	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	q, err := promql.NewClient(prom.URL, http.DefaultTransport)
-	if err != nil {
-		b.Fatal(err)
-	}
+	w, q := clients(b)
 	end := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
 	seedBench(b, w, 10_000, end)
 	for _, method := range []anomaly.Method{anomaly.MethodWindow, anomaly.MethodRobust} {

@@ -2,7 +2,6 @@ package alerting_test
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 	"github.com/sigmawatch/sigmawatch/shared/rules"
-	"github.com/sigmawatch/sigmawatch/shared/testenv"
 )
 
 // BenchmarkRobust10k is issue 14's must-show for the robust method: one
@@ -33,15 +31,7 @@ import (
 //	go test -run '^$' -bench Robust10k -benchtime 1x -timeout 60m -v ./shared/alerting/
 func BenchmarkRobust10k(b *testing.B) {
 	const n = 10_000
-	prom := testenv.StartPrometheus(b, testenv.PrometheusOptions{})
-	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	q, err := promql.NewClient(prom.URL, http.DefaultTransport)
-	if err != nil {
-		b.Fatal(err)
-	}
+	w, q := clients(b)
 	end := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
 	began := time.Now()
 	seedBench(b, w, n, end)
@@ -57,6 +47,7 @@ func BenchmarkRobust10k(b *testing.B) {
 		var (
 			ev   alerting.Evaluation
 			cost promql.Cost
+			err  error
 		)
 		t0 := time.Now()
 		peak := peakHeap(func() {

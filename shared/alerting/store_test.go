@@ -18,14 +18,22 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/testenv"
 )
 
-func clients(t *testing.T) (*remotewrite.Client, *promql.Client) {
+func clients(t testing.TB) (*remotewrite.Client, *promql.Client) {
+	t.Helper()
+	_, w, q := promClients(t)
+	return w, q
+}
+
+// promClients starts a Prometheus and returns it with a remote-write
+// client and a PromQL client for it (tests and benchmarks).
+func promClients(t testing.TB) (*testenv.Receiver, *remotewrite.Client, *promql.Client) {
 	t.Helper()
 	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
 	w, err := remotewrite.NewClient(prom.RemoteWriteURL)
 	require.NoError(t, err)
 	q, err := promql.NewClient(prom.URL, http.DefaultTransport)
 	require.NoError(t, err)
-	return w, q
+	return prom, w, q
 }
 
 // TestStoreRoundTrip persists a tick's state in a real Prometheus and
