@@ -17,7 +17,11 @@
 //  1. persists, in one request, the state, the notifications it plans (the
 //     outbox, alerting.Store.OutboxSeries: every planned notification with
 //     its id and everything its message lists) and its last-run mark;
-//     nothing is published if the store refuses it;
+//     nothing is published if the store refuses it. The per-series records
+//     (detector records, z-scores) go with them as far as the store's
+//     request limit allows ([DefaultMaxWriteSamples]: AMP refuses a
+//     request beyond its ingestion burst), the rest in requests after it:
+//     one of those refused costs later runs work, never a notification;
 //  2. publishes what earlier runs left unsent, then its own plans;
 //  3. marks what went out as sent (alerting.Store.SentSeries), even when
 //     another publish failed;

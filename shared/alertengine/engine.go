@@ -54,6 +54,22 @@ const (
 	deadlineMargin = 2 * time.Second
 )
 
+// Bounds of one request of a run's state and records (Tick, step 4).
+const (
+	// DefaultMaxWriteSamples: AMP refuses, with a 429 that never passes, a
+	// request of more samples than the workspace's ingestion burst size
+	// (1,000,000 by default, shared with collect's writes); Cortex and
+	// Mimir do so under ingestion_burst_size. A tenth of AMP's leaves
+	// collect room.
+	DefaultMaxWriteSamples = 100_000
+	// DefaultMaxWriteBytes bounds a request's uncompressed protobuf:
+	// the memory its encoding takes, far under the receivers' limits
+	// (Cortex's and Mimir's max_recv_msg_size, 100 MiB by default).
+	DefaultMaxWriteBytes = 4 << 20
+	// recordChunk is how many series' records are built at a time.
+	recordChunk = 1024
+)
+
 // Options are what an Engine runs with; main builds them from the
 // environment.
 type Options struct {
@@ -91,6 +107,10 @@ type Options struct {
 	// alerting.EvaluateAtCadence): the reference the cadence tests compare
 	// with, and what -dry-run does (its writes cannot be read back).
 	EvaluateEveryTick bool
+	// MaxWriteSamples and MaxWriteBytes bound each request of the run's
+	// per-series records (z-scores, detector records); 0 means
+	// DefaultMaxWriteSamples and DefaultMaxWriteBytes.
+	MaxWriteSamples, MaxWriteBytes int
 }
 
 // Engine runs the alert rules once per scheduled time.
@@ -113,6 +133,8 @@ type Engine struct {
 	noLease     bool
 	fullReplay  bool
 	everyTick   bool
+	// maxWriteSamples and maxWriteBytes bound a records request.
+	maxWriteSamples, maxWriteBytes int
 }
 
 // New checks o and returns an Engine.
@@ -135,7 +157,13 @@ func New(o Options) (*Engine, error) {
 	}
 	e := &Engine{rules: o.Rules, store: alerting.NewStore(o.Query, o.Deployment), log: o.Logger, query: o.Query, write: o.Write, publish: o.Publish,
 		sink: o.Sink, externalURL: o.ExternalURL, now: o.Now, noLease: o.NoLease, fullReplay: o.FullReplay,
-		everyTick: o.EvaluateEveryTick || o.FullReplay}
+		everyTick: o.EvaluateEveryTick || o.FullReplay, maxWriteSamples: o.MaxWriteSamples, maxWriteBytes: o.MaxWriteBytes}
+	if e.maxWriteSamples <= 0 {
+		e.maxWriteSamples = DefaultMaxWriteSamples
+	}
+	if e.maxWriteBytes <= 0 {
+		e.maxWriteBytes = DefaultMaxWriteBytes
+	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -227,8 +255,12 @@ type ruleRun struct {
 //  3. Restore, evaluate every rule, advance the state machines, resolve the
 //     alerts of removed rules, and plan the notifications (grouped).
 //  4. Persist the state, the planned notifications (the outbox), the
-//     last-run mark and the auto rules' detector states in one request. If the store refuses it, nothing is
-//     published: the retry plans the same notifications with the same ids.
+//     last-run mark and the rules' data marks in one request, with the
+//     per-series records (detector records, z-scores) that fit the store's
+//     limits; the rest follow in requests of their own (persist). If the
+//     store refuses the first, nothing is published: the retry plans the
+//     same notifications with the same ids. One of the others refused
+//     costs later runs work, never a notification.
 //  5. Publish what earlier runs left unsent, then this run's plans, and
 //     mark what went out as sent (even when a later publish failed). What
 //     failed stays in the outbox for the retry or the next run.
@@ -344,7 +376,10 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 	if !e.fullReplay {
 		eval.Store = e.store
 	}
-	var detectorRecords, markSeries []remotewrite.Series
+	var (
+		detectorRecords []ruleRecords
+		markSeries      []remotewrite.Series
+	)
 	for i := range all {
 		r := all[i]
 		// The rule's share of the run's queries, logged below.
@@ -394,7 +429,7 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 		sum.Insufficient += ev.Insufficient()
 		sum.Detector.Add(ev.Progress)
 		if ev.Persist != nil {
-			detectorRecords = append(detectorRecords, e.store.DetectorSeries(at, alerting.RefOf(r), *ev.Persist)...)
+			detectorRecords = append(detectorRecords, ruleRecords{ref: ref, recs: *ev.Persist})
 		}
 		markSeries = append(markSeries, e.store.MarkSeries(at, ref, mark)...)
 		runs = append(runs, ruleRun{rule: &r, ref: alerting.RefOf(r), evalAt: evalAt, outcomes: alerting.Advance(ev, stored[alerting.RefOf(r)], at)})
@@ -415,26 +450,34 @@ func (e *Engine) Tick(ctx context.Context, at time.Time) (result Summary, err er
 		}
 		rr.plans = e.plan(rr, at)
 		plans = append(plans, rr.plans...)
+		// The z-scores go with the records (persist), not here.
 		persist = append(persist, alerting.RuleOutcomes{
-			Rule: rr.ref.Alert, Group: rr.ref.Group, Anomaly: rr.rule != nil && rr.rule.IsAnomaly(), Outcomes: rr.outcomes,
+			Rule: rr.ref.Alert, Group: rr.ref.Group, Outcomes: rr.outcomes,
 			AlertLabels: func(o alerting.Outcome) map[string]string { return alertLabels(*rr, o) },
 		})
 	}
 	sum.Planned = len(plans)
 
-	// 4. Persist state, outbox and the last-run mark together.
-	series := e.store.StateSeries(at, persist)
-	series = append(series, e.costSeries(at, cost, sum.RulesSkipped)...)
-	series = append(series, e.store.OutboxSeries(at, plans)...)
-	series = append(series, e.store.RunSeries(at, false)...)
-	series = append(series, detectorRecords...)
-	series = append(series, markSeries...)
-	if err := e.write.Write(ctx, series); err != nil {
+	// 4. Persist state, outbox and the last-run mark together, with the
+	// per-series records that fit after them in the request; the rest
+	// follow in further requests (persist).
+	head := e.store.StateSeries(at, persist)
+	head = append(head, e.costSeries(at, cost, sum.RulesSkipped)...)
+	head = append(head, e.store.OutboxSeries(at, plans)...)
+	head = append(head, e.store.RunSeries(at, false)...)
+	head = append(head, markSeries...)
+	persist = nil
+	recordsErr, err := e.persist(ctx, at, head, runs, detectorRecords)
+	if err != nil {
 		return fail(fmt.Errorf("persist state: %w (nothing was published; the retry plans the same notifications)", err))
 	}
 
 	// 5. Publish, then mark sent.
 	errs = append(errs, e.deliver(ctx, at, unsent, plans, &sum)...)
+	if recordsErr != nil {
+		sum.Errors++
+		errs = append(errs, recordsErr)
+	}
 
 	// 6. Alertmanager, within what is left, after giving the turn back.
 	release()
@@ -517,4 +560,106 @@ func unchanged(r rules.Rule, stored map[string]alerting.Stored) []alerting.Outco
 		out = append(out, alerting.Outcome{Key: alerting.Key{Rule: alerting.RuleKey(r), Fingerprint: fp}, Labels: st.Labels, Prev: st.State, Next: st.State})
 	}
 	return out
+}
+
+// ruleRecords are the detector records one rule's evaluation persists.
+type ruleRecords struct {
+	ref  alerting.RuleRef
+	recs alerting.DetectorRecords
+}
+
+// persist writes the run's state (head: the alert state, the outbox, the
+// last-run mark, the data marks) in one request, and with it and after it
+// the run's per-series records — the detector records of every rule (the
+// next runs resume from them) and the z-score of every scored series — in
+// requests within the store's limits (maxWriteSamples, maxWriteBytes),
+// building each request's series only when it is sent. A small run
+// writes everything in one request. At 100,000 series the records are
+// hundreds of thousands of series, which as one request a store refuses
+// (AMP beyond its ingestion burst) and which held at once would take the
+// function's memory.
+//
+// err is the head's request failing: nothing of the run is stored (on a
+// receiver that stores a request whole) and no later request is sent.
+// recordsErr is a later request failing, after the state landed: it costs
+// later runs work, never a notification. A missing hour summary is read
+// again from the raw points, a missing or stale checkpoint rebuilt
+// (alerting's moments.go, checkpoint.go), a missing z-score is a gap in a
+// dashboard; the retry finds the run persisted and writes nothing again.
+// Records are never sent before the state: those of a run whose state
+// write then failed would be written again by its retry, at the same time
+// and maybe with other values (late data), which a store refuses.
+func (e *Engine) persist(ctx context.Context, at time.Time, head []remotewrite.Series, runs []ruleRun, records []ruleRecords) (recordsErr, err error) {
+	var headErr error
+	first := true
+	b := remotewrite.Batcher{MaxSamples: e.maxWriteSamples, MaxBytes: e.maxWriteBytes, Send: func(batch []remotewrite.Series) error {
+		if first {
+			first = false
+			headErr = e.write.Write(ctx, batch)
+			return headErr
+		}
+		if headErr != nil {
+			return nil // not sent: the run failed
+		}
+		return e.write.Write(ctx, batch)
+	}}
+	b.AddTogether(head...)
+	for _, rr := range records {
+		for chunk := range slices.Chunk(rr.recs.States, recordChunk) {
+			b.Add(e.store.DetectorSeries(at, rr.ref, alerting.DetectorRecords{Config: rr.recs.Config, States: chunk})...)
+		}
+		for chunk := range slices.Chunk(rr.recs.Hours, recordChunk) {
+			b.Add(e.store.DetectorSeries(at, rr.ref, alerting.DetectorRecords{Config: rr.recs.Config, Hours: chunk})...)
+		}
+		if headErr != nil {
+			return nil, headErr
+		}
+	}
+	// One alert name may be the name of rules in several groups: their
+	// z-scores of one series are one series (the first rule's is kept, as
+	// StateSeries does within a request), which a later request must not
+	// write again at the same time.
+	anomalies := map[string]int{}
+	for _, rr := range runs {
+		if rr.rule != nil && rr.rule.IsAnomaly() {
+			anomalies[rr.ref.Alert]++
+		}
+	}
+	written := map[string]bool{}
+	for _, rr := range runs {
+		if rr.rule == nil || !rr.rule.IsAnomaly() {
+			continue
+		}
+		for chunk := range slices.Chunk(rr.outcomes, recordChunk) {
+			// Only the z-scores: an outcome without states is neither
+			// kept nor active, so StateSeries writes its z alone (its
+			// states are in head).
+			scored := make([]alerting.Outcome, 0, len(chunk))
+			for _, o := range chunk {
+				if o.Observed == nil {
+					continue
+				}
+				if anomalies[rr.ref.Alert] > 1 {
+					k := rr.ref.Alert + "\x00" + o.Key.Fingerprint
+					if written[k] {
+						continue
+					}
+					written[k] = true
+				}
+				scored = append(scored, alerting.Outcome{Key: o.Key, Labels: o.Labels, Observed: o.Observed})
+			}
+			b.Add(e.store.StateSeries(at, []alerting.RuleOutcomes{{Rule: rr.ref.Alert, Group: rr.ref.Group, Anomaly: true, Outcomes: scored}})...)
+			if headErr != nil {
+				return nil, headErr
+			}
+		}
+	}
+	b.Flush()
+	if headErr != nil {
+		return nil, headErr
+	}
+	if err := b.Err(); err != nil {
+		return fmt.Errorf("persist the series' records (%d samples in %d requests; the run's state and notifications are stored, later runs rebuild what is missing): %w", b.Samples, b.Requests, err), nil
+	}
+	return nil, nil
 }
