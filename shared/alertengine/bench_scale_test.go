@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
@@ -164,7 +163,11 @@ groups:
 		if written.Before(at.Truncate(step)) {
 			feed(at)
 		}
-		runtime.GC()
+		// What the seeding left is collected and given back to the OS, so
+		// the runtime's figure is the run's (the process's own few MB,
+		// base, are logged).
+		debug.FreeOSMemory()
+		base := mem.now()
 		prev := debug.SetMemoryLimit(functionMemoryLimit)
 		defer debug.SetMemoryLimit(prev)
 		w.reset()
@@ -197,8 +200,8 @@ groups:
 		if d.Summarized > 0 && r.kind != "cold" {
 			r.kind += "+hour-closed"
 		}
-		b.Logf("%s %-22s %6.1f s (over the %s timeout: %t), live heap %4.0f MB, heap objects %4.0f MB (%4.0f MB while writing), runtime %4.0f MB; query samples %d in %d queries; written %d samples in %d series, %d requests, %.1f MB; firing %d, pending %d, notifications %d; %+v",
-			at.Format(time.TimeOnly), r.kind, r.wall.Seconds(), functionTimeout, r.wall > functionTimeout, mb(r.live), mb(r.objects), mb(r.writeObject), mb(r.total),
+		b.Logf("%s %-22s %6.1f s (over the %s timeout: %t), before the run: live heap %.0f MB, runtime %.0f MB; live heap %4.0f MB, heap objects %4.0f MB (%4.0f MB while writing), runtime %4.0f MB; query samples %d in %d queries; written %d samples in %d series, %d requests, %.1f MB; firing %d, pending %d, notifications %d; %+v",
+			at.Format(time.TimeOnly), r.kind, r.wall.Seconds(), functionTimeout, r.wall > functionTimeout, mb(base.live), mb(base.total), mb(r.live), mb(r.objects), mb(r.writeObject), mb(r.total),
 			sum.QuerySamples, sum.Queries, r.writes.samples, r.writes.series, r.writes.requests, float64(r.writes.bytes)/(1<<20),
 			sum.Firing, sum.Pending, pub.sent.Load(), d)
 		return r
@@ -291,6 +294,13 @@ type memPeak struct {
 	// byte the runtime has mapped less what it released; writing is
 	// objects while a state write was under way.
 	live, objects, total, writing uint64
+}
+
+// now reads the live heap and the runtime's memory once.
+func (m *memSampler) now() memPeak {
+	samples := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(samples)
+	return memPeak{live: samples[0].Value.Uint64(), total: samples[1].Value.Uint64() - samples[2].Value.Uint64()}
 }
 
 func (m *memSampler) during(f func()) memPeak {
