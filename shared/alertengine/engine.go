@@ -108,8 +108,10 @@ type Options struct {
 	// with, and what -dry-run does (its writes cannot be read back).
 	EvaluateEveryTick bool
 	// MaxWriteSamples and MaxWriteBytes bound each request of the run's
-	// per-series records (z-scores, detector records); 0 means
-	// DefaultMaxWriteSamples and DefaultMaxWriteBytes.
+	// state write: the state, outbox and marks travel whole in the first,
+	// the per-series records (detector records, z-scores) fill it and the
+	// requests after it (see persist); 0 means DefaultMaxWriteSamples and
+	// DefaultMaxWriteBytes.
 	MaxWriteSamples, MaxWriteBytes int
 }
 
@@ -133,7 +135,7 @@ type Engine struct {
 	noLease     bool
 	fullReplay  bool
 	everyTick   bool
-	// maxWriteSamples and maxWriteBytes bound a records request.
+	// maxWriteSamples and maxWriteBytes bound a request of the state write.
 	maxWriteSamples, maxWriteBytes int
 }
 
