@@ -111,7 +111,8 @@ func (c *Client) Query(ctx context.Context, query string, at time.Time) ([]Sampl
 	case model.Vector:
 		out := make([]Sample, 0, len(v))
 		skipped := 0
-		for _, s := range v {
+		for i, s := range v {
+			v[i] = nil // released as it is converted: the answer is not held twice
 			if s.Histogram != nil {
 				skipped++
 				continue
@@ -126,6 +127,45 @@ func (c *Client) Query(ctx context.Context, query string, at time.Time) ([]Sampl
 		return nil, c.resultErr(query, "a range vector: use QuerySeries")
 	default:
 		return nil, c.resultErr(query, fmt.Sprintf("unsupported result type %s", typeName(v)))
+	}
+}
+
+// QueryEach runs an instant query as Query does and gives fn its samples
+// one at a time instead of a slice of them: fn's labels map is reused from
+// one sample to the next (copy what is kept), and each decoded sample is
+// released once fn has it. A read of 100,000 series then holds the decoded
+// answer once, shrinking as it is read, and never a second copy of its
+// label sets. A range vector is refused, as by Query.
+func (c *Client) QueryEach(ctx context.Context, query string, at time.Time, fn func(labels map[string]string, t time.Time, v float64)) error {
+	v, err := c.query(ctx, query, at)
+	if err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case model.Vector:
+		ls := map[string]string{}
+		skipped := 0
+		for i, s := range v {
+			v[i] = nil // released: only the part not yet read is held
+			if s.Histogram != nil {
+				skipped++
+				continue
+			}
+			clear(ls)
+			for k, val := range s.Metric {
+				ls[string(k)] = string(val)
+			}
+			fn(ls, s.Timestamp.Time().UTC(), float64(s.Value))
+		}
+		c.logSkipped(ctx, query, skipped)
+		return nil
+	case *model.Scalar:
+		fn(map[string]string{}, v.Timestamp.Time().UTC(), float64(v.Value))
+		return nil
+	case model.Matrix:
+		return c.resultErr(query, "a range vector: use QuerySeries")
+	default:
+		return c.resultErr(query, fmt.Sprintf("unsupported result type %s", typeName(v)))
 	}
 }
 
@@ -193,7 +233,8 @@ func (c *Client) query(ctx context.Context, query string, at time.Time) (model.V
 func (c *Client) matrix(ctx context.Context, query string, m model.Matrix) []Series {
 	out := make([]Series, 0, len(m))
 	skipped := 0
-	for _, ss := range m {
+	for i, ss := range m {
+		m[i] = nil // released as it is converted: the answer is not held twice
 		skipped += len(ss.Histograms)
 		if len(ss.Values) == 0 {
 			continue

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -137,6 +138,25 @@ func TestQuery(t *testing.T) {
 			require.Equal(t, "/api/v1/query", r.path)
 			require.Equal(t, tt.query, r.form.Get("query"))
 			require.Equal(t, timeParam(tt.at), r.form.Get("time"))
+
+			// QueryEach gives the same samples one at a time, or the
+			// same error (its labels map is reused: copied here).
+			var each []promql.Sample
+			eachErr := c.QueryEach(t.Context(), tt.query, tt.at, func(labels map[string]string, ts time.Time, v float64) {
+				each = append(each, promql.Sample{Labels: maps.Clone(labels), T: ts, V: v})
+			})
+			<-reqs
+			if len(tt.wantErr) > 0 {
+				require.Error(t, eachErr)
+				for _, w := range tt.wantErr {
+					require.ErrorContains(t, eachErr, w)
+				}
+			} else {
+				require.NoError(t, eachErr)
+				if diff := cmp.Diff(tt.want, each, nanEqual, cmpopts.EquateEmpty()); diff != "" {
+					t.Fatalf("QueryEach (-want +got):\n%s", diff)
+				}
+			}
 			if len(tt.wantErr) > 0 {
 				require.Error(t, err)
 				for _, w := range tt.wantErr {
