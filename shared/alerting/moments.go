@@ -221,8 +221,10 @@ type hoursAcc struct {
 	// and oldestN its count; oldest is -1 until there is one.
 	oldest  int64
 	oldestN float64
-	// from is the checkpoint the series was seeded with, if any.
-	from *checkpoint
+	// from is the checkpoint the series was seeded with, if any;
+	// nextStored says the store holds one of the next hour's (prepared).
+	from       *checkpoint
+	nextStored bool
 }
 
 func newHoursOf(first time.Time, hours int, covered time.Time, scored []string) *hoursOf {
@@ -272,7 +274,8 @@ func (h *hoursOf) seed(fp string, c *checkpoint) {
 	if c.Oldest >= 0 && !time.Unix(c.Oldest+3600, 0).After(h.covered) {
 		a.old = c.OldestN
 	}
-	a.from = c
+	from := *c // a copy: the checkpoints read with it are not kept
+	a.from = &from
 }
 
 // add folds the hour starting at start (Unix seconds) of series fp, once.
@@ -365,20 +368,34 @@ func (hs *hourSummaries) window(ctx context.Context, e *evaluator, b builder, p 
 	// summaries; then those missing, newest first.
 	k := int(settled.Sub(first) / time.Hour)
 	hours := newHoursOf(first, k, covered, scored)
-	ckpts, err := hs.checkpoints(ctx)
+	next := first.Add(time.Hour)
+	// The checkpoints are folded as they are read, a shard at a time: a
+	// series' checkpoint of (first, …] seeds its hours, and whether the
+	// next hour's is stored is all the run keeps of the others.
+	since := settled.Unix()
+	err := hs.checkpoints(ctx, func(fp string, cs []checkpoint) {
+		if _, ok := hours.series[fp]; !ok {
+			return // not scored this run
+		}
+		if c := best(cs, first.Unix(), settled.Unix()); c != nil {
+			hours.seed(fp, c)
+			since = min(since, c.End)
+		}
+		if best(cs, next.Unix(), settled.Unix()) != nil {
+			hours.acc(fp).nextStored = true
+		}
+	})
 	if err != nil {
 		e.err = err
 		return nil, nil
 	}
-	next := first.Add(time.Hour)
 	prep := newHoursOf(next, k-1, covered, scored)
 	from := make([]time.Time, len(stateShards))
-	since := settled.Unix()
 	for _, fp := range scored {
-		if c := best(ckpts[fp], first.Unix(), settled.Unix()); c != nil {
-			hours.seed(fp, c)
-			since = min(since, c.End)
-		} else if i := shardOf(fp); i >= 0 {
+		if hours.peek(fp).from != nil {
+			continue
+		}
+		if i := shardOf(fp); i >= 0 {
 			from[i] = summariesFrom(p, lookback, first)
 		}
 	}
@@ -425,7 +442,7 @@ func (hs *hourSummaries) window(ctx context.Context, e *evaluator, b builder, p 
 			hs.keep(fp, hours.checkpoint(fp))
 		}
 	}
-	if err := hs.prepare(ctx, p, lookback, at, next, settled, scored, ckpts, prep); err != nil {
+	if err := hs.prepare(ctx, p, lookback, at, next, settled, scored, hours, prep); err != nil {
 		e.err = err
 		return nil, nil
 	}
