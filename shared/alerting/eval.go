@@ -284,7 +284,7 @@ func evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step t
 
 	ev.Series = make([]Observed, 0, len(current))
 	for fp, cur := range current {
-		o := Observed{Labels: cur.labels, Fingerprint: fp}
+		o := Observed{Labels: e.tab.labelsOf(cur.id), Fingerprint: fp}
 		if !cur.ok {
 			o.Missing = true
 			o.Result = anomaly.Result{Status: anomaly.StatusInsufficientData, Value: cur.value}
@@ -482,10 +482,12 @@ func (b builder) rangeExpr(length, offset time.Duration, fn string) string {
 
 func dur(d time.Duration) string { return model.Duration(d).String() }
 
+// currentValue is a series' current value; id is the series in the
+// evaluator's table (labelsOf).
 type currentValue struct {
-	labels map[string]string
-	value  float64
-	ok     bool
+	id    int32
+	value float64
+	ok    bool
 }
 
 // evaluator runs the queries of one rule, keeping the first error.
@@ -600,7 +602,7 @@ func (e *evaluator) current(ctx context.Context, b builder, window time.Duration
 		out := make(map[string]currentValue, e.known())
 		nonFinite := false
 		e.each(ctx, build(b), func(id int32, v float64) {
-			out[e.tab.fp(id)] = currentValue{labels: e.tab.labelsOf(id), value: v, ok: finite(v)}
+			out[e.tab.fp(id)] = currentValue{id: id, value: v, ok: finite(v)}
 			nonFinite = nonFinite || !finite(v)
 		})
 		return out, nonFinite
@@ -677,11 +679,24 @@ func Fingerprint(labels map[string]string) string {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	return fingerprintSorted(keys, labels)
+}
+
+// fingerprintSorted is Fingerprint of the labels named keys (sorted) of
+// labels.
+func fingerprintSorted(keys []string, labels map[string]string) string {
 	h := sha256.New()
+	var buf []byte
 	for _, k := range keys {
-		_, _ = fmt.Fprintf(h, "%d:%s;%d:%s;", len(k), k, len(labels[k]), labels[k]) // a hash never fails
+		v := labels[k]
+		buf = strconv.AppendInt(buf[:0], int64(len(k)), 10)
+		buf = append(append(append(buf, ':'), k...), ';')
+		buf = strconv.AppendInt(buf, int64(len(v)), 10)
+		buf = append(append(append(buf, ':'), v...), ';')
+		_, _ = h.Write(buf) // a hash never fails
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

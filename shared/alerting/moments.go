@@ -681,7 +681,7 @@ func (e *evaluator) restOfHistory(ctx context.Context, b builder, current map[st
 	slices.Sort(unknown)
 	sets := make([]map[string]string, len(unknown))
 	for i, fp := range unknown {
-		sets[i] = current[fp].labels
+		sets[i] = e.tab.labelsOf(current[fp].id)
 	}
 	narrow, ok := b.only(sets)
 	if !ok {

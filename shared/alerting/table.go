@@ -12,13 +12,18 @@ import (
 // edges, the history counts) answers with the same series and their label
 // sets: 100,000 series and ten reads gave a million label maps and
 // fingerprints, most of them held until the run ended. The table keeps one
-// label set (SeriesLabels) and one fingerprint per series, found again by
-// the labels themselves without building either, so what a run holds grows
-// with its series and not with its reads.
+// entry per series, found again by its labels without building anything:
+// the kept labels (SeriesLabels) encoded in one string, and the
+// fingerprint. The label map a result carries is built from that string
+// (its values share its bytes) once, when first asked for, at the end of
+// the run: while the reads go on, a series costs its key and fingerprint.
 type seriesTable struct {
-	index  map[string]int32
-	labels []map[string]string
+	index map[string]int32
+	// keys are the series' kept labels, sorted by name, each name and
+	// value prefixed by its length.
+	keys   []string
 	fps    []string
+	labels []map[string]string // built by labelsOf
 	// names and key are scratch space for the lookup.
 	names []string
 	key   []byte
@@ -47,18 +52,43 @@ func (t *seriesTable) intern(raw map[string]string) int32 {
 	if id, ok := t.index[string(t.key)]; ok {
 		return id
 	}
-	ls := SeriesLabels(raw)
 	id := int32(len(t.fps))
-	t.index[string(t.key)] = id
-	t.labels = append(t.labels, ls)
-	t.fps = append(t.fps, Fingerprint(ls))
+	key := string(t.key)
+	t.index[key] = id
+	t.keys = append(t.keys, key)
+	t.fps = append(t.fps, fingerprintSorted(t.names, raw))
+	t.labels = append(t.labels, nil)
 	return id
 }
 
-// fp and labelsOf are series id's fingerprint and labels (shared: never
-// changed).
-func (t *seriesTable) fp(id int32) string                  { return t.fps[id] }
-func (t *seriesTable) labelsOf(id int32) map[string]string { return t.labels[id] }
+// fp is series id's fingerprint.
+func (t *seriesTable) fp(id int32) string { return t.fps[id] }
+
+// labelsOf is series id's labels (SeriesLabels of what the store
+// answered), one map a series however often it is asked for: callers share
+// it and never change it.
+func (t *seriesTable) labelsOf(id int32) map[string]string {
+	if ls := t.labels[id]; ls != nil {
+		return ls
+	}
+	key := t.keys[id]
+	ls := map[string]string{}
+	for len(key) > 0 {
+		var name, value string
+		name, key = nextField(key)
+		value, key = nextField(key)
+		ls[name] = value
+	}
+	t.labels[id] = ls
+	return ls
+}
+
+// nextField splits a length-prefixed field off the front of key.
+func nextField(key string) (string, string) {
+	n, w := binary.Uvarint([]byte(key[:min(len(key), binary.MaxVarintLen64)]))
+	end := w + int(n)
+	return key[w:end], key[end:]
+}
 
 // len is the number of series interned.
 func (t *seriesTable) len() int { return len(t.fps) }

@@ -1,9 +1,13 @@
 package alerting
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -60,11 +64,13 @@ func TestReadsShareOneLabelSetPerSeries(t *testing.T) {
 
 	same := func(a, b map[string]string) bool { return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer() }
 	for fp, c := range mean {
-		require.Equal(t, fp, Fingerprint(c.labels))
-		require.Equal(t, map[string]string{"instance": c.labels["instance"], "zone": c.labels["zone"]}, c.labels)
-		require.True(t, same(c.labels, latest[fp].labels), "the latest point's read keeps labels of its own for %v", c.labels)
-		require.True(t, same(c.labels, median[fp].labels), "the median's read keeps labels of its own for %v", c.labels)
-		require.Equal(t, 60.0, counts[fp], "%v", c.labels)
+		labels := e.tab.labelsOf(c.id)
+		require.Equal(t, fp, Fingerprint(labels))
+		require.Equal(t, map[string]string{"instance": labels["instance"], "zone": labels["zone"]}, labels)
+		require.Equal(t, c.id, latest[fp].id, "the latest point's read is another series for %v", labels)
+		require.Equal(t, c.id, median[fp].id, "the median's read is another series for %v", labels)
+		require.True(t, same(labels, e.tab.labelsOf(median[fp].id)), "one label map a series")
+		require.Equal(t, 60.0, counts[fp], "%v", labels)
 	}
 	require.Equal(t, n, e.tab.len(), "one entry a series, whatever the number of reads")
 }
@@ -97,5 +103,26 @@ func TestSeriesTableIntern(t *testing.T) {
 			require.Equal(t, SeriesLabels(tt.b), tab.labelsOf(b))
 			require.Equal(t, a, tab.intern(tt.a), "found again")
 		})
+	}
+}
+
+// TestFingerprintUnchanged: the fingerprint the table computes from a
+// query's labels is the one stored states were written under (sha256 of
+// "len:name;len:value;" per label, sorted by name).
+func TestFingerprintUnchanged(t *testing.T) {
+	t.Parallel()
+	for _, ls := range []map[string]string{
+		{},
+		{"instance": "i-0abc", "region": "eu-west-1"},
+		{"dimension_LoadBalancer": "app/wëb/1;2:3", "k": ""},
+	} {
+		h := sha256.New()
+		for _, k := range slices.Sorted(maps.Keys(ls)) {
+			_, _ = fmt.Fprintf(h, "%d:%s;%d:%s;", len(k), k, len(ls[k]), ls[k])
+		}
+		want := hex.EncodeToString(h.Sum(nil)[:16])
+		require.Equal(t, want, Fingerprint(ls))
+		tab := newSeriesTable()
+		require.Equal(t, Fingerprint(SeriesLabels(ls)), tab.fp(tab.intern(ls)))
 	}
 }
