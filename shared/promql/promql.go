@@ -84,11 +84,12 @@ func NewClient(baseURL string, rt http.RoundTripper, opts ...Option) (*Client, e
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	ac, err := api.NewClient(api.Config{Address: u.String(), RoundTripper: retryTransport{rt: rt, sleep: sleepContext}})
+	rt = retryTransport{rt: rt, sleep: sleepContext}
+	ac, err := api.NewClient(api.Config{Address: u.String(), RoundTripper: rt})
 	if err != nil {
 		return nil, fmt.Errorf("prometheus client for %s: %w", u.Host, err)
 	}
-	c := &Client{api: v1.NewAPI(ac), host: u.Host, logger: slog.New(slog.DiscardHandler)}
+	c := &Client{api: v1.NewAPI(answerClient{Client: ac, hc: &http.Client{Transport: rt}}), host: u.Host, logger: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		if err := opt(c); err != nil {
 			return nil, fmt.Errorf("prometheus client for %s: %w", u.Host, err)
