@@ -132,19 +132,26 @@ func (c *Client) Query(ctx context.Context, query string, at time.Time) ([]Sampl
 }
 
 // QueryEach runs an instant query as Query does and gives fn its samples
-// one at a time instead of a slice of them: fn's labels map is reused from
-// one sample to the next (copy what is kept), and each decoded sample is
-// released once fn has it. A read of 100,000 series then holds the decoded
-// answer once, shrinking as it is read, and never a second copy of its
-// label sets. A range vector is refused, as by Query.
+// one at a time, as they are decoded, instead of a slice of them: fn's
+// labels map is reused from one sample to the next (copy what is kept). A
+// read of 100,000 series then never holds them decoded all at once, nor a
+// copy of their label sets (each.go). A range vector is refused, as by
+// Query. When it returns an error, fn may have had some of the samples.
 func (c *Client) QueryEach(ctx context.Context, query string, at time.Time, fn func(labels map[string]string, t time.Time, v float64)) error {
-	v, err := c.query(ctx, query, at)
-	if err != nil {
+	st := &eachState{fn: fn, labels: map[string]string{}}
+	v, err := c.query(context.WithValue(ctx, eachKey{}, st), query, at)
+	switch {
+	case st.err != nil:
+		return c.resultErr(query, "answer cut short: "+st.err.Error())
+	case err != nil:
 		return err
+	case st.streamed:
+		c.logSkipped(ctx, query, int(st.skipped))
+		return nil
 	}
+	// Not streamed (each.go): the v1 API decoded it.
 	switch v := v.(type) {
 	case model.Vector:
-		ls := map[string]string{}
 		skipped := 0
 		for i, s := range v {
 			v[i] = nil // released: only the part not yet read is held
@@ -152,11 +159,11 @@ func (c *Client) QueryEach(ctx context.Context, query string, at time.Time, fn f
 				skipped++
 				continue
 			}
-			clear(ls)
+			clear(st.labels)
 			for k, val := range s.Metric {
-				ls[string(k)] = string(val)
+				st.labels[string(k)] = string(val)
 			}
-			fn(ls, s.Timestamp.Time().UTC(), float64(s.Value))
+			fn(st.labels, s.Timestamp.Time().UTC(), float64(s.Value))
 		}
 		c.logSkipped(ctx, query, skipped)
 		return nil

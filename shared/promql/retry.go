@@ -96,11 +96,18 @@ func (c answerClient) Do(ctx context.Context, req *http.Request) (*http.Response
 		return nil, nil, err
 	}
 	defer resp.Body.Close() // read whole (answer) or below
+	var body []byte
 	if a, ok := resp.Body.(*answer); ok {
-		return resp, a.body, nil
+		body = a.body
+	} else if body, err = io.ReadAll(resp.Body); err != nil {
+		return resp, body, err
 	}
-	body, err := io.ReadAll(resp.Body)
-	return resp, body, err
+	if st := eachOf(ctx); st != nil && resp.StatusCode/100 == 2 {
+		// A QueryEach: its samples go to its function as they are
+		// decoded (each.go).
+		body = st.stream(body)
+	}
+	return resp, body, nil
 }
 
 func sleepContext(ctx context.Context, d time.Duration) error {
