@@ -102,7 +102,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// (its errors alarm) instead of running it.
 	var partsErr error
 	if cfgErr == nil {
-		spec, source := getenv("SIGMAWATCH_ALERT_PARTS"), "SIGMAWATCH_ALERT_PARTS"
+		spec, source := env.AlertParts, "SIGMAWATCH_ALERT_PARTS"
 		if *partsFlag != "" {
 			spec, source = *partsFlag, "-parts"
 		}
