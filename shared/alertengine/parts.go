@@ -171,6 +171,8 @@ func CheckParts(f *rules.File, source, spec string) error {
 	}
 	for _, g := range names {
 		switch in := where[g]; {
+		case len(in) == 0 && len(parts) == 1:
+			add("rule group %q is not in the only part (%s): its rules would never be evaluated", g, quoteParts(parts))
 		case len(in) == 0:
 			add("rule group %q is in none of the %d parts (%s): its rules would never be evaluated", g, len(parts), quoteParts(parts))
 		case len(in) > 1:

@@ -205,7 +205,7 @@ func TestCheckParts(t *testing.T) {
 		{name: "a group in no part", spec: "ec2-cpu-0;ec2-cpu-1;lambda",
 			want: []string{`SIGMAWATCH_ALERT_PARTS: rule group "rds" is in none of the 3 parts (1: "ec2-cpu-0", 2: "ec2-cpu-1", 3: "lambda"): its rules would never be evaluated`}},
 		{name: "the first group in no part", spec: "ec2-cpu-1,lambda,rds",
-			want: []string{`rule group "ec2-cpu-0" is in none of the 1 parts`}},
+			want: []string{`rule group "ec2-cpu-0" is not in the only part (1: "ec2-cpu-1,lambda,rds")`}},
 		{name: "an unknown group", spec: "ec2-cpu-0,ec2-cpu-1;lambda;rds;ec2-cpu-2",
 			want: []string{`part 4 names "ec2-cpu-2", which is no rule group of the rules file (it has: ec2-cpu-0, ec2-cpu-1, lambda, rds)`}},
 		{name: "a name with a space is not trimmed", spec: "ec2-cpu-0,ec2-cpu-1; lambda;rds",
