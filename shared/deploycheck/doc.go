@@ -41,7 +41,8 @@
 //   - AlertParts (issue 14) deploys one enabled alert schedule per part, up to
 //     eight, each with its part's groups, the rest disabled; the function gets
 //     the same split and its start-up check (alertengine.CheckParts) refuses a
-//     group in two parts or in none, which CloudFormation's Rules cannot see.
+//     group in two parts or in none, which CloudFormation's Rules cannot see;
+//     make deploy runs the same check on the saved AlertParts first.
 //   - samconfig.toml never syncs the production stack, holds no personal data,
 //     and the guided deploy writes to the git-ignored samconfig.local.toml; the
 //     SAM build targets package COLLECT_CONFIG / RULES_CONFIG and refuse a bad one.
