@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,9 +99,16 @@ func seedBlocks(b *testing.B, prom *testenv.Receiver, q *promql.Client, n, days 
 // start that summarised every hour): the window rule from hour summaries
 // alone, from checkpoints, and from checkpoints at a run that prepares
 // the next hour's (two shards' hour summaries), side by side in one run:
-// the time of one evaluation, the peak live heap of this process during
-// it and the query samples Prometheus reports it read
-// (ALERT_BENCH_QUERIES=file appends each query's time to file). Run with:
+// the time of one evaluation (s/eval), the peak heap of this process during it
+// (peak-heap-MB: objects live or not yet swept, under the test binary's
+// GOGC=100) and the query samples Prometheus reports it read
+// (ALERT_BENCH_QUERIES=file appends each query's time to file). Each warm
+// evaluation runs again under the template's GOMEMLIMIT, as the function
+// does, which decides whether it fits: limited-live-MB is the peak heap
+// the GC found live, limited-runtime-MB the peak memory the Go runtime
+// held from the OS (what the function's RSS follows), limited-s its time
+// (ALERT_BENCH_HEAPPROFILE=dir writes there the heap profile at the
+// limited run's peak, one file per path). Run with:
 //
 //	go test -run '^$' -bench WindowSummaries10k -benchtime 3x -timeout 60m ./shared/alerting/
 //
@@ -136,6 +145,7 @@ func BenchmarkWindowSummaries10k(b *testing.B) {
 	if only != "" && only != "Window" && only != "Seasonal" {
 		b.Fatalf("ALERT_BENCH_RULE=%q: want Window or Seasonal", only)
 	}
+	memLimit := templateMemoryLimit(b)
 	prom, w, q := promClients(b)
 	// Twenty minutes past the hour: the runs are forty minutes before the
 	// oldest hour leaves the baseline, as most runs are (at the hour, a
@@ -160,18 +170,27 @@ func BenchmarkWindowSummaries10k(b *testing.B) {
 		// The runs start after the data's end (a block's range is closed
 		// to new samples) and read it as their newest data.
 		at := end.Add(time.Minute)
-		evaluate := func(e *alerting.Evaluator) (alerting.Evaluation, promql.CostSnapshot, uint64, time.Duration) {
+		// evaluate runs one evaluation and measures its time and peaks,
+		// under the template's memory limit when limited.
+		evaluate := func(e *alerting.Evaluator, limited bool, profile string) (alerting.Evaluation, promql.CostSnapshot, memPeak, time.Duration) {
 			var (
 				ev   alerting.Evaluation
 				cost promql.Cost
 				err  error
+				peak memPeak
 			)
+			limit := int64(math.MaxInt64)
+			if limited {
+				limit = memLimit
+			}
 			t0 := time.Now()
-			peak := peakHeap(func() {
-				ev, err = e.Evaluate(promql.WithCost(context.Background(), &cost), r, at)
-				if err != nil {
-					b.Fatal(err)
-				}
+			underMemoryLimit(limit, func() {
+				peak = peakMemory(profile, func() {
+					ev, err = e.Evaluate(promql.WithCost(context.Background(), &cost), r, at)
+					if err != nil {
+						b.Fatal(err)
+					}
+				})
 			})
 			return ev, cost.Snapshot(), peak, time.Since(t0)
 		}
@@ -186,7 +205,7 @@ func BenchmarkWindowSummaries10k(b *testing.B) {
 		for _, d := range []string{"checkpoint", "summaries", "preparing"} {
 			stores[d] = alerting.NewStore(tq, d)
 		}
-		cold, coldCost, coldPeak, coldTime := evaluate(&alerting.Evaluator{Query: q, Store: stores["checkpoint"], Step: time.Minute, Scheduled: at, HistoryBudget: 1 << 40})
+		cold, coldCost, coldPeak, coldTime := evaluate(&alerting.Evaluator{Query: q, Store: stores["checkpoint"], Step: time.Minute, Scheduled: at, HistoryBudget: 1 << 40}, false, "")
 		if cold.Persist != nil {
 			all := *cold.Persist
 			hours := alerting.DetectorRecords{Config: all.Config, Hours: all.Hours}
@@ -211,7 +230,7 @@ func BenchmarkWindowSummaries10k(b *testing.B) {
 				}
 			}
 		}
-		b.Logf("%s cold start: %s, %.0f MB peak heap, %d samples, progress %+v", r.Alert, coldTime.Round(time.Millisecond), float64(coldPeak)/(1<<20), coldCost.Samples, cold.Progress)
+		b.Logf("%s cold start: %s, %.0f MB peak heap, %d samples, progress %+v", r.Alert, coldTime.Round(time.Millisecond), float64(coldPeak.objects)/(1<<20), coldCost.Samples, cold.Progress)
 		tq.flush()
 		at = at.Add(time.Minute)
 		paths := []string{"full", "summaries"}
@@ -221,28 +240,46 @@ func BenchmarkWindowSummaries10k(b *testing.B) {
 		for _, path := range paths {
 			b.Run(r.Alert+"/"+path, func(b *testing.B) {
 				var (
-					peak    uint64
-					samples int64
-					series  int
+					peak, limitedPeak memPeak
+					limitedTime, took time.Duration
+					samples           int64
+					series            int
 				)
 				for b.Loop() {
-					e := &alerting.Evaluator{Query: tq, Step: time.Minute, Scheduled: at, Store: stores[path]}
-					ev, cost, p, _ := evaluate(e)
-					if r.Anomaly.Method == anomaly.MethodWindow {
-						warm := ev.Progress.Summaries == n
-						switch path {
-						case "checkpoint":
-							warm = warm && ev.Progress.Checkpoints == n && ev.Progress.Prepared == 0
-						case "preparing":
-							warm = warm && ev.Progress.Checkpoints == n && ev.Progress.Prepared > 0
-						case "summaries":
-							warm = warm && ev.Progress.Checkpoints == 0
+					// Twice: under the test binary's GC (the column
+					// measured before), then under GOMEMLIMIT as the
+					// function runs.
+					for _, limited := range []bool{false, true} {
+						e := &alerting.Evaluator{Query: tq, Step: time.Minute, Scheduled: at, Store: stores[path]}
+						profile := ""
+						if dir := os.Getenv("ALERT_BENCH_HEAPPROFILE"); dir != "" && limited {
+							profile = filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "_")+".heap")
 						}
-						if path != "full" && !warm {
-							b.Fatalf("not the %s path: %+v", path, ev.Progress)
+						ev, cost, p, t := evaluate(e, limited, profile)
+						if r.Anomaly.Method == anomaly.MethodWindow {
+							warm := ev.Progress.Summaries == n
+							switch path {
+							case "checkpoint":
+								warm = warm && ev.Progress.Checkpoints == n && ev.Progress.Prepared == 0
+							case "preparing":
+								warm = warm && ev.Progress.Checkpoints == n && ev.Progress.Prepared > 0
+							case "summaries":
+								warm = warm && ev.Progress.Checkpoints == 0
+							}
+							if path != "full" && !warm {
+								b.Fatalf("not the %s path: %+v", path, ev.Progress)
+							}
 						}
+						if limited {
+							limitedPeak.live = max(limitedPeak.live, p.live)
+							limitedPeak.runtime = max(limitedPeak.runtime, p.runtime)
+							limitedTime = max(limitedTime, t)
+						} else {
+							peak.objects = max(peak.objects, p.objects)
+							took = max(took, t)
+						}
+						samples, series = cost.Samples, len(ev.Series)
 					}
-					peak, samples, series = max(peak, p), cost.Samples, len(ev.Series)
 				}
 				if series != n {
 					b.Fatalf("%d series evaluated", series)
@@ -250,7 +287,11 @@ func BenchmarkWindowSummaries10k(b *testing.B) {
 				if log := tq.flush(); log != "" {
 					appendLog(b, fmt.Sprintf("%s: the queries of its evaluations (time, series or points returned, query):\n%s\n", b.Name(), log))
 				}
-				b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+				b.ReportMetric(took.Seconds(), "s/eval")
+				b.ReportMetric(float64(peak.objects)/(1<<20), "peak-heap-MB")
+				b.ReportMetric(float64(limitedPeak.live)/(1<<20), "limited-live-MB")
+				b.ReportMetric(float64(limitedPeak.runtime)/(1<<20), "limited-runtime-MB")
+				b.ReportMetric(limitedTime.Seconds(), "limited-s")
 				b.ReportMetric(float64(samples), "query-samples/op")
 			})
 		}

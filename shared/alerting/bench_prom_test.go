@@ -1,20 +1,29 @@
 package alerting_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/sigmawatch/sigmawatch/shared/alerting"
 	"github.com/sigmawatch/sigmawatch/shared/anomaly"
 	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
+	"github.com/sigmawatch/sigmawatch/shared/testenv"
 )
 
 // seedBench writes n series × 7 days of 5-minute points ending at end, in
@@ -43,12 +52,46 @@ func seedBench(b *testing.B, w *remotewrite.Client, n int, end time.Time) {
 	}
 }
 
-// peakHeap samples the live heap while f runs and returns its maximum.
+// peakHeap samples the Go heap's objects while f runs and returns their
+// maximum: live data and the garbage not yet swept, under the process's
+// own GC settings (GOGC=100 in a test binary), not what a function under
+// GOMEMLIMIT holds (peakMemory).
 func peakHeap(f func()) uint64 {
+	return peakMemory("", f).objects
+}
+
+// memPeak is what the process held at its peaks while one f ran.
+type memPeak struct {
+	// objects is the heap's objects, garbage not yet swept included (the
+	// column measured before the memory limit was).
+	objects uint64
+	// live is the heap the GC found live (/gc/heap/live:bytes, as of the
+	// last GC): what no setting of the collector can go under.
+	live uint64
+	// runtime is all the memory the Go runtime holds from the OS
+	// (/memory/classes/total:bytes less what it released), which the
+	// process's RSS follows and Lambda's "max memory used" reports.
+	runtime uint64
+}
+
+// peakMemory samples the process's memory every 2 ms while f runs. With a
+// profile path, it writes there the heap profile of the GC that found the
+// most live heap (a profile is taken each time the live heap grows 5 %
+// past the last one's): inuse_space at the peak.
+func peakMemory(profile string, f func()) memPeak {
 	runtime.GC()
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	var peak uint64
-	var mu sync.Mutex
+	sample := []metrics.Sample{
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"},
+	}
+	var (
+		peak     memPeak
+		mu       sync.Mutex
+		profiled uint64
+		heap     bytes.Buffer
+	)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -57,8 +100,15 @@ func peakHeap(f func()) uint64 {
 		for {
 			metrics.Read(sample)
 			mu.Lock()
-			peak = max(peak, sample[0].Value.Uint64())
+			peak.objects = max(peak.objects, sample[0].Value.Uint64())
+			peak.live = max(peak.live, sample[1].Value.Uint64())
+			peak.runtime = max(peak.runtime, sample[2].Value.Uint64()-sample[3].Value.Uint64())
 			mu.Unlock()
+			if live := sample[1].Value.Uint64(); profile != "" && live > profiled+profiled/20 {
+				profiled = live
+				heap.Reset()
+				_ = pprof.Lookup("heap").WriteTo(&heap, 0) // a profile missed is a profile older
+			}
 			select {
 			case <-done:
 				return
@@ -69,7 +119,48 @@ func peakHeap(f func()) uint64 {
 	f()
 	close(done)
 	wg.Wait()
+	if profile != "" {
+		_ = os.WriteFile(profile, heap.Bytes(), 0o644) // a benchmark's side output
+	}
 	return peak
+}
+
+// underMemoryLimit runs f with the Go memory limit at limit bytes, as the
+// function's GOMEMLIMIT sets it, and restores the limit after.
+func underMemoryLimit(limit int64, f func()) {
+	old := debug.SetMemoryLimit(limit)
+	defer debug.SetMemoryLimit(old)
+	f()
+}
+
+// templateMemoryLimit is the AlertFunction's GOMEMLIMIT in template.yaml,
+// in bytes: the limit the deployed evaluation runs under.
+func templateMemoryLimit(b *testing.B) int64 {
+	b.Helper()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		b.Fatal(err)
+	}
+	n := config.DocumentRoot(&doc)
+	for _, key := range []string{"Resources", "AlertFunction", "Properties", "Environment", "Variables", "GOMEMLIMIT"} {
+		if n = config.MappingValue(n, key); n == nil {
+			b.Fatalf("template.yaml: no AlertFunction GOMEMLIMIT (at %s)", key)
+		}
+	}
+	mib, ok := strings.CutSuffix(n.Value, "MiB")
+	v, err := strconv.ParseInt(mib, 10, 64)
+	if !ok || err != nil || v <= 0 {
+		b.Fatalf("template.yaml: AlertFunction GOMEMLIMIT %q: want a number of MiB", n.Value)
+	}
+	return v << 20
 }
 
 // BenchmarkEvaluatePrometheus evaluates one window and one robust rule

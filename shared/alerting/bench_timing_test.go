@@ -41,6 +41,31 @@ func (t *timedQuerier) Query(ctx context.Context, query string, at time.Time) ([
 	return s, err
 }
 
+// QueryEach passes the client's sample by sample read through (the
+// evaluation reads with it when the querier has it).
+func (t *timedQuerier) QueryEach(ctx context.Context, query string, at time.Time, fn func(labels map[string]string, t time.Time, v float64)) error {
+	t0 := time.Now()
+	n := 0
+	count := func(labels map[string]string, at time.Time, v float64) {
+		n++
+		fn(labels, at, v)
+	}
+	var err error
+	if r, ok := t.q.(interface {
+		QueryEach(context.Context, string, time.Time, func(map[string]string, time.Time, float64)) error
+	}); ok {
+		err = r.QueryEach(ctx, query, at, count)
+	} else {
+		var samples []promql.Sample
+		samples, err = t.q.Query(ctx, query, at)
+		for _, s := range samples {
+			count(s.Labels, s.T, s.V)
+		}
+	}
+	t.note(query, time.Since(t0), n)
+	return err
+}
+
 func (t *timedQuerier) QuerySeries(ctx context.Context, query string, at time.Time) ([]promql.Series, error) {
 	t0 := time.Now()
 	s, err := t.q.QuerySeries(ctx, query, at)

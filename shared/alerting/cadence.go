@@ -119,6 +119,18 @@ func (p probed) Query(ctx context.Context, query string, at time.Time) ([]promql
 	return p.Querier.Query(ctx, query, at)
 }
 
+// QueryEach is Query's answer, or the querier's own QueryEach (queryEach):
+// the probe must not cost the reads after it their sample by sample read.
+func (p probed) QueryEach(ctx context.Context, query string, at time.Time, fn func(labels map[string]string, t time.Time, v float64)) error {
+	if query == p.query && at.Equal(p.at) {
+		for _, s := range p.answer {
+			fn(s.Labels, s.T, s.V)
+		}
+		return nil
+	}
+	return queryEach(ctx, p.Querier, query, at, fn)
+}
+
 // newestSeries is the time of the newest sample of b's expression within
 // (at−lookback, at], per series: a plain selector's own sample time, or
 // the subquery step at which another expression last had a (finite)

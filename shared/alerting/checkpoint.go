@@ -116,16 +116,16 @@ func shardOf(fp string) int {
 }
 
 // checkpoints reads the rule's checkpoints written within
-// RecentStateWindow, per series: a series writes one when its hours move
-// (at most an hour apart while it is evaluated) and when it is prepared.
-func (hs *hourSummaries) checkpoints(ctx context.Context) (map[string][]checkpoint, error) {
-	out := map[string][]checkpoint{}
-	err := hs.ev.Store.eachBursts(ctx, DetectorStateMetric, hs.rule, hs.config, hs.ev.Scheduled, RecentStateWindow, func(fp string, bursts [][]float64) {
+// RecentStateWindow and gives f each series' (a series writes one when its
+// hours move, at most an hour apart while it is evaluated, and when it is
+// prepared), a shard of series at a time: the caller keeps what it needs
+// of them, not all of them.
+func (hs *hourSummaries) checkpoints(ctx context.Context, f func(fp string, cs []checkpoint)) error {
+	return hs.ev.Store.eachBursts(ctx, DetectorStateMetric, hs.rule, hs.config, hs.ev.Scheduled, RecentStateWindow, func(fp string, bursts [][]float64) {
 		if cs := checkpointsOf(bursts); len(cs) > 0 {
-			out[fp] = cs
+			f(fp, cs)
 		}
 	})
-	return out, err
 }
 
 // storedShards folds the hour summaries of the shards of series into
@@ -200,8 +200,9 @@ func (hs *hourSummaries) flush() {
 // and otherwise from their shards' hour summaries, as many shards as
 // spread what is left over the first quarter of the runs before first
 // moves up to next (at the rule's step; at least one a run). What is not
-// prepared when the hour turns has its shard read in full then.
-func (hs *hourSummaries) prepare(ctx context.Context, p anomaly.Params, lookback time.Duration, at, next, settled time.Time, scored []string, ckpts map[string][]checkpoint, prep *hoursOf) error {
+// prepared when the hour turns has its shard read in full then. hours
+// says which series have the next hour's stored already (nextStored).
+func (hs *hourSummaries) prepare(ctx context.Context, p anomaly.Params, lookback time.Duration, at, next, settled time.Time, scored []string, hours, prep *hoursOf) error {
 	if !next.Before(settled) {
 		return nil
 	}
@@ -212,7 +213,7 @@ func (hs *hourSummaries) prepare(ctx context.Context, p anomaly.Params, lookback
 	waiting := 0
 	for _, fp := range scored {
 		switch i := shardOf(fp); {
-		case best(ckpts[fp], next.Unix(), settled.Unix()) != nil:
+		case hours.peek(fp).nextStored:
 		case prep.complete(fp):
 			hs.keep(fp, prep.checkpoint(fp))
 			hs.progress.Prepared++

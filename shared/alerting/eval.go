@@ -282,8 +282,9 @@ func evaluate(ctx context.Context, q Querier, r rules.Rule, at time.Time, step t
 		return ev, e.err
 	}
 
+	ev.Series = make([]Observed, 0, len(current))
 	for fp, cur := range current {
-		o := Observed{Labels: cur.labels, Fingerprint: fp}
+		o := Observed{Labels: e.tab.labelsOf(cur.id), Fingerprint: fp}
 		if !cur.ok {
 			o.Missing = true
 			o.Result = anomaly.Result{Status: anomaly.StatusInsufficientData, Value: cur.value}
@@ -481,10 +482,12 @@ func (b builder) rangeExpr(length, offset time.Duration, fn string) string {
 
 func dur(d time.Duration) string { return model.Duration(d).String() }
 
+// currentValue is a series' current value; id is the series in the
+// evaluator's table (labelsOf).
 type currentValue struct {
-	labels map[string]string
-	value  float64
-	ok     bool
+	id    int32
+	value float64
+	ok    bool
 }
 
 // evaluator runs the queries of one rule, keeping the first error.
@@ -493,6 +496,8 @@ type evaluator struct {
 	at  time.Time
 	ev  *Evaluation
 	err error
+	// tab holds the series the rule's reads answered (each).
+	tab *seriesTable
 }
 
 func (e *evaluator) query(ctx context.Context, query string) []promql.Sample {
@@ -505,6 +510,25 @@ func (e *evaluator) query(ctx context.Context, query string) []promql.Sample {
 		e.err = fmt.Errorf("query %q: %w", query, err)
 	}
 	return s
+}
+
+// each runs an instant query and gives fn each sample's series, interned
+// in the run's table, and its value, as they are decoded: no read holds a
+// label set of its own.
+func (e *evaluator) each(ctx context.Context, query string, fn func(id int32, v float64)) {
+	if e.err != nil {
+		return
+	}
+	if e.tab == nil {
+		e.tab = newSeriesTable()
+	}
+	e.ev.Queries = append(e.ev.Queries, query)
+	err := queryEach(ctx, e.q, query, e.at, func(labels map[string]string, _ time.Time, v float64) {
+		fn(e.tab.intern(labels), v)
+	})
+	if err != nil {
+		e.err = fmt.Errorf("query %q: %w", query, err)
+	}
 }
 
 // newest is the time of the newest sample of b's expression within
@@ -529,16 +553,30 @@ func (e *evaluator) newest(ctx context.Context, b builder, lookback time.Duratio
 // samples (a subquery of SeriesQuery), which is what the backtest computes,
 // and the returned builder reads that way from then on.
 func (e *evaluator) values(ctx context.Context, b builder, build func(builder) string) (map[string]float64, builder) {
-	samples := e.query(ctx, build(b))
-	if b.raw && slices.ContainsFunc(samples, func(s promql.Sample) bool { return !finite(s.V) }) {
-		b = b.subqueries()
-		samples = e.query(ctx, build(b))
+	read := func(b builder) (map[string]float64, bool) {
+		out := make(map[string]float64, e.known())
+		nonFinite := false
+		e.each(ctx, build(b), func(id int32, v float64) {
+			out[e.tab.fp(id)] = v
+			nonFinite = nonFinite || !finite(v)
+		})
+		return out, nonFinite
 	}
-	out := make(map[string]float64, len(samples))
-	for _, s := range samples {
-		out[Fingerprint(SeriesLabels(s.Labels))] = s.V
+	out, nonFinite := read(b)
+	if b.raw && nonFinite {
+		b = b.subqueries()
+		out, _ = read(b)
 	}
 	return out, b
+}
+
+// known is how many series the rule's reads answered so far: the size of
+// the next read's answer, about.
+func (e *evaluator) known() int {
+	if e.tab == nil {
+		return 0
+	}
+	return e.tab.len()
 }
 
 // smoothingLatest asks current for the latest point of the window.
@@ -560,14 +598,18 @@ func (e *evaluator) current(ctx context.Context, b builder, window time.Duration
 			return b.rangeExpr(window, 0, "avg_over_time")
 		}
 	}
-	samples := e.query(ctx, build(b))
-	if b.raw && slices.ContainsFunc(samples, func(s promql.Sample) bool { return !finite(s.V) }) {
-		samples = e.query(ctx, build(b.subqueries()))
+	read := func(b builder) (map[string]currentValue, bool) {
+		out := make(map[string]currentValue, e.known())
+		nonFinite := false
+		e.each(ctx, build(b), func(id int32, v float64) {
+			out[e.tab.fp(id)] = currentValue{id: id, value: v, ok: finite(v)}
+			nonFinite = nonFinite || !finite(v)
+		})
+		return out, nonFinite
 	}
-	out := make(map[string]currentValue, len(samples))
-	for _, s := range samples {
-		labels := SeriesLabels(s.Labels)
-		out[Fingerprint(labels)] = currentValue{labels: labels, value: s.V, ok: finite(s.V)}
+	out, nonFinite := read(b)
+	if b.raw && nonFinite {
+		out, _ = read(b.subqueries())
 	}
 	return out
 }
@@ -618,12 +660,16 @@ func pool(seasons []map[string]anomaly.Baseline) map[string]anomaly.Baseline {
 func SeriesLabels(labels map[string]string) map[string]string {
 	out := make(map[string]string, len(labels))
 	for k, v := range labels {
-		if k == model.MetricNameLabel || k == model.AlertNameLabel || k == FieldLabel || k == GroupLabel || v == "" {
-			continue
+		if kept(k, v) {
+			out[k] = v
 		}
-		out[k] = v
 	}
 	return out
+}
+
+// kept: label k=v names a rule's series (SeriesLabels).
+func kept(k, v string) bool {
+	return k != model.MetricNameLabel && k != model.AlertNameLabel && k != FieldLabel && k != GroupLabel && v != ""
 }
 
 // Fingerprint is a stable id of a label set, independent of map order.
@@ -633,11 +679,24 @@ func Fingerprint(labels map[string]string) string {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	return fingerprintSorted(keys, labels)
+}
+
+// fingerprintSorted is Fingerprint of the labels named keys (sorted) of
+// labels.
+func fingerprintSorted(keys []string, labels map[string]string) string {
 	h := sha256.New()
+	var buf []byte
 	for _, k := range keys {
-		_, _ = fmt.Fprintf(h, "%d:%s;%d:%s;", len(k), k, len(labels[k]), labels[k]) // a hash never fails
+		v := labels[k]
+		buf = strconv.AppendInt(buf[:0], int64(len(k)), 10)
+		buf = append(append(append(buf, ':'), k...), ';')
+		buf = strconv.AppendInt(buf, int64(len(v)), 10)
+		buf = append(append(append(buf, ':'), v...), ';')
+		_, _ = h.Write(buf) // a hash never fails
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

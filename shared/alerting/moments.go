@@ -199,7 +199,10 @@ type hoursOf struct {
 	// covered: an hour that ends at or before it counts towards the
 	// history check.
 	covered time.Time
-	series  map[string]*hoursAcc
+	// series are the series scored; a series' accumulator is made when
+	// its first hour is folded (nil until then): the next hour's fold of
+	// a warm run holds nothing for the series it does not read.
+	series map[string]*hoursAcc
 }
 
 // hoursAcc is what one series' hours fold into.
@@ -218,25 +221,49 @@ type hoursAcc struct {
 	// and oldestN its count; oldest is -1 until there is one.
 	oldest  int64
 	oldestN float64
-	// from is the checkpoint the series was seeded with, if any.
-	from *checkpoint
+	// from is the checkpoint the series was seeded with, if any;
+	// nextStored says the store holds one of the next hour's (prepared).
+	from       *checkpoint
+	nextStored bool
 }
 
 func newHoursOf(first time.Time, hours int, covered time.Time, scored []string) *hoursOf {
 	h := &hoursOf{first: first.Unix(), hours: hours, covered: covered, series: make(map[string]*hoursAcc, len(scored))}
 	for _, fp := range scored {
-		h.series[fp] = &hoursAcc{seen: make([]uint64, (hours+63)/64), oldest: -1}
+		h.series[fp] = nil
 	}
 	return h
+}
+
+// acc is series fp's accumulator, made on first use; nil when fp is not
+// scored.
+func (h *hoursOf) acc(fp string) *hoursAcc {
+	a, ok := h.series[fp]
+	if ok && a == nil {
+		a = &hoursAcc{seen: make([]uint64, (h.hours+63)/64), oldest: -1}
+		h.series[fp] = a
+	}
+	return a
+}
+
+// unread is the accumulator of a series with no hour folded.
+var unread = hoursAcc{oldest: -1}
+
+// peek is series fp's accumulator to read (unread when none was made).
+func (h *hoursOf) peek(fp string) *hoursAcc {
+	if a := h.series[fp]; a != nil {
+		return a
+	}
+	return &unread
 }
 
 // seed starts series fp from checkpoint c, the combined hours of (first,
 // c.End]: those hours are folded, and only the ones after are read.
 func (h *hoursOf) seed(fp string, c *checkpoint) {
-	a := h.series[fp]
-	if a == nil || c.Start != h.first {
+	if _, scored := h.series[fp]; !scored || c.Start != h.first {
 		return
 	}
+	a := h.acc(fp)
 	k := int((c.End - h.first) / 3600)
 	for i := range min(k, h.hours) {
 		a.seen[i/64] |= 1 << (i % 64)
@@ -247,14 +274,18 @@ func (h *hoursOf) seed(fp string, c *checkpoint) {
 	if c.Oldest >= 0 && !time.Unix(c.Oldest+3600, 0).After(h.covered) {
 		a.old = c.OldestN
 	}
-	a.from = c
+	from := *c // a copy: the checkpoints read with it are not kept
+	a.from = &from
 }
 
 // add folds the hour starting at start (Unix seconds) of series fp, once.
 func (h *hoursOf) add(fp string, start int64, s hourStat) {
-	a := h.series[fp]
 	k := (start - h.first) / 3600
-	if a == nil || (start-h.first)%3600 != 0 || k < 0 || k >= int64(h.hours) || a.seen[k/64]&(1<<(k%64)) != 0 {
+	if _, scored := h.series[fp]; !scored || (start-h.first)%3600 != 0 || k < 0 || k >= int64(h.hours) {
+		return
+	}
+	a := h.acc(fp)
+	if a.seen[k/64]&(1<<(k%64)) != 0 {
 		return
 	}
 	a.seen[k/64] |= 1 << (k % 64)
@@ -274,13 +305,16 @@ func (h *hoursOf) add(fp string, start int64, s hourStat) {
 
 // complete: every hour of series fp is folded, and finite.
 func (h *hoursOf) complete(fp string) bool {
-	a := h.series[fp]
-	return a != nil && a.present == h.hours && !a.nonFinite
+	if _, scored := h.series[fp]; !scored {
+		return false
+	}
+	a := h.peek(fp)
+	return a.present == h.hours && !a.nonFinite
 }
 
 // checkpoint is series fp's combined hours, as a record.
 func (h *hoursOf) checkpoint(fp string) checkpoint {
-	a := h.series[fp]
+	a := h.peek(fp)
 	return checkpoint{Start: h.first, End: h.first + int64(h.hours)*3600, m: a.m, Oldest: a.oldest, OldestN: a.oldestN}
 }
 
@@ -289,7 +323,7 @@ func (h *hoursOf) missing() []time.Time {
 	var out []time.Time
 	for k := range h.hours {
 		for _, a := range h.series {
-			if a.seen[k/64]&(1<<(k%64)) == 0 {
+			if a == nil || a.seen[k/64]&(1<<(k%64)) == 0 {
 				out = append(out, time.Unix(h.first+int64(k)*3600, 0).UTC())
 				break
 			}
@@ -334,20 +368,34 @@ func (hs *hourSummaries) window(ctx context.Context, e *evaluator, b builder, p 
 	// summaries; then those missing, newest first.
 	k := int(settled.Sub(first) / time.Hour)
 	hours := newHoursOf(first, k, covered, scored)
-	ckpts, err := hs.checkpoints(ctx)
+	next := first.Add(time.Hour)
+	// The checkpoints are folded as they are read, a shard at a time: a
+	// series' checkpoint of (first, …] seeds its hours, and whether the
+	// next hour's is stored is all the run keeps of the others.
+	since := settled.Unix()
+	err := hs.checkpoints(ctx, func(fp string, cs []checkpoint) {
+		if _, ok := hours.series[fp]; !ok {
+			return // not scored this run
+		}
+		if c := best(cs, first.Unix(), settled.Unix()); c != nil {
+			hours.seed(fp, c)
+			since = min(since, c.End)
+		}
+		if best(cs, next.Unix(), settled.Unix()) != nil {
+			hours.acc(fp).nextStored = true
+		}
+	})
 	if err != nil {
 		e.err = err
 		return nil, nil
 	}
-	next := first.Add(time.Hour)
 	prep := newHoursOf(next, k-1, covered, scored)
 	from := make([]time.Time, len(stateShards))
-	since := settled.Unix()
 	for _, fp := range scored {
-		if c := best(ckpts[fp], first.Unix(), settled.Unix()); c != nil {
-			hours.seed(fp, c)
-			since = min(since, c.End)
-		} else if i := shardOf(fp); i >= 0 {
+		if hours.peek(fp).from != nil {
+			continue
+		}
+		if i := shardOf(fp); i >= 0 {
 			from[i] = summariesFrom(p, lookback, first)
 		}
 	}
@@ -371,7 +419,7 @@ func (hs *hourSummaries) window(ctx context.Context, e *evaluator, b builder, p 
 
 	baselines := make(map[string]anomaly.Baseline, len(scored))
 	for _, fp := range scored {
-		a := hours.series[fp]
+		a := hours.peek(fp)
 		if !hours.complete(fp) {
 			// Not yet summarised, or a NaN or ±Inf sample (the full path
 			// reads the finite points instead, see values): the full
@@ -386,7 +434,7 @@ func (hs *hourSummaries) window(ctx context.Context, e *evaluator, b builder, p 
 		baselines[fp] = anomaly.BaselineFromMoments(m.mean, math.Sqrt(m.m2/m.n), int(m.n))
 	}
 	for _, fp := range scored {
-		a := hours.series[fp]
+		a := hours.peek(fp)
 		if a.from != nil {
 			hs.progress.Checkpoints++
 		}
@@ -394,7 +442,7 @@ func (hs *hourSummaries) window(ctx context.Context, e *evaluator, b builder, p 
 			hs.keep(fp, hours.checkpoint(fp))
 		}
 	}
-	if err := hs.prepare(ctx, p, lookback, at, next, settled, scored, ckpts, prep); err != nil {
+	if err := hs.prepare(ctx, p, lookback, at, next, settled, scored, hours, prep); err != nil {
 		e.err = err
 		return nil, nil
 	}
@@ -418,7 +466,7 @@ func (hs *hourSummaries) window(ctx context.Context, e *evaluator, b builder, p 
 	old := make(map[string]float64, len(scored))
 	var unknown []string
 	for _, fp := range scored {
-		n := hours.series[fp].old + partial[fp]
+		n := hours.peek(fp).old + partial[fp]
 		if !covered.Before(first) {
 			n += left[fp].n
 		}
@@ -451,10 +499,8 @@ func (hs *hourSummaries) edge(ctx context.Context, e *evaluator, b builder, leng
 		return nil, true
 	}
 	read := func(fn string) map[string]float64 {
-		out := map[string]float64{}
-		for _, s := range e.query(ctx, b.rangeExpr(length, offset, fn)) {
-			out[Fingerprint(SeriesLabels(s.Labels))] = s.V
-		}
+		out := make(map[string]float64, e.known())
+		e.each(ctx, b.rangeExpr(length, offset, fn), func(id int32, v float64) { out[e.tab.fp(id)] = v })
 		return out
 	}
 	counts, means, sds := read("count_over_time"), read("avg_over_time"), read("stddev_over_time")
@@ -475,10 +521,8 @@ func (hs *hourSummaries) edge(ctx context.Context, e *evaluator, b builder, leng
 
 // count is the points of (from, to] per series.
 func (hs *hourSummaries) count(ctx context.Context, e *evaluator, b builder, from, to time.Time) map[string]float64 {
-	out := map[string]float64{}
-	for _, s := range e.query(ctx, b.rangeExpr(to.Sub(from), e.at.Sub(to), "count_over_time")) {
-		out[Fingerprint(SeriesLabels(s.Labels))] = s.V
-	}
+	out := make(map[string]float64, e.known())
+	e.each(ctx, b.rangeExpr(to.Sub(from), e.at.Sub(to), "count_over_time"), func(id int32, v float64) { out[e.tab.fp(id)] = v })
 	return out
 }
 
@@ -637,7 +681,7 @@ func (e *evaluator) restOfHistory(ctx context.Context, b builder, current map[st
 	slices.Sort(unknown)
 	sets := make([]map[string]string, len(unknown))
 	for i, fp := range unknown {
-		sets[i] = current[fp].labels
+		sets[i] = e.tab.labelsOf(current[fp].id)
 	}
 	narrow, ok := b.only(sets)
 	if !ok {

@@ -102,7 +102,7 @@ func (e *evaluator) robust(ctx context.Context, b builder, p anomaly.Params, loo
 	targets := make([]robustTarget, 0, len(current))
 	for fp, c := range current {
 		if c.ok {
-			targets = append(targets, robustTarget{fp: fp, labels: c.labels})
+			targets = append(targets, robustTarget{fp: fp, labels: e.tab.labelsOf(c.id)})
 		}
 	}
 	slices.SortFunc(targets, func(a, b robustTarget) int { return strings.Compare(a.fp, b.fp) })

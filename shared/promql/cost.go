@@ -99,6 +99,9 @@ func costed(ctx context.Context) (context.Context, []v1.Option, func(v model.Val
 		n, returned := st.samples, int64(0)
 		if !st.reported {
 			returned = points(v)
+			if each := eachOf(ctx); each != nil {
+				returned += each.n // the samples QueryEach was given as they were decoded
+			}
 			n = returned
 		}
 		for _, c := range costs {

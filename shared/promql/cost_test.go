@@ -2,6 +2,7 @@ package promql_test
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -69,6 +70,16 @@ func TestCostOnRealStores(t *testing.T) {
 				wantRule.Unreported, wantRule.Returned = 1, first
 			}
 			require.Equal(t, wantRule, rule.Snapshot(), "the rule's share")
+
+			// QueryEach, whose samples are decoded as they are given, is
+			// counted as Query is.
+			var each promql.Cost
+			var given []promql.Sample
+			require.NoError(t, c.QueryEach(promql.WithCost(ctx, &each), `count_over_time(cost_test[1h])`, end, func(labels map[string]string, ts time.Time, v float64) {
+				given = append(given, promql.Sample{Labels: maps.Clone(labels), T: ts, V: v})
+			}))
+			require.Equal(t, wantRule, each.Snapshot())
+			require.ElementsMatch(t, got, given)
 
 			// Without a Cost, nothing is asked or counted.
 			_, err = c.Query(ctx, `cost_test`, end)

@@ -84,11 +84,12 @@ func NewClient(baseURL string, rt http.RoundTripper, opts ...Option) (*Client, e
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	ac, err := api.NewClient(api.Config{Address: u.String(), RoundTripper: retryTransport{rt: rt, sleep: sleepContext}})
+	rt = retryTransport{rt: rt, sleep: sleepContext}
+	ac, err := api.NewClient(api.Config{Address: u.String(), RoundTripper: rt})
 	if err != nil {
 		return nil, fmt.Errorf("prometheus client for %s: %w", u.Host, err)
 	}
-	c := &Client{api: v1.NewAPI(ac), host: u.Host, logger: slog.New(slog.DiscardHandler)}
+	c := &Client{api: v1.NewAPI(answerClient{Client: ac, hc: &http.Client{Transport: rt}}), host: u.Host, logger: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		if err := opt(c); err != nil {
 			return nil, fmt.Errorf("prometheus client for %s: %w", u.Host, err)
@@ -111,7 +112,8 @@ func (c *Client) Query(ctx context.Context, query string, at time.Time) ([]Sampl
 	case model.Vector:
 		out := make([]Sample, 0, len(v))
 		skipped := 0
-		for _, s := range v {
+		for i, s := range v {
+			v[i] = nil // released as it is converted: the answer is not held twice
 			if s.Histogram != nil {
 				skipped++
 				continue
@@ -126,6 +128,52 @@ func (c *Client) Query(ctx context.Context, query string, at time.Time) ([]Sampl
 		return nil, c.resultErr(query, "a range vector: use QuerySeries")
 	default:
 		return nil, c.resultErr(query, fmt.Sprintf("unsupported result type %s", typeName(v)))
+	}
+}
+
+// QueryEach runs an instant query as Query does and gives fn its samples
+// one at a time, as they are decoded, instead of a slice of them: fn's
+// labels map is reused from one sample to the next (copy what is kept). A
+// read of 100,000 series then never holds them decoded all at once, nor a
+// copy of their label sets (each.go). A range vector is refused, as by
+// Query. When it returns an error, fn may have had some of the samples.
+func (c *Client) QueryEach(ctx context.Context, query string, at time.Time, fn func(labels map[string]string, t time.Time, v float64)) error {
+	st := &eachState{fn: fn, labels: map[string]string{}}
+	v, err := c.query(context.WithValue(ctx, eachKey{}, st), query, at)
+	switch {
+	case st.err != nil:
+		return c.resultErr(query, "answer cut short: "+st.err.Error())
+	case err != nil:
+		return err
+	case st.streamed:
+		c.logSkipped(ctx, query, int(st.skipped))
+		return nil
+	}
+	// Not streamed (each.go): the v1 API decoded it.
+	switch v := v.(type) {
+	case model.Vector:
+		skipped := 0
+		for i, s := range v {
+			v[i] = nil // released: only the part not yet read is held
+			if s.Histogram != nil {
+				skipped++
+				continue
+			}
+			clear(st.labels)
+			for k, val := range s.Metric {
+				st.labels[string(k)] = string(val)
+			}
+			fn(st.labels, s.Timestamp.Time().UTC(), float64(s.Value))
+		}
+		c.logSkipped(ctx, query, skipped)
+		return nil
+	case *model.Scalar:
+		fn(map[string]string{}, v.Timestamp.Time().UTC(), float64(v.Value))
+		return nil
+	case model.Matrix:
+		return c.resultErr(query, "a range vector: use QuerySeries")
+	default:
+		return c.resultErr(query, fmt.Sprintf("unsupported result type %s", typeName(v)))
 	}
 }
 
@@ -193,7 +241,8 @@ func (c *Client) query(ctx context.Context, query string, at time.Time) (model.V
 func (c *Client) matrix(ctx context.Context, query string, m model.Matrix) []Series {
 	out := make([]Series, 0, len(m))
 	skipped := 0
-	for _, ss := range m {
+	for i, ss := range m {
+		m[i] = nil // released as it is converted: the answer is not held twice
 		skipped += len(ss.Histograms)
 		if len(ss.Values) == 0 {
 			continue

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -137,6 +138,25 @@ func TestQuery(t *testing.T) {
 			require.Equal(t, "/api/v1/query", r.path)
 			require.Equal(t, tt.query, r.form.Get("query"))
 			require.Equal(t, timeParam(tt.at), r.form.Get("time"))
+
+			// QueryEach gives the same samples one at a time, or the
+			// same error (its labels map is reused: copied here).
+			var each []promql.Sample
+			eachErr := c.QueryEach(t.Context(), tt.query, tt.at, func(labels map[string]string, ts time.Time, v float64) {
+				each = append(each, promql.Sample{Labels: maps.Clone(labels), T: ts, V: v})
+			})
+			<-reqs
+			if len(tt.wantErr) > 0 {
+				require.Error(t, eachErr)
+				for _, w := range tt.wantErr {
+					require.ErrorContains(t, eachErr, w)
+				}
+			} else {
+				require.NoError(t, eachErr)
+				if diff := cmp.Diff(tt.want, each, nanEqual, cmpopts.EquateEmpty()); diff != "" {
+					t.Fatalf("QueryEach (-want +got):\n%s", diff)
+				}
+			}
 			if len(tt.wantErr) > 0 {
 				require.Error(t, err)
 				for _, w := range tt.wantErr {
@@ -321,6 +341,64 @@ func TestNewClientRejects(t *testing.T) {
 			_, err := promql.NewClient(tt.url, nil)
 			require.ErrorContains(t, err, tt.wantErr)
 			require.NotContains(t, err.Error(), "hunter2")
+		})
+	}
+}
+
+// TestQueryEachAnswers: QueryEach decodes a vector's samples as they come
+// (each.go) and leaves every other answer to the v1 API; an answer that
+// breaks off after samples were given fails the query.
+func TestQueryEachAnswers(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		body    string
+		want    []promql.Sample
+		wantErr string
+	}{
+		{
+			name: "a vector, its stats and warnings around it",
+			body: `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"1"},"value":[60,"1.5"]},{"metric":{"a":"2"},"value":[60,"NaN"]}],"stats":{"samples":{"totalQueryableSamples":7}}},"warnings":["w"]}`,
+			want: []promql.Sample{{Labels: map[string]string{"a": "1"}, T: at(60), V: 1.5}, {Labels: map[string]string{"a": "2"}, T: at(60), V: math.NaN()}},
+		},
+		{
+			name: "the result before its type: decoded whole",
+			body: `{"status":"success","data":{"result":[{"metric":{"a":"1"},"value":[60,"2"]}],"resultType":"vector"}}`,
+			want: []promql.Sample{{Labels: map[string]string{"a": "1"}, T: at(60), V: 2}},
+		},
+		{
+			name:    "cut short after a sample",
+			body:    `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"1"},"value":[60,"2"]},{"metric":5}]}}`,
+			wantErr: "bad_response: answer cut short",
+		},
+		{
+			name:    "an error status with a 200",
+			body:    `{"status":"error","errorType":"execution","error":"boom"}`,
+			wantErr: "execution: boom",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(tt.body))
+			}))
+			t.Cleanup(srv.Close)
+			c, err := promql.NewClient(srv.URL, srv.Client().Transport)
+			require.NoError(t, err)
+			var got []promql.Sample
+			err = c.QueryEach(t.Context(), "q", at(60), func(labels map[string]string, ts time.Time, v float64) {
+				got = append(got, promql.Sample{Labels: maps.Clone(labels), T: ts, V: v})
+			})
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			if diff := cmp.Diff(tt.want, got, nanEqual); diff != "" {
+				t.Fatalf("QueryEach (-want +got):\n%s", diff)
+			}
 		})
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/prometheus/client_golang/api"
 )
 
 // queryAttempts bounds how often a query is sent when the connection fails
@@ -51,8 +53,13 @@ func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			body, err = io.ReadAll(resp.Body)
 			_ = resp.Body.Close() // read whole: nothing left to lose
 			if err == nil {
+				if cap(body)-len(body) > len(body)/8 {
+					// ReadAll's slack (up to as much again) would be held
+					// while the answer is decoded.
+					body = bytes.Clone(body)
+				}
 				recordStats(req.Context(), body)
-				resp.Body = io.NopCloser(bytes.NewReader(body))
+				resp.Body = &answer{Reader: bytes.NewReader(body), body: body}
 				resp.ContentLength = int64(len(body))
 				return resp, nil
 			}
@@ -62,6 +69,45 @@ func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	return nil, err
+}
+
+// answer is a body the transport has read whole. answerClient hands its
+// bytes to the API client as they are: client_golang's own client would
+// read them into a buffer of its own, a second copy of every answer (with
+// up to as much again of slack) held while it is decoded.
+type answer struct {
+	*bytes.Reader
+	body []byte
+}
+
+func (a *answer) Close() error { return nil }
+
+// answerClient is the api.Client the v1 API sends its requests through:
+// client_golang's, except that an answer the transport read whole is
+// handed over without a copy.
+type answerClient struct {
+	api.Client
+	hc *http.Client
+}
+
+func (c answerClient) Do(ctx context.Context, req *http.Request) (*http.Response, []byte, error) {
+	resp, err := c.hc.Do(req.WithContext(ctx))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close() // read whole (answer) or below
+	var body []byte
+	if a, ok := resp.Body.(*answer); ok {
+		body = a.body
+	} else if body, err = io.ReadAll(resp.Body); err != nil {
+		return resp, body, err
+	}
+	if st := eachOf(ctx); st != nil && resp.StatusCode/100 == 2 {
+		// A QueryEach: its samples go to its function as they are
+		// decoded (each.go).
+		body = st.stream(body)
+	}
+	return resp, body, nil
 }
 
 func sleepContext(ctx context.Context, d time.Duration) error {

@@ -86,3 +86,32 @@ func TestRetryTransportTruncatedBody(t *testing.T) {
 	require.JSONEq(t, `{"status":"success"}`, string(b))
 	require.Equal(t, 2, calls)
 }
+
+// TestAnswerHandedOverWithoutCopy: the API client decodes the very bytes
+// the transport read (an answer of 100,000 series was held twice, and
+// client_golang's buffer with up to as much again of slack), trimmed of
+// ReadAll's slack.
+func TestAnswerHandedOverWithoutCopy(t *testing.T) {
+	t.Parallel()
+	payload := strings.Repeat(`{"metric":{"instance":"i-0"},"value":[1,"1"]},`, 5000)
+	var read []byte
+	rt := retryTransport{rt: rtFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(payload)), Request: r}, nil
+	}), sleep: func(context.Context, time.Duration) error { return nil }}
+	spy := rtFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := rt.RoundTrip(r)
+		if err == nil {
+			read = resp.Body.(*answer).body
+		}
+		return resp, err
+	})
+	c := answerClient{hc: &http.Client{Transport: spy}}
+	req, err := http.NewRequest(http.MethodGet, "http://127.0.0.1:1/api/v1/query", nil)
+	require.NoError(t, err)
+	resp, body, err := c.Do(t.Context(), req)
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.StatusCode)
+	require.Equal(t, payload, string(body))
+	require.Same(t, &read[0], &body[0], "the client's body is the transport's, not a copy")
+	require.LessOrEqual(t, cap(body), len(body)+len(body)/8, "no slack held while the answer is decoded")
+}
