@@ -10,7 +10,7 @@ RIE := $(CURDIR)/.tools/bin/aws-lambda-rie
 
 .PHONY: all build build-local test deps vet verify-config demo bench fuzz soak lint fmt tidy-check clean \
 	build-CollectFunction build-AlertFunction run-collect \
-	lint-template sam-build deploy-guided deploy sms-setup test-notification
+	lint-template sam-build verify-alert-parts deploy-guided deploy sms-setup test-notification
 
 # The configs packaged into the functions: the examples by default; in
 # production, your own files (COLLECT_CONFIG=/path/collect.yaml make deploy).
@@ -57,8 +57,17 @@ lint-template:
 	cfn-lint --include-checks I --regions $(LINT_REGIONS) -- template.yaml infra/cross-account-role.yaml
 
 ## sam-build: check the configs, then sam build (COLLECT_CONFIG / RULES_CONFIG pass through)
-sam-build: verify-config
+sam-build: verify-config verify-alert-parts
 	COLLECT_CONFIG=$(abspath $(COLLECT_CONFIG)) RULES_CONFIG=$(abspath $(RULES_CONFIG)) sam build
+
+## verify-alert-parts: the AlertParts samconfig.local.toml deploys, against RULES_CONFIG
+# The alert function's own start-up check, before a deploy: a group in two
+# parts or in none stops the deploy here instead of every alert run after it.
+# A first, guided deploy has no saved answers yet; the function checks those.
+verify-alert-parts:
+	@parts=$$(python3 infra/scripts/alert-parts.py $(SAM_LOCAL_CONFIG)) && \
+	if [ -n "$$parts" ]; then echo "alert parts of $(SAM_LOCAL_CONFIG): $$parts"; fi && \
+	SIGMAWATCH_ALERT_PARTS="$$parts" $(GO) run ./functions/alert -verify-config -config $(RULES_CONFIG)
 
 ## deploy-guided: the first deploy; the answers go to the git-ignored samconfig.local.toml
 deploy-guided: sam-build

@@ -7,7 +7,7 @@
 // this schedule runs, see alertengine's parts); without it, it is a CLI over the same
 // alertengine.Engine.Tick that runs once and exits:
 //
-//	alert -config rules.yaml [-at RFC3339] [-groups a,b] [-dry-run] [-verify-config]
+//	alert -config rules.yaml [-at RFC3339] [-groups a,b] [-dry-run] [-verify-config [-parts "a,b;c"]]
 //	alert -plan -config rules.yaml [-interval D] [-series N] [-resolution D] [-usd-per-billion-samples F] [-usd-per-billion-ingested F]
 //	alert -test-notification
 //	alert -backtest -config rules.yaml [-rule NAME] (-csv DIR | -from RFC3339 -to RFC3339) -out DIR
@@ -56,7 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	atFlag := fs.String("at", "", "scheduled time, RFC 3339 (default now)")
 	dryRun := fs.Bool("dry-run", false, "print the notifications instead of sending them")
 	groups := fs.String("groups", "", "run only these rule groups, comma-separated (a part, as the event's \"groups\")")
-	verify := fs.Bool("verify-config", false, "check the rules and exit")
+	verify := fs.Bool("verify-config", false, "check the rules (and the parts: -parts) and exit")
+	partsFlag := fs.String("parts", "", "the deployment's split of the rule groups across schedules, the template's AlertParts (e.g. \"ec2-a,ec2-b;lambda;rds\"): every group in exactly one part, checked with the rules (default $SIGMAWATCH_ALERT_PARTS)")
 	testNotify := fs.Bool("test-notification", false, "publish one clearly labelled test notification (email and SMS bodies, severity critical) through SIGMAWATCH_SNS_TOPIC_ARN and exit")
 	pf := planFlags{
 		enabled:    fs.Bool("plan", false, "print the queries and query samples each rule reads per run and per month, and the store's monthly query cost, next to the naive evaluation's; write nothing"),
@@ -95,8 +96,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return errors.Join(envErr, errors.New("no config: pass -config FILE or set SIGMAWATCH_CONFIG"))
 	}
 	file, cfgErr := rules.LoadFile(path)
+	// The schedules' parts against the rules: a group in two parts would be
+	// evaluated and notified twice, one in none never. Checked at every
+	// start, so a deployed function with a bad split fails every invocation
+	// (its errors alarm) instead of running it.
+	var partsErr error
+	if cfgErr == nil {
+		spec, source := env.AlertParts, "SIGMAWATCH_ALERT_PARTS"
+		if *partsFlag != "" {
+			spec, source = *partsFlag, "-parts"
+		}
+		partsErr = alertengine.CheckParts(file, source, spec)
+	}
 	if *verify {
-		if err := errors.Join(cfgErr, envErr); err != nil {
+		if err := errors.Join(cfgErr, partsErr, envErr); err != nil {
 			return err
 		}
 		_, err := fmt.Fprintf(stdout, "%s: ok (%d rules)\n", path, len(file.Rules()))
@@ -110,6 +123,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if *pf.enabled {
 		return runPlan(ctx, file, pf, env, logger, stdout)
+	}
+	if partsErr != nil {
+		return partsErr
 	}
 	at := time.Now().UTC()
 	if *atFlag != "" {

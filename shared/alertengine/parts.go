@@ -2,9 +2,11 @@ package alertengine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -119,4 +121,80 @@ func (e *Engine) TickGroups(ctx context.Context, at time.Time, groups []string) 
 		return Summary{ScheduledTime: at.UTC(), Errors: 1}, err
 	}
 	return pe.Tick(ctx, at)
+}
+
+// CheckParts checks a deployment's split of the rule groups across its
+// schedules against the rules file: spec is the template's AlertParts
+// (SIGMAWATCH_ALERT_PARTS), parts separated by ";" and each part's groups
+// by ",", e.g. "ec2-a,ec2-b;lambda;rds"; empty is no split. Every group of
+// the file must be in exactly one part: a group in two parts is evaluated,
+// and notified, twice (each part sends from its own outbox), and a group in
+// none is never evaluated — nor, when it is the file's first group, are the
+// dead man's switch and the removed rules' alerts, which its part owns. An
+// unknown name would fail every run of its part. Every problem is reported,
+// each naming the group and the parts; source names where spec came from.
+func CheckParts(f *rules.File, source, spec string) error {
+	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		return nil
+	}
+	var problems []error
+	add := func(format string, args ...any) {
+		problems = append(problems, fmt.Errorf("%s: "+format, append([]any{source}, args...)...))
+	}
+	inFile := map[string]bool{}
+	names := make([]string, 0, len(f.Groups))
+	for _, g := range f.Groups {
+		inFile[g.Name] = true
+		names = append(names, g.Name)
+	}
+	parts := strings.Split(spec, ";")
+	where := map[string][]int{} // group → the parts (1-based) naming it
+	for i, p := range parts {
+		n := i + 1
+		if p == "" {
+			add("part %d is empty (parts are separated by \";\", groups by \",\")", n)
+			continue
+		}
+		for _, g := range strings.Split(p, ",") {
+			switch {
+			case g == "":
+				add("part %d (%q) has an empty group name", n, p)
+			case !inFile[g]:
+				add("part %d names %q, which is no rule group of the rules file (it has: %s)", n, g, strings.Join(names, ", "))
+			case slices.Contains(where[g], n):
+				add("part %d (%q) names %q twice", n, p, g)
+			default:
+				where[g] = append(where[g], n)
+			}
+		}
+	}
+	for _, g := range names {
+		switch in := where[g]; {
+		case len(in) == 0 && len(parts) == 1:
+			add("rule group %q is not in the only part (%s): its rules would never be evaluated", g, quoteParts(parts))
+		case len(in) == 0:
+			add("rule group %q is in none of the %d parts (%s): its rules would never be evaluated", g, len(parts), quoteParts(parts))
+		case len(in) > 1:
+			add("rule group %q is in parts %s: it would be evaluated, and its alerts notified, once per part", g, joinParts(in))
+		}
+	}
+	return errors.Join(problems...)
+}
+
+func quoteParts(parts []string) string {
+	q := make([]string, len(parts))
+	for i, p := range parts {
+		q[i] = fmt.Sprintf("%d: %q", i+1, p)
+	}
+	return strings.Join(q, ", ")
+}
+
+// joinParts writes part numbers as "1 and 3" or "1, 2 and 3".
+func joinParts(in []int) string {
+	s := make([]string, len(in))
+	for i, n := range in {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }

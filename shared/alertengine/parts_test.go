@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,4 +163,77 @@ groups:
 		}
 	}
 	require.Equal(t, []string{"PartB resolved"}, resolved, "resolved once, by the part of the file's first group")
+}
+
+const fourGroups = `
+settings:
+  interval: 1m
+groups:
+  - name: ec2-cpu-0
+    rules: [{alert: CPU0, expr: 'sw_cpu{shard="0"} > 90'}]
+  - name: ec2-cpu-1
+    rules: [{alert: CPU1, expr: 'sw_cpu{shard="1"} > 90'}]
+  - name: lambda
+    rules: [{alert: Errors, expr: 'sw_errors > 0'}]
+  - name: rds
+    rules: [{alert: Conns, expr: 'sw_conns > 100'}]
+`
+
+// TestCheckParts (issue 14): the deployment's split of the rule groups
+// across schedules (the template's AlertParts) must put every group of the
+// rules file in exactly one part. Before this check, a group in two parts
+// was evaluated and notified by both, a group in none silently never, and
+// an unknown name failed only at its part's first run.
+func TestCheckParts(t *testing.T) {
+	t.Parallel()
+	f := mustLoad(t, fourGroups)
+	tests := []struct {
+		name string
+		spec string
+		// want are the problems reported, each a substring of one line;
+		// none means the split is good.
+		want []string
+	}{
+		{name: "no split", spec: ""},
+		{name: "one part of every group", spec: "ec2-cpu-0,ec2-cpu-1,lambda,rds"},
+		{name: "four parts", spec: "ec2-cpu-0;ec2-cpu-1;lambda;rds"},
+		{name: "two parts, any order", spec: "rds,ec2-cpu-1;lambda,ec2-cpu-0"},
+		{name: "a group in two parts", spec: "ec2-cpu-0,ec2-cpu-1;ec2-cpu-1;lambda;rds",
+			want: []string{`SIGMAWATCH_ALERT_PARTS: rule group "ec2-cpu-1" is in parts 1 and 2: it would be evaluated, and its alerts notified, once per part`}},
+		{name: "a group in three parts", spec: "lambda,rds;lambda,ec2-cpu-0;lambda,ec2-cpu-1",
+			want: []string{`rule group "lambda" is in parts 1, 2 and 3`}},
+		{name: "a group in no part", spec: "ec2-cpu-0;ec2-cpu-1;lambda",
+			want: []string{`SIGMAWATCH_ALERT_PARTS: rule group "rds" is in none of the 3 parts (1: "ec2-cpu-0", 2: "ec2-cpu-1", 3: "lambda"): its rules would never be evaluated`}},
+		{name: "the first group in no part", spec: "ec2-cpu-1,lambda,rds",
+			want: []string{`rule group "ec2-cpu-0" is not in the only part (1: "ec2-cpu-1,lambda,rds")`}},
+		{name: "an unknown group", spec: "ec2-cpu-0,ec2-cpu-1;lambda;rds;ec2-cpu-2",
+			want: []string{`part 4 names "ec2-cpu-2", which is no rule group of the rules file (it has: ec2-cpu-0, ec2-cpu-1, lambda, rds)`}},
+		{name: "a name with a space is not trimmed", spec: "ec2-cpu-0,ec2-cpu-1; lambda;rds",
+			want: []string{`part 2 names " lambda"`, `rule group "lambda" is in none`}},
+		{name: "an empty part", spec: "ec2-cpu-0,ec2-cpu-1;;lambda,rds", want: []string{"part 2 is empty"}},
+		{name: "a trailing separator", spec: "ec2-cpu-0,ec2-cpu-1;lambda,rds;", want: []string{"part 3 is empty"}},
+		{name: "an empty group name", spec: "ec2-cpu-0,,ec2-cpu-1;lambda,rds", want: []string{`part 1 ("ec2-cpu-0,,ec2-cpu-1") has an empty group name`}},
+		{name: "a group twice in one part", spec: "ec2-cpu-0,ec2-cpu-1,ec2-cpu-0;lambda,rds", want: []string{`part 1 ("ec2-cpu-0,ec2-cpu-1,ec2-cpu-0") names "ec2-cpu-0" twice`}},
+		{name: "every problem at once", spec: "ec2-cpu-0;ec2-cpu-0;nope",
+			want: []string{`"ec2-cpu-0" is in parts 1 and 2`, `part 3 names "nope"`, `"ec2-cpu-1" is in none`, `"lambda" is in none`, `"rds" is in none`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := alertengine.CheckParts(f, "SIGMAWATCH_ALERT_PARTS", tt.spec)
+			if len(tt.want) == 0 {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			lines := strings.Split(err.Error(), "\n")
+			require.Len(t, lines, len(tt.want), "one line per problem:\n%v", err)
+			for _, w := range tt.want {
+				require.ErrorContains(t, err, w)
+			}
+			for _, l := range lines {
+				require.True(t, strings.HasPrefix(l, "SIGMAWATCH_ALERT_PARTS: "), "every problem names its source: %q", l)
+			}
+		})
+	}
 }

@@ -26,6 +26,10 @@ type Env struct {
 	SNSTopicARN     string // SIGMAWATCH_SNS_TOPIC_ARN
 	AlertmanagerURL string // SIGMAWATCH_ALERTMANAGER_URL
 	ExternalURL     string // SIGMAWATCH_EXTERNAL_URL
+	// AlertParts is the alert schedules' split of the rule groups
+	// (SIGMAWATCH_ALERT_PARTS, the template's AlertParts: "a,b;c"); the
+	// alert function checks it against its rules (alertengine.CheckParts).
+	AlertParts string
 	// Deployment names this deployment (SIGMAWATCH_DEPLOYMENT; the template
 	// sets the stack name). Every series sigmawatch writes about itself carries
 	// it as DeploymentLabel and every read-back selects on it, so two stacks
@@ -60,7 +64,7 @@ var EnvVars = []string{
 	"SIGMAWATCH_CONFIG", "SIGMAWATCH_REMOTE_WRITE_URL", "SIGMAWATCH_PROMETHEUS_URL",
 	"SIGMAWATCH_AUTH", "SIGMAWATCH_AUTH_SECRET_ARN", "SIGMAWATCH_AUTH_FILE", "SIGMAWATCH_SIGV4_REGION",
 	"SIGMAWATCH_HEADERS", "SIGMAWATCH_SNS_TOPIC_ARN", "SIGMAWATCH_ALERTMANAGER_URL",
-	"SIGMAWATCH_EXTERNAL_URL", "SIGMAWATCH_LOG_LEVEL", "SIGMAWATCH_DEPLOYMENT",
+	"SIGMAWATCH_EXTERNAL_URL", "SIGMAWATCH_LOG_LEVEL", "SIGMAWATCH_DEPLOYMENT", "SIGMAWATCH_ALERT_PARTS",
 }
 
 // FromEnv reads and checks the settings. Every problem is reported, each
@@ -79,6 +83,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		AlertmanagerURL: strings.TrimSpace(getenv("SIGMAWATCH_ALERTMANAGER_URL")),
 		ExternalURL:     strings.TrimSpace(getenv("SIGMAWATCH_EXTERNAL_URL")),
 		Deployment:      strings.TrimSpace(getenv("SIGMAWATCH_DEPLOYMENT")),
+		AlertParts:      strings.TrimSpace(getenv("SIGMAWATCH_ALERT_PARTS")),
 	}
 	var problems []error
 	if e.Deployment == "" {

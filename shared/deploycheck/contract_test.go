@@ -39,6 +39,7 @@ var envVars = map[function]map[string]string{
 		"SIGMAWATCH_ALERTMANAGER_URL": "",
 		"SIGMAWATCH_EXTERNAL_URL":     "",
 		"SIGMAWATCH_DEPLOYMENT":       "",
+		"SIGMAWATCH_ALERT_PARTS":      "", // functions/alert checks it against rules.yaml
 	},
 }
 

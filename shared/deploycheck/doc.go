@@ -38,6 +38,11 @@
 //   - The schedule rates equal the example configs' interval and cannot overlap
 //     the functions' timeouts, the scheduled time reaches the function through
 //     the schedule's Input, and CollectRoleArns mirrors collect.yaml's role_arns.
+//   - AlertParts (issue 14) deploys one enabled alert schedule per part, up to
+//     eight, each with its part's groups, the rest disabled; the function gets
+//     the same split and its start-up check (alertengine.CheckParts) refuses a
+//     group in two parts or in none, which CloudFormation's Rules cannot see;
+//     make deploy runs the same check on the saved AlertParts first.
 //   - samconfig.toml never syncs the production stack, holds no personal data,
 //     and the guided deploy writes to the git-ignored samconfig.local.toml; the
 //     SAM build targets package COLLECT_CONFIG / RULES_CONFIG and refuse a bad one.

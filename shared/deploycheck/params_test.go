@@ -31,6 +31,14 @@ func TestParameterPatterns(t *testing.T) {
 			reject:   []string{"oncall", "a@b", "a b@example.com", "a@example.com,b@example.com"},
 			mentions: "email",
 		},
+		{
+			// Issue 14: each part is one alert schedule's Input; a ninth part
+			// would have none, and a quote would break the Input's JSON.
+			param:    "AlertParts",
+			accept:   []string{"", "ec2", "ec2-a,ec2-b;lambda;rds", "a;b;c;d;e;f;g;h", "ec2_cpu.0,ec2:cpu/1"},
+			reject:   []string{"a;b;c;d;e;f;g;h;i", "a;;b", "a;b;", ";a", "a,,b", "a,", "a, b", "a;b c", `a"b`, `a\b`, "a\tb"},
+			mentions: "at most 8 parts",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.param, func(t *testing.T) {
@@ -76,6 +84,8 @@ func TestDeployRefuses(t *testing.T) {
 		{"phone and an operator email", withParams(minimalParams(), "AlertEmail", "<unset>", "AlertPhoneNumber", "+14155550100", "OperatorEmail", "ops@example.com"), nil},
 		{"cross-account roles and a shard", withParams(minimalParams(), "CollectRoleArns", collectorA, "CollectJobs", "rds,alb", "ShardJobs", "ec2"), nil},
 		{"alert work split across two schedules", withParams(minimalParams(), "AlertGroups", "rds,alb", "AlertShardGroups", "ec2"), nil},
+		{"alert work split across four schedules", withParams(minimalParams(), "AlertParts", "ec2-cpu-0;ec2-cpu-1;ec2-cpu-2;ec2-cpu-3,rds"), nil},
+		{"alert work split across eight schedules", withParams(minimalParams(), "AlertParts", "a;b;c;d;e;f;g;h"), nil},
 		{"slower schedules", withParams(minimalParams(), "CollectScheduleRate", "rate(15 minutes)", "AlertScheduleRate", "rate(5 minutes)"), nil},
 		{"reserved alert concurrency, opted in", withParams(minimalParams(), "AlertReservedConcurrency", "1"), nil},
 
@@ -115,6 +125,13 @@ func TestDeployRefuses(t *testing.T) {
 		{"alert part without the main groups", withParams(minimalParams(), "AlertShardGroups", "ec2"), []string{"rule AlertShardNeedsMainGroups"}},
 		{"alert part with one reserved execution", withParams(minimalParams(), "AlertGroups", "rds", "AlertShardGroups", "ec2", "AlertReservedConcurrency", "1"),
 			[]string{"rule AlertShardNeedsMainGroups"}},
+		// AlertParts: at most eight parts, and alone: with the older
+		// parameters a group could run on two schedules.
+		{"nine alert parts", withParams(minimalParams(), "AlertParts", "a;b;c;d;e;f;g;h;i"), []string{"parameter AlertParts", "at most 8 parts"}},
+		{"an empty alert part", withParams(minimalParams(), "AlertParts", "a;;b"), []string{"parameter AlertParts"}},
+		{"alert parts and the main groups", withParams(minimalParams(), "AlertParts", "a;b", "AlertGroups", "a"), []string{"rule AlertPartsAlone", "leave AlertGroups empty"}},
+		{"alert parts and the older part", withParams(minimalParams(), "AlertParts", "a;b", "AlertShardGroups", "b"), []string{"rule AlertPartsAlone", "leave AlertShardGroups empty"}},
+		{"alert parts with one reserved execution", withParams(minimalParams(), "AlertParts", "a;b", "AlertReservedConcurrency", "1"), []string{"rule AlertPartsAlone", "AlertReservedConcurrency"}},
 
 		// 1: reserving is an explicit opt-in of one execution.
 		{"reserving 5", withParams(minimalParams(), "AlertReservedConcurrency", "5"), []string{"parameter AlertReservedConcurrency"}},

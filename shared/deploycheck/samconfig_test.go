@@ -124,6 +124,9 @@ func TestDeployTargets(t *testing.T) {
 		require.Contains(t, out, "-verify-config -config infra/examples/collect.yaml")
 		require.Contains(t, out, "-verify-config -config infra/examples/rules.yaml")
 	}
+	for _, out := range []string{guided, deploy} {
+		require.Contains(t, out, "infra/scripts/alert-parts.py samconfig.local.toml", "the saved AlertParts are checked against the rules")
+	}
 	custom := makeDryRun(t, "deploy", "COLLECT_CONFIG=/etc/sigmawatch/collect.yaml", "RULES_CONFIG=/etc/sigmawatch/rules.yaml")
 	require.Contains(t, custom, "-verify-config -config /etc/sigmawatch/collect.yaml")
 	require.Contains(t, custom, "-verify-config -config /etc/sigmawatch/rules.yaml")
@@ -165,4 +168,52 @@ func TestSAMBuildTargetsTakeConfigPaths(t *testing.T) {
 		require.Contains(t, string(out), "namespcae")
 		require.NoFileExists(t, filepath.Join(dir, "bootstrap"), "nothing is built from a bad config")
 	})
+}
+
+// TestDeployChecksAlertParts (issue 14): the split of the rule groups that a
+// later deploy gives (samconfig.local.toml's AlertParts, or the older
+// AlertGroups and AlertShardGroups) is checked against the rules it
+// packages before anything reaches AWS, as the deployed function checks it
+// at every start: a group in two parts or in none stops the deploy, naming
+// the group and the parts. Before, only the deployed function could tell.
+func TestDeployChecksAlertParts(t *testing.T) {
+	t.Parallel()
+	const all = "ec2,rds,alb,lambda,sqs,dynamodb,sigmawatch-self" // infra/examples/rules.yaml's groups
+	tests := []struct {
+		name      string
+		samconfig string // "" for no file
+		want      string // in the output
+		fails     bool
+	}{
+		{name: "no saved answers yet", want: "ok ("},
+		{name: "no split", samconfig: `parameter_overrides = "AlertEmail=\"oncall@example.com\""`, want: "ok ("},
+		{name: "four parts", samconfig: `parameter_overrides = "AlertEmail=\"oncall@example.com\" AlertParts=\"ec2;rds,alb;lambda,sqs;dynamodb,sigmawatch-self\""`,
+			want: "alert parts of "},
+		{name: "a group in no part", samconfig: `parameter_overrides = "AlertParts=\"ec2;rds,alb;lambda,sqs;dynamodb\" AlertEmail=\"oncall@example.com\""`,
+			fails: true, want: `rule group "sigmawatch-self" is in none of the 4 parts (1: "ec2", 2: "rds,alb", 3: "lambda,sqs", 4: "dynamodb")`},
+		{name: "a group in two parts, as a list", samconfig: `parameter_overrides = ["AlertParts=\"ec2,rds;rds,alb,lambda,sqs,dynamodb,sigmawatch-self\""]`,
+			fails: true, want: `rule group "rds" is in parts 1 and 2`},
+		{name: "the older two schedules", samconfig: `parameter_overrides = "AlertGroups=\"ec2,rds,alb,lambda\" AlertShardGroups=\"sqs,dynamodb\""`,
+			fails: true, want: `rule group "sigmawatch-self" is in none of the 2 parts`},
+		{name: "the older main schedule alone", samconfig: `parameter_overrides = "AlertGroups=\"` + all + `\""`, want: "ok ("},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "samconfig.local.toml")
+			if tt.samconfig != "" {
+				body := "version = 0.1\n[default.deploy.parameters]\nstack_name = \"sigmawatch\"\n" + tt.samconfig + "\n"
+				require.NoError(t, os.WriteFile(path, []byte(body), 0o600))
+			}
+			cmd := exec.Command("make", "--no-print-directory", "verify-alert-parts", "SAM_LOCAL_CONFIG="+path)
+			cmd.Dir = repoRoot(t)
+			out, err := cmd.CombinedOutput()
+			if tt.fails {
+				require.Error(t, err, string(out))
+			} else {
+				require.NoError(t, err, string(out))
+			}
+			require.Contains(t, string(out), tt.want)
+		})
+	}
 }

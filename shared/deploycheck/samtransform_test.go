@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sigmawatch/sigmawatch/shared/alertengine"
+	"github.com/sigmawatch/sigmawatch/shared/rules"
 	"github.com/sigmawatch/sigmawatch/shared/schedule"
 )
 
@@ -154,7 +156,7 @@ func TestSchedulesRunOnTime(t *testing.T) {
 	}
 	out := samTransform(t, "template.yaml", "us-east-1")
 	schedules := ofType(t, out.Template, "AWS::Scheduler::Schedule")
-	require.Len(t, schedules, 4, "collect, its shard, alert and its part")
+	require.Len(t, schedules, 10, "collect, its shard, and the eight alert parts' (the first on the main alert schedule)")
 	for id, s := range schedules {
 		p := mapAt(t, s, "Properties")
 		require.Equal(t, map[string]any{"Mode": "OFF"}, p["FlexibleTimeWindow"], id)
@@ -168,40 +170,134 @@ func TestSchedulesRunOnTime(t *testing.T) {
 	}
 }
 
-// TestAlertPartSchedule (issue 14, work split across invocations): as
-// deployed, the alert part's schedule is disabled until AlertShardGroups
-// names groups; then it runs those groups and the main schedule
-// AlertGroups, each Input one the alert function's own event type takes.
+// alertSchedules are the alert function's schedules as SAM names them, in
+// the order of AlertParts' parts: the first runs on the main schedule, the
+// second on the one the older AlertShardGroups used.
+var alertSchedules = []string{
+	"AlertFunctionAlertSchedule", "AlertFunctionAlertShardSchedule",
+	"AlertFunctionAlertPart3Schedule", "AlertFunctionAlertPart4Schedule", "AlertFunctionAlertPart5Schedule",
+	"AlertFunctionAlertPart6Schedule", "AlertFunctionAlertPart7Schedule", "AlertFunctionAlertPart8Schedule",
+}
+
+// TestAlertPartSchedule (issue 14, "100k series per rule is a
+// configuration"): as deployed, AlertParts splits the rule groups across up
+// to eight schedules, one per part, each enabled with its part's groups in
+// an Input the alert function's own event type takes; the others stay
+// disabled, with an Input that names no group (enabled by hand, its runs
+// fail instead of evaluating every group a second time). The older
+// AlertGroups/AlertShardGroups keep deploying what they did. The function
+// gets the same split (SIGMAWATCH_ALERT_PARTS) and checks it against the
+// packaged rules when it starts: what CloudFormation's Rules cannot see,
+// a group in two parts or in none, fails every start naming the group and
+// the parts. Before, the template had two alert schedules: four parts did
+// not deploy.
 func TestAlertPartSchedule(t *testing.T) {
 	t.Parallel()
 	out := samTransform(t, "template.yaml", "us-east-1")
+	examples, err := rules.LoadFile(repoFile(t, "infra/examples/rules.yaml"))
+	require.NoError(t, err)
 	tests := []struct {
-		name               string
-		params             map[string]string
-		wantMain, wantPart []string
-		partState          string
+		name   string
+		params map[string]string
+		// parts are the groups of each enabled schedule, in alertSchedules'
+		// order; nil for the main schedule means every group (no "groups").
+		parts [][]string
+		// env is SIGMAWATCH_ALERT_PARTS ("" unset); atStart is what the
+		// function's check says of it with the example rules ("" nothing).
+		env, atStart string
 	}{
-		{"default: one schedule runs every group", minimalParams(), nil, []string{"ec2"}, "DISABLED"},
-		{"split", withParams(minimalParams(), "AlertGroups", "rds,alb", "AlertShardGroups", "ec2,lambda"), []string{"rds", "alb"}, []string{"ec2", "lambda"}, "ENABLED"},
+		{name: "default: one schedule runs every group", params: minimalParams(), parts: [][]string{nil}},
+		{
+			name:   "four parts: a 100k-series rule written as four rules in four groups",
+			params: withParams(minimalParams(), "AlertParts", "ec2,rds;alb,lambda;sqs;dynamodb,sigmawatch-self"),
+			parts:  [][]string{{"ec2", "rds"}, {"alb", "lambda"}, {"sqs"}, {"dynamodb", "sigmawatch-self"}},
+			env:    "ec2,rds;alb,lambda;sqs;dynamodb,sigmawatch-self",
+		},
+		{
+			name:   "eight parts",
+			params: withParams(minimalParams(), "AlertParts", "ec2;rds;alb;lambda;sqs;dynamodb;sigmawatch-self;ec2-cpu-1"),
+			parts:  [][]string{{"ec2"}, {"rds"}, {"alb"}, {"lambda"}, {"sqs"}, {"dynamodb"}, {"sigmawatch-self"}, {"ec2-cpu-1"}},
+			env:    "ec2;rds;alb;lambda;sqs;dynamodb;sigmawatch-self;ec2-cpu-1",
+			// The example rules have seven groups: the eighth part's name is
+			// refused by the function, not by CloudFormation.
+			atStart: `SIGMAWATCH_ALERT_PARTS: part 8 names "ec2-cpu-1", which is no rule group of the rules file`,
+		},
+		{
+			name:   "one part",
+			params: withParams(minimalParams(), "AlertParts", "ec2,rds,alb,lambda,sqs,dynamodb,sigmawatch-self"),
+			parts:  [][]string{{"ec2", "rds", "alb", "lambda", "sqs", "dynamodb", "sigmawatch-self"}},
+			env:    "ec2,rds,alb,lambda,sqs,dynamodb,sigmawatch-self",
+		},
+		{
+			name:    "a group in two parts: deployed, and refused by the function at every start",
+			params:  withParams(minimalParams(), "AlertParts", "ec2,rds;rds,alb,lambda,sqs,dynamodb,sigmawatch-self"),
+			parts:   [][]string{{"ec2", "rds"}, {"rds", "alb", "lambda", "sqs", "dynamodb", "sigmawatch-self"}},
+			env:     "ec2,rds;rds,alb,lambda,sqs,dynamodb,sigmawatch-self",
+			atStart: `SIGMAWATCH_ALERT_PARTS: rule group "rds" is in parts 1 and 2: it would be evaluated, and its alerts notified, once per part`,
+		},
+		{
+			name:    "a group in no part",
+			params:  withParams(minimalParams(), "AlertParts", "ec2;rds,alb,lambda,sqs,dynamodb"),
+			parts:   [][]string{{"ec2"}, {"rds", "alb", "lambda", "sqs", "dynamodb"}},
+			env:     "ec2;rds,alb,lambda,sqs,dynamodb",
+			atStart: `SIGMAWATCH_ALERT_PARTS: rule group "sigmawatch-self" is in none of the 2 parts (1: "ec2", 2: "rds,alb,lambda,sqs,dynamodb")`,
+		},
+		{
+			name:   "the older two schedules",
+			params: withParams(minimalParams(), "AlertGroups", "rds,alb", "AlertShardGroups", "ec2,lambda"),
+			parts:  [][]string{{"rds", "alb"}, {"ec2", "lambda"}},
+			env:    "rds,alb;ec2,lambda",
+			// Checked as parts too: what they leave out was never evaluated.
+			atStart: `rule group "sqs" is in none of the 2 parts`,
+		},
+		{
+			name:   "the older main schedule alone",
+			params: withParams(minimalParams(), "AlertGroups", "ec2,rds,alb,lambda,sqs,dynamodb,sigmawatch-self"),
+			parts:  [][]string{{"ec2", "rds", "alb", "lambda", "sqs", "dynamodb", "sigmawatch-self"}},
+			env:    "ec2,rds,alb,lambda,sqs,dynamodb,sigmawatch-self",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			d, err := deployTemplate(out.Template, "us-east-1", tt.params)
 			require.NoError(t, err)
-			groups := func(id string) []string {
-				in, ok := at(t, d.resources(t)[id], "Properties", "Target", "Input").(string)
+			res := d.resources(t)
+			for i, id := range alertSchedules {
+				p := mapAt(t, res[id], "Properties")
+				in, ok := at(t, p, "Target", "Input").(string)
 				require.True(t, ok, "%s: Input resolves to a string", id)
 				var ev schedule.Event
 				require.NoError(t, json.Unmarshal([]byte(strings.Replace(in, "<aws.scheduler.scheduled-time>", "2026-11-25T16:05:00Z", 1)), &ev), "%s: %s", id, in)
 				require.Nil(t, ev.Jobs, id)
-				return ev.Groups
+				state, hasState := p["State"]
+				if i == 0 {
+					require.False(t, hasState, "the main schedule is always enabled")
+				}
+				if i < len(tt.parts) {
+					require.Equal(t, tt.parts[i], ev.Groups, "%s: part %d's groups", id, i+1)
+					if i > 0 {
+						require.Equal(t, "ENABLED", state, id)
+					}
+					continue
+				}
+				require.Equal(t, "DISABLED", state, id)
+				require.Len(t, ev.Groups, 1, "%s: a disabled part's Input names one group, and no real one", id)
+				require.Contains(t, ev.Groups[0], "has no part", id)
 			}
-			require.Equal(t, tt.wantMain, groups("AlertFunctionAlertSchedule"))
-			require.Equal(t, tt.wantPart, groups("AlertFunctionAlertShardSchedule"))
-			require.Equal(t, tt.partState, at(t, d.resources(t)["AlertFunctionAlertShardSchedule"], "Properties", "State"))
-			_, main := d.resources(t)["AlertFunctionAlertSchedule"]["Properties"].(map[string]any)["State"]
-			require.False(t, main, "the main schedule is always enabled")
+
+			vars := mapAt(t, res["AlertFunction"], "Properties", "Environment", "Variables")
+			if tt.env == "" {
+				require.NotContains(t, vars, "SIGMAWATCH_ALERT_PARTS")
+				return
+			}
+			require.Equal(t, tt.env, vars["SIGMAWATCH_ALERT_PARTS"])
+			err = alertengine.CheckParts(examples, "SIGMAWATCH_ALERT_PARTS", tt.env)
+			if tt.atStart == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tt.atStart)
 		})
 	}
 }

@@ -421,7 +421,7 @@ func TestTemplateSchedules(t *testing.T) {
 			}
 		}
 	}
-	require.Equal(t, 4, schedules, "collect, collect shard, alert and alert part")
+	require.Equal(t, 10, schedules, "collect, collect shard, and the eight alert parts' (the first on the main alert schedule)")
 }
 
 // renderInputs evaluates a schedule Input for every branch of its Fn::If,

@@ -1,8 +1,10 @@
 package remotewrite_test
 
 import (
+	"errors"
 	"math"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/golang/snappy"
@@ -269,8 +271,77 @@ func TestBatches(t *testing.T) {
 			}
 			require.Equal(t, tt.want, got)
 			require.Equal(t, len(series), total)
+
+			// A Batcher fed one series at a time sends the same batches.
+			var sent [][]int
+			bt := remotewrite.Batcher{MaxSamples: tt.maxSamples, MaxBytes: tt.maxBytes, Send: func(b []remotewrite.Series) error {
+				var sizes []int
+				for _, s := range b {
+					sizes = append(sizes, len(s.Samples))
+				}
+				sent = append(sent, sizes)
+				return nil
+			}}
+			for _, s := range series {
+				bt.Add(s)
+			}
+			bt.Flush()
+			require.Equal(t, tt.want, sent)
+			require.Equal(t, len(tt.want), bt.Requests)
+			require.NoError(t, bt.Err())
 		})
 	}
+}
+
+// TestBatcherGoesOnAfterAFailure: a refused batch is reported, and the
+// batches after it are still sent, each with its own series (Send may keep
+// a batch: the next one does not overwrite it).
+func TestBatcherGoesOnAfterAFailure(t *testing.T) {
+	t.Parallel()
+	var kept [][]remotewrite.Series
+	refused := errors.New("refused")
+	bt := remotewrite.Batcher{MaxSamples: 2, Send: func(b []remotewrite.Series) error {
+		kept = append(kept, b)
+		if len(kept) == 2 {
+			return refused
+		}
+		return nil
+	}}
+	for i := range 5 {
+		bt.Add(remotewrite.Series{Labels: lbl("__name__", "m", "i", strconv.Itoa(i)), Samples: []remotewrite.Sample{{T: 1, V: 1}}})
+	}
+	bt.Flush()
+	bt.Flush() // nothing left: no empty request
+	require.ErrorIs(t, bt.Err(), refused)
+	require.Equal(t, 3, bt.Requests)
+	require.Equal(t, 5, bt.Samples)
+	var got []string
+	for _, b := range kept {
+		for _, s := range b {
+			got = append(got, s.Labels[1].Value)
+		}
+	}
+	require.Equal(t, []string{"0", "1", "2", "3", "4"}, got)
+}
+
+// TestBatcherKeepsTogether: series added together travel in one request,
+// with what fits after them, however large they are.
+func TestBatcherKeepsTogether(t *testing.T) {
+	t.Parallel()
+	one := func(i int) remotewrite.Series {
+		return remotewrite.Series{Labels: lbl("__name__", "m", "i", strconv.Itoa(i)), Samples: []remotewrite.Sample{{T: 1, V: 1}}}
+	}
+	var sent []int
+	bt := remotewrite.Batcher{MaxSamples: 3, Send: func(b []remotewrite.Series) error {
+		sent = append(sent, len(b))
+		return nil
+	}}
+	bt.Add(one(0))
+	bt.AddTogether(one(1), one(2), one(3), one(4)) // over the limit: alone
+	bt.Add(one(5), one(6), one(7), one(8))
+	bt.AddTogether(one(9), one(10))
+	bt.Flush()
+	require.Equal(t, []int{1, 4, 3, 3}, sent)
 }
 
 // TestBatchesBytesIsAnUpperBound checks the size estimate against real
