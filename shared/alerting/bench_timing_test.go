@@ -66,6 +66,30 @@ func (t *timedQuerier) QueryEach(ctx context.Context, query string, at time.Time
 	return err
 }
 
+// QuerySeriesEach passes the client's series by series read through.
+func (t *timedQuerier) QuerySeriesEach(ctx context.Context, query string, at time.Time, fn func(labels map[string]string, points []promql.Point)) error {
+	t0 := time.Now()
+	n := 0
+	count := func(labels map[string]string, points []promql.Point) {
+		n += len(points)
+		fn(labels, points)
+	}
+	var err error
+	if r, ok := t.q.(interface {
+		QuerySeriesEach(context.Context, string, time.Time, func(map[string]string, []promql.Point)) error
+	}); ok {
+		err = r.QuerySeriesEach(ctx, query, at, count)
+	} else {
+		var series []promql.Series
+		series, err = t.q.QuerySeries(ctx, query, at)
+		for _, s := range series {
+			count(s.Labels, s.Points)
+		}
+	}
+	t.note(query, time.Since(t0), n)
+	return err
+}
+
 func (t *timedQuerier) QuerySeries(ctx context.Context, query string, at time.Time) ([]promql.Series, error) {
 	t0 := time.Now()
 	s, err := t.q.QuerySeries(ctx, query, at)

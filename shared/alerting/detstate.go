@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/sigmawatch/sigmawatch/shared/config"
+	"github.com/sigmawatch/sigmawatch/shared/promql"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 )
 
@@ -165,19 +166,19 @@ func (s *Store) burstsMatching(ctx context.Context, metric string, rule RuleRef,
 		matcher,
 	}
 	query := fmt.Sprintf("%s[%s]", s.selector(metric, ms...), dur(window))
-	res, err := s.q.QuerySeries(ctx, query, at.Add(-burstSpan))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", metric, err)
-	}
-	out := make(map[string][][]float64, len(res))
-	for _, sr := range res {
-		fp := sr.Labels[SeriesLabel]
+	// Series by series as they are decoded: a shard's hour summaries
+	// (thousands of series, a day or more of records each) are never
+	// held decoded all at once.
+	out := map[string][][]float64{}
+	var times []int64
+	err := querySeriesEach(ctx, s.q, query, at.Add(-burstSpan), func(labels map[string]string, points []promql.Point) {
+		fp := labels[SeriesLabel]
 		if fp == "" {
-			continue
+			return
 		}
-		times := make([]int64, 0, len(sr.Points))
-		values := make([]float64, 0, len(sr.Points))
-		for _, p := range sr.Points {
+		times = times[:0]
+		values := make([]float64, 0, len(points))
+		for _, p := range points {
 			t := p.T.UnixMilli()
 			if n := len(times); n > 0 && times[n-1] == t {
 				continue // a receiver that keeps a resent sample twice
@@ -186,6 +187,9 @@ func (s *Store) burstsMatching(ctx context.Context, metric string, rule RuleRef,
 			values = append(values, p.V)
 		}
 		out[fp] = append(out[fp], splitBursts(times, values)...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", metric, err)
 	}
 	return out, nil
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"slices"
 	"time"
+
+	"github.com/sigmawatch/sigmawatch/shared/promql"
 )
 
 // seriesTable interns the series one evaluation reads. Every instant read
@@ -112,6 +114,30 @@ func queryEach(ctx context.Context, q Querier, query string, at time.Time, fn fu
 	}
 	for _, s := range samples {
 		fn(s.Labels, s.T, s.V)
+	}
+	return nil
+}
+
+// seriesReader is a Querier that hands a range read's series over one at
+// a time (*promql.Client): the read never holds them all decoded (see
+// promql.Client.QuerySeriesEach). fn's labels and points are valid during
+// the call only.
+type seriesReader interface {
+	QuerySeriesEach(ctx context.Context, query string, at time.Time, fn func(labels map[string]string, points []promql.Point)) error
+}
+
+// querySeriesEach runs the range read through q's QuerySeriesEach when it
+// has one, and through QuerySeries otherwise.
+func querySeriesEach(ctx context.Context, q Querier, query string, at time.Time, fn func(labels map[string]string, points []promql.Point)) error {
+	if r, ok := q.(seriesReader); ok {
+		return r.QuerySeriesEach(ctx, query, at, fn)
+	}
+	series, err := q.QuerySeries(ctx, query, at)
+	if err != nil {
+		return err
+	}
+	for _, s := range series {
+		fn(s.Labels, s.Points)
 	}
 	return nil
 }

@@ -22,10 +22,12 @@ import (
 // eachKey carries, in a QueryEach's context, where its samples go.
 type eachKey struct{}
 
-// eachState is one QueryEach's.
+// eachState is one QueryEach's (fn) or QuerySeriesEach's (series).
 type eachState struct {
 	fn     func(labels map[string]string, t time.Time, v float64)
+	series func(labels map[string]string, points []Point)
 	labels map[string]string
+	points []Point
 	// streamed: the samples went to fn (the v1 API decodes an empty
 	// vector); n were given, skipped were native histograms.
 	streamed   bool
@@ -40,10 +42,10 @@ func eachOf(ctx context.Context) *eachState {
 }
 
 // stream gives the samples of a successful instant vector answer to fn
-// and returns what the v1 API is to decode instead: the answer without
-// its samples. Any other answer (an error, another result type, a result
-// before its type) is returned as it is, nothing given to fn, for the v1
-// API to decode.
+// (the series of a matrix to series) and returns what the v1 API is to
+// decode instead: the answer without them. Any other answer (an error,
+// another result type, a result before its type) is returned as it is,
+// nothing given, for the v1 API to decode.
 func (st *eachState) stream(body []byte) []byte {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
@@ -87,6 +89,7 @@ func (st *eachState) stream(body []byte) []byte {
 		return st.failed(body, fmt.Errorf("status %q", rest.Status))
 	}
 	rest.Data.Result = []struct{}{}
+	rest.Data.ResultType = st.resultType()
 	out, err := json.Marshal(rest)
 	if err != nil {
 		return st.failed(body, err)
@@ -125,7 +128,7 @@ func (st *eachState) data(dec *json.Decoder, resultType *string) bool {
 				return false
 			}
 		case "result":
-			if *resultType != model.ValVector.String() {
+			if *resultType != st.resultType() {
 				return false
 			}
 			if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
@@ -133,12 +136,10 @@ func (st *eachState) data(dec *json.Decoder, resultType *string) bool {
 			}
 			st.streamed = true
 			for dec.More() {
-				var s model.Sample
-				if err := dec.Decode(&s); err != nil {
+				if err := st.next(dec); err != nil {
 					st.err = err
 					return false
 				}
-				st.give(&s)
 			}
 			if _, err := dec.Token(); err != nil {
 				st.err = err
@@ -153,6 +154,45 @@ func (st *eachState) data(dec *json.Decoder, resultType *string) bool {
 	}
 	_, err := dec.Token() // the data object's end
 	return err == nil
+}
+
+// resultType is the answer's type st streams.
+func (st *eachState) resultType() string {
+	if st.series != nil {
+		return model.ValMatrix.String()
+	}
+	return model.ValVector.String()
+}
+
+// next decodes the result's next element and gives it.
+func (st *eachState) next(dec *json.Decoder) error {
+	if st.series == nil {
+		var s model.Sample
+		if err := dec.Decode(&s); err != nil {
+			return err
+		}
+		st.give(&s)
+		return nil
+	}
+	var ss model.SampleStream
+	if err := dec.Decode(&ss); err != nil {
+		return err
+	}
+	st.skipped += int64(len(ss.Histograms))
+	if len(ss.Values) == 0 {
+		return nil
+	}
+	clear(st.labels)
+	for k, v := range ss.Metric {
+		st.labels[string(k)] = string(v)
+	}
+	st.points = st.points[:0]
+	for _, p := range ss.Values {
+		st.points = append(st.points, Point{T: p.Timestamp.Time().UTC(), V: float64(p.Value)})
+	}
+	st.n += int64(len(ss.Values))
+	st.series(st.labels, st.points)
+	return nil
 }
 
 func (st *eachState) give(s *model.Sample) {

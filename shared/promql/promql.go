@@ -205,6 +205,51 @@ func (c *Client) QuerySeries(ctx context.Context, query string, at time.Time) ([
 	}
 }
 
+// QuerySeriesEach runs an instant query of a range vector as QuerySeries
+// does and gives fn its series one at a time, as they are decoded: fn's
+// labels map and points are reused from one series to the next (copy
+// what is kept). A read of hour summaries of thousands of series then
+// never holds them decoded all at once (each.go). An instant vector gives
+// one point a series. When it returns an error, fn may have had some of
+// the series.
+func (c *Client) QuerySeriesEach(ctx context.Context, query string, at time.Time, fn func(labels map[string]string, points []Point)) error {
+	st := &eachState{series: fn, labels: map[string]string{}}
+	v, err := c.query(context.WithValue(ctx, eachKey{}, st), query, at)
+	switch {
+	case st.err != nil:
+		return c.resultErr(query, "answer cut short: "+st.err.Error())
+	case err != nil:
+		return err
+	case st.streamed:
+		c.logSkipped(ctx, query, int(st.skipped))
+		return nil
+	}
+	// Not streamed (each.go): the v1 API decoded it.
+	var series []Series
+	switch v := v.(type) {
+	case model.Matrix:
+		series = c.matrix(ctx, query, v)
+	case model.Vector:
+		series = make([]Series, 0, len(v))
+		skipped := 0
+		for _, s := range v {
+			if s.Histogram != nil {
+				skipped++
+				continue
+			}
+			series = append(series, Series{Labels: labels(s.Metric), Points: []Point{{T: s.Timestamp.Time().UTC(), V: float64(s.Value)}}})
+		}
+		c.logSkipped(ctx, query, skipped)
+	default:
+		return c.resultErr(query, fmt.Sprintf("unsupported result type %s", typeName(v)))
+	}
+	for i, s := range series {
+		series[i] = Series{}
+		fn(s.Labels, s.Points)
+	}
+	return nil
+}
+
 // QueryRange runs a range query from start to end (inclusive) every step.
 func (c *Client) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]Series, error) {
 	if step <= 0 {

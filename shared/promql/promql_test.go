@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -271,12 +272,21 @@ func TestQuerySeries(t *testing.T) {
 			c, err := promql.NewClient(srv.URL, nil)
 			require.NoError(t, err)
 			got, err := c.QuerySeries(t.Context(), "zz_inf[5m]", at(t0+120))
+			// QuerySeriesEach gives the same series one at a time (its
+			// labels and points are reused: copied here).
+			var each []promql.Series
+			eachErr := c.QuerySeriesEach(t.Context(), "zz_inf[5m]", at(t0+120), func(labels map[string]string, points []promql.Point) {
+				each = append(each, promql.Series{Labels: maps.Clone(labels), Points: slices.Clone(points)})
+			})
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
+				require.ErrorContains(t, eachErr, tt.wantErr)
 				return
 			}
 			require.NoError(t, err)
 			require.Empty(t, cmp.Diff(tt.want, got, nanEqual, cmpopts.EquateEmpty()))
+			require.NoError(t, eachErr)
+			require.Empty(t, cmp.Diff(tt.want, each, nanEqual, cmpopts.EquateEmpty()))
 		})
 	}
 }
