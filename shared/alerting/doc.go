@@ -124,7 +124,9 @@
 // time. A [Store] is one deployment's view: every series it builds carries
 // config.DeploymentLabel and every query it runs selects on it, so two
 // stacks sharing one store keep their states, outboxes, leases and last
-// runs apart. One run writes, in one request: [Store.StateSeries] —
+// runs apart. One run writes, in one request (but for the per-series
+// z-scores and detector records past the store's request limit, which
+// alertengine sends in requests after it): [Store.StateSeries] —
 // sigmawatch_alerts (1 while pending or firing, like ALERTS),
 // sigmawatch_alert_state with one series per AlertState field (label
 // sigmawatch_field, times in Unix seconds, sigmawatch_group since one alert
