@@ -23,13 +23,10 @@ import (
 	"github.com/sigmawatch/sigmawatch/shared/testenv"
 )
 
-// functionMemoryLimit is the AlertFunction's GOMEMLIMIT (template.yaml,
-// 200MiB), set in this process while a run is measured; the function's
-// MemorySize is 256 MB and its Timeout 55 s.
-const (
-	functionMemoryLimit = 200 << 20
-	functionTimeout     = 55 * time.Second
-)
+// functionTimeout is the AlertFunction's Timeout (template.yaml); its
+// GOMEMLIMIT (templateMemoryLimit) is set in this process while a run is
+// measured, under its MemorySize of 256 MB.
+const functionTimeout = 55 * time.Second
 
 // BenchmarkAlertRunScale (issue 14, 100,000 series per rule) measures whole
 // runs of the engine, as the alert function runs them (Tick: the lease,
@@ -66,6 +63,10 @@ func BenchmarkAlertRunScale(b *testing.B) {
 			b.Fatalf("ALERT_BENCH_SERIES=%q: want a positive number of series", s)
 		}
 		n = v
+	}
+	_, memLimit, err := testenv.FunctionMemoryLimit("AlertFunction")
+	if err != nil {
+		b.Fatal(err)
 	}
 	ctx := context.Background()
 	prom := testenv.StartPrometheus(b, testenv.PrometheusOptions{})
@@ -168,7 +169,7 @@ groups:
 		// base, are logged).
 		debug.FreeOSMemory()
 		base := mem.now()
-		prev := debug.SetMemoryLimit(functionMemoryLimit)
+		prev := debug.SetMemoryLimit(memLimit)
 		defer debug.SetMemoryLimit(prev)
 		w.reset()
 		wire.reset()

@@ -15,34 +15,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sigmawatch/sigmawatch/shared/config"
 	"github.com/sigmawatch/sigmawatch/shared/remotewrite"
 	"github.com/sigmawatch/sigmawatch/shared/testenv"
-	"go.yaml.in/yaml/v3"
 )
 
 // templateGOMEMLIMIT is the AlertFunction's GOMEMLIMIT in template.yaml.
 func templateGOMEMLIMIT(b *testing.B) string {
 	b.Helper()
-	root, err := testenv.RepoRoot()
+	limit, _, err := testenv.FunctionMemoryLimit("AlertFunction")
 	if err != nil {
 		b.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		b.Fatal(err)
-	}
-	n := config.DocumentRoot(&doc)
-	for _, key := range []string{"Resources", "AlertFunction", "Properties", "Environment", "Variables", "GOMEMLIMIT"} {
-		if n = config.MappingValue(n, key); n == nil {
-			b.Fatalf("template.yaml: no AlertFunction GOMEMLIMIT (at %s)", key)
-		}
-	}
-	return n.Value
+	return limit
 }
 
 // BenchmarkAlertRun10kOneMinute runs the built alert function, as a child

@@ -6,18 +6,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/sigmawatch/sigmawatch/shared/alerting"
 	"github.com/sigmawatch/sigmawatch/shared/anomaly"
@@ -137,30 +133,11 @@ func underMemoryLimit(limit int64, f func()) {
 // in bytes: the limit the deployed evaluation runs under.
 func templateMemoryLimit(b *testing.B) int64 {
 	b.Helper()
-	root, err := testenv.RepoRoot()
+	_, limit, err := testenv.FunctionMemoryLimit("AlertFunction")
 	if err != nil {
 		b.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		b.Fatal(err)
-	}
-	n := config.DocumentRoot(&doc)
-	for _, key := range []string{"Resources", "AlertFunction", "Properties", "Environment", "Variables", "GOMEMLIMIT"} {
-		if n = config.MappingValue(n, key); n == nil {
-			b.Fatalf("template.yaml: no AlertFunction GOMEMLIMIT (at %s)", key)
-		}
-	}
-	mib, ok := strings.CutSuffix(n.Value, "MiB")
-	v, err := strconv.ParseInt(mib, 10, 64)
-	if !ok || err != nil || v <= 0 {
-		b.Fatalf("template.yaml: AlertFunction GOMEMLIMIT %q: want a number of MiB", n.Value)
-	}
-	return v << 20
+	return limit
 }
 
 // BenchmarkEvaluatePrometheus evaluates one window and one robust rule
