@@ -139,15 +139,9 @@ func (c *Client) Query(ctx context.Context, query string, at time.Time) ([]Sampl
 // Query. When it returns an error, fn may have had some of the samples.
 func (c *Client) QueryEach(ctx context.Context, query string, at time.Time, fn func(labels map[string]string, t time.Time, v float64)) error {
 	st := &eachState{fn: fn, labels: map[string]string{}}
-	v, err := c.query(context.WithValue(ctx, eachKey{}, st), query, at)
-	switch {
-	case st.err != nil:
-		return c.resultErr(query, "answer cut short: "+st.err.Error())
-	case err != nil:
+	v, done, err := c.queryEach(ctx, query, at, st)
+	if done {
 		return err
-	case st.streamed:
-		c.logSkipped(ctx, query, int(st.skipped))
-		return nil
 	}
 	// Not streamed (each.go): the v1 API decoded it.
 	switch v := v.(type) {
@@ -175,6 +169,24 @@ func (c *Client) QueryEach(ctx context.Context, query string, at time.Time, fn f
 	default:
 		return c.resultErr(query, fmt.Sprintf("unsupported result type %s", typeName(v)))
 	}
+}
+
+// queryEach runs an instant query for QueryEach or QuerySeriesEach, its
+// samples going to st as they are decoded. done: the answer was given to
+// st whole, or failed (err); otherwise v is what the v1 API decoded
+// instead, for the caller to give out.
+func (c *Client) queryEach(ctx context.Context, query string, at time.Time, st *eachState) (v model.Value, done bool, err error) {
+	v, err = c.query(context.WithValue(ctx, eachKey{}, st), query, at)
+	switch {
+	case st.err != nil:
+		return nil, true, c.resultErr(query, "answer cut short: "+st.err.Error())
+	case err != nil:
+		return nil, true, err
+	case st.streamed:
+		c.logSkipped(ctx, query, int(st.skipped))
+		return nil, true, nil
+	}
+	return v, false, nil
 }
 
 // QuerySeries runs an instant query whose result is a range vector (a range
@@ -214,15 +226,9 @@ func (c *Client) QuerySeries(ctx context.Context, query string, at time.Time) ([
 // the series.
 func (c *Client) QuerySeriesEach(ctx context.Context, query string, at time.Time, fn func(labels map[string]string, points []Point)) error {
 	st := &eachState{series: fn, labels: map[string]string{}}
-	v, err := c.query(context.WithValue(ctx, eachKey{}, st), query, at)
-	switch {
-	case st.err != nil:
-		return c.resultErr(query, "answer cut short: "+st.err.Error())
-	case err != nil:
+	v, done, err := c.queryEach(ctx, query, at, st)
+	if done {
 		return err
-	case st.streamed:
-		c.logSkipped(ctx, query, int(st.skipped))
-		return nil
 	}
 	// Not streamed (each.go): the v1 API decoded it.
 	var series []Series
